@@ -1,0 +1,71 @@
+// `memtrace demo`: the seed's example program (its README's app_main), step by step.
+using System.CommandLine;
+using System.Text;
+
+namespace MemTrace.Cli;
+
+/// <summary>The <c>demo</c> command.</summary>
+internal static class DemoCommand
+{
+    public static Command Create()
+    {
+        var command = new Command("demo", "Run the seed's example: two tracked allocations, listings, frees, then memory info.");
+        command.SetAction(_ => Run(Console.Out));
+        return command;
+    }
+
+    /// <summary>Runs the demo; returns the exit code (0 when every step behaved as expected).</summary>
+    public static unsafe int Run(TextWriter output)
+    {
+        using var heap = new HeapCaps(HeapLayout.Host(), new HeapCapsOptions { ErrorOutput = output });
+        using var tracker = new MemoryTracker(heap, new MemoryTrackerOptions { Output = output });
+
+        output.WriteLine($"MemTrace demo on the '{heap.Layout.Name}' layout");
+        output.WriteLine();
+
+        // debug_track_allocation = true;
+        tracker.Enabled = true;
+
+        // char *buffer = TRACE_CALLOC(1, 256, MALLOC_CAP_8BIT);
+        if (!tracker.Calloc(out byte* buffer, 1, 256, MallocCaps.Bit8))
+        {
+            output.WriteLine("Failed to allocate buffer!");
+            return 1;
+        }
+
+        // char *debug_string = TRACE_CALLOC(1, 512, MALLOC_CAP_SPIRAM);
+        if (!tracker.Calloc(out byte* debug_string, 1, 512, MallocCaps.Spiram))
+        {
+            output.WriteLine("Failed to allocate debug_string!");
+            tracker.Free(ref buffer);
+            return 1;
+        }
+
+        // snprintf(buffer, 256, "Hello from memory tracking!");
+        var written = Encoding.ASCII.GetBytes("Hello from memory tracking!", new Span<byte>(buffer, 255));
+        buffer[written] = 0;
+        output.WriteLine($"buffer holds: \"{Encoding.ASCII.GetString(buffer, written)}\"");
+        output.WriteLine();
+
+        output.WriteLine("== list_allocations() after two allocations");
+        var afterAlloc = tracker.ListAllocations();
+        output.WriteLine();
+
+        // free_unregister_allocation((void **)&buffer);
+        tracker.Free(ref buffer);
+        output.WriteLine($"== free_unregister_allocation(&buffer): buffer is now {(buffer is null ? "NULL" : "not NULL")}");
+        var afterFirstFree = tracker.ListAllocations();
+        output.WriteLine();
+
+        tracker.Free(ref debug_string);
+        output.WriteLine($"== free_unregister_allocation(&debug_string): debug_string is now {(debug_string is null ? "NULL" : "not NULL")}");
+        var afterSecondFree = tracker.ListAllocations();
+        output.WriteLine();
+
+        output.WriteLine("== print_memory_info(\"demo\")");
+        tracker.PrintMemoryInfo("demo");
+
+        var ok = afterAlloc.Count == 2 && afterFirstFree.Count == 1 && afterSecondFree.Count == 0 && buffer is null && debug_string is null;
+        return ok ? 0 : 1;
+    }
+}

@@ -1,0 +1,143 @@
+// HeapCaps error reporting: build a MemoryError for a bad pointer, let an attached tracker add
+// what it knows, then apply the error policy. Everything here is off the hot path.
+using System.Runtime.CompilerServices;
+using MemTrace.Regions;
+
+namespace MemTrace;
+
+public sealed unsafe partial class HeapCaps
+{
+    private const string HostLimitsNote =
+        "The process-heap region knows exactly which of its blocks are live and which were freed and not reused;\n" +
+        "it cannot tell a pointer it never handed out from one freed long ago whose address was reused by other code.";
+
+    private readonly MemoryError[] _recentErrors;
+    private readonly Lock _errorLock = new();
+    private long _errorCount;
+    private int _recentNext;
+
+    /// <summary>What happens when an error is detected. Default from <see cref="HeapCapsOptions.ErrorPolicy"/>.</summary>
+    public MemoryErrorPolicy ErrorPolicy { get; set; }
+
+    /// <summary>Where error reports are written; null for nowhere (events still fire).</summary>
+    public TextWriter? ErrorOutput { get; set; }
+
+    /// <summary>Raised for every detected error, before the policy is applied.</summary>
+    public event EventHandler<MemoryErrorEventArgs>? MemoryErrorDetected;
+
+    /// <summary>The number of errors detected since the heap was built.</summary>
+    public long ErrorCount => Interlocked.Read(ref _errorCount);
+
+    /// <summary>The most recent errors, oldest first (at most <see cref="HeapCapsOptions.RecentErrorCapacity"/>).</summary>
+    public IReadOnlyList<MemoryError> RecentErrors
+    {
+        get
+        {
+            lock (_errorLock)
+            {
+                var count = (int)Math.Min(_errorCount, _recentErrors.Length);
+                var list = new List<MemoryError>(count);
+                var start = (_recentNext - count + _recentErrors.Length) % _recentErrors.Length;
+                for (var i = 0; i < count; i++)
+                {
+                    list.Add(_recentErrors[(start + i) % _recentErrors.Length]);
+                }
+
+                return list;
+            }
+        }
+    }
+
+    /// <summary>Reports a detected error: records it, writes it, raises the event, applies the policy.</summary>
+    /// <exception cref="MemoryErrorException">The policy is <see cref="MemoryErrorPolicy.Throw"/>.</exception>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    internal void ReportError(MemoryError error)
+    {
+        lock (_errorLock)
+        {
+            _errorCount++;
+            _recentErrors[_recentNext] = error;
+            _recentNext = (_recentNext + 1) % _recentErrors.Length;
+        }
+
+        var text = error.ToString();
+        var output = ErrorOutput;
+        if (output is not null)
+        {
+            lock (output)
+            {
+                output.Write(text);
+                output.Flush();
+            }
+        }
+
+        MemoryErrorDetected?.Invoke(this, new MemoryErrorEventArgs(error));
+        switch (ErrorPolicy)
+        {
+            case MemoryErrorPolicy.Throw:
+                throw new MemoryErrorException(error);
+            case MemoryErrorPolicy.FailFast:
+                Environment.FailFast(text);
+                break;
+        }
+    }
+
+    /// <summary>Reports a free or realloc of a pointer that is not a live block.</summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    internal void ReportBadPointer(BlockState state, AllocationMethod operation, void* ptr, CallSite? detectedAt) =>
+        ReportError(DescribeBadPointer(state, operation, ptr, detectedAt));
+
+    /// <summary>Builds the error for a pointer that is not a live block, with all the heap and its observer know.</summary>
+    internal MemoryError DescribeBadPointer(BlockState state, AllocationMethod operation, void* ptr, CallSite? detectedAt)
+    {
+        var address = (nuint)ptr;
+        var region = FindRegion(ptr);
+        var isRealloc = operation is AllocationMethod.Realloc or AllocationMethod.ReallocPrefer or AllocationMethod.ReallocDefault;
+        var kind = state switch
+        {
+            BlockState.Freed => isRealloc ? MemoryErrorKind.ReallocOfFreedBlock : MemoryErrorKind.DoubleFree,
+            BlockState.Outside => MemoryErrorKind.OutsideHeap,
+            _ => MemoryErrorKind.InvalidPointer,
+        };
+
+        nuint containerAddress = 0, containerSize = 0;
+        uint containerTag = 0;
+        if (kind == MemoryErrorKind.InvalidPointer && region is not null && FindContainingBlock(region, address, out containerAddress, out containerSize, out containerTag))
+        {
+            kind = MemoryErrorKind.InteriorPointer;
+        }
+
+        var error = new MemoryError(kind, operation, address)
+        {
+            DetectedAt = detectedAt,
+            RegionName = region?.Name,
+            Note = kind == MemoryErrorKind.InvalidPointer && region is { IsUnbounded: true } ? HostLimitsNote : null,
+            BlockAddress = kind == MemoryErrorKind.InteriorPointer ? containerAddress : null,
+            BlockSize = kind == MemoryErrorKind.InteriorPointer ? containerSize : null,
+        };
+
+        var observer = _observer;
+        return observer is null ? error : observer.Describe(error, containerTag);
+    }
+
+    /// <summary>Searches a region's live blocks for one that contains <paramref name="address"/> (error path only: O(live blocks)).</summary>
+    private static bool FindContainingBlock(Region region, nuint address, out nuint blockAddress, out nuint blockSize, out uint tag)
+    {
+        nuint foundAddress = 0, foundSize = 0;
+        uint foundTag = 0;
+        region.ForEachLiveBlock((start, size, blockTag) =>
+        {
+            if (address > start && address - start < size)
+            {
+                foundAddress = start;
+                foundSize = size;
+                foundTag = blockTag;
+            }
+        });
+
+        blockAddress = foundAddress;
+        blockSize = foundSize;
+        tag = foundTag;
+        return foundAddress != 0;
+    }
+}

@@ -1,0 +1,555 @@
+// HeapCaps: a memory map built from a HeapLayout, ESP-IDF's heap_caps_* API over regions.
+//
+// This file holds construction and the allocation paths; HeapCaps.Queries.cs the statistics,
+// HeapCaps.Errors.cs the error reporting. Allocation follows heap_caps.c: the public method
+// calls a *Base path that "does not check for failure", and a failure goes to one NoInlining
+// method that calls the registered callback. A tracker attaches as an IAllocationObserver;
+// with none attached, the observer check is one null test.
+using System.Numerics;
+using System.Runtime.CompilerServices;
+using MemTrace.Internals;
+using MemTrace.Regions;
+
+namespace MemTrace;
+
+/// <summary>
+/// A memory map of capability heaps, ESP-IDF's <c>heap_caps_*</c> API: regions with
+/// capabilities and priorities, region choice exactly as ESP-IDF makes it, ESP-IDF's results for
+/// edge cases, statistics per capability, and a failed-allocation callback.
+/// </summary>
+/// <remarks>
+/// <para>Pointers are <c>void*</c> and sizes <see cref="nuint"/>, as in C. Every method is thread-safe.</para>
+/// <para>Edge cases as ESP-IDF: size 0 gives null and no failure callback; a calloc whose
+/// <c>n * size</c> overflows gives null; <c>Realloc(null, …)</c> is malloc; <c>Realloc(p, 0)</c>
+/// frees p and gives null; a failed realloc leaves the block intact; an alignment of 0 or not a
+/// power of two gives null with no callback; capabilities that no region offers give null and call
+/// the callback.</para>
+/// <para>Where ESP-IDF would assert (freeing a pointer it never handed out, a double free), MemTrace
+/// reports a <see cref="MemoryError"/> under <see cref="ErrorPolicy"/> and leaves the heap unchanged.</para>
+/// </remarks>
+public sealed unsafe partial class HeapCaps : IDisposable
+{
+    private readonly Region[] _regions;
+    private readonly Region[] _boundedByAddress;
+    private readonly Region? _unbounded;
+    private readonly nuint _alignment;
+    private readonly nuint _maxAllocationSize;
+    private AllocationFailedCallback? _failedAllocCallback;
+    private IAllocationObserver? _observer;
+    private volatile bool _disposed;
+
+    /// <summary>Builds the memory map of <paramref name="layout"/>.</summary>
+    /// <param name="layout">The regions and settings.</param>
+    /// <param name="options">Error handling settings; null for the defaults.</param>
+    /// <exception cref="ArgumentNullException"><paramref name="layout"/> is null.</exception>
+    public HeapCaps(HeapLayout layout, HeapCapsOptions? options = null)
+    {
+        ArgumentNullException.ThrowIfNull(layout);
+        options ??= new HeapCapsOptions();
+        Layout = layout;
+        _alignment = layout.Alignment;
+        _maxAllocationSize = layout.MaxAllocationSize;
+        ErrorPolicy = options.ErrorPolicy;
+        ErrorOutput = options.ErrorOutput;
+        _recentErrors = new MemoryError[Math.Max(1, options.RecentErrorCapacity)];
+
+        var regions = new List<Region>(layout.Regions.Count);
+        foreach (var region in layout.Regions)
+        {
+            regions.Add(CreateRegion(region));
+        }
+
+        _regions = [.. regions];
+        _boundedByAddress = [.. _regions.Where(static r => !r.IsUnbounded).OrderBy(static r => r.Start)];
+        _unbounded = _regions.FirstOrDefault(static r => r.IsUnbounded);
+    }
+
+    /// <summary>The layout this heap was built from.</summary>
+    public HeapLayout Layout { get; }
+
+    /// <summary>
+    /// Registers the function called when an allocation fails (ESP-IDF's
+    /// <c>heap_caps_register_failed_alloc_callback</c>). It replaces any earlier one.
+    /// </summary>
+    /// <param name="callback">The callback.</param>
+    /// <exception cref="ArgumentNullException"><paramref name="callback"/> is null (ESP-IDF returns <c>ESP_ERR_INVALID_ARG</c>).</exception>
+    public void RegisterFailedAllocCallback(AllocationFailedCallback callback)
+    {
+        ArgumentNullException.ThrowIfNull(callback);
+        _failedAllocCallback = callback;
+    }
+
+    /// <summary>Allocates <paramref name="size"/> bytes with <paramref name="caps"/> (<c>heap_caps_malloc</c>).</summary>
+    /// <param name="size">Bytes to allocate.</param>
+    /// <param name="caps">Capabilities the memory must have.</param>
+    /// <returns>The block, or null: for size 0 (no callback), or when no region can serve it (callback).</returns>
+    /// <exception cref="ObjectDisposedException">The heap was disposed.</exception>
+    public void* Malloc(nuint size, MallocCaps caps)
+    {
+        ThrowIfDisposed();
+        var observer = _observer;
+        if (observer is null)
+        {
+            return MallocTagged(AllocationMethod.Malloc, size, caps, 0);
+        }
+
+        var tag = observer.BeginAllocation();
+        var block = MallocTagged(AllocationMethod.Malloc, size, caps, tag);
+        observer.EndAllocation(tag, block, AllocationMethod.Malloc, size, caps);
+        return block;
+    }
+
+    /// <summary>Allocates <paramref name="n"/> × <paramref name="size"/> zeroed bytes (<c>heap_caps_calloc</c>).</summary>
+    /// <param name="n">Number of elements.</param>
+    /// <param name="size">Bytes per element.</param>
+    /// <param name="caps">Capabilities the memory must have.</param>
+    /// <returns>The zeroed block, or null: when the product overflows or is 0, or no region can serve it.</returns>
+    /// <remarks>As ESP-IDF, the failure callback gets n × size and runs only when <paramref name="size"/> is not 0.</remarks>
+    /// <exception cref="ObjectDisposedException">The heap was disposed.</exception>
+    public void* Calloc(nuint n, nuint size, MallocCaps caps)
+    {
+        ThrowIfDisposed();
+        var observer = _observer;
+        if (observer is null)
+        {
+            return CallocTagged(AllocationMethod.Calloc, n, size, caps, 0);
+        }
+
+        var tag = observer.BeginAllocation();
+        var block = CallocTagged(AllocationMethod.Calloc, n, size, caps, tag);
+        observer.EndAllocation(tag, block, AllocationMethod.Calloc, unchecked(n * size), caps);
+        return block;
+    }
+
+    /// <summary>Allocates <paramref name="size"/> bytes aligned to <paramref name="alignment"/> (<c>heap_caps_aligned_alloc</c>).</summary>
+    /// <param name="alignment">A power of two.</param>
+    /// <param name="size">Bytes to allocate.</param>
+    /// <param name="caps">Capabilities the memory must have.</param>
+    /// <returns>The block, or null: for an alignment of 0 or not a power of two, or size 0 (no callback), or when no region can serve it (callback).</returns>
+    /// <remarks>Free the block with <see cref="Free(void*)"/>.</remarks>
+    /// <exception cref="ObjectDisposedException">The heap was disposed.</exception>
+    public void* AlignedAlloc(nuint alignment, nuint size, MallocCaps caps)
+    {
+        ThrowIfDisposed();
+        var observer = _observer;
+        if (observer is null)
+        {
+            return AlignedAllocTagged(AllocationMethod.AlignedAlloc, alignment, 1, size, caps, 0);
+        }
+
+        var tag = observer.BeginAllocation();
+        var block = AlignedAllocTagged(AllocationMethod.AlignedAlloc, alignment, 1, size, caps, tag);
+        observer.EndAllocation(tag, block, AllocationMethod.AlignedAlloc, size, caps);
+        return block;
+    }
+
+    /// <summary>Allocates <paramref name="n"/> × <paramref name="size"/> zeroed bytes aligned to <paramref name="alignment"/> (<c>heap_caps_aligned_calloc</c>).</summary>
+    /// <param name="alignment">A power of two.</param>
+    /// <param name="n">Number of elements.</param>
+    /// <param name="size">Bytes per element.</param>
+    /// <param name="caps">Capabilities the memory must have.</param>
+    /// <returns>The zeroed block, or null (see <see cref="AlignedAlloc(nuint, nuint, MallocCaps)"/>; an overflowing product also gives null, with no callback).</returns>
+    /// <exception cref="ObjectDisposedException">The heap was disposed.</exception>
+    public void* AlignedCalloc(nuint alignment, nuint n, nuint size, MallocCaps caps)
+    {
+        ThrowIfDisposed();
+        var observer = _observer;
+        if (observer is null)
+        {
+            return AlignedAllocTagged(AllocationMethod.AlignedCalloc, alignment, n, size, caps, 0);
+        }
+
+        var tag = observer.BeginAllocation();
+        var block = AlignedAllocTagged(AllocationMethod.AlignedCalloc, alignment, n, size, caps, tag);
+        observer.EndAllocation(tag, block, AllocationMethod.AlignedCalloc, unchecked(n * size), caps);
+        return block;
+    }
+
+    /// <summary>Resizes a block (<c>heap_caps_realloc</c>), within its region when that region has all of <paramref name="caps"/>, otherwise by moving it to memory that has them.</summary>
+    /// <param name="ptr">The block, or null to allocate.</param>
+    /// <param name="size">The new size; 0 frees the block.</param>
+    /// <param name="caps">Capabilities the memory must have.</param>
+    /// <returns>The resized block; null when <paramref name="size"/> is 0 (the block is freed), or when it failed (the block is intact and the failure callback runs), or when <paramref name="ptr"/> is not a live block (an error is reported).</returns>
+    /// <exception cref="ObjectDisposedException">The heap was disposed.</exception>
+    /// <exception cref="MemoryErrorException"><paramref name="ptr"/> is not a live block and <see cref="ErrorPolicy"/> is <see cref="MemoryErrorPolicy.Throw"/>.</exception>
+    public void* Realloc(void* ptr, nuint size, MallocCaps caps)
+    {
+        ThrowIfDisposed();
+        var observer = _observer;
+        if (ptr is null)
+        {
+            if (observer is null)
+            {
+                return MallocTagged(AllocationMethod.Realloc, size, caps, 0);
+            }
+
+            var tag = observer.BeginAllocation();
+            var fresh = MallocTagged(AllocationMethod.Realloc, size, caps, tag);
+            observer.EndAllocation(tag, fresh, AllocationMethod.Realloc, size, caps);
+            return fresh;
+        }
+
+        if (size == 0)
+        {
+            FreeReporting(ptr, AllocationMethod.Realloc);
+            return null;
+        }
+
+        var block = ReallocTagged(AllocationMethod.Realloc, ptr, size, caps, out var oldState, out var oldTag);
+        if (block is not null)
+        {
+            if (observer is not null)
+            {
+                NotifyReallocated(observer, block, oldTag, size, caps);
+            }
+
+            return block;
+        }
+
+        if (oldState != BlockState.Live)
+        {
+            ReportBadPointer(oldState, AllocationMethod.Realloc, ptr, detectedAt: null);
+        }
+
+        return null;
+    }
+
+    /// <summary>Frees a block (<c>heap_caps_free</c>). Null is a no-op.</summary>
+    /// <param name="ptr">The block.</param>
+    /// <remarks>A pointer that is not a live block of this heap (a double free, a pointer never handed out, an interior pointer) is reported as a <see cref="MemoryError"/> and never freed.</remarks>
+    /// <exception cref="ObjectDisposedException">The heap was disposed.</exception>
+    /// <exception cref="MemoryErrorException"><paramref name="ptr"/> is not a live block and <see cref="ErrorPolicy"/> is <see cref="MemoryErrorPolicy.Throw"/>.</exception>
+    public void Free(void* ptr)
+    {
+        if (ptr is null)
+        {
+            return;
+        }
+
+        ThrowIfDisposed();
+        FreeReporting(ptr, AllocationMethod.Free);
+    }
+
+    /// <summary>The usable size of a live block (<c>heap_caps_get_allocated_size</c>): at least the requested size.</summary>
+    /// <param name="ptr">The block.</param>
+    /// <returns>The usable size; 0 when <paramref name="ptr"/> is not a live block of this heap (ESP-IDF asserts instead).</returns>
+    /// <exception cref="ObjectDisposedException">The heap was disposed.</exception>
+    public nuint GetAllocatedSize(void* ptr)
+    {
+        ThrowIfDisposed();
+        return QueryBlock(ptr, out var block) == BlockState.Live ? block.UsableSize : 0;
+    }
+
+    /// <summary>Releases every region's memory. Blocks still allocated become invalid.</summary>
+    public void Dispose()
+    {
+        if (_disposed)
+        {
+            return;
+        }
+
+        _disposed = true;
+        foreach (var region in _regions)
+        {
+            region.Dispose();
+        }
+    }
+
+    // ---- Core paths shared with MemoryTracker. "Tagged" paths store `tag` in the new block. ----
+
+    internal IAllocationObserver? Observer => _observer;
+
+    /// <summary>Attaches the one observer a heap can have.</summary>
+    internal void Attach(IAllocationObserver observer)
+    {
+        if (Interlocked.CompareExchange(ref _observer, observer, null) is not null)
+        {
+            ThrowHelper.ThrowInvalidOperation("A MemoryTracker is already attached to this heap; dispose it first.");
+        }
+    }
+
+    internal void Detach(IAllocationObserver observer) => Interlocked.CompareExchange(ref _observer, null, observer);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal void* MallocTagged(AllocationMethod method, nuint size, MallocCaps caps, uint tag)
+    {
+        var block = MallocBase(size, caps, _alignment, zero: false, tag);
+        if (block is null && size != 0)
+        {
+            OnAllocationFailed(size, caps, method);
+        }
+
+        return block;
+    }
+
+    internal void* CallocTagged(AllocationMethod method, nuint n, nuint size, MallocCaps caps, uint tag)
+    {
+        void* block = null;
+        if (!MulOverflows(n, size))
+        {
+            block = MallocBase(n * size, caps, _alignment, zero: true, tag);
+        }
+
+        if (block is null && size != 0)
+        {
+            OnAllocationFailed(unchecked(n * size), caps, method);
+        }
+
+        return block;
+    }
+
+    internal void* AlignedAllocTagged(AllocationMethod method, nuint alignment, nuint n, nuint size, MallocCaps caps, uint tag)
+    {
+        if (alignment == 0 || !BitOperations.IsPow2((ulong)alignment) || MulOverflows(n, size))
+        {
+            return null;
+        }
+
+        var bytes = n * size;
+        var block = MallocBase(bytes, caps, Math.Max(alignment, _alignment), zero: method == AllocationMethod.AlignedCalloc, tag);
+        if (block is null && bytes != 0)
+        {
+            OnAllocationFailed(bytes, caps, method);
+        }
+
+        return block;
+    }
+
+    /// <summary>
+    /// Realloc of a non-null pointer to a non-zero size. Null means failure: the block is intact
+    /// when <paramref name="oldState"/> is Live (the failure callback ran), otherwise the pointer
+    /// was not a live block (the caller reports it). The block keeps its tag.
+    /// </summary>
+    internal void* ReallocTagged(AllocationMethod method, void* ptr, nuint size, MallocCaps caps, out BlockState oldState, out uint oldTag)
+    {
+        oldTag = 0;
+        var block = ReallocBase(ptr, size, caps, out oldState, ref oldTag);
+        if (block is null && oldState == BlockState.Live)
+        {
+            OnAllocationFailed(size, caps, method);
+        }
+
+        return block;
+    }
+
+    /// <summary>Frees a block if it is live; returns what it was.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal BlockState FreeTagged(void* ptr, bool clearIfTagged, out BlockInfo block)
+    {
+        var region = FindRegion(ptr);
+        if (region is null)
+        {
+            block = default;
+            return BlockState.Outside;
+        }
+
+        return region.Free(ptr, clearIfTagged, out block);
+    }
+
+    internal BlockState QueryBlock(void* ptr, out BlockInfo block)
+    {
+        var region = FindRegion(ptr);
+        if (region is null)
+        {
+            block = default;
+            return BlockState.Outside;
+        }
+
+        return region.Query(ptr, out block);
+    }
+
+    internal void SetTag(void* ptr, uint tag) => FindRegion(ptr)?.SetTag(ptr, tag);
+
+    /// <summary>Every live block of every region: address, usable size, tag.</summary>
+    internal void ForEachLiveBlock(Action<nuint, nuint, uint> visitor)
+    {
+        foreach (var region in _regions)
+        {
+            region.ForEachLiveBlock(visitor);
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal void ThrowIfDisposed()
+    {
+        if (_disposed)
+        {
+            ThrowHelper.ThrowObjectDisposed(this);
+        }
+    }
+
+    private void FreeReporting(void* ptr, AllocationMethod method)
+    {
+        var state = FreeTagged(ptr, clearIfTagged: false, out var block);
+        if (state == BlockState.Live)
+        {
+            if (block.Tag != 0)
+            {
+                _observer?.OnFreed(block.Tag, ptr, method);
+            }
+
+            return;
+        }
+
+        ReportBadPointer(state, method, ptr, detectedAt: null);
+    }
+
+    private void NotifyReallocated(IAllocationObserver observer, void* block, uint tag, nuint size, MallocCaps caps)
+    {
+        if (tag != 0)
+        {
+            observer.OnReallocated(tag, block, size, caps, AllocationMethod.Realloc);
+            return;
+        }
+
+        // A block the observer did not know (made while it was not recording): record it from now on.
+        var fresh = observer.BeginAllocation();
+        if (fresh != 0)
+        {
+            SetTag(block, fresh);
+            observer.EndAllocation(fresh, block, AllocationMethod.Realloc, size, caps);
+        }
+    }
+
+    /// <summary>heap_caps_malloc_base: no failure handling.</summary>
+    private void* MallocBase(nuint size, MallocCaps caps, nuint alignment, bool zero, uint tag)
+    {
+        if (size == 0 || size > _maxAllocationSize)
+        {
+            return null;
+        }
+
+        if ((caps & MallocCaps.Exec) != 0)
+        {
+            // EXEC memory (IRAM) allows neither byte access nor DMA; it is 32-bit memory.
+            if ((caps & (MallocCaps.Bit8 | MallocCaps.Dma)) != 0)
+            {
+                return null;
+            }
+
+            caps |= MallocCaps.Bit32;
+        }
+
+        if ((caps & MallocCaps.Bit32) != 0)
+        {
+            size = (size + 3) & ~(nuint)3; // Cannot overflow: size <= _maxAllocationSize.
+        }
+
+        return AllocateFromRegions(size, caps, alignment, zero, tag);
+    }
+
+    /// <summary>heap_caps_malloc_base's loop: by priority, then in list order, the first region that succeeds.</summary>
+    private void* AllocateFromRegions(nuint size, MallocCaps caps, nuint alignment, bool zero, uint tag)
+    {
+        var regions = _regions;
+        for (var priority = 0; priority < HeapRegionLayout.PriorityCount; priority++)
+        {
+            foreach (var region in regions)
+            {
+                if ((region.CapsAt(priority) & caps) != 0 && (region.AllCaps & caps) == caps)
+                {
+                    var block = region.Allocate(size, alignment, zero, tag);
+                    if (block is not null)
+                    {
+                        return block;
+                    }
+                }
+            }
+        }
+
+        return null;
+    }
+
+    /// <summary>heap_caps_realloc_base for a non-null pointer and a non-zero size.</summary>
+    private void* ReallocBase(void* ptr, nuint size, MallocCaps caps, out BlockState oldState, ref uint oldTag)
+    {
+        var region = FindRegion(ptr);
+        if (region is null)
+        {
+            oldState = BlockState.Outside;
+            return null;
+        }
+
+        if (size > _maxAllocationSize)
+        {
+            oldState = region.Query(ptr, out var info);
+            oldTag = info.Tag;
+            return null;
+        }
+
+        BlockInfo old;
+        if ((caps & region.AllCaps) == caps)
+        {
+            var resized = region.Reallocate(ptr, size, out oldState, out old);
+            oldTag = old.Tag;
+            if (oldState != BlockState.Live || resized is not null)
+            {
+                return resized;
+            }
+        }
+        else
+        {
+            oldState = region.Query(ptr, out old);
+            if (oldState != BlockState.Live)
+            {
+                return null;
+            }
+        }
+
+        // Move to memory that has the requested capabilities: allocate, copy, free.
+
+        oldTag = old.Tag;
+        var moved = MallocBase(size, caps, _alignment, zero: false, old.Tag);
+        if (moved is null)
+        {
+            return null;
+        }
+
+        Buffer.MemoryCopy(ptr, moved, size, Math.Min(size, old.UsableSize));
+        region.Free(ptr, clearIfTagged: false, out _);
+        return moved;
+    }
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private void OnAllocationFailed(nuint size, MallocCaps caps, AllocationMethod method) =>
+        _failedAllocCallback?.Invoke(size, caps, method.ToCName());
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private Region? FindRegion(void* ptr)
+    {
+        var bounded = _boundedByAddress;
+        return bounded.Length == 0 ? _unbounded : FindBounded(bounded, (nuint)ptr) ?? _unbounded;
+    }
+
+    private static Region? FindBounded(Region[] byAddress, nuint address)
+    {
+        int low = 0, high = byAddress.Length - 1;
+        while (low <= high)
+        {
+            var mid = (low + high) >>> 1;
+            var region = byAddress[mid];
+            if (address < region.Start)
+            {
+                high = mid - 1;
+            }
+            else if (address >= region.End)
+            {
+                low = mid + 1;
+            }
+            else
+            {
+                return region;
+            }
+        }
+
+        return null;
+    }
+
+    private static Region CreateRegion(HeapRegionLayout layout) => layout.Kind switch
+    {
+        HeapRegionKind.Host => new HostRegion(layout.Name, layout.Caps[0], layout.Caps[1], layout.Caps[2]),
+        _ => throw new NotSupportedException($"Region kind {layout.Kind} is not supported."),
+    };
+
+    private static bool MulOverflows(nuint a, nuint b) => b != 0 && a > nuint.MaxValue / b;
+}

@@ -1,0 +1,129 @@
+// MemoryError: one detected error, with everything needed to find its cause: the kind, the
+// address, the block, where the block was allocated, where it was first freed, and the call
+// that detected the error (which, as ESP-IDF users learnt, is often not the culprit).
+using System.Globalization;
+using System.Text;
+
+namespace MemTrace;
+
+/// <summary>A detected memory error: what, where, and the sites that explain it.</summary>
+public sealed record MemoryError
+{
+    /// <summary>Creates a report.</summary>
+    /// <param name="kind">The kind of error.</param>
+    /// <param name="operation">The heap operation that detected it (e.g. <see cref="AllocationMethod.Free"/>).</param>
+    /// <param name="address">The address given to that operation.</param>
+    public MemoryError(MemoryErrorKind kind, AllocationMethod operation, nuint address)
+    {
+        Kind = kind;
+        Operation = operation;
+        Address = address;
+    }
+
+    /// <summary>The kind of error.</summary>
+    public MemoryErrorKind Kind { get; }
+
+    /// <summary>The heap operation that detected the error.</summary>
+    public AllocationMethod Operation { get; }
+
+    /// <summary>The address given to the operation.</summary>
+    public nuint Address { get; }
+
+    /// <summary>The call that detected the error, when it came through a <see cref="MemoryTracker"/>.</summary>
+    public CallSite? DetectedAt { get; init; }
+
+    /// <summary>The block concerned as its tracker recorded it (for an interior pointer, the block that contains it), when a tracker knew it.</summary>
+    public AllocationRecord? Block { get; init; }
+
+    /// <summary>The start of the block concerned as the heap knows it (for an interior pointer, the containing block), when known.</summary>
+    public nuint? BlockAddress { get; init; }
+
+    /// <summary>The size of the block concerned: the requested size when a tracker knew it, else the usable size the heap knows.</summary>
+    public nuint? BlockSize { get; init; }
+
+    /// <summary>Where the block was first freed, for a double free or a realloc of a freed block, when known.</summary>
+    public CallSite? FreedAt { get; init; }
+
+    /// <summary>Managed thread id of the thread that first freed the block, when known.</summary>
+    public int? FreedByThreadId { get; init; }
+
+    /// <summary>The region that holds the address, when it is in one.</summary>
+    public string? RegionName { get; init; }
+
+    /// <summary>Extra facts, one per line (for example the limits of what a region can know).</summary>
+    public string? Note { get; init; }
+
+    /// <summary>One line: the kind and the address, e.g. <c>double free of 0x7f3a10 (64-byte block)</c>.</summary>
+    public string Message => BuildMessage();
+
+    /// <summary>The full multi-line report.</summary>
+    /// <returns>The report.</returns>
+    public override string ToString()
+    {
+        var text = new StringBuilder();
+        text.Append("MEMTRACE ERROR: ").AppendLine(Message);
+        text.Append("  detected by ").Append(Operation.ToCName());
+        text.Append(" at ").AppendLine(DetectedAt?.ToString() ?? "(no call site)");
+        if (Block is { } block)
+        {
+            text.Append(CultureInfo.InvariantCulture, $"  block {Hex(block.Address)}, {block.Size} bytes, request #{block.RequestNumber}, caps {block.Caps.ToCapsString()}, thread {block.ThreadId}");
+            text.AppendLine();
+            text.Append("  allocated at ").AppendLine(block.AllocatedAt.ToString());
+            if (block.ReallocatedAt is { } realloc)
+            {
+                text.Append("  last reallocated at ").AppendLine(realloc.ToString());
+            }
+        }
+
+        if (FreedAt is { } freed)
+        {
+            text.Append("  first freed at ").Append(freed.ToString());
+            if (FreedByThreadId is { } thread)
+            {
+                text.Append(CultureInfo.InvariantCulture, $" on thread {thread}");
+            }
+
+            text.AppendLine();
+        }
+
+        if (RegionName is not null)
+        {
+            text.Append("  region ").AppendLine(RegionName);
+        }
+
+        if (Note is not null)
+        {
+            foreach (var line in Note.Split('\n'))
+            {
+                text.Append("  note: ").AppendLine(line);
+            }
+        }
+
+        return text.ToString();
+    }
+
+    internal static string Hex(nuint address) => "0x" + address.ToString("x", CultureInfo.InvariantCulture);
+
+    private string BuildMessage()
+    {
+        var what = Kind switch
+        {
+            MemoryErrorKind.DoubleFree => "double free of " + Hex(Address),
+            MemoryErrorKind.ReallocOfFreedBlock => "realloc of freed block " + Hex(Address),
+            MemoryErrorKind.InvalidPointer => Operation.ToCName() + " of pointer " + Hex(Address) + " that the heap never handed out",
+            MemoryErrorKind.InteriorPointer => Operation.ToCName() + " of interior pointer " + Hex(Address),
+            MemoryErrorKind.OutsideHeap => Operation.ToCName() + "() target pointer " + Hex(Address) + " is outside heap areas",
+            _ => Kind.ToString() + " at " + Hex(Address),
+        };
+
+        var blockAddress = Block?.Address ?? BlockAddress;
+        var blockSize = Block?.Size ?? BlockSize;
+        if (Kind == MemoryErrorKind.InteriorPointer && blockAddress is { } start)
+        {
+            var size = blockSize is { } known ? known.ToString(CultureInfo.InvariantCulture) + "-byte " : string.Empty;
+            return what + string.Create(CultureInfo.InvariantCulture, $", {Address - start} bytes inside the {size}block at {Hex(start)}");
+        }
+
+        return blockSize is { } bytes ? what + string.Create(CultureInfo.InvariantCulture, $" ({bytes}-byte block)") : what;
+    }
+}

@@ -1,0 +1,312 @@
+// Tracked allocation: the seed's TRACE_MALLOC / TRACE_CALLOC / TRACE_REALLOC macros as methods
+// that capture the call site through the compiler's caller-info attributes. Overloads that take
+// the destination pointer as an `out` (or, for realloc, `ref`) argument also record its name.
+using System.Runtime.CompilerServices;
+using MemTrace.Regions;
+using MemTrace.Tracking;
+
+namespace MemTrace;
+
+public sealed unsafe partial class MemoryTracker
+{
+    /// <summary>Allocates and records <paramref name="size"/> bytes with <paramref name="caps"/> (the seed's <c>TRACE_MALLOC</c>).</summary>
+    /// <param name="size">Bytes to allocate.</param>
+    /// <param name="caps">Capabilities the memory must have.</param>
+    /// <param name="file">Filled in by the compiler.</param>
+    /// <param name="line">Filled in by the compiler.</param>
+    /// <param name="function">Filled in by the compiler.</param>
+    /// <returns>The block, or null (size 0, or the heap could not serve it: the failure is logged).</returns>
+    /// <exception cref="ObjectDisposedException">The tracker or its heap was disposed.</exception>
+    public void* Malloc(nuint size, MallocCaps caps, [CallerFilePath] string file = "", [CallerLineNumber] int line = 0, [CallerMemberName] string function = "") =>
+        _enabled
+            ? TrackedAllocate(AllocationMethod.Malloc, 0, 1, size, caps, CallSiteRegistry.GetId(AllocationMethod.Malloc, file, line, function, null))
+            : Untracked(AllocationMethod.Malloc, 0, 1, size, caps);
+
+    /// <summary>Allocates and records <paramref name="size"/> bytes into <paramref name="destination"/>, recording the variable's name.</summary>
+    /// <typeparam name="T">The pointer's element type.</typeparam>
+    /// <param name="destination">Receives the block, or null.</param>
+    /// <param name="size">Bytes to allocate.</param>
+    /// <param name="caps">Capabilities the memory must have.</param>
+    /// <param name="variable">Filled in by the compiler: the destination's name.</param>
+    /// <param name="file">Filled in by the compiler.</param>
+    /// <param name="line">Filled in by the compiler.</param>
+    /// <param name="function">Filled in by the compiler.</param>
+    /// <returns>True when a block was allocated.</returns>
+    /// <exception cref="ObjectDisposedException">The tracker or its heap was disposed.</exception>
+    public bool Malloc<T>(out T* destination, nuint size, MallocCaps caps, [CallerArgumentExpression(nameof(destination))] string variable = "", [CallerFilePath] string file = "", [CallerLineNumber] int line = 0, [CallerMemberName] string function = "")
+        where T : unmanaged
+    {
+        destination = (T*)(_enabled
+            ? TrackedAllocate(AllocationMethod.Malloc, 0, 1, size, caps, CallSiteRegistry.GetId(AllocationMethod.Malloc, file, line, function, variable))
+            : Untracked(AllocationMethod.Malloc, 0, 1, size, caps));
+        return destination is not null;
+    }
+
+    /// <summary>Allocates and records <paramref name="size"/> bytes into an untyped <paramref name="destination"/>, recording the variable's name.</summary>
+    /// <param name="destination">Receives the block, or null.</param>
+    /// <param name="size">Bytes to allocate.</param>
+    /// <param name="caps">Capabilities the memory must have.</param>
+    /// <param name="variable">Filled in by the compiler: the destination's name.</param>
+    /// <param name="file">Filled in by the compiler.</param>
+    /// <param name="line">Filled in by the compiler.</param>
+    /// <param name="function">Filled in by the compiler.</param>
+    /// <returns>True when a block was allocated.</returns>
+    /// <exception cref="ObjectDisposedException">The tracker or its heap was disposed.</exception>
+    public bool Malloc(out void* destination, nuint size, MallocCaps caps, [CallerArgumentExpression(nameof(destination))] string variable = "", [CallerFilePath] string file = "", [CallerLineNumber] int line = 0, [CallerMemberName] string function = "")
+    {
+        destination = _enabled
+            ? TrackedAllocate(AllocationMethod.Malloc, 0, 1, size, caps, CallSiteRegistry.GetId(AllocationMethod.Malloc, file, line, function, variable))
+            : Untracked(AllocationMethod.Malloc, 0, 1, size, caps);
+        return destination is not null;
+    }
+
+    /// <summary>Allocates and records <paramref name="n"/> × <paramref name="size"/> zeroed bytes (the seed's <c>TRACE_CALLOC</c>).</summary>
+    /// <param name="n">Number of elements.</param>
+    /// <param name="size">Bytes per element.</param>
+    /// <param name="caps">Capabilities the memory must have.</param>
+    /// <param name="file">Filled in by the compiler.</param>
+    /// <param name="line">Filled in by the compiler.</param>
+    /// <param name="function">Filled in by the compiler.</param>
+    /// <returns>The zeroed block, or null (overflow, zero size, or the heap could not serve it).</returns>
+    /// <exception cref="ObjectDisposedException">The tracker or its heap was disposed.</exception>
+    public void* Calloc(nuint n, nuint size, MallocCaps caps, [CallerFilePath] string file = "", [CallerLineNumber] int line = 0, [CallerMemberName] string function = "") =>
+        _enabled
+            ? TrackedAllocate(AllocationMethod.Calloc, 0, n, size, caps, CallSiteRegistry.GetId(AllocationMethod.Calloc, file, line, function, null))
+            : Untracked(AllocationMethod.Calloc, 0, n, size, caps);
+
+    /// <summary>Allocates and records <paramref name="n"/> × <paramref name="size"/> zeroed bytes into <paramref name="destination"/>, recording the variable's name.</summary>
+    /// <typeparam name="T">The pointer's element type.</typeparam>
+    /// <param name="destination">Receives the block, or null.</param>
+    /// <param name="n">Number of elements.</param>
+    /// <param name="size">Bytes per element.</param>
+    /// <param name="caps">Capabilities the memory must have.</param>
+    /// <param name="variable">Filled in by the compiler: the destination's name.</param>
+    /// <param name="file">Filled in by the compiler.</param>
+    /// <param name="line">Filled in by the compiler.</param>
+    /// <param name="function">Filled in by the compiler.</param>
+    /// <returns>True when a block was allocated.</returns>
+    /// <exception cref="ObjectDisposedException">The tracker or its heap was disposed.</exception>
+    public bool Calloc<T>(out T* destination, nuint n, nuint size, MallocCaps caps, [CallerArgumentExpression(nameof(destination))] string variable = "", [CallerFilePath] string file = "", [CallerLineNumber] int line = 0, [CallerMemberName] string function = "")
+        where T : unmanaged
+    {
+        destination = (T*)(_enabled
+            ? TrackedAllocate(AllocationMethod.Calloc, 0, n, size, caps, CallSiteRegistry.GetId(AllocationMethod.Calloc, file, line, function, variable))
+            : Untracked(AllocationMethod.Calloc, 0, n, size, caps));
+        return destination is not null;
+    }
+
+    /// <summary>Allocates and records <paramref name="n"/> × <paramref name="size"/> zeroed bytes into an untyped <paramref name="destination"/>, recording the variable's name.</summary>
+    /// <param name="destination">Receives the block, or null.</param>
+    /// <param name="n">Number of elements.</param>
+    /// <param name="size">Bytes per element.</param>
+    /// <param name="caps">Capabilities the memory must have.</param>
+    /// <param name="variable">Filled in by the compiler: the destination's name.</param>
+    /// <param name="file">Filled in by the compiler.</param>
+    /// <param name="line">Filled in by the compiler.</param>
+    /// <param name="function">Filled in by the compiler.</param>
+    /// <returns>True when a block was allocated.</returns>
+    /// <exception cref="ObjectDisposedException">The tracker or its heap was disposed.</exception>
+    public bool Calloc(out void* destination, nuint n, nuint size, MallocCaps caps, [CallerArgumentExpression(nameof(destination))] string variable = "", [CallerFilePath] string file = "", [CallerLineNumber] int line = 0, [CallerMemberName] string function = "")
+    {
+        destination = _enabled
+            ? TrackedAllocate(AllocationMethod.Calloc, 0, n, size, caps, CallSiteRegistry.GetId(AllocationMethod.Calloc, file, line, function, variable))
+            : Untracked(AllocationMethod.Calloc, 0, n, size, caps);
+        return destination is not null;
+    }
+
+    /// <summary>Allocates and records <paramref name="size"/> bytes aligned to <paramref name="alignment"/>.</summary>
+    /// <param name="alignment">A power of two.</param>
+    /// <param name="size">Bytes to allocate.</param>
+    /// <param name="caps">Capabilities the memory must have.</param>
+    /// <param name="file">Filled in by the compiler.</param>
+    /// <param name="line">Filled in by the compiler.</param>
+    /// <param name="function">Filled in by the compiler.</param>
+    /// <returns>The block, or null (bad alignment, size 0, or the heap could not serve it).</returns>
+    /// <exception cref="ObjectDisposedException">The tracker or its heap was disposed.</exception>
+    public void* AlignedAlloc(nuint alignment, nuint size, MallocCaps caps, [CallerFilePath] string file = "", [CallerLineNumber] int line = 0, [CallerMemberName] string function = "") =>
+        _enabled
+            ? TrackedAllocate(AllocationMethod.AlignedAlloc, alignment, 1, size, caps, CallSiteRegistry.GetId(AllocationMethod.AlignedAlloc, file, line, function, null))
+            : Untracked(AllocationMethod.AlignedAlloc, alignment, 1, size, caps);
+
+    /// <summary>Allocates and records <paramref name="size"/> bytes aligned to <paramref name="alignment"/> into <paramref name="destination"/>, recording the variable's name.</summary>
+    /// <typeparam name="T">The pointer's element type.</typeparam>
+    /// <param name="destination">Receives the block, or null.</param>
+    /// <param name="alignment">A power of two.</param>
+    /// <param name="size">Bytes to allocate.</param>
+    /// <param name="caps">Capabilities the memory must have.</param>
+    /// <param name="variable">Filled in by the compiler: the destination's name.</param>
+    /// <param name="file">Filled in by the compiler.</param>
+    /// <param name="line">Filled in by the compiler.</param>
+    /// <param name="function">Filled in by the compiler.</param>
+    /// <returns>True when a block was allocated.</returns>
+    /// <exception cref="ObjectDisposedException">The tracker or its heap was disposed.</exception>
+    public bool AlignedAlloc<T>(out T* destination, nuint alignment, nuint size, MallocCaps caps, [CallerArgumentExpression(nameof(destination))] string variable = "", [CallerFilePath] string file = "", [CallerLineNumber] int line = 0, [CallerMemberName] string function = "")
+        where T : unmanaged
+    {
+        destination = (T*)(_enabled
+            ? TrackedAllocate(AllocationMethod.AlignedAlloc, alignment, 1, size, caps, CallSiteRegistry.GetId(AllocationMethod.AlignedAlloc, file, line, function, variable))
+            : Untracked(AllocationMethod.AlignedAlloc, alignment, 1, size, caps));
+        return destination is not null;
+    }
+
+    /// <summary>
+    /// Resizes a block and updates its record (the seed's <c>TRACE_REALLOC</c>): the record keeps
+    /// where the block was first allocated and adds this realloc's site. A null pointer allocates;
+    /// size 0 frees and returns null. A failed realloc leaves the block and its record intact.
+    /// </summary>
+    /// <param name="ptr">The block, or null.</param>
+    /// <param name="size">The new size; 0 frees.</param>
+    /// <param name="caps">Capabilities the memory must have.</param>
+    /// <param name="file">Filled in by the compiler.</param>
+    /// <param name="line">Filled in by the compiler.</param>
+    /// <param name="function">Filled in by the compiler.</param>
+    /// <returns>The resized block, or null (freed, failed, or <paramref name="ptr"/> was not a live block: reported).</returns>
+    /// <exception cref="ObjectDisposedException">The tracker or its heap was disposed.</exception>
+    /// <exception cref="MemoryErrorException"><paramref name="ptr"/> is not a live block and the heap's policy is <see cref="MemoryErrorPolicy.Throw"/>.</exception>
+    public void* Realloc(void* ptr, nuint size, MallocCaps caps, [CallerFilePath] string file = "", [CallerLineNumber] int line = 0, [CallerMemberName] string function = "") =>
+        TrackedRealloc(ptr, size, caps, null, file, line, function);
+
+    /// <summary>
+    /// Resizes the block in <paramref name="pointer"/> and updates its record, recording the
+    /// variable's name. On success <paramref name="pointer"/> receives the resized block (null after
+    /// size 0); on failure it keeps the intact block.
+    /// </summary>
+    /// <typeparam name="T">The pointer's element type.</typeparam>
+    /// <param name="pointer">The block (null to allocate); receives the result on success.</param>
+    /// <param name="size">The new size; 0 frees.</param>
+    /// <param name="caps">Capabilities the memory must have.</param>
+    /// <param name="variable">Filled in by the compiler: the pointer's name.</param>
+    /// <param name="file">Filled in by the compiler.</param>
+    /// <param name="line">Filled in by the compiler.</param>
+    /// <param name="function">Filled in by the compiler.</param>
+    /// <returns>True on success (including a free by size 0); false when the block could not be resized or was not a live block.</returns>
+    /// <exception cref="ObjectDisposedException">The tracker or its heap was disposed.</exception>
+    /// <exception cref="MemoryErrorException"><paramref name="pointer"/> is not a live block and the heap's policy is <see cref="MemoryErrorPolicy.Throw"/>.</exception>
+    public bool Realloc<T>(ref T* pointer, nuint size, MallocCaps caps, [CallerArgumentExpression(nameof(pointer))] string variable = "", [CallerFilePath] string file = "", [CallerLineNumber] int line = 0, [CallerMemberName] string function = "")
+        where T : unmanaged
+    {
+        var result = TrackedRealloc(pointer, size, caps, variable, file, line, function);
+        if (result is null && size != 0)
+        {
+            return false;
+        }
+
+        pointer = (T*)result;
+        return true;
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private void* TrackedAllocate(AllocationMethod method, nuint alignment, nuint n, nuint size, MallocCaps caps, uint site)
+    {
+        Heap.ThrowIfDisposed();
+        var cell = Cell();
+        var handle = TakeHandle(cell);
+        var request = NextRequestNumber(cell);
+        var block = method switch
+        {
+            AllocationMethod.Malloc or AllocationMethod.Realloc => Heap.MallocTagged(method, size, caps, handle),
+            AllocationMethod.Calloc => Heap.CallocTagged(method, n, size, caps, handle),
+            _ => Heap.AlignedAllocTagged(method, alignment, n, size, caps, handle),
+        };
+
+        if (block is null)
+        {
+            return Failed(cell, handle, method, n, size, caps, site, request);
+        }
+
+        if (handle != 0)
+        {
+            Commit(cell, handle, block, unchecked(n * size), caps, site, request);
+        }
+
+        return block;
+    }
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private void* Failed(TrackerThreadCell cell, uint handle, AllocationMethod method, nuint n, nuint size, MallocCaps caps, uint site, long request)
+    {
+        if (handle != 0)
+        {
+            cell.PushFront(handle);
+        }
+
+        if (n != 0 && size != 0)
+        {
+            LogFailure(method, unchecked(n * size), caps, site, request);
+        }
+
+        return null;
+    }
+
+    private void* Untracked(AllocationMethod method, nuint alignment, nuint n, nuint size, MallocCaps caps)
+    {
+        ThrowIfDisposed();
+        Heap.ThrowIfDisposed();
+        return method switch
+        {
+            AllocationMethod.Malloc => Heap.MallocTagged(method, size, caps, 0),
+            AllocationMethod.Calloc => Heap.CallocTagged(method, n, size, caps, 0),
+            _ => Heap.AlignedAllocTagged(method, alignment, n, size, caps, 0),
+        };
+    }
+
+    private void* TrackedRealloc(void* ptr, nuint size, MallocCaps caps, string? variable, string file, int line, string function)
+    {
+        ThrowIfDisposed();
+        Heap.ThrowIfDisposed();
+        var enabled = _enabled;
+        if (ptr is null)
+        {
+            return enabled
+                ? TrackedAllocate(AllocationMethod.Realloc, 0, 1, size, caps, CallSiteRegistry.GetId(AllocationMethod.Realloc, file, line, function, variable))
+                : Heap.MallocTagged(AllocationMethod.Realloc, size, caps, 0);
+        }
+
+        if (size == 0)
+        {
+            FreeBlock(ptr, AllocationMethod.Realloc, clear: false, variable, file, line, function);
+            return null;
+        }
+
+        var block = Heap.ReallocTagged(AllocationMethod.Realloc, ptr, size, caps, out var oldState, out var oldTag);
+        if (block is not null)
+        {
+            if (oldTag != 0)
+            {
+                Reallocated(Cell(), oldTag, block, size, caps, CallSiteRegistry.GetId(AllocationMethod.Realloc, file, line, function, variable));
+            }
+            else if (enabled)
+            {
+                TrackFromNow(block, size, caps, CallSiteRegistry.GetId(AllocationMethod.Realloc, file, line, function, variable));
+            }
+
+            return block;
+        }
+
+        var site = CallSiteRegistry.GetId(AllocationMethod.Realloc, file, line, function, variable);
+        if (oldState != BlockState.Live)
+        {
+            Heap.ReportBadPointer(oldState, AllocationMethod.Realloc, ptr, CallSiteRegistry.Get(site));
+        }
+        else if (enabled)
+        {
+            LogFailure(AllocationMethod.Realloc, size, caps, site, NextRequestNumber(Cell()));
+        }
+
+        return null;
+    }
+
+    /// <summary>Starts recording a block that was made while tracking was off, at its first tracked realloc.</summary>
+    private void TrackFromNow(void* block, nuint size, MallocCaps caps, uint site)
+    {
+        var cell = Cell();
+        var handle = TakeHandle(cell);
+        if (handle == 0)
+        {
+            return;
+        }
+
+        Heap.SetTag(block, handle);
+        Commit(cell, handle, block, size, caps, site, NextRequestNumber(cell));
+    }
+}

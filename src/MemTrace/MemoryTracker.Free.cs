@@ -1,0 +1,84 @@
+// Tracked free: the seed's free_unregister_allocation. Clear the block, unregister it, free it,
+// and null the caller's pointer. A pointer that is not a live block is reported with the
+// free's call site and, where known, where the block was allocated and first freed.
+using System.Runtime.CompilerServices;
+using MemTrace.Regions;
+using MemTrace.Tracking;
+
+namespace MemTrace;
+
+public sealed unsafe partial class MemoryTracker
+{
+    /// <summary>
+    /// Frees the block in <paramref name="pointer"/> and sets <paramref name="pointer"/> to null (the
+    /// seed's <c>free_unregister_allocation</c>): a tracked block is zeroed first (see
+    /// <see cref="MemoryTrackerOptions.ClearOnFree"/>) and its record released. Null is a no-op.
+    /// </summary>
+    /// <typeparam name="T">The pointer's element type.</typeparam>
+    /// <param name="pointer">The block; set to null.</param>
+    /// <param name="variable">Filled in by the compiler: the pointer's name.</param>
+    /// <param name="file">Filled in by the compiler.</param>
+    /// <param name="line">Filled in by the compiler.</param>
+    /// <param name="function">Filled in by the compiler.</param>
+    /// <remarks>
+    /// A double free, a pointer the heap never handed out and an interior pointer are reported as a
+    /// <see cref="MemoryError"/> naming this call, the block's allocation site and, for a double free,
+    /// the first free's site; they are never passed to the native free. A block allocated while
+    /// tracking was disabled is freed silently.
+    /// </remarks>
+    /// <exception cref="ObjectDisposedException">The heap was disposed.</exception>
+    /// <exception cref="MemoryErrorException">The pointer is not a live block and the heap's policy is <see cref="MemoryErrorPolicy.Throw"/>.</exception>
+    public void Free<T>(ref T* pointer, [CallerArgumentExpression(nameof(pointer))] string variable = "", [CallerFilePath] string file = "", [CallerLineNumber] int line = 0, [CallerMemberName] string function = "")
+        where T : unmanaged
+    {
+        void* block = pointer;
+        pointer = null;
+        if (block is not null)
+        {
+            FreeBlock(block, AllocationMethod.Free, _clearOnFree, variable, file, line, function);
+        }
+    }
+
+    /// <summary>Frees the block in an untyped <paramref name="pointer"/> and sets it to null; see <see cref="Free{T}(ref T*, string, string, int, string)"/>.</summary>
+    /// <param name="pointer">The block; set to null.</param>
+    /// <param name="variable">Filled in by the compiler: the pointer's name.</param>
+    /// <param name="file">Filled in by the compiler.</param>
+    /// <param name="line">Filled in by the compiler.</param>
+    /// <param name="function">Filled in by the compiler.</param>
+    /// <exception cref="ObjectDisposedException">The heap was disposed.</exception>
+    /// <exception cref="MemoryErrorException">The pointer is not a live block and the heap's policy is <see cref="MemoryErrorPolicy.Throw"/>.</exception>
+    public void Free(ref void* pointer, [CallerArgumentExpression(nameof(pointer))] string variable = "", [CallerFilePath] string file = "", [CallerLineNumber] int line = 0, [CallerMemberName] string function = "")
+    {
+        var block = pointer;
+        pointer = null;
+        if (block is not null)
+        {
+            FreeBlock(block, AllocationMethod.Free, _clearOnFree, variable, file, line, function);
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private void FreeBlock(void* block, AllocationMethod method, bool clear, string? variable, string file, int line, string function)
+    {
+        Heap.ThrowIfDisposed();
+        var state = Heap.FreeTagged(block, clear, out var info);
+        if (state == BlockState.Live)
+        {
+            if (info.Tag != 0)
+            {
+                Release(Cell(), info.Tag, CallSiteRegistry.GetId(method, file, line, function, variable));
+            }
+
+            return;
+        }
+
+        ReportBadFree(state, block, method, variable, file, line, function);
+    }
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private void ReportBadFree(BlockState state, void* block, AllocationMethod method, string? variable, string file, int line, string function)
+    {
+        var site = CallSiteRegistry.Get(CallSiteRegistry.GetId(method, file, line, function, variable));
+        Heap.ReportBadPointer(state, method, block, site);
+    }
+}

@@ -1,0 +1,177 @@
+// Listings and logs: list_allocations, print_memory_info and log_memory_allocation.
+using System.Globalization;
+using System.Text;
+using MemTrace.Tracking;
+
+namespace MemTrace;
+
+public sealed unsafe partial class MemoryTracker
+{
+    /// <summary>The capabilities <see cref="PrintMemoryInfo(string, TextWriter?)"/> shows, in the seed's order.</summary>
+    public static readonly IReadOnlyList<MallocCaps> MemoryInfoCaps =
+    [
+        MallocCaps.Default, MallocCaps.Internal, MallocCaps.Exec, MallocCaps.Dma, MallocCaps.Bit8,
+        MallocCaps.Bit32, MallocCaps.Spiram, MallocCaps.Iram8Bit, MallocCaps.Retention,
+    ];
+
+    private readonly AllocationRecord[] _failures;
+    private readonly Lock _failureLock = new();
+    private long _failureCount;
+
+    /// <summary>Failed requests since the tracker was created (logged or not).</summary>
+    public long FailedAllocationCount => Interlocked.Read(ref _failureCount);
+
+    /// <summary>The most recent failed requests, oldest first (at most <see cref="MemoryTrackerOptions.FailedAllocationCapacity"/>).</summary>
+    public IReadOnlyList<AllocationRecord> FailedAllocations
+    {
+        get
+        {
+            lock (_failureLock)
+            {
+                var count = (int)Math.Min(_failureCount, _failures.Length);
+                var list = new List<AllocationRecord>(count);
+                for (var i = count; i > 0; i--)
+                {
+                    list.Add(_failures[(int)((_failureCount - i) % _failures.Length)]);
+                }
+
+                return list;
+            }
+        }
+    }
+
+    /// <summary>The live blocks, ordered by request number, without printing.</summary>
+    /// <returns>The records.</returns>
+    /// <exception cref="ObjectDisposedException">The tracker was disposed.</exception>
+    public IReadOnlyList<AllocationRecord> GetAllocations()
+    {
+        ThrowIfDisposed();
+        var records = ReadRecords(RecordState.Live);
+        records.Sort(static (a, b) => a.RequestNumber.CompareTo(b.RequestNumber));
+        var list = new List<AllocationRecord>(records.Count);
+        foreach (var record in records)
+        {
+            list.Add(ToAllocationRecord(record));
+        }
+
+        return list;
+    }
+
+    /// <summary>
+    /// Prints every live block (address, caps, size, file:line, function, variable, request number,
+    /// method) and a totals line (the seed's <c>list_allocations</c>), and returns the blocks.
+    /// </summary>
+    /// <param name="output">Where to print; null for <see cref="Output"/>.</param>
+    /// <returns>The live blocks, ordered by request number.</returns>
+    /// <exception cref="ObjectDisposedException">The tracker was disposed.</exception>
+    public IReadOnlyList<AllocationRecord> ListAllocations(TextWriter? output = null)
+    {
+        var records = GetAllocations();
+        Write(output ?? Output, FormatAllocations(records));
+        return records;
+    }
+
+    /// <summary>
+    /// Prints, for each of the seed's capabilities (<see cref="MemoryInfoCaps"/>), total, free,
+    /// minimum free and largest free block (the seed's <c>print_memory_info</c>), and returns the rows.
+    /// An unbounded (process heap) figure prints as <c>unbounded</c>.
+    /// </summary>
+    /// <param name="tag">A tag for the heading, as the seed's ESP_LOG tag.</param>
+    /// <param name="output">Where to print; null for <see cref="Output"/>.</param>
+    /// <returns>One row per capability.</returns>
+    /// <exception cref="ObjectDisposedException">The heap was disposed.</exception>
+    public IReadOnlyList<CapsMemoryInfo> PrintMemoryInfo(string tag, TextWriter? output = null)
+    {
+        var rows = new List<CapsMemoryInfo>(MemoryInfoCaps.Count);
+        foreach (var caps in MemoryInfoCaps)
+        {
+            rows.Add(new CapsMemoryInfo(caps, Heap.GetTotalSize(caps), Heap.GetFreeSize(caps), Heap.GetMinimumFreeSize(caps), Heap.GetLargestFreeBlock(caps)));
+        }
+
+        var text = new StringBuilder();
+        text.Append(CultureInfo.InvariantCulture, $"[{tag}] Memory info ({Heap.Layout.Name}):").AppendLine();
+        text.Append(CultureInfo.InvariantCulture, $"  {"caps",-22} {"total",12} {"free",12} {"min free",12} {"largest block",14}").AppendLine();
+        foreach (var row in rows)
+        {
+            text.Append(CultureInfo.InvariantCulture, $"  {row.Caps.ToCapsString(),-22} {HeapCaps.Bytes(row.TotalSize),12} {HeapCaps.Bytes(row.FreeSize),12} {HeapCaps.Bytes(row.MinimumFreeSize),12} {HeapCaps.Bytes(row.LargestFreeBlock),14}").AppendLine();
+        }
+
+        Write(output ?? Output, text.ToString());
+        return rows;
+    }
+
+    internal static string FormatAllocations(IReadOnlyList<AllocationRecord> records)
+    {
+        var text = new StringBuilder();
+        nuint bytes = 0;
+        text.AppendLine("MemTrace allocations:");
+        text.Append(CultureInfo.InvariantCulture, $"  {"#",6}  {"address",-18} {"size",10}  {"caps",-40} {"method",-24} {"site",-32} variable").AppendLine();
+        foreach (var record in records)
+        {
+            bytes += record.Size;
+            var site = record.AllocatedAt.IsKnown
+                ? string.Create(CultureInfo.InvariantCulture, $"{record.AllocatedAt.FileName}:{record.Line} ({record.Function})")
+                : "(no call site)";
+            text.Append(CultureInfo.InvariantCulture, $"  {record.RequestNumber,6}  {MemoryError.Hex(record.Address),-18} {record.Size,10}  {record.Caps.ToCapsString(),-40} {record.MethodName,-24} {site,-32} {record.VariableName ?? "-"}");
+            if (record.ReallocatedAt is { } realloc)
+            {
+                text.Append(CultureInfo.InvariantCulture, $"  (realloc at {realloc.FileName}:{realloc.Line})");
+            }
+
+            text.AppendLine();
+        }
+
+        text.Append(CultureInfo.InvariantCulture, $"  Total: {records.Count} live block{(records.Count == 1 ? string.Empty : "s")}, {bytes} bytes").AppendLine();
+        return text.ToString();
+    }
+
+    /// <summary>The seed's log_memory_allocation: records a failed request and logs it with heap information for its caps.</summary>
+    private void LogFailure(AllocationMethod method, nuint size, MallocCaps caps, uint site, long request)
+    {
+        var record = new AllocationRecord
+        {
+            AllocatedAt = CallSiteRegistry.Get(site),
+            Size = size,
+            Caps = caps,
+            Address = 0,
+            Failure = true,
+            RequestNumber = request,
+            ThreadId = Environment.CurrentManagedThreadId,
+            Timestamp = ToTime(Environment.TickCount64),
+        };
+
+        lock (_failureLock)
+        {
+            _failures[(int)(_failureCount % _failures.Length)] = record;
+            _failureCount++;
+        }
+
+        var output = Output;
+        if (output is null)
+        {
+            return;
+        }
+
+        var text = new StringBuilder();
+        text.Append(CultureInfo.InvariantCulture, $"MemTrace: allocation failed: {record.MethodName} of {size} bytes, caps {caps.ToCapsString()}, request #{request}, thread {record.ThreadId}").AppendLine();
+        text.Append("  at ").AppendLine(record.AllocatedAt.ToString());
+        var heapInfo = new StringWriter(CultureInfo.InvariantCulture);
+        Heap.PrintHeapInfo(caps, heapInfo);
+        text.Append(heapInfo);
+        Write(output, text.ToString());
+    }
+
+    private static void Write(TextWriter? output, string text)
+    {
+        if (output is null)
+        {
+            return;
+        }
+
+        lock (output)
+        {
+            output.Write(text);
+            output.Flush();
+        }
+    }
+}

@@ -1,0 +1,462 @@
+// MemoryTracker: the seed's tracked-allocation utilities over a HeapCaps.
+//
+// This file holds the core: creation, the per-thread cells, record handles, and the
+// IAllocationObserver side through which the heap reports allocations made on it directly.
+// MemoryTracker.Allocate.cs has the tracked allocation methods, MemoryTracker.Free.cs the
+// free, MemoryTracker.Reports.cs the listings and logs.
+//
+// Cost model (see docs/benchmarks.md): a tracked malloc+free pair takes no lock and allocates
+// nothing managed. The record handle travels in the block's tag, so free finds its record in
+// O(1) whatever the number of live blocks; handles and request numbers come from per-thread
+// caches; call sites are interned ids.
+using System.Runtime.CompilerServices;
+using MemTrace.Internals;
+using MemTrace.Tracking;
+
+namespace MemTrace;
+
+/// <summary>
+/// Tracks the blocks of a <see cref="HeapCaps"/>: for every block, where it was allocated (file,
+/// line, member and, where the call has one, the variable), its size, caps, method, address,
+/// request number, thread and time. The seed's <c>traceable_heap_caps_*</c> wrappers,
+/// <c>free_unregister_allocation</c>, <c>list_allocations</c>, <c>log_memory_allocation</c> and
+/// <c>print_memory_info</c>, for .NET.
+/// </summary>
+/// <remarks>
+/// <para>Attaching a tracker to a heap makes it see every allocation on that heap, also those made
+/// through <see cref="HeapCaps"/> directly (recorded with no call site). A heap has at most one
+/// tracker; disposing the tracker detaches it.</para>
+/// <para>Thread-safe, with no lock for the caller to create (the seed's <c>memorySemaphore</c> is not
+/// needed). Request numbers are unique per tracker and increase on each thread (1, 2, 3, … in a
+/// single-threaded program); threads draw them in blocks of 64, so across threads their order is
+/// not the global order of the requests.</para>
+/// </remarks>
+public sealed unsafe partial class MemoryTracker : IDisposable, IAllocationObserver
+{
+    private readonly RecordStore _store = new();
+    private readonly int _slot;
+    private readonly Lock _cellsLock = new();
+    private readonly List<TrackerThreadCell> _cells = [];
+    private readonly long _startTick;
+    private readonly DateTimeOffset _startTime;
+    private readonly bool _clearOnFree;
+    private long _requestCounter;
+    private volatile bool _enabled;
+    private int _disposed;
+
+    /// <summary>Creates a tracker and attaches it to <paramref name="heap"/>.</summary>
+    /// <param name="heap">The heap to track.</param>
+    /// <param name="options">Settings; null for the defaults.</param>
+    /// <exception cref="ArgumentNullException"><paramref name="heap"/> is null.</exception>
+    /// <exception cref="InvalidOperationException">Another tracker is attached to the heap.</exception>
+    /// <exception cref="ObjectDisposedException">The heap was disposed.</exception>
+    public MemoryTracker(HeapCaps heap, MemoryTrackerOptions? options = null)
+    {
+        ArgumentNullException.ThrowIfNull(heap);
+        heap.ThrowIfDisposed();
+        options ??= new MemoryTrackerOptions();
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(options.FailedAllocationCapacity, nameof(options));
+        Heap = heap;
+        _enabled = options.Enabled;
+        _clearOnFree = options.ClearOnFree;
+        Output = options.Output;
+        _failures = new AllocationRecord[options.FailedAllocationCapacity];
+        _startTick = Environment.TickCount64;
+        _startTime = DateTimeOffset.UtcNow;
+        _slot = ThreadCells.AcquireSlot();
+        heap.Attach(this);
+    }
+
+    /// <summary>The heap this tracker is attached to.</summary>
+    public HeapCaps Heap { get; }
+
+    /// <summary>
+    /// Whether allocations are recorded (the seed's <c>debug_track_allocation</c>). While false,
+    /// tracked methods allocate without recording (the cost of <see cref="HeapCaps"/> alone);
+    /// frees still release the records of blocks recorded earlier, and bad frees are still caught.
+    /// </summary>
+    public bool Enabled
+    {
+        get => _enabled;
+        set => _enabled = value;
+    }
+
+    /// <summary>Where listings, memory info and failed-allocation logs are written; null for nowhere.</summary>
+    public TextWriter? Output { get; set; }
+
+    /// <summary>Blocks recorded and still live.</summary>
+    public long LiveBlocks => SumCells(static c => Volatile.Read(ref c.LiveBlocks));
+
+    /// <summary>Requested bytes of the blocks recorded and still live.</summary>
+    public long LiveBytes => SumCells(static c => Volatile.Read(ref c.LiveBytes));
+
+    /// <summary>Allocations recorded since the tracker was created.</summary>
+    public long TotalAllocations => SumCells(static c => Volatile.Read(ref c.Allocations));
+
+    /// <summary>Frees of recorded blocks since the tracker was created.</summary>
+    public long TotalFrees => SumCells(static c => Volatile.Read(ref c.Frees));
+
+    /// <summary>
+    /// Bytes the tracker itself holds for its bookkeeping (records, handle rings, counters), all
+    /// outside the traced heap. Divide by <see cref="LiveBlocks"/> for the cost per live block.
+    /// </summary>
+    public long BookkeepingBytes
+    {
+        get
+        {
+            lock (_cellsLock)
+            {
+                return _store.ReservedBytes + (_cells.Count * (long)((TrackerThreadCell.RingSize * sizeof(uint)) + 128));
+            }
+        }
+    }
+
+    /// <summary>Detaches the tracker from its heap and releases its records. Blocks stay allocated.</summary>
+    public void Dispose()
+    {
+        if (Interlocked.Exchange(ref _disposed, 1) != 0)
+        {
+            return;
+        }
+
+        _enabled = false;
+        Heap.Detach(this);
+        ClearTagsOfLiveBlocks();
+        _store.Dispose();
+        ThreadCells.ReleaseSlot(_slot);
+    }
+
+    // ---- Per-thread cells ----
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private TrackerThreadCell Cell() => ThreadCells.TryGet<TrackerThreadCell>(_slot, this) ?? CreateCell();
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private TrackerThreadCell CreateCell()
+    {
+        if (Volatile.Read(ref _disposed) != 0)
+        {
+            ThrowHelper.ThrowObjectDisposed(this);
+        }
+
+        var cell = new TrackerThreadCell(this);
+        lock (_cellsLock)
+        {
+            _cells.Add(cell);
+        }
+
+        ThreadCells.Set(_slot, cell);
+        return cell;
+    }
+
+    private long SumCells(Func<TrackerThreadCell, long> read)
+    {
+        long sum = 0;
+        lock (_cellsLock)
+        {
+            foreach (var cell in _cells)
+            {
+                sum += read(cell);
+            }
+        }
+
+        return sum;
+    }
+
+    // ---- Record handles and request numbers ----
+
+    /// <summary>A free record handle, or 0 when the tracker could get no memory for one.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private uint TakeHandle(TrackerThreadCell cell) => cell.Count != 0 ? cell.Pop() : Refill(cell);
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private uint Refill(TrackerThreadCell cell)
+    {
+        Span<uint> batch = stackalloc uint[RecordStore.Batch];
+        var count = _store.TakePooled(batch);
+        if (count == 0)
+        {
+            HarvestEndedThreads();
+            count = _store.TakePooled(batch);
+        }
+
+        if (count == 0)
+        {
+            count = _store.TakeFresh(batch);
+        }
+
+        if (count == 0)
+        {
+            return 0;
+        }
+
+        for (var i = 1; i < count; i++)
+        {
+            cell.Push(batch[i]);
+        }
+
+        return batch[0];
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private void GiveHandle(TrackerThreadCell cell, uint handle)
+    {
+        if (cell.Count == TrackerThreadCell.RingSize)
+        {
+            Spill(cell);
+        }
+
+        cell.Push(handle);
+    }
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private void Spill(TrackerThreadCell cell)
+    {
+        Span<uint> batch = stackalloc uint[RecordStore.Batch];
+        for (var i = 0; i < batch.Length; i++)
+        {
+            batch[i] = cell.Pop();
+        }
+
+        _store.Give(batch);
+    }
+
+    /// <summary>Moves the free handles of cells whose threads have ended to the shared pool.</summary>
+    private void HarvestEndedThreads()
+    {
+        Span<uint> batch = stackalloc uint[TrackerThreadCell.RingSize];
+        lock (_cellsLock)
+        {
+            foreach (var cell in _cells)
+            {
+                if (cell.Count == 0 || cell.Thread.IsAlive)
+                {
+                    continue;
+                }
+
+                var count = cell.Count;
+                for (var i = 0; i < count; i++)
+                {
+                    batch[i] = cell.Pop();
+                }
+
+                _store.Give(batch[..count]);
+            }
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private long NextRequestNumber(TrackerThreadCell cell) =>
+        cell.NextRequest != cell.RequestEnd ? cell.NextRequest++ : NewRequestBlock(cell);
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private long NewRequestBlock(TrackerThreadCell cell)
+    {
+        var end = Interlocked.Add(ref _requestCounter, TrackerThreadCell.RequestBlock) + 1;
+        cell.RequestEnd = end;
+        cell.NextRequest = end - TrackerThreadCell.RequestBlock + 1;
+        return end - TrackerThreadCell.RequestBlock;
+    }
+
+    // ---- Records ----
+
+    /// <summary>Writes the record of a new live block.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private void Commit(TrackerThreadCell cell, uint handle, void* block, nuint size, MallocCaps caps, uint site, long request)
+    {
+        ref var record = ref _store[handle];
+        TrackedRecord.BeginWrite(ref record);
+        record.Caps = (uint)caps;
+        record.Address = (nuint)block;
+        record.Size = size;
+        record.RequestNumber = request;
+        record.Timestamp = Environment.TickCount64;
+        record.AllocSite = site;
+        record.ReallocSite = 0;
+        record.ThreadId = cell.ThreadId;
+        record.FreeSite = 0;
+        record.FreeThreadId = 0;
+        TrackedRecord.EndWrite(ref record, RecordState.Live);
+        cell.LiveBytes += (long)size;
+        cell.LiveBlocks++;
+        cell.Allocations++;
+    }
+
+    /// <summary>Marks the record of a freed block and gives its handle back.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private void Release(TrackerThreadCell cell, uint handle, uint freeSite)
+    {
+        ref var record = ref _store[handle];
+        TrackedRecord.BeginWrite(ref record);
+        record.FreeSite = freeSite;
+        record.FreeThreadId = cell.ThreadId;
+        TrackedRecord.EndWrite(ref record, RecordState.Freed);
+        cell.LiveBytes -= (long)record.Size;
+        cell.LiveBlocks--;
+        cell.Frees++;
+        GiveHandle(cell, handle);
+    }
+
+    /// <summary>Updates the record of a block that a realloc resized or moved.</summary>
+    private void Reallocated(TrackerThreadCell cell, uint handle, void* block, nuint size, MallocCaps caps, uint site)
+    {
+        ref var record = ref _store[handle];
+        var oldSize = record.Size;
+        TrackedRecord.BeginWrite(ref record);
+        record.Address = (nuint)block;
+        record.Size = size;
+        record.Caps = (uint)caps;
+        record.ReallocSite = site;
+        TrackedRecord.EndWrite(ref record, RecordState.Live);
+        cell.LiveBytes += (long)size - (long)oldSize;
+    }
+
+    private AllocationRecord ToAllocationRecord(in TrackedRecord record) => new()
+    {
+        AllocatedAt = CallSiteRegistry.Get(record.AllocSite),
+        ReallocatedAt = record.ReallocSite != 0 ? CallSiteRegistry.Get(record.ReallocSite) : null,
+        Size = record.Size,
+        Caps = (MallocCaps)record.Caps,
+        Address = record.Address,
+        RequestNumber = record.RequestNumber,
+        ThreadId = record.ThreadId,
+        Timestamp = ToTime(record.Timestamp),
+    };
+
+    private DateTimeOffset ToTime(long tick) => _startTime.AddMilliseconds(tick - _startTick);
+
+    /// <summary>Consistent copies of every record in <paramref name="state"/>.</summary>
+    private List<TrackedRecord> ReadRecords(RecordState state)
+    {
+        var list = new List<TrackedRecord>();
+        var limit = _store.HandleLimit;
+        for (uint handle = 1; handle < limit; handle++)
+        {
+            var record = TrackedRecord.ReadConsistent(ref _store[handle]);
+            if (record.State == state)
+            {
+                list.Add(record);
+            }
+        }
+
+        return list;
+    }
+
+    private void ClearTagsOfLiveBlocks()
+    {
+        if (_store.HandleLimit <= 1)
+        {
+            return;
+        }
+
+        try
+        {
+            foreach (var record in ReadRecords(RecordState.Live))
+            {
+                Heap.SetTag((void*)record.Address, 0);
+            }
+        }
+        catch (ObjectDisposedException)
+        {
+            // The heap went first; its blocks are gone with it.
+        }
+    }
+
+    private void ThrowIfDisposed()
+    {
+        if (Volatile.Read(ref _disposed) != 0)
+        {
+            ThrowHelper.ThrowObjectDisposed(this);
+        }
+    }
+
+    // ---- IAllocationObserver: allocations made on the heap directly ----
+
+    uint IAllocationObserver.BeginAllocation()
+    {
+        if (!_enabled)
+        {
+            return 0;
+        }
+
+        return TakeHandle(Cell());
+    }
+
+    void IAllocationObserver.EndAllocation(uint tag, void* block, AllocationMethod method, nuint size, MallocCaps caps)
+    {
+        if (tag == 0)
+        {
+            return;
+        }
+
+        var cell = Cell();
+        var request = NextRequestNumber(cell);
+        if (block is null)
+        {
+            cell.PushFront(tag);
+            if (size != 0)
+            {
+                LogFailure(method, size, caps, CallSiteRegistry.Unlocated(method), request);
+            }
+
+            return;
+        }
+
+        Commit(cell, tag, block, size, caps, CallSiteRegistry.Unlocated(method), request);
+    }
+
+    void IAllocationObserver.OnReallocated(uint tag, void* block, nuint size, MallocCaps caps, AllocationMethod method) =>
+        Reallocated(Cell(), tag, block, size, caps, CallSiteRegistry.Unlocated(method));
+
+    void IAllocationObserver.OnFreed(uint tag, void* block, AllocationMethod method) =>
+        Release(Cell(), tag, CallSiteRegistry.Unlocated(method));
+
+    MemoryError IAllocationObserver.Describe(MemoryError error, uint blockTag)
+    {
+        AllocationRecord? block = null;
+        CallSite? freedAt = null;
+        int? freedBy = null;
+        string? note = error.Note;
+        if (blockTag != 0 && blockTag < _store.HandleLimit)
+        {
+            var record = TrackedRecord.ReadConsistent(ref _store[blockTag]);
+            if (record.State == RecordState.Live)
+            {
+                block = ToAllocationRecord(record);
+            }
+        }
+
+        if (error.Kind is MemoryErrorKind.DoubleFree or MemoryErrorKind.ReallocOfFreedBlock)
+        {
+            TrackedRecord? latest = null;
+            foreach (var record in ReadRecords(RecordState.Freed))
+            {
+                if (record.Address == error.Address && (latest is null || record.RequestNumber > latest.Value.RequestNumber))
+                {
+                    latest = record;
+                }
+            }
+
+            if (latest is { } freed)
+            {
+                block = ToAllocationRecord(freed);
+                freedAt = CallSiteRegistry.Get(freed.FreeSite);
+                freedBy = freed.FreeThreadId;
+            }
+            else
+            {
+                note = "The tracker no longer holds this block's record (it was not tracked, or its record has been reused).";
+            }
+        }
+
+        return error with
+        {
+            Block = block ?? error.Block,
+            BlockSize = block?.Size ?? error.BlockSize,
+            BlockAddress = block?.Address ?? error.BlockAddress,
+            FreedAt = freedAt ?? error.FreedAt,
+            FreedByThreadId = freedBy ?? error.FreedByThreadId,
+            Note = note,
+        };
+    }
+}

@@ -1,0 +1,23 @@
+// BlockState and BlockInfo: what a region knows of a pointer it is asked about.
+namespace MemTrace.Regions;
+
+/// <summary>What a region knows of a pointer.</summary>
+internal enum BlockState : byte
+{
+    /// <summary>Not the start of a block this region handed out (never handed out, or interior).</summary>
+    NotABlock = 0,
+
+    /// <summary>The start of a live block.</summary>
+    Live = 1,
+
+    /// <summary>The start of a block that was freed and not handed out again.</summary>
+    Freed = 2,
+
+    /// <summary>Outside every region of the heap.</summary>
+    Outside = 3,
+}
+
+/// <summary>A live block as its region sees it.</summary>
+/// <param name="UsableSize">Bytes the caller may use (at least the requested size).</param>
+/// <param name="Tag">The owner word stored for the layer above (a tracker's record handle); 0 for none.</param>
+internal readonly record struct BlockInfo(nuint UsableSize, uint Tag);

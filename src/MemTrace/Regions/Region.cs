@@ -1,0 +1,103 @@
+// Region: one address range with its own lock and statistics, ESP-IDF's multi_heap (one per
+// heap_t). HeapCaps picks regions by capability and priority; a region only allocates.
+//
+// Every region keeps one 32-bit owner word ("tag") per live block for the layer above, the
+// way ESP-IDF's task tracking keeps an owner per block, but outside the block so that the
+// region's statistics stay exactly what ESP-IDF reports. A MemoryTracker stores its record
+// handle there, which makes finding a block's record O(1) with no hash table and no lock.
+//
+// Contract for every implementation:
+// - no method throws on bad input or lack of memory; failures are return values;
+// - Free/Reallocate/Query must recognise every pointer they did not hand out (or no longer
+//   own) without reading memory through it, and never pass it to the underlying allocator;
+// - a block's tag and contents follow it through Reallocate.
+namespace MemTrace.Regions;
+
+internal abstract unsafe class Region : IDisposable
+{
+    protected Region(string name, MallocCaps caps0, MallocCaps caps1, MallocCaps caps2)
+    {
+        Name = name;
+        Caps0 = caps0;
+        Caps1 = caps1;
+        Caps2 = caps2;
+        AllCaps = caps0 | caps1 | caps2;
+    }
+
+    /// <summary>The region's name, e.g. <c>DRAM</c> or <c>host</c>.</summary>
+    public string Name { get; }
+
+    /// <summary>Capabilities at priority 0 (tried first).</summary>
+    public MallocCaps Caps0 { get; }
+
+    /// <summary>Capabilities at priority 1.</summary>
+    public MallocCaps Caps1 { get; }
+
+    /// <summary>Capabilities at priority 2.</summary>
+    public MallocCaps Caps2 { get; }
+
+    /// <summary>The capabilities of all priorities together; a request matches when these include all its bits.</summary>
+    public MallocCaps AllCaps { get; }
+
+    /// <summary>True for a region with no fixed size (the process heap).</summary>
+    public abstract bool IsUnbounded { get; }
+
+    /// <summary>First address of the region (0 for an unbounded region).</summary>
+    public abstract nuint Start { get; }
+
+    /// <summary>End of the region, exclusive (<see cref="nuint.MaxValue"/> for an unbounded region).</summary>
+    public abstract nuint End { get; }
+
+    /// <summary>Bytes of the region, metadata included (<c>heap_caps_get_total_size</c>); <see cref="nuint.MaxValue"/> when unbounded.</summary>
+    public abstract nuint TotalSize { get; }
+
+    /// <summary>The capabilities at one priority.</summary>
+    public MallocCaps CapsAt(int priority) => priority switch
+    {
+        0 => Caps0,
+        1 => Caps1,
+        _ => Caps2,
+    };
+
+    /// <summary>Allocates <paramref name="size"/> bytes aligned to <paramref name="alignment"/> (a power of two); null when the region has no room.</summary>
+    public abstract void* Allocate(nuint size, nuint alignment, bool zero, uint tag);
+
+    /// <summary>
+    /// Resizes a live block within this region, in place or moved inside it, keeping contents and tag.
+    /// Returns null when it cannot (the block is intact and <paramref name="state"/> is <see cref="BlockState.Live"/>),
+    /// or when <paramref name="ptr"/> is not a live block (<paramref name="state"/> says what it is).
+    /// When <paramref name="state"/> is Live, <paramref name="old"/> describes the block before the call.
+    /// </summary>
+    public abstract void* Reallocate(void* ptr, nuint size, out BlockState state, out BlockInfo old);
+
+    /// <summary>
+    /// Frees a live block and returns <see cref="BlockState.Live"/>; otherwise frees nothing and
+    /// returns what the pointer is. When <paramref name="clearIfTagged"/> is set and the block has
+    /// a tag, its bytes are zeroed first (the seed's <c>free_unregister_allocation</c>).
+    /// </summary>
+    public abstract BlockState Free(void* ptr, bool clearIfTagged, out BlockInfo block);
+
+    /// <summary>What <paramref name="ptr"/> is and, for a live block, its size and tag. Safe against concurrent frees.</summary>
+    public abstract BlockState Query(void* ptr, out BlockInfo block);
+
+    /// <summary>Sets the tag of a live block the caller owns.</summary>
+    public abstract void SetTag(void* ptr, uint tag);
+
+    /// <summary>Free bytes now (<c>multi_heap_free_size</c>); <see cref="nuint.MaxValue"/> when unbounded.</summary>
+    public abstract nuint FreeBytes { get; }
+
+    /// <summary>Lifetime low-watermark of <see cref="FreeBytes"/>; <see cref="nuint.MaxValue"/> when unbounded.</summary>
+    public abstract nuint MinimumFreeBytes { get; }
+
+    /// <summary>The largest request guaranteed to succeed; <see cref="nuint.MaxValue"/> when unbounded.</summary>
+    public abstract nuint LargestFreeBlock { get; }
+
+    /// <summary>Statistics of this region, debug overhead subtracted.</summary>
+    public abstract HeapInfo GetInfo();
+
+    /// <summary>Calls <paramref name="visitor"/> for every live block: its address, usable size and tag.</summary>
+    public abstract void ForEachLiveBlock(Action<nuint, nuint, uint> visitor);
+
+    /// <summary>Releases the region's memory, live blocks included.</summary>
+    public abstract void Dispose();
+}

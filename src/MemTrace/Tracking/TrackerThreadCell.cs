@@ -1,0 +1,58 @@
+// TrackerThreadCell: one thread's share of a tracker: a ring of free record handles, a block
+// of request numbers, and counters. Only its thread touches it, except that the tracker may
+// take the handles of a cell whose thread has ended, and any thread may read the counters.
+using System.Runtime.CompilerServices;
+using MemTrace.Internals;
+
+namespace MemTrace.Tracking;
+
+internal sealed class TrackerThreadCell(object owner) : ThreadCell(owner)
+{
+    /// <summary>Ring capacity. A freed record stays intact (for double-free reports) until its handle comes round again.</summary>
+    public const int RingSize = 256;
+
+    /// <summary>Request numbers are drawn from the tracker's counter in blocks of this many.</summary>
+    public const int RequestBlock = 64;
+
+    private const int Mask = RingSize - 1;
+
+    private readonly uint[] _ring = new uint[RingSize];
+    private int _head;
+
+    /// <summary>Free handles in the ring; oldest (first to reuse) at the head.</summary>
+    public int Count;
+
+    public long NextRequest;
+    public long RequestEnd;
+
+    // Counters written by this thread only; a free on another thread counts there.
+    public long LiveBytes;
+    public long LiveBlocks;
+    public long Allocations;
+    public long Frees;
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public uint Pop()
+    {
+        var handle = _ring[_head];
+        _head = (_head + 1) & Mask;
+        Count--;
+        return handle;
+    }
+
+    /// <summary>Adds a just-freed handle at the tail (reused last). The ring must not be full.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public void Push(uint handle)
+    {
+        _ring[(_head + Count) & Mask] = handle;
+        Count++;
+    }
+
+    /// <summary>Puts back a handle that was taken but not used (reused first). The ring must not be full.</summary>
+    public void PushFront(uint handle)
+    {
+        _head = (_head - 1) & Mask;
+        _ring[_head] = handle;
+        Count++;
+    }
+}
