@@ -21,3 +21,9 @@ internal enum BlockState : byte
 /// <param name="UsableSize">Bytes the caller may use (at least the requested size).</param>
 /// <param name="Tag">The owner word stored for the layer above (a tracker's record handle); 0 for none.</param>
 internal readonly record struct BlockInfo(nuint UsableSize, uint Tag);
+
+/// <summary>Visits one block of a region walk; return false to stop walking the region.</summary>
+/// <param name="blockAddress">The raw block (allocator header included).</param>
+/// <param name="blockSize">The raw block's size.</param>
+/// <param name="used">Whether the block is allocated.</param>
+internal delegate bool RegionWalkVisitor(nuint blockAddress, nuint blockSize, bool used);

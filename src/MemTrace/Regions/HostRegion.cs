@@ -252,6 +252,27 @@ internal sealed unsafe class HostRegion : Region
         }
     }
 
+    public override void Walk(RegionWalkVisitor visitor)
+    {
+        // The process heap's free blocks are not ours to see: walk the live blocks, header included.
+        var stop = false;
+        ForEachLiveBlock((address, size, _) =>
+        {
+            if (!stop)
+            {
+                stop = !visitor(address - HeaderSize, size + HeaderSize, used: true);
+            }
+        });
+    }
+
+    public override bool CheckIntegrity(TextWriter? output) => true; // No structure of ours to corrupt: headers are read only for live blocks.
+
+    public override nuint SwapMinimumFree() => nuint.MaxValue;
+
+    public override void RestoreMinimumFree(nuint snapshot)
+    {
+    }
+
     public override void Dispose()
     {
         if (Interlocked.Exchange(ref _disposed, 1) != 0)

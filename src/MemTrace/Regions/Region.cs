@@ -98,6 +98,22 @@ internal abstract unsafe class Region : IDisposable
     /// <summary>Calls <paramref name="visitor"/> for every live block: its address, usable size and tag.</summary>
     public abstract void ForEachLiveBlock(Action<nuint, nuint, uint> visitor);
 
+    /// <summary>
+    /// Walks every block in address order (<c>multi_heap_walk</c>): the raw allocator block (header
+    /// and debug overhead included), its size, and whether it is used. The visitor returns false to
+    /// stop this region's walk. A corrupt block stops the walk without reading past it.
+    /// </summary>
+    public abstract void Walk(RegionWalkVisitor visitor);
+
+    /// <summary>Checks the region's structures (<c>multi_heap_check</c>); writes what is wrong to <paramref name="output"/> when given. True when all is well.</summary>
+    public abstract bool CheckIntegrity(TextWriter? output);
+
+    /// <summary>Returns the lifetime minimum of free bytes and resets it to the current free bytes (<c>heap_caps_monitor_local_minimum_free_size_start</c>).</summary>
+    public abstract nuint SwapMinimumFree();
+
+    /// <summary>Sets the minimum of free bytes to the lower of itself and <paramref name="snapshot"/> (<c>…_stop</c>).</summary>
+    public abstract void RestoreMinimumFree(nuint snapshot);
+
     /// <summary>Releases the region's memory, live blocks included.</summary>
     public abstract void Dispose();
 }
