@@ -48,22 +48,22 @@ internal static class DemoCommand
         output.WriteLine();
 
         output.WriteLine("== list_allocations() after two allocations");
-        var afterAlloc = tracker.ListAllocations();
+        var afterAlloc = tracker.ListAllocations(output);
         output.WriteLine();
 
         // free_unregister_allocation((void **)&buffer);
         tracker.Free(ref buffer);
         output.WriteLine($"== free_unregister_allocation(&buffer): buffer is now {(buffer is null ? "NULL" : "not NULL")}");
-        var afterFirstFree = tracker.ListAllocations();
+        var afterFirstFree = tracker.ListAllocations(output);
         output.WriteLine();
 
         tracker.Free(ref debug_string);
         output.WriteLine($"== free_unregister_allocation(&debug_string): debug_string is now {(debug_string is null ? "NULL" : "not NULL")}");
-        var afterSecondFree = tracker.ListAllocations();
+        var afterSecondFree = tracker.ListAllocations(output);
         output.WriteLine();
 
         output.WriteLine("== print_memory_info(\"demo\")");
-        tracker.PrintMemoryInfo("demo");
+        tracker.PrintMemoryInfo("demo", output);
 
         var ok = afterAlloc.Count == 2 && afterFirstFree.Count == 1 && afterSecondFree.Count == 0 && buffer is null && debug_string is null;
         return ok ? 0 : 1;

@@ -1,0 +1,85 @@
+// Where the time of a tracked pair goes: a raw malloc+free pair plus, one at a time, each thing
+// the host region and the tracker add. Results are per pair; subtract Raw for the marginal cost.
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+using BenchmarkDotNet.Attributes;
+using MemTrace.Tracking;
+
+namespace MemTrace.Benchmarks;
+
+[Config(typeof(MemTraceConfig))]
+public unsafe class CostBreakdownBenchmarks
+{
+    private const int Pairs = 1024;
+    private readonly byte[] _state = new byte[4096];
+    private long _sink;
+
+    [Benchmark(Baseline = true, OperationsPerInvoke = Pairs)]
+    public void Raw()
+    {
+        for (var i = 0; i < Pairs; i++)
+        {
+            var p = NativeMemory.Alloc(64);
+            NativeMemory.Free(p);
+        }
+    }
+
+    [Benchmark(OperationsPerInvoke = Pairs)]
+    public void RawPlusCompareExchange()
+    {
+        for (var i = 0; i < Pairs; i++)
+        {
+            var p = NativeMemory.Alloc(64);
+            ref var cell = ref _state[((nuint)p >> 4) & 4095];
+            cell = 1;
+            if (Interlocked.CompareExchange(ref cell, 2, 1) == 1)
+            {
+                NativeMemory.Free(p);
+            }
+        }
+    }
+
+    [Benchmark(OperationsPerInvoke = Pairs)]
+    public void RawPlusTickCount64()
+    {
+        long sum = 0;
+        for (var i = 0; i < Pairs; i++)
+        {
+            var p = NativeMemory.Alloc(64);
+            sum += Environment.TickCount64;
+            NativeMemory.Free(p);
+        }
+
+        _sink = sum;
+    }
+
+    [Benchmark(OperationsPerInvoke = Pairs)]
+    public void RawPlusTwoCallSiteIds()
+    {
+        uint sum = 0;
+        for (var i = 0; i < Pairs; i++)
+        {
+            var p = NativeMemory.Alloc(64);
+            sum += Site(AllocationMethod.Malloc);
+            sum += Site(AllocationMethod.Free);
+            NativeMemory.Free(p);
+        }
+
+        _sink = sum;
+    }
+
+    [Benchmark(OperationsPerInvoke = Pairs)]
+    public void RawPlusClear64()
+    {
+        for (var i = 0; i < Pairs; i++)
+        {
+            var p = NativeMemory.Alloc(64);
+            NativeMemory.Clear(p, 64);
+            NativeMemory.Free(p);
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private static uint Site(AllocationMethod method, [CallerFilePath] string file = "", [CallerLineNumber] int line = 0, [CallerMemberName] string function = "") =>
+        CallSiteRegistry.GetId(method, file, line, function, null);
+}

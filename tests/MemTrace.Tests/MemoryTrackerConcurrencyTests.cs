@@ -1,0 +1,189 @@
+// Many threads allocating and freeing through one tracker, half of the frees on another thread
+// than the allocation: at the end the tracker holds exactly the blocks still live.
+using System.Collections.Concurrent;
+using Xunit;
+
+namespace MemTrace.Tests;
+
+public unsafe class MemoryTrackerConcurrencyTests
+{
+    [Fact]
+    public void Stress_with_cross_thread_frees_ends_with_exactly_the_expected_records()
+    {
+        const int threads = 4;
+        const int operationsPerThread = 300_000; // 1.2M operations in all.
+        using var heap = new HeapCaps(HeapLayout.Host(), new HeapCapsOptions { ErrorOutput = null });
+        using var tracker = new MemoryTracker(heap, new MemoryTrackerOptions { Output = null });
+        var handOff = new ConcurrentQueue<nint>[threads];
+        for (var i = 0; i < threads; i++)
+        {
+            handOff[i] = new ConcurrentQueue<nint>();
+        }
+
+        var survivors = new ConcurrentBag<(nint Address, nuint Size)>();
+        var start = new Barrier(threads);
+        var workers = Enumerable.Range(0, threads).Select(t => new Thread(() =>
+        {
+            var random = new Random(1234 + t);
+            var mine = new List<(nint Address, nuint Size)>();
+            start.SignalAndWait();
+            for (var op = 0; op < operationsPerThread; op++)
+            {
+                var choice = random.Next(10);
+                if (choice < 5 || mine.Count == 0)
+                {
+                    var size = (nuint)random.Next(1, 512);
+                    var p = (byte*)tracker.Malloc(size, MallocCaps.Default);
+                    p[0] = (byte)t;
+                    mine.Add(((nint)p, size));
+                }
+                else if (choice < 7)
+                {
+                    // Hand a block to the next thread, which frees it.
+                    var index = random.Next(mine.Count);
+                    handOff[(t + 1) % threads].Enqueue(mine[index].Address);
+                    mine.RemoveAt(index);
+                }
+                else
+                {
+                    var index = random.Next(mine.Count);
+                    var p = (void*)mine[index].Address;
+                    tracker.Free(ref p);
+                    mine.RemoveAt(index);
+                }
+
+                while (handOff[t].TryDequeue(out var theirs))
+                {
+                    var p = (void*)theirs;
+                    tracker.Free(ref p);
+                }
+            }
+
+            foreach (var block in mine)
+            {
+                survivors.Add(block);
+            }
+        })).ToList();
+
+        workers.ForEach(w => w.Start());
+        workers.ForEach(w => w.Join());
+        foreach (var queue in handOff)
+        {
+            while (queue.TryDequeue(out var left))
+            {
+                var p = (void*)left;
+                tracker.Free(ref p);
+            }
+        }
+
+        var records = tracker.GetAllocations();
+        Assert.Equal(0, heap.ErrorCount);
+        Assert.Equal(survivors.Count, records.Count);
+        Assert.Equal(
+            survivors.OrderBy(s => s.Address).Select(s => ((nuint)s.Address, s.Size)),
+            records.OrderBy(r => r.Address).Select(r => (r.Address, r.Size)));
+        Assert.Equal(records.Count, records.Select(r => r.Address).Distinct().Count());
+        Assert.Equal(records.Count, records.Select(r => r.RequestNumber).Distinct().Count());
+        Assert.Equal(survivors.Count, tracker.LiveBlocks);
+        Assert.Equal(survivors.Sum(s => (long)s.Size), tracker.LiveBytes);
+        Assert.Equal(tracker.TotalAllocations - tracker.TotalFrees, tracker.LiveBlocks);
+        Assert.Equal((nuint)survivors.Count, heap.GetInfo(MallocCaps.None).AllocatedBlocks);
+
+        foreach (var block in survivors)
+        {
+            var p = (void*)block.Address;
+            tracker.Free(ref p);
+        }
+
+        Assert.Empty(tracker.GetAllocations());
+        Assert.Equal(0u, heap.GetInfo(MallocCaps.None).AllocatedBlocks);
+    }
+
+    [Fact]
+    public void Listing_while_another_thread_writes_never_shows_a_torn_record()
+    {
+        using var heap = new HeapCaps(HeapLayout.Host(), new HeapCapsOptions { ErrorOutput = null });
+        using var tracker = new MemoryTracker(heap, new MemoryTrackerOptions { Output = null });
+        using var stop = new CancellationTokenSource();
+        Exception? writerFailure = null;
+        var writer = new Thread(() =>
+        {
+            try
+            {
+                // One writer on a fresh tracker: its n-th request gets number n, so every record
+                // must satisfy Size == n % 1000 + 1; a copy mixing two writes would not.
+                var live = new Queue<nint>();
+                for (long n = 1; !stop.IsCancellationRequested; n++)
+                {
+                    live.Enqueue((nint)tracker.Malloc((nuint)(n % 1000) + 1, MallocCaps.Default));
+                    if (live.Count > 64)
+                    {
+                        var p = (void*)live.Dequeue();
+                        tracker.Free(ref p);
+                    }
+                }
+
+                while (live.Count > 0)
+                {
+                    var p = (void*)live.Dequeue();
+                    tracker.Free(ref p);
+                }
+            }
+            catch (Exception e)
+            {
+                writerFailure = e;
+            }
+        });
+        writer.Start();
+        var listings = 0;
+        var checkedRecords = 0L;
+        var deadline = DateTime.UtcNow.AddSeconds(1);
+        try
+        {
+            while (DateTime.UtcNow < deadline)
+            {
+                foreach (var record in tracker.GetAllocations())
+                {
+                    Assert.True(record.Size == (nuint)(record.RequestNumber % 1000) + 1, $"torn record {record}");
+                    checkedRecords++;
+                }
+
+                listings++;
+            }
+        }
+        finally
+        {
+            stop.Cancel();
+            writer.Join();
+        }
+
+        Assert.Null(writerFailure);
+        Assert.True(listings > 10 && checkedRecords > 1000, $"{listings} listings, {checkedRecords} records");
+        Assert.Equal(0, heap.ErrorCount);
+        Assert.Equal(0, tracker.LiveBlocks);
+    }
+
+    [Fact]
+    public void Handles_of_ended_threads_are_reused()
+    {
+        using var heap = new HeapCaps(HeapLayout.Host());
+        using var tracker = new MemoryTracker(heap, new MemoryTrackerOptions { Output = null });
+        for (var round = 0; round < 50; round++)
+        {
+            var thread = new Thread(() =>
+            {
+                for (var i = 0; i < 100; i++)
+                {
+                    var p = tracker.Malloc(16, MallocCaps.Default);
+                    tracker.Free(ref p);
+                }
+            });
+            thread.Start();
+            thread.Join();
+        }
+
+        // 50 threads each held up to 256 free handles; harvesting keeps the store from growing past one chunk.
+        Assert.True(tracker.BookkeepingBytes < 2 * 4096 * 60 + (50 * 2048), $"bookkeeping {tracker.BookkeepingBytes}");
+        Assert.Equal(0, tracker.LiveBlocks);
+    }
+}

@@ -1,0 +1,441 @@
+// MemoryTracker: what each record holds, listings, logs, realloc bookkeeping, enable/disable.
+using System.Runtime.CompilerServices;
+using Xunit;
+
+namespace MemTrace.Tests;
+
+public unsafe class MemoryTrackerTests
+{
+    [Fact]
+    public void A_tracked_malloc_records_call_site_variable_size_caps_method_request_thread_and_time()
+    {
+        using var f = new HostFixture(withTracker: true);
+        var before = DateTimeOffset.UtcNow.AddSeconds(-1);
+
+        Assert.True(f.T.Malloc(out byte* buffer, 256, MallocCaps.Bit8)); var line = Line();
+
+        var record = Assert.Single(f.T.GetAllocations());
+        Assert.EndsWith("MemoryTrackerTests.cs", record.File, StringComparison.Ordinal);
+        Assert.Equal(line, record.Line);
+        Assert.Equal(nameof(A_tracked_malloc_records_call_site_variable_size_caps_method_request_thread_and_time), record.Function);
+        Assert.Equal("buffer", record.VariableName);
+        Assert.Equal(256u, record.Size);
+        Assert.Equal(MallocCaps.Bit8, record.Caps);
+        Assert.Equal(AllocationMethod.Malloc, record.Method);
+        Assert.Equal("heap_caps_malloc", record.MethodName);
+        Assert.Equal((nuint)buffer, record.Address);
+        Assert.Equal(1, record.RequestNumber);
+        Assert.Equal(Environment.CurrentManagedThreadId, record.ThreadId);
+        Assert.InRange(record.Timestamp, before, DateTimeOffset.UtcNow.AddSeconds(1));
+        Assert.False(record.Failure);
+        Assert.Null(record.ReallocatedAt);
+        f.T.Free(ref buffer);
+    }
+
+    [Fact]
+    public void Pointer_returning_overloads_record_the_site_without_a_variable()
+    {
+        using var f = new HostFixture(withTracker: true);
+
+        var p = f.T.Malloc(10, MallocCaps.Default); var line = Line();
+
+        var record = Assert.Single(f.T.GetAllocations());
+        Assert.Equal(line, record.Line);
+        Assert.Null(record.VariableName);
+        f.T.Free(ref p);
+    }
+
+    [Fact]
+    public void Each_method_is_recorded_by_its_C_name_and_calloc_records_n_times_size()
+    {
+        using var f = new HostFixture(withTracker: true);
+
+        f.T.Malloc(out byte* a, 8, MallocCaps.Default);
+        f.T.Calloc(out int* b, 4, 6, MallocCaps.Default);
+        f.T.AlignedAlloc(out long* c, 64, 40, MallocCaps.Default);
+        void* d = f.T.Realloc(null, 12, MallocCaps.Default);
+        f.T.Malloc(out void* e, 3, MallocCaps.Default);
+        f.T.Calloc(out void* g, 2, 2, MallocCaps.Default);
+
+        var records = f.T.GetAllocations();
+        Assert.Equal(["heap_caps_malloc", "heap_caps_calloc", "heap_caps_aligned_alloc", "heap_caps_realloc", "heap_caps_malloc", "heap_caps_calloc"], records.Select(r => r.MethodName));
+        Assert.Equal([8u, 24u, 40u, 12u, 3u, 4u], records.Select(r => (uint)r.Size));
+        Assert.Equal(["a", "b", "c", null, "e", "g"], records.Select(r => r.VariableName));
+        Assert.Equal(0u, (nuint)c % 64);
+        f.T.Free(ref a);
+        f.T.Free(ref b);
+        f.T.Free(ref c);
+        f.T.Free(ref d);
+        f.T.Free(ref e);
+        f.T.Free(ref g);
+        Assert.Empty(f.T.GetAllocations());
+    }
+
+    [Fact]
+    public void Request_numbers_count_one_two_three_on_one_thread()
+    {
+        using var f = new HostFixture(withTracker: true);
+        var blocks = new List<nint>();
+        for (var i = 0; i < 200; i++)
+        {
+            blocks.Add((nint)f.T.Malloc(16, MallocCaps.Default));
+        }
+
+        Assert.Equal(Enumerable.Range(1, 200).Select(i => (long)i), f.T.GetAllocations().Select(r => r.RequestNumber));
+        foreach (var b in blocks)
+        {
+            var p = (void*)b;
+            f.T.Free(ref p);
+        }
+    }
+
+    [Fact]
+    public void List_allocations_prints_every_block_and_a_totals_line_and_returns_them_in_request_order()
+    {
+        using var f = new HostFixture(withTracker: true);
+        f.T.Calloc(out byte* buffer, 1, 256, MallocCaps.Bit8);
+        f.T.Calloc(out byte* debug_string, 1, 512, MallocCaps.Spiram);
+
+        var listed = f.T.ListAllocations();
+
+        Assert.Equal(2, listed.Count);
+        var text = f.Output.ToString();
+        Assert.Contains("MALLOC_CAP_8BIT", text, StringComparison.Ordinal);
+        Assert.Contains("MALLOC_CAP_SPIRAM", text, StringComparison.Ordinal);
+        Assert.Contains("buffer", text, StringComparison.Ordinal);
+        Assert.Contains("debug_string", text, StringComparison.Ordinal);
+        Assert.Contains("MemoryTrackerTests.cs:", text, StringComparison.Ordinal);
+        Assert.Contains(MemoryErrorHex((nuint)buffer), text, StringComparison.Ordinal);
+        Assert.Contains("Total: 2 live blocks, 768 bytes", text, StringComparison.Ordinal);
+        f.T.Free(ref buffer);
+        f.T.Free(ref debug_string);
+        f.T.ListAllocations();
+        Assert.Contains("Total: 0 live blocks, 0 bytes", f.Output.ToString(), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Free_nulls_the_callers_pointer_unregisters_and_records_nothing_more()
+    {
+        using var f = new HostFixture(withTracker: true);
+        f.T.Malloc(out byte* buffer, 64, MallocCaps.Default);
+
+        f.T.Free(ref buffer);
+
+        Assert.True(buffer == null);
+        Assert.Empty(f.T.GetAllocations());
+        Assert.Equal(0, f.T.LiveBlocks);
+        Assert.Equal(0, f.T.LiveBytes);
+        Assert.Equal(1, f.T.TotalFrees);
+        Assert.Equal(0, f.Heap.ErrorCount);
+        f.T.Free(ref buffer); // Null: a no-op.
+        Assert.Equal(0, f.Heap.ErrorCount);
+    }
+
+    [Fact]
+    public void Free_zeroes_a_tracked_block_before_releasing_it()
+    {
+        // After the native free, glibc reuses only the first 16 bytes of a small chunk (its
+        // tcache links), which are MemTrace's header; the user bytes stay as the free left them.
+        // So this reads freed memory on purpose, right after the free, on the same thread.
+        if (!OperatingSystem.IsLinux())
+        {
+            return;
+        }
+
+        using var f = new HostFixture(withTracker: true);
+        f.T.Malloc(out byte* buffer, 200, MallocCaps.Default);
+        new Span<byte>(buffer, 200).Fill(0xAB);
+        var address = buffer;
+
+        f.T.Free(ref buffer);
+
+        Assert.True(new Span<byte>(address, 200).IndexOfAnyExcept((byte)0) < 0);
+    }
+
+    [Fact]
+    public void Without_clear_on_free_the_bytes_are_left_alone()
+    {
+        if (!OperatingSystem.IsLinux())
+        {
+            return;
+        }
+
+        using var heap = new HeapCaps(HeapLayout.Host());
+        using var tracker = new MemoryTracker(heap, new MemoryTrackerOptions { Output = null, ClearOnFree = false });
+        tracker.Malloc(out byte* buffer, 200, MallocCaps.Default);
+        new Span<byte>(buffer, 200).Fill(0xAB);
+        var address = buffer;
+
+        tracker.Free(ref buffer);
+
+        Assert.Equal(0xAB, address[100]);
+    }
+
+    [Fact]
+    public void A_failed_allocation_is_logged_with_size_method_caps_site_variable_and_heap_info()
+    {
+        using var f = new HostFixture(withTracker: true);
+
+        Assert.False(f.T.Malloc(out byte* exec_buffer, 1024, MallocCaps.Exec | MallocCaps.Bit32)); var line = Line();
+
+        var failure = Assert.Single(f.T.FailedAllocations);
+        Assert.True(failure.Failure);
+        Assert.Equal(0u, failure.Address);
+        Assert.Equal(1024u, failure.Size);
+        Assert.Equal(MallocCaps.Exec | MallocCaps.Bit32, failure.Caps);
+        Assert.Equal("exec_buffer", failure.VariableName);
+        Assert.Equal(line, failure.Line);
+        Assert.Equal(1, f.T.FailedAllocationCount);
+        var log = f.Output.ToString();
+        Assert.Contains("allocation failed: heap_caps_malloc of 1024 bytes, caps MALLOC_CAP_EXEC|MALLOC_CAP_32BIT", log, StringComparison.Ordinal);
+        Assert.Contains($"MemoryTrackerTests.cs:{line} in ", log, StringComparison.Ordinal);
+        Assert.Contains("(exec_buffer)", log, StringComparison.Ordinal);
+        Assert.Contains("Heap summary for capabilities 0x00000003:", log, StringComparison.Ordinal);
+        Assert.Single(f.Failures.Calls); // The ESP-IDF callback ran too.
+        Assert.Empty(f.T.GetAllocations());
+    }
+
+    [Fact]
+    public void Size_zero_is_not_a_failure()
+    {
+        using var f = new HostFixture(withTracker: true);
+
+        Assert.False(f.T.Malloc(out byte* nothing, 0, MallocCaps.Default));
+
+        Assert.Equal(0, f.T.FailedAllocationCount);
+        Assert.Empty(f.T.GetAllocations());
+    }
+
+    [Fact]
+    public void Calloc_overflow_and_bad_alignment_are_logged_failures()
+    {
+        using var f = new HostFixture(withTracker: true);
+
+        Assert.True(f.T.Calloc(nuint.MaxValue, 2, MallocCaps.Default) == null);
+        Assert.True(f.T.AlignedAlloc(3, 8, MallocCaps.Default) == null);
+
+        Assert.Equal(2, f.T.FailedAllocationCount);
+        Assert.Equal(["heap_caps_calloc", "heap_caps_aligned_alloc"], f.T.FailedAllocations.Select(r => r.MethodName));
+    }
+
+    [Fact]
+    public void The_failure_log_keeps_the_most_recent_ones()
+    {
+        using var heap = new HeapCaps(HeapLayout.Host());
+        using var tracker = new MemoryTracker(heap, new MemoryTrackerOptions { Output = null, FailedAllocationCapacity = 2 });
+        for (nuint i = 1; i <= 4; i++)
+        {
+            tracker.Malloc(i, MallocCaps.Exec);
+        }
+
+        Assert.Equal(4, tracker.FailedAllocationCount);
+        Assert.Equal([3u, 4u], tracker.FailedAllocations.Select(r => (uint)r.Size));
+    }
+
+    [Fact]
+    public void A_realloc_updates_address_and_size_and_keeps_the_allocation_site_beside_its_own()
+    {
+        using var f = new HostFixture(withTracker: true);
+        f.T.Malloc(out byte* data, 16, MallocCaps.Default); var allocLine = Line();
+        data[0] = 7;
+
+        Assert.True(f.T.Realloc(ref data, 100_000, MallocCaps.Default)); var reallocLine = Line();
+
+        var record = Assert.Single(f.T.GetAllocations());
+        Assert.Equal((nuint)data, record.Address);
+        Assert.Equal(100_000u, record.Size);
+        Assert.Equal(allocLine, record.Line);
+        Assert.Equal(AllocationMethod.Malloc, record.Method);
+        Assert.Equal("data", record.VariableName);
+        Assert.Equal(reallocLine, record.ReallocatedAt!.Value.Line);
+        Assert.Equal(AllocationMethod.Realloc, record.ReallocatedAt.Value.Method);
+        Assert.Equal("data", record.ReallocatedAt.Value.VariableName);
+        Assert.Equal(1, record.RequestNumber);
+        Assert.Equal(100_000, f.T.LiveBytes);
+        Assert.Equal(7, data[0]);
+        f.T.Free(ref data);
+    }
+
+    [Fact]
+    public void A_failed_realloc_leaves_the_block_and_its_record_untouched()
+    {
+        using var f = new HostFixture(withTracker: true);
+        f.T.Malloc(out byte* data, 16, MallocCaps.Default);
+        var original = data;
+        var before = Assert.Single(f.T.GetAllocations());
+
+        Assert.False(f.T.Realloc(ref data, nuint.MaxValue / 2, MallocCaps.Default));
+
+        Assert.True(data == original);
+        Assert.Equal(before, Assert.Single(f.T.GetAllocations()));
+        Assert.Equal("heap_caps_realloc", Assert.Single(f.T.FailedAllocations).MethodName);
+        f.T.Free(ref data);
+        Assert.Equal(0, f.Heap.ErrorCount);
+    }
+
+    [Fact]
+    public void Realloc_to_zero_frees_and_unregisters()
+    {
+        using var f = new HostFixture(withTracker: true);
+        f.T.Malloc(out byte* data, 16, MallocCaps.Default);
+
+        Assert.True(f.T.Realloc(ref data, 0, MallocCaps.Default));
+
+        Assert.True(data == null);
+        Assert.Empty(f.T.GetAllocations());
+        Assert.Equal(0, f.Heap.ErrorCount);
+        Assert.Empty(f.Failures.Calls);
+    }
+
+    [Fact]
+    public void Blocks_made_through_HeapCaps_directly_are_recorded_with_no_call_site()
+    {
+        using var f = new HostFixture(withTracker: true);
+
+        var p = f.Heap.Malloc(24, MallocCaps.Dma);
+        var q = f.Heap.Calloc(2, 8, MallocCaps.Default);
+
+        var records = f.T.GetAllocations();
+        Assert.Equal(2, records.Count);
+        Assert.All(records, r => Assert.False(r.AllocatedAt.IsKnown));
+        Assert.Equal([AllocationMethod.Malloc, AllocationMethod.Calloc], records.Select(r => r.Method));
+        Assert.Contains("(no call site)", MemoryTracker.FormatAllocations(records), StringComparison.Ordinal);
+        f.Heap.Free(p);
+        f.Heap.Free(q);
+        Assert.Empty(f.T.GetAllocations());
+        Assert.Equal(2, f.T.TotalFrees);
+    }
+
+    [Fact]
+    public void A_heap_realloc_of_a_tracked_block_updates_its_record()
+    {
+        using var f = new HostFixture(withTracker: true);
+        f.T.Malloc(out byte* data, 16, MallocCaps.Default);
+
+        var moved = f.Heap.Realloc(data, 5000, MallocCaps.Default);
+
+        var record = Assert.Single(f.T.GetAllocations());
+        Assert.Equal((nuint)moved, record.Address);
+        Assert.Equal(5000u, record.Size);
+        Assert.Equal("data", record.VariableName);
+        Assert.False(record.ReallocatedAt!.Value.IsKnown);
+        f.Heap.Free(moved);
+    }
+
+    [Fact]
+    public void While_disabled_nothing_is_recorded_and_those_blocks_free_silently_after_re_enabling()
+    {
+        using var f = new HostFixture(withTracker: true);
+        f.T.Enabled = false;
+        f.T.Malloc(out byte* quiet, 32, MallocCaps.Default);
+        var direct = f.Heap.Malloc(32, MallocCaps.Default);
+        Assert.Empty(f.T.GetAllocations());
+
+        f.T.Enabled = true;
+        f.T.Malloc(out byte* loud, 32, MallocCaps.Default);
+        f.T.Free(ref quiet);
+        f.Heap.Free(direct);
+
+        Assert.True(quiet == null);
+        Assert.Equal(0, f.Heap.ErrorCount);
+        Assert.Equal("loud", Assert.Single(f.T.GetAllocations()).VariableName);
+        f.T.Free(ref loud);
+        Assert.Equal(0, f.T.LiveBlocks);
+    }
+
+    [Fact]
+    public void Records_made_before_disabling_are_still_released_by_their_free()
+    {
+        using var f = new HostFixture(withTracker: true);
+        f.T.Malloc(out byte* early, 32, MallocCaps.Default);
+
+        f.T.Enabled = false;
+        f.T.Free(ref early);
+        f.T.Enabled = true;
+
+        Assert.Empty(f.T.GetAllocations());
+        Assert.Equal(0, f.T.LiveBlocks);
+    }
+
+    [Fact]
+    public void A_block_made_while_disabled_is_tracked_from_its_first_tracked_realloc()
+    {
+        using var f = new HostFixture(withTracker: true, trackerEnabled: false);
+        f.T.Malloc(out byte* data, 16, MallocCaps.Default);
+        f.T.Enabled = true;
+
+        Assert.True(f.T.Realloc(ref data, 64, MallocCaps.Default));
+
+        var record = Assert.Single(f.T.GetAllocations());
+        Assert.Equal(AllocationMethod.Realloc, record.Method);
+        Assert.Equal(64u, record.Size);
+        f.T.Free(ref data);
+        Assert.Empty(f.T.GetAllocations());
+    }
+
+    [Fact]
+    public void Print_memory_info_shows_the_seeds_rows_with_total_min_free_and_largest_block()
+    {
+        using var f = new HostFixture(withTracker: true);
+
+        var rows = f.T.PrintMemoryInfo("app");
+
+        Assert.Equal(MemoryTracker.MemoryInfoCaps, rows.Select(r => r.Caps));
+        Assert.Equal(9, rows.Count);
+        var defaultRow = rows[0];
+        Assert.Equal(nuint.MaxValue, defaultRow.TotalSize);
+        Assert.Equal(nuint.MaxValue, defaultRow.FreeSize);
+        var exec = rows.Single(r => r.Caps == MallocCaps.Exec);
+        Assert.Equal(new CapsMemoryInfo(MallocCaps.Exec, 0, 0, 0, 0), exec);
+        var text = f.Output.ToString();
+        Assert.Contains("[app] Memory info (host):", text, StringComparison.Ordinal);
+        Assert.Contains("MALLOC_CAP_DEFAULT", text, StringComparison.Ordinal);
+        Assert.Contains("unbounded", text, StringComparison.Ordinal);
+        Assert.DoesNotContain(nuint.MaxValue.ToString(System.Globalization.CultureInfo.InvariantCulture), text, StringComparison.Ordinal);
+        Assert.Contains("MALLOC_CAP_RETENTION", text, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Only_one_tracker_per_heap_and_disposing_it_detaches()
+    {
+        using var heap = new HeapCaps(HeapLayout.Host());
+        var first = new MemoryTracker(heap, new MemoryTrackerOptions { Output = null });
+
+        Assert.Throws<InvalidOperationException>(() => new MemoryTracker(heap));
+        var p = first.Malloc(16, MallocCaps.Default);
+        first.Dispose();
+        heap.Free(p); // The block outlives its tracker and frees without error.
+        using var second = new MemoryTracker(heap, new MemoryTrackerOptions { Output = null });
+
+        Assert.Empty(second.GetAllocations());
+        Assert.Equal(0, heap.ErrorCount);
+        Assert.Throws<ObjectDisposedException>(() => first.Malloc(1, MallocCaps.Default));
+        Assert.Throws<ObjectDisposedException>(() => first.GetAllocations());
+    }
+
+    [Fact]
+    public void Bookkeeping_stays_under_64_bytes_per_live_block()
+    {
+        using var heap = new HeapCaps(HeapLayout.Host());
+        using var tracker = new MemoryTracker(heap, new MemoryTrackerOptions { Output = null });
+        const int count = 200_000;
+        var blocks = new nint[count];
+        for (var i = 0; i < count; i++)
+        {
+            blocks[i] = (nint)tracker.Malloc(16, MallocCaps.Default);
+        }
+
+        var perBlock = (double)tracker.BookkeepingBytes / tracker.LiveBlocks;
+
+        Assert.Equal(count, tracker.LiveBlocks);
+        Assert.InRange(perBlock, 60, 64);
+        foreach (var b in blocks)
+        {
+            heap.Free((void*)b);
+        }
+    }
+
+    private static int Line([CallerLineNumber] int line = 0) => line;
+
+    private static string MemoryErrorHex(nuint address) => "0x" + address.ToString("x", System.Globalization.CultureInfo.InvariantCulture);
+}
