@@ -55,6 +55,6 @@ public sealed record AllocationRecord
     /// <summary>Managed thread id of the allocating thread.</summary>
     public required int ThreadId { get; init; }
 
-    /// <summary>When the request was made (millisecond resolution).</summary>
+    /// <summary>When the request was made, to within a few milliseconds (see <see cref="MemoryTracker"/>).</summary>
     public required DateTimeOffset Timestamp { get; init; }
 }

@@ -137,7 +137,7 @@ public sealed unsafe partial class MemoryTracker
             Failure = true,
             RequestNumber = request,
             ThreadId = Environment.CurrentManagedThreadId,
-            Timestamp = ToTime(Environment.TickCount64),
+            Timestamp = ToTime(CoarseClock.Now),
         };
 
         lock (_failureLock)

@@ -97,7 +97,7 @@ internal static class CallSiteRegistry
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static int Slot(AllocationMethod method, string? file, int line) =>
-        (int)((((uint)line * 0x9E3779B1u) ^ ((uint)method * 0x85EBCA6Bu) ^ (uint)(file?.Length ?? 0) * 0xC2B2AE35u) >> (32 - CacheBits));
+        (int)((((uint)line ^ ((uint)method << 20) ^ ((uint)(file?.Length ?? 0) << 24)) * 0x9E3779B1u) >> (32 - CacheBits));
 
     [MethodImpl(MethodImplOptions.NoInlining)]
     private static uint GetIdSlow(AllocationMethod method, string? file, int line, string? function, string? variable)
