@@ -95,13 +95,26 @@ internal sealed unsafe partial class TlsfHeap
         return block;
     }
 
-    /// <summary>tlsf_memalign() with offset 0, for an alignment above <see cref="Alignment"/> and below block_size_max.</summary>
+    /// <summary>tlsf_memalign() with offset 0, for a power-of-two alignment below block_size_max.</summary>
     private uint MemalignCore(uint alignment, nuint size)
     {
         var adjust = AdjustRequest(size);
         if (adjust == 0)
         {
             return 0;
+        }
+
+        if (alignment <= _alignment)
+        {
+            // Every block is aligned that much already: no gap, and the block keeps the adjusted request.
+            var search = adjust;
+            var found = LocateFree(ref search);
+            if (found != 0)
+            {
+                PrepareUsed(found, adjust);
+            }
+
+            return found;
         }
 
         // Room for the leading gap to become a block of its own (the previous block is used, so the gap cannot

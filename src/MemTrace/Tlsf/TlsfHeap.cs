@@ -228,15 +228,14 @@ internal sealed unsafe partial class TlsfHeap : IDisposable
         return block == 0 ? null : Publish(block, tag);
     }
 
-    /// <summary>multi_heap_aligned_alloc: a block whose address is a multiple of <paramref name="alignment"/> (a power of two); null when impossible.</summary>
+    /// <summary>
+    /// multi_heap_aligned_alloc: a block whose address is a multiple of <paramref name="alignment"/> (a power of two);
+    /// null when impossible. As tlsf_memalign, the block keeps the request adjusted to 4 bytes (no class rounding),
+    /// also for alignments the heap gives anyway, which is what heap_caps_aligned_alloc does on the chip.
+    /// </summary>
     public void* Memalign(nuint alignment, nuint size, uint tag = 0)
     {
-        if (alignment <= _alignment)
-        {
-            return Malloc(size, tag);
-        }
-
-        if (!BitOperations.IsPow2((ulong)alignment) || alignment >= _blockSizeMax)
+        if (alignment == 0 || !BitOperations.IsPow2((ulong)alignment) || alignment >= _blockSizeMax)
         {
             return null;
         }
