@@ -3,9 +3,10 @@
 //
 // A pointer is judged from the side tables first: outside the region, unaligned, not a live block
 // start, or freed. Only the start of a live block has its header read, and that header is checked
-// against its neighbours (O(1): size in range and congruent, next block's prev-free bit clear and
-// next block itself plausible, the previous free block adjacent and properly linked) before the
-// heap trusts it. An overwritten header therefore makes Free/Realloc refuse the block instead of
+// before the heap trusts it, in O(1): its size word against the size recorded when the block was
+// handed out, the next block (prev-free bit clear; a used next block matching its own record, a
+// free one plausibly sized and properly linked) and, when the previous block is marked free, that
+// block (adjacent, free, properly linked). An overwritten header therefore makes Free/Realloc refuse the block instead of
 // corrupting the free lists (TlsfPointer.Corrupt).
 //
 // Check() counts failures as tlsf_insist does (one per broken rule) and names each on the optional
@@ -55,6 +56,7 @@ internal sealed unsafe partial class TlsfHeap
         var word = header->SizeWord;
         var size = word & ~BlockHeader.FlagMask;
         if ((word & BlockHeader.FreeBit) != 0
+            || size != _records.GetSize(user)
             || size < TlsfConfiguration.BlockSizeMin
             || ((size + TlsfConfiguration.BlockHeaderOverhead) & _alignMask) != 0
             || size > _sentinel - block - TlsfConfiguration.BlockHeaderOverhead)
@@ -83,7 +85,7 @@ internal sealed unsafe partial class TlsfHeap
                 return false;
             }
         }
-        else if (!_starts.IsLive(next + TlsfConfiguration.BlockStartOffset))
+        else if (!_starts.IsLive(next + TlsfConfiguration.BlockStartOffset) || nextHeader->Size != _records.GetSize(next + TlsfConfiguration.BlockStartOffset))
         {
             return false;
         }
@@ -301,6 +303,7 @@ internal sealed unsafe partial class TlsfHeap
             else
             {
                 Insist(_starts.IsLive(user), "used block missing from the block-start map", block, output, ref failures);
+                Insist(size == _records.GetSize(user), "used block's size word differs from the size it was handed out with", block, output, ref failures);
                 usedBlocks++;
                 usedBytes += size + TlsfConfiguration.BlockHeaderOverhead;
             }

@@ -114,7 +114,7 @@ internal sealed unsafe partial class TlsfHeap
         for (var user = _starts.NextLive(0); user != uint.MaxValue; user = _starts.NextLive(user + 1))
         {
             var size = Header(user - TlsfConfiguration.BlockStartOffset)->Size;
-            visitor((nuint)(_base + user), size, _tags.Get(user));
+            visitor((nuint)(_base + user), size, _records.GetTag(user));
         }
     }
 

@@ -19,9 +19,10 @@
 // congruent to A - 4, so with the first block's data placed on an A boundary (the pool start is
 // padded; the padding counts as metadata) every user pointer stays A-aligned forever.
 //
-// Bookkeeping outside the region memory (BlockStartMap, BlockTagTable) answers "is this pointer
-// the start of a live block?" exactly and keeps the owner word of each block, so bad pointers are
-// refused without reading through them and the chip statistics stay exact.
+// Bookkeeping outside the region memory (BlockStartMap, LiveBlockTable) answers "is this pointer
+// the start of a live block?" exactly and keeps the owner word and size of each block, so bad
+// pointers are refused without reading through them, overwritten headers are noticed, and the chip
+// statistics stay exact.
 //
 // No locks, no logging, no managed allocation and no exceptions on Malloc/Memalign/Realloc/Free:
 // the caller serialises (TlsfRegion holds one lock per region, ESP-IDF's per-heap spinlock).
@@ -68,7 +69,7 @@ internal sealed unsafe partial class TlsfHeap : IDisposable
     private readonly uint _lastFreeHeader;
 
     private readonly BlockStartMap _starts;
-    private readonly BlockTagTable _tags;
+    private readonly LiveBlockTable _records;
     private bool _disposed;
 
     /// <summary>
@@ -169,7 +170,7 @@ internal sealed unsafe partial class TlsfHeap : IDisposable
         sentinel->SizeWord = BlockHeader.PrevFreeBit;
 
         _starts = new BlockStartMap(size, alignment);
-        _tags = new BlockTagTable(size);
+        _records = new LiveBlockTable(size);
     }
 
     /// <summary>The TLSF geometry of this heap.</summary>
@@ -194,7 +195,7 @@ internal sealed unsafe partial class TlsfHeap : IDisposable
     public byte* FirstUserPointer => _base + _firstBlock + TlsfConfiguration.BlockStartOffset;
 
     /// <summary>Native memory the side tables take (outside the region).</summary>
-    public nuint SideTableBytes => _starts.ReservedBytes + _tags.ReservedBytes;
+    public nuint SideTableBytes => _starts.ReservedBytes + _records.ReservedBytes;
 
     /// <summary>multi_heap_free_size().</summary>
     public nuint FreeBytes => Volatile.Read(ref _heap->FreeBytes);
@@ -263,7 +264,7 @@ internal sealed unsafe partial class TlsfHeap : IDisposable
         var block = user - TlsfConfiguration.BlockStartOffset;
         var previousSize = Header(block)->Size;
         oldSize = previousSize;
-        tag = _tags.Get(user);
+        tag = _records.GetTag(user);
         var moved = ReallocCore(block, size);
         if (moved == 0)
         {
@@ -271,7 +272,8 @@ internal sealed unsafe partial class TlsfHeap : IDisposable
         }
 
         // multi_heap_realloc_impl: the 4-byte overhead was counted when the block was first allocated.
-        var freeBytes = _heap->FreeBytes + previousSize - Header(moved)->Size;
+        var newSize = Header(moved)->Size;
+        var freeBytes = _heap->FreeBytes + previousSize - newSize;
         _heap->FreeBytes = freeBytes;
         if (freeBytes < _heap->MinimumFreeBytes)
         {
@@ -282,10 +284,14 @@ internal sealed unsafe partial class TlsfHeap : IDisposable
         {
             var newUser = moved + TlsfConfiguration.BlockStartOffset;
             _starts.MarkFreed(user);
-            _tags.Set(user, 0);
+            _records.Clear(user);
             _starts.MarkLive(newUser);
-            _tags.Set(newUser, tag);
+            _records.Set(newUser, tag, newSize);
             user = newUser;
+        }
+        else
+        {
+            _records.SetSize(user, newSize);
         }
 
         result = _base + user;
@@ -309,7 +315,7 @@ internal sealed unsafe partial class TlsfHeap : IDisposable
         var block = user - TlsfConfiguration.BlockStartOffset;
         var blockSize = Header(block)->Size;
         size = blockSize;
-        tag = _tags.Get(user);
+        tag = _records.GetTag(user);
         if (clearIfTagged && tag != 0)
         {
             NativeMemory.Clear(_base + user, blockSize);
@@ -317,7 +323,7 @@ internal sealed unsafe partial class TlsfHeap : IDisposable
 
         _heap->FreeBytes += blockSize + TlsfConfiguration.BlockHeaderOverhead;
         _starts.MarkFreed(user);
-        _tags.Set(user, 0);
+        _records.Clear(user);
         FreeCore(block);
         return TlsfPointer.Live;
     }
@@ -334,7 +340,7 @@ internal sealed unsafe partial class TlsfHeap : IDisposable
         }
 
         size = Header(user - TlsfConfiguration.BlockStartOffset)->Size;
-        tag = _tags.Get(user);
+        tag = _records.GetTag(user);
         return state;
     }
 
@@ -342,14 +348,14 @@ internal sealed unsafe partial class TlsfHeap : IDisposable
     public nuint GetAllocatedSize(void* ptr) => Query(ptr, out var size, out _) == TlsfPointer.Live ? size : 0;
 
     /// <summary>The tag of the live block at <paramref name="ptr"/>, 0 for anything else.</summary>
-    public uint GetTag(void* ptr) => TryLiveOffset(ptr, out var user) ? _tags.Get(user) : 0;
+    public uint GetTag(void* ptr) => TryLiveOffset(ptr, out var user) ? _records.GetTag(user) : 0;
 
     /// <summary>Sets the tag of the live block at <paramref name="ptr"/>; ignored for anything else. Reads only the side tables.</summary>
     public void SetTag(void* ptr, uint tag)
     {
         if (TryLiveOffset(ptr, out var user))
         {
-            _tags.Set(user, tag);
+            _records.SetTag(user, tag);
         }
     }
 
@@ -380,7 +386,7 @@ internal sealed unsafe partial class TlsfHeap : IDisposable
 
         _disposed = true;
         _starts.Dispose();
-        _tags.Dispose();
+        _records.Dispose();
     }
 
     /// <summary>
@@ -430,7 +436,8 @@ internal sealed unsafe partial class TlsfHeap : IDisposable
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private void* Publish(uint block, uint tag)
     {
-        var freeBytes = _heap->FreeBytes - (Header(block)->Size + TlsfConfiguration.BlockHeaderOverhead);
+        var size = Header(block)->Size;
+        var freeBytes = _heap->FreeBytes - (size + TlsfConfiguration.BlockHeaderOverhead);
         _heap->FreeBytes = freeBytes;
         if (freeBytes < _heap->MinimumFreeBytes)
         {
@@ -439,7 +446,7 @@ internal sealed unsafe partial class TlsfHeap : IDisposable
 
         var user = block + TlsfConfiguration.BlockStartOffset;
         _starts.MarkLive(user);
-        _tags.Set(user, tag);
+        _records.Set(user, tag, size);
         return _base + user;
     }
 
