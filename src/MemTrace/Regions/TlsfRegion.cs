@@ -1,0 +1,306 @@
+// TlsfRegion: one emulated chip heap (ESP-IDF's heap_t with its multi_heap) as a Region: a
+// TlsfHeap over a block of native memory, behind one lock per region as ESP-IDF's per-heap
+// spinlock, so regions never contend with each other.
+//
+// The memory is either the region's own (allocated here, freed on Dispose) or the caller's (a
+// firmware-style static array or a mapped file; never freed here). Every statistic is the chip's
+// for the same region size: the multi_heap header and TLSF control structure live inside the
+// region, the side tables that make bad pointers harmless live outside it.
+//
+// Fast path: one lock acquisition per operation, nothing else shared; zeroing a calloc'd block is
+// done after the lock is released (the block already belongs to the caller). The lock is
+// System.Threading.Lock: cheap uncontended, spins briefly before blocking, and is re-entrant, so a
+// ForEachLiveBlock/Walk visitor that queries the region does not deadlock. SetTag and the free-byte
+// figures read without the lock (a tag slot belongs to the block's owner; figures are single words).
+using System.Numerics;
+using System.Runtime.InteropServices;
+using MemTrace.Internals;
+using MemTrace.Tlsf;
+
+namespace MemTrace.Regions;
+
+internal sealed unsafe class TlsfRegion : Region
+{
+    private readonly Lock _lock = new();
+    private readonly TlsfHeap _heap;
+    private readonly byte* _memory;
+    private readonly nuint _size;
+    private readonly nuint _alignment;
+    private readonly bool _ownsMemory;
+    private bool _disposed;
+
+    /// <summary>A region over <paramref name="size"/> bytes of native memory of its own, freed on <see cref="Dispose"/>.</summary>
+    /// <param name="name">The region's name, e.g. <c>DRAM</c>.</param>
+    /// <param name="caps0">Capabilities at priority 0.</param>
+    /// <param name="caps1">Capabilities at priority 1.</param>
+    /// <param name="caps2">Capabilities at priority 2.</param>
+    /// <param name="size">Bytes of the region, metadata included (ESP-IDF's heap size).</param>
+    /// <param name="alignment">Alignment of plain allocations: 4 (ESP-IDF), 8 or 16.</param>
+    /// <param name="minimumStartsAtZero">Start the minimum-free watermark at 0, as ESP-IDF does for heaps added after startup.</param>
+    /// <exception cref="ArgumentOutOfRangeException">A bad alignment or size.</exception>
+    /// <exception cref="OutOfMemoryException">The native memory could not be allocated.</exception>
+    public TlsfRegion(string name, MallocCaps caps0, MallocCaps caps1, MallocCaps caps2, nuint size, nuint alignment = 4, bool minimumStartsAtZero = false)
+        : base(name, caps0, caps1, caps2)
+    {
+        CheckArguments(size, alignment);
+        _memory = (byte*)NativeMemory.AlignedAlloc(size, 64);
+        _ownsMemory = true;
+        _size = size;
+        _alignment = alignment;
+        try
+        {
+            _heap = new TlsfHeap(_memory, size, (uint)alignment, minimumStartsAtZero);
+        }
+        catch
+        {
+            NativeMemory.AlignedFree(_memory);
+            throw;
+        }
+    }
+
+    /// <summary>A region over caller-owned memory, which must outlive the region and is not freed by it.</summary>
+    /// <param name="name">The region's name.</param>
+    /// <param name="caps0">Capabilities at priority 0.</param>
+    /// <param name="caps1">Capabilities at priority 1.</param>
+    /// <param name="caps2">Capabilities at priority 2.</param>
+    /// <param name="start">First byte of the memory; 4-byte aligned.</param>
+    /// <param name="size">Bytes of the memory, all given to the region.</param>
+    /// <param name="alignment">Alignment of plain allocations: 4 (ESP-IDF), 8 or 16.</param>
+    /// <param name="minimumStartsAtZero">Start the minimum-free watermark at 0, as ESP-IDF does for heaps added after startup.</param>
+    /// <exception cref="ArgumentOutOfRangeException">A null or misaligned start, a bad alignment or size.</exception>
+    public TlsfRegion(string name, MallocCaps caps0, MallocCaps caps1, MallocCaps caps2, byte* start, nuint size, nuint alignment = 4, bool minimumStartsAtZero = false)
+        : base(name, caps0, caps1, caps2)
+    {
+        CheckArguments(size, alignment);
+        _memory = start;
+        _ownsMemory = false;
+        _size = size;
+        _alignment = alignment;
+        _heap = new TlsfHeap(start, size, (uint)alignment, minimumStartsAtZero);
+    }
+
+    public override bool IsUnbounded => false;
+
+    public override nuint Start => (nuint)_memory;
+
+    public override nuint End => (nuint)_memory + _size;
+
+    public override nuint TotalSize => _size;
+
+    public override nuint FreeBytes => _heap.FreeBytes;
+
+    public override nuint MinimumFreeBytes => _heap.MinimumFreeBytes;
+
+    public override nuint LargestFreeBlock
+    {
+        get
+        {
+            lock (_lock)
+            {
+                return _disposed ? 0 : _heap.LargestFreeBlock;
+            }
+        }
+    }
+
+    /// <summary>Alignment of plain allocations.</summary>
+    public nuint Alignment => _alignment;
+
+    /// <summary>The allocator (tests and diagnostics; callers must hold no expectations of thread safety).</summary>
+    internal TlsfHeap Heap => _heap;
+
+    public override void* Allocate(nuint size, nuint alignment, bool zero, uint tag)
+    {
+        void* block;
+        lock (_lock)
+        {
+            if (_disposed)
+            {
+                return null;
+            }
+
+            block = alignment <= _alignment ? _heap.Malloc(size, tag) : AllocateAligned(size, alignment, tag);
+        }
+
+        if (zero && block is not null)
+        {
+            NativeMemory.Clear(block, size);
+        }
+
+        return block;
+    }
+
+    public override void* Reallocate(void* ptr, nuint size, out BlockState state, out BlockInfo old)
+    {
+        void* result;
+        TlsfPointer pointer;
+        nuint oldSize;
+        uint tag;
+        lock (_lock)
+        {
+            if (_disposed)
+            {
+                state = BlockState.NotABlock;
+                old = default;
+                return null;
+            }
+
+            pointer = _heap.Realloc(ptr, size, out result, out oldSize, out tag);
+        }
+
+        state = ToBlockState(pointer);
+        old = state == BlockState.Live ? new BlockInfo(oldSize, tag) : default;
+        return result;
+    }
+
+    public override BlockState Free(void* ptr, bool clearIfTagged, out BlockInfo block)
+    {
+        TlsfPointer pointer;
+        nuint size;
+        uint tag;
+        lock (_lock)
+        {
+            if (_disposed)
+            {
+                block = default;
+                return BlockState.NotABlock;
+            }
+
+            pointer = _heap.Free(ptr, clearIfTagged, out size, out tag);
+        }
+
+        var state = ToBlockState(pointer);
+        block = state == BlockState.Live ? new BlockInfo(size, tag) : default;
+        return state;
+    }
+
+    public override BlockState Query(void* ptr, out BlockInfo block)
+    {
+        TlsfPointer pointer;
+        nuint size;
+        uint tag;
+        lock (_lock)
+        {
+            if (_disposed)
+            {
+                block = default;
+                return BlockState.NotABlock;
+            }
+
+            pointer = _heap.Query(ptr, out size, out tag);
+        }
+
+        var state = ToBlockState(pointer);
+        block = state == BlockState.Live ? new BlockInfo(size, tag) : default;
+        return state;
+    }
+
+    public override void SetTag(void* ptr, uint tag)
+    {
+        if (!Volatile.Read(ref _disposed))
+        {
+            _heap.SetTag(ptr, tag);
+        }
+    }
+
+    public override HeapInfo GetInfo()
+    {
+        lock (_lock)
+        {
+            return _disposed ? default : _heap.GetInfo();
+        }
+    }
+
+    public override void ForEachLiveBlock(Action<nuint, nuint, uint> visitor)
+    {
+        lock (_lock)
+        {
+            if (!_disposed)
+            {
+                _heap.ForEachLiveBlock(visitor);
+            }
+        }
+    }
+
+    public override void Walk(RegionWalkVisitor visitor)
+    {
+        lock (_lock)
+        {
+            if (!_disposed)
+            {
+                _heap.Walk((block, size, used) => visitor(block, size, used));
+            }
+        }
+    }
+
+    public override bool CheckIntegrity(TextWriter? output)
+    {
+        lock (_lock)
+        {
+            return !_disposed && _heap.Check(output) == 0;
+        }
+    }
+
+    public override nuint SwapMinimumFree()
+    {
+        lock (_lock)
+        {
+            return _disposed ? 0 : _heap.ResetMinimumFree();
+        }
+    }
+
+    public override void RestoreMinimumFree(nuint snapshot)
+    {
+        lock (_lock)
+        {
+            if (!_disposed)
+            {
+                _heap.RestoreMinimumFree(snapshot);
+            }
+        }
+    }
+
+    public override void Dispose()
+    {
+        lock (_lock)
+        {
+            if (_disposed)
+            {
+                return;
+            }
+
+            Volatile.Write(ref _disposed, true);
+            _heap.Dispose();
+            if (_ownsMemory)
+            {
+                NativeMemory.AlignedFree(_memory);
+            }
+        }
+    }
+
+    private static void CheckArguments(nuint size, nuint alignment)
+    {
+        if (alignment is not (4 or 8 or 16))
+        {
+            ThrowHelper.ThrowArgumentOutOfRange(nameof(alignment), "The alignment must be 4, 8 or 16.");
+        }
+
+        if (size > TlsfConfiguration.MaxRegionSize || size < TlsfHeap.MinimumRegionSize((uint)alignment))
+        {
+            ThrowHelper.ThrowArgumentOutOfRange(nameof(size), $"The region size must be between {TlsfHeap.MinimumRegionSize((uint)alignment)} and {TlsfConfiguration.MaxRegionSize} bytes.");
+        }
+    }
+
+    private static BlockState ToBlockState(TlsfPointer pointer) => pointer switch
+    {
+        TlsfPointer.Live => BlockState.Live,
+        TlsfPointer.Freed => BlockState.Freed,
+        TlsfPointer.Outside => BlockState.Outside,
+
+        // A live block whose header was overwritten is refused untouched; BlockState has no "corrupt" value, and
+        // NotABlock is the answer that makes every caller leave it alone (the integrity check names the damage).
+        _ => BlockState.NotABlock,
+    };
+
+    private void* AllocateAligned(nuint size, nuint alignment, uint tag) =>
+        BitOperations.IsPow2((ulong)alignment) ? _heap.Memalign(alignment, size, tag) : null;
+}

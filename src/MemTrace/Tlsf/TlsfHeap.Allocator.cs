@@ -1,0 +1,212 @@
+// TlsfHeap allocation algorithms: tlsf_malloc, tlsf_memalign, tlsf_realloc and tlsf_free of
+// espressif/tlsf (tlsf.c), O(1) each: the request is mapped to a (fl, sl) list, the fl bitmap and
+// the per-fl sl bitmap give the first non-empty list at or above it in two bit scans, and a freed
+// block is coalesced at once with both physical neighbours.
+//
+// Faithful details that decide the chip's figures:
+// - malloc rounds the request up to the start of the next class and the block KEEPS the rounded
+//   size (espressif/tlsf PR #2: block_locate_free updates the size that block_prepare_used trims to);
+// - realloc in place and memalign trim to the request adjusted to 4 bytes, not to the class;
+// - memalign searches for size + alignment + 16 bytes (room to free a leading gap as a block of its
+//   own) and frees the gap; a gap smaller than a block header is pushed to the next boundary;
+// - a realloc that cannot grow in place is malloc + copy + free, and leaves the block intact on failure.
+using System.Runtime.CompilerServices;
+
+namespace MemTrace.Tlsf;
+
+internal sealed unsafe partial class TlsfHeap
+{
+    /// <summary>
+    /// adjust_request_size(): the request aligned (4 bytes, or congruent to A - 4 for A &gt; 4) and at least the
+    /// minimum block; 0 for size 0 or a size that reaches block_size_max.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private uint AdjustRequest(nuint size)
+    {
+        if (size - 1 >= _blockSizeMax - 1)
+        {
+            return 0; // 0, or too large: keeps the 32-bit arithmetic below exact.
+        }
+
+        var request = (uint)size;
+        var aligned = _alignment == TlsfConfiguration.AlignSize
+            ? (request + (TlsfConfiguration.AlignSize - 1)) & ~(TlsfConfiguration.AlignSize - 1)
+            : ((request + TlsfConfiguration.BlockHeaderOverhead + _alignMask) & ~_alignMask) - TlsfConfiguration.BlockHeaderOverhead;
+        if (aligned >= _blockSizeMax)
+        {
+            return 0;
+        }
+
+        return aligned < TlsfConfiguration.BlockSizeMin ? TlsfConfiguration.BlockSizeMin : aligned;
+    }
+
+    /// <summary>
+    /// block_locate_free(): takes a free block of at least <paramref name="size"/> bytes off its list, or returns 0.
+    /// <paramref name="size"/> becomes the class-rounded size the block is to keep.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private uint LocateFree(ref uint size)
+    {
+        var rounded = Mapping.RoundUpToClass(size, _slLog2, _smallBlock);
+        Mapping.Insert(rounded, _slLog2, _flShift, _smallBlock, out var fl, out var sl);
+        if (fl >= _flCount)
+        {
+            return 0;
+        }
+
+        var block = SearchSuitable(ref fl, ref sl);
+        if (block == 0)
+        {
+            return 0;
+        }
+
+        // Every block of a list at or above the rounded class is at least `rounded` bytes; for A > 4 it is also
+        // congruent to A - 4, hence at least the congruent size this block keeps.
+        var keep = _alignment == TlsfConfiguration.AlignSize
+            ? rounded
+            : ((rounded + TlsfConfiguration.BlockHeaderOverhead + _alignMask) & ~_alignMask) - TlsfConfiguration.BlockHeaderOverhead;
+        if (!IsUsableListHead(block, keep))
+        {
+            return 0; // An overwritten free block: refuse it rather than hand it out (the integrity check reports it).
+        }
+
+        RemoveFree(block, fl, sl);
+        size = keep;
+        return block;
+    }
+
+    /// <summary>block_prepare_used(): trims the block to <paramref name="size"/> and marks it used.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private void PrepareUsed(uint block, uint size)
+    {
+        TrimFree(block, size);
+        MarkAsUsed(block);
+    }
+
+    /// <summary>tlsf_malloc() for an adjusted request; 0 when no block is large enough.</summary>
+    private uint MallocCore(uint adjust)
+    {
+        var block = LocateFree(ref adjust);
+        if (block != 0)
+        {
+            PrepareUsed(block, adjust);
+        }
+
+        return block;
+    }
+
+    /// <summary>tlsf_memalign() with offset 0, for a power-of-two alignment below block_size_max.</summary>
+    private uint MemalignCore(uint alignment, nuint size)
+    {
+        var adjust = AdjustRequest(size);
+        if (adjust == 0)
+        {
+            return 0;
+        }
+
+        if (alignment <= _alignment)
+        {
+            // Every block is aligned that much already: no gap, and the block keeps the adjusted request.
+            var search = adjust;
+            var found = LocateFree(ref search);
+            if (found != 0)
+            {
+                PrepareUsed(found, adjust);
+            }
+
+            return found;
+        }
+
+        // Room for the leading gap to become a block of its own (the previous block is used, so the gap cannot
+        // just be given to it): sizeof(block_header_t) more than the alignment.
+        const uint gapMinimum = TlsfConfiguration.BlockHeaderSize;
+        var withGap = (ulong)adjust + alignment + gapMinimum;
+        withGap = (withGap + alignment - 1) & ~(ulong)(alignment - 1);
+        if (withGap >= _blockSizeMax)
+        {
+            return 0;
+        }
+
+        var searchSize = (uint)withGap;
+        var block = LocateFree(ref searchSize);
+        if (block == 0)
+        {
+            return 0;
+        }
+
+        var data = (nuint)(_base + block + TlsfConfiguration.BlockStartOffset);
+        var aligned = (data + alignment - 1) & ~(nuint)(alignment - 1);
+        var gap = (uint)(aligned - data);
+        if (gap != 0 && gap < gapMinimum)
+        {
+            // Too small to be a block: move on to a later boundary.
+            var offset = Math.Max(gapMinimum - gap, alignment);
+            aligned = (aligned + offset + alignment - 1) & ~(nuint)(alignment - 1);
+            gap = (uint)(aligned - data);
+        }
+
+        if (gap != 0)
+        {
+            block = TrimFreeLeading(block, gap);
+            if (((nuint)(_base + block + TlsfConfiguration.BlockStartOffset) & (alignment - 1)) != 0)
+            {
+                Insert(block); // Cannot happen: the search asked for alignment + 16 spare bytes. Give it back.
+                return 0;
+            }
+        }
+
+        PrepareUsed(block, adjust);
+        return block;
+    }
+
+    /// <summary>
+    /// tlsf_realloc() for a live, validated block and a non-zero size: the block (resized in place) or a new
+    /// block with the contents copied; 0 when neither is possible (the block is intact).
+    /// </summary>
+    private uint ReallocCore(uint block, nuint size)
+    {
+        var adjust = AdjustRequest(size);
+        if (adjust == 0)
+        {
+            return 0; // Size 0 (the region layer never frees through realloc) or too large.
+        }
+
+        var current = Header(block)->Size;
+        var next = NextOf(block);
+        var nextHeader = Header(next);
+        var combined = current + nextHeader->Size + TlsfConfiguration.BlockHeaderOverhead;
+
+        if (adjust > current && (!nextHeader->IsFree || adjust > combined))
+        {
+            // Cannot grow in place: malloc, copy, free. malloc applies its own class rounding.
+            var moved = MallocCore(adjust);
+            if (moved != 0)
+            {
+                var copy = Math.Min(current, (uint)size);
+                Buffer.MemoryCopy(_base + block + TlsfConfiguration.BlockStartOffset, _base + moved + TlsfConfiguration.BlockStartOffset, copy, copy);
+                FreeCore(block);
+            }
+
+            return moved;
+        }
+
+        if (adjust > current)
+        {
+            // Grow into the free next block.
+            MergeNext(block);
+            MarkAsUsed(block);
+        }
+
+        TrimUsed(block, adjust);
+        return block;
+    }
+
+    /// <summary>tlsf_free() for a live, validated block: mark free, coalesce with both neighbours, insert.</summary>
+    private void FreeCore(uint block)
+    {
+        MarkAsFree(block);
+        block = MergePrev(block);
+        block = MergeNext(block);
+        Insert(block);
+    }
+}
