@@ -1,6 +1,7 @@
 // Listings and logs: list_allocations, print_memory_info and log_memory_allocation.
 using System.Globalization;
 using System.Text;
+using MemTrace.Internals;
 using MemTrace.Tracking;
 
 namespace MemTrace;
