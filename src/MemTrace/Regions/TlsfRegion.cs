@@ -87,9 +87,9 @@ internal sealed unsafe class TlsfRegion : Region
 
     public override nuint TotalSize => _size;
 
-    public override nuint FreeBytes => _heap.FreeBytes;
+    public override nuint FreeBytes => Volatile.Read(ref _disposed) ? 0 : _heap.FreeBytes;
 
-    public override nuint MinimumFreeBytes => _heap.MinimumFreeBytes;
+    public override nuint MinimumFreeBytes => Volatile.Read(ref _disposed) ? 0 : _heap.MinimumFreeBytes;
 
     public override nuint LargestFreeBlock
     {

@@ -428,7 +428,26 @@ public unsafe class TlsfRegionTests
     {
         using var region = new TlsfRegion("DRAM", Caps0, Caps1, MallocCaps.None, 256 * 1024);
         var initial = region.FreeBytes;
+        var errors = new System.Collections.Concurrent.ConcurrentQueue<Exception>();
         var threads = Enumerable.Range(0, 2).Select(t => new Thread(() =>
+        {
+            try
+            {
+                Churn(t);
+            }
+            catch (Exception e)
+            {
+                errors.Enqueue(e); // an exception escaping a thread would end the test process
+            }
+        })).ToList();
+        threads.ForEach(thread => thread.Start());
+        threads.ForEach(thread => thread.Join());
+
+        Assert.Empty(errors);
+        Assert.True(region.CheckIntegrity(null));
+        Assert.Equal(initial, region.FreeBytes);
+
+        void Churn(int t)
         {
             var random = new Random(t);
             var mine = new List<nint>();
@@ -457,12 +476,7 @@ public unsafe class TlsfRegionTests
             {
                 region.Free((void*)p, false, out _);
             }
-        })).ToList();
-        threads.ForEach(thread => thread.Start());
-        threads.ForEach(thread => thread.Join());
-
-        Assert.True(region.CheckIntegrity(null));
-        Assert.Equal(initial, region.FreeBytes);
+        }
     }
 
     [Fact]
@@ -480,5 +494,34 @@ public unsafe class TlsfRegionTests
         region.SetTag(p, 3);
         Assert.False(region.CheckIntegrity(null));
         Assert.Equal(default, region.GetInfo());
+        Assert.Equal((nuint)0, region.FreeBytes);
+        Assert.Equal((nuint)0, region.LargestFreeBlock);
+    }
+
+    [Fact]
+    public void SixteenByteAlignmentOverCallerMemoryThatIsOnlyWordAligned()
+    {
+        const int size = 16384;
+        var block = (byte*)NativeMemory.AlignedAlloc(size + 16, 16);
+        try
+        {
+            var memory = block + 4; // 4-byte aligned, not 16
+            using var region = new TlsfRegion("PC", MallocCaps.Default, 0, 0, memory, size, alignment: 16);
+            var tlsfOnly = TlsfConfiguration.InitialFreeBytes(size);
+            Assert.InRange(tlsfOnly - region.FreeBytes, 0u, 12u); // the pool start is padded to the boundary
+            Assert.Equal((nuint)size, region.FreeBytes + region.Heap.MetadataBytes);
+            for (var i = 1; i < 200; i++)
+            {
+                var p = region.Allocate((nuint)(i % 40) + 1, 16, false, 0);
+                Assert.True(p != null);
+                Assert.Equal((nuint)0, (nuint)p % 16);
+            }
+
+            Assert.True(region.CheckIntegrity(null));
+        }
+        finally
+        {
+            NativeMemory.AlignedFree(block);
+        }
     }
 }
