@@ -87,9 +87,9 @@ internal sealed unsafe class TlsfRegion : Region
 
     public override nuint TotalSize => _size;
 
-    public override nuint FreeBytes => _heap.FreeBytes;
+    public override nuint FreeBytes => Volatile.Read(ref _disposed) ? 0 : _heap.FreeBytes;
 
-    public override nuint MinimumFreeBytes => _heap.MinimumFreeBytes;
+    public override nuint MinimumFreeBytes => Volatile.Read(ref _disposed) ? 0 : _heap.MinimumFreeBytes;
 
     public override nuint LargestFreeBlock
     {
@@ -105,7 +105,7 @@ internal sealed unsafe class TlsfRegion : Region
     /// <summary>Alignment of plain allocations.</summary>
     public nuint Alignment => _alignment;
 
-    /// <summary>The allocator (tests and diagnostics; callers must hold no expectations of thread safety).</summary>
+    /// <summary>The allocator itself, without the region's lock (tests and diagnostics only).</summary>
     internal TlsfHeap Heap => _heap;
 
     public override void* Allocate(nuint size, nuint alignment, bool zero, uint tag)

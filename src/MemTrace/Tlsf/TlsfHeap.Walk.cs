@@ -111,7 +111,7 @@ internal sealed unsafe partial class TlsfHeap
     /// <summary>Calls <paramref name="visitor"/> with the address, usable size and tag of every live block, in address order (from the side table, not the walk).</summary>
     public void ForEachLiveBlock(Action<nuint, nuint, uint> visitor)
     {
-        for (var user = _starts.NextLive(0); user != uint.MaxValue; user = _starts.NextLive(user + 1))
+        for (var user = _starts.NextLive(0); user != uint.MaxValue; user = _starts.NextLive(user + _alignment))
         {
             var size = Header(user - TlsfConfiguration.BlockStartOffset)->Size;
             visitor((nuint)(_base + user), size, _records.GetTag(user));
