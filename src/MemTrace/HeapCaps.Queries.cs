@@ -24,7 +24,7 @@ public sealed unsafe partial class HeapCaps
     {
         ThrowIfDisposed();
         nuint largest = 0;
-        foreach (var region in _regions)
+        foreach (var region in _set.Ordered)
         {
             if (Matches(region.AllCaps, caps))
             {
@@ -47,7 +47,7 @@ public sealed unsafe partial class HeapCaps
     {
         ThrowIfDisposed();
         var info = default(HeapInfo);
-        foreach (var region in _regions)
+        foreach (var region in _set.Ordered)
         {
             if (Matches(region.AllCaps, caps))
             {
@@ -71,7 +71,7 @@ public sealed unsafe partial class HeapCaps
         var text = new System.Text.StringBuilder();
         text.Append(CultureInfo.InvariantCulture, $"Heap summary for capabilities 0x{(uint)caps:X8}:").AppendLine();
         var totals = default(HeapInfo);
-        foreach (var region in _regions)
+        foreach (var region in _set.Ordered)
         {
             if (!Matches(region.AllCaps, caps))
             {
@@ -99,7 +99,7 @@ public sealed unsafe partial class HeapCaps
     {
         ThrowIfDisposed();
         nuint sum = 0;
-        foreach (var region in _regions)
+        foreach (var region in _set.Ordered)
         {
             if (Matches(region.AllCaps, caps))
             {

@@ -29,11 +29,13 @@ namespace MemTrace;
 /// </remarks>
 public sealed unsafe partial class HeapCaps : IDisposable
 {
-    private readonly Region[] _regions;
-    private readonly Region[] _boundedByAddress;
-    private readonly Region? _unbounded;
+    private const MallocCaps CapsNeedingAlignment = MallocCaps.Dma | MallocCaps.DmaDescAhb | MallocCaps.DmaDescAxi | MallocCaps.CacheAligned | MallocCaps.Simd;
+
+    private readonly Lock _regionLock = new();
     private readonly nuint _alignment;
     private readonly nuint _maxAllocationSize;
+    private readonly bool _abortOnFailure;
+    private volatile RegionSet _set;
     private AllocationFailedCallback? _failedAllocCallback;
     private IAllocationObserver? _observer;
     private volatile bool _disposed;
@@ -53,15 +55,34 @@ public sealed unsafe partial class HeapCaps : IDisposable
         ErrorOutput = options.ErrorOutput;
         _recentErrors = new MemoryError[Math.Max(1, options.RecentErrorCapacity)];
 
-        var regions = new List<Region>(layout.Regions.Count);
-        foreach (var region in layout.Regions)
+        _abortOnFailure = options.AbortOnAllocationFailure;
+        _externalMemoryLimit = layout.ExternalMemoryAlwaysInternalLimit;
+
+        // ESP-IDF's order: heaps sorted by ascending size (small heaps used first), then each
+        // heap added with heap_caps_add_region during startup (PSRAM) pushed at the head.
+        var startup = new List<Region>();
+        var addedAtStartup = new List<Region>();
+        try
         {
-            regions.Add(CreateRegion(region));
+            foreach (var region in layout.Regions)
+            {
+                (region.AddedAtRuntime ? addedAtStartup : startup).Add(CreateRegion(region, layout.Alignment));
+            }
+        }
+        catch
+        {
+            startup.ForEach(static r => r.Dispose());
+            addedAtStartup.ForEach(static r => r.Dispose());
+            throw;
         }
 
-        _regions = [.. regions];
-        _boundedByAddress = [.. _regions.Where(static r => !r.IsUnbounded).OrderBy(static r => r.Start)];
-        _unbounded = _regions.FirstOrDefault(static r => r.IsUnbounded);
+        var ordered = startup.OrderBy(static r => r.TotalSize).ToList();
+        foreach (var region in addedAtStartup)
+        {
+            ordered.Insert(0, region);
+        }
+
+        _set = new RegionSet([.. ordered]);
     }
 
     /// <summary>The layout this heap was built from.</summary>
@@ -249,7 +270,7 @@ public sealed unsafe partial class HeapCaps : IDisposable
         }
 
         _disposed = true;
-        foreach (var region in _regions)
+        foreach (var region in _set.Ordered)
         {
             region.Dispose();
         }
@@ -363,7 +384,7 @@ public sealed unsafe partial class HeapCaps : IDisposable
     /// <summary>Every live block of every region: address, usable size, tag.</summary>
     internal void ForEachLiveBlock(Action<nuint, nuint, uint> visitor)
     {
-        foreach (var region in _regions)
+        foreach (var region in _set.Ordered)
         {
             region.ForEachLiveBlock(visitor);
         }
@@ -419,6 +440,11 @@ public sealed unsafe partial class HeapCaps : IDisposable
             return null;
         }
 
+        if ((caps & CapsNeedingAlignment) != 0)
+        {
+            AdjustAlignmentToHardware(ref alignment, ref size, ref caps);
+        }
+
         if ((caps & MallocCaps.Exec) != 0)
         {
             // EXEC memory (IRAM) allows neither byte access nor DMA; it is 32-bit memory.
@@ -438,10 +464,38 @@ public sealed unsafe partial class HeapCaps : IDisposable
         return AllocateFromRegions(size, caps, alignment, zero, tag);
     }
 
+    /// <summary>
+    /// esp_heap_adjust_alignment_to_hw: DMA-capable and cache-aligned buffers are aligned to the
+    /// data cache line of the memory they will be in, and their size rounded up to it; descriptor
+    /// caps become plain DMA; SPIRAM drops DMA (no region has both); CACHE_ALIGNED is stripped.
+    /// </summary>
+    private void AdjustAlignmentToHardware(ref nuint alignment, ref nuint size, ref MallocCaps caps)
+    {
+        var cacheLine = (caps & MallocCaps.Spiram) != 0 ? Layout.ExternalCacheLineSize : Layout.InternalCacheLineSize;
+        if ((caps & MallocCaps.DmaDescAxi) != 0 && cacheLine < 8)
+        {
+            cacheLine = 8; // AXI DMA descriptors need 8-byte alignment.
+        }
+
+        alignment = Math.Max(alignment, cacheLine);
+        size = (size + alignment - 1) & ~(alignment - 1); // Cannot overflow: size <= _maxAllocationSize.
+        if ((caps & (MallocCaps.DmaDescAhb | MallocCaps.DmaDescAxi)) != 0)
+        {
+            caps = (caps & ~(MallocCaps.DmaDescAhb | MallocCaps.DmaDescAxi)) | MallocCaps.Dma;
+        }
+
+        if ((caps & MallocCaps.Spiram) != 0)
+        {
+            caps &= ~MallocCaps.Dma;
+        }
+
+        caps &= ~MallocCaps.CacheAligned;
+    }
+
     /// <summary>heap_caps_malloc_base's loop: by priority, then in list order, the first region that succeeds.</summary>
     private void* AllocateFromRegions(nuint size, MallocCaps caps, nuint alignment, bool zero, uint tag)
     {
-        var regions = _regions;
+        var regions = _set.Ordered;
         for (var priority = 0; priority < HeapRegionLayout.PriorityCount; priority++)
         {
             foreach (var region in regions)
@@ -478,7 +532,7 @@ public sealed unsafe partial class HeapCaps : IDisposable
         }
 
         BlockInfo old;
-        if ((caps & region.AllCaps) == caps)
+        if ((caps & region.AllCaps) == caps && !NeedsExtraAlignment(size, caps))
         {
             var resized = region.Reallocate(ptr, size, out oldState, out old);
             oldTag = old.Tag;
@@ -510,15 +564,35 @@ public sealed unsafe partial class HeapCaps : IDisposable
         return moved;
     }
 
+    /// <summary>A realloc stays in its region only if the hardware asks for no more than the default alignment.</summary>
+    private bool NeedsExtraAlignment(nuint size, MallocCaps caps)
+    {
+        if ((caps & CapsNeedingAlignment) == 0)
+        {
+            return false;
+        }
+
+        var alignment = _alignment;
+        AdjustAlignmentToHardware(ref alignment, ref size, ref caps);
+        return alignment > _alignment;
+    }
+
+    /// <summary>heap_caps_alloc_failed: the registered callback, then the optional abort.</summary>
     [MethodImpl(MethodImplOptions.NoInlining)]
-    private void OnAllocationFailed(nuint size, MallocCaps caps, AllocationMethod method) =>
+    private void OnAllocationFailed(nuint size, MallocCaps caps, AllocationMethod method)
+    {
         _failedAllocCallback?.Invoke(size, caps, method.ToCName());
+        if (_abortOnFailure)
+        {
+            Environment.FailFast(string.Create(System.Globalization.CultureInfo.InvariantCulture, $"Mem alloc fail. size 0x{(ulong)size:x8} caps 0x{(uint)caps:x8}"));
+        }
+    }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private Region? FindRegion(void* ptr)
     {
-        var bounded = _boundedByAddress;
-        return bounded.Length == 0 ? _unbounded : FindBounded(bounded, (nuint)ptr) ?? _unbounded;
+        var set = _set;
+        return set.ByAddress.Length == 0 ? set.Unbounded : FindBounded(set.ByAddress, (nuint)ptr) ?? set.Unbounded;
     }
 
     private static Region? FindBounded(Region[] byAddress, nuint address)
@@ -545,11 +619,32 @@ public sealed unsafe partial class HeapCaps : IDisposable
         return null;
     }
 
-    private static Region CreateRegion(HeapRegionLayout layout) => layout.Kind switch
+    private static Region CreateRegion(HeapRegionLayout layout, nuint alignment) => layout.Kind switch
     {
         HeapRegionKind.Host => new HostRegion(layout.Name, layout.Caps[0], layout.Caps[1], layout.Caps[2]),
+        HeapRegionKind.Tlsf => new TlsfRegion(layout.Name, layout.Caps[0], layout.Caps[1], layout.Caps[2], layout.Size, alignment, minimumStartsAtZero: false),
         _ => throw new NotSupportedException($"Region kind {layout.Kind} is not supported."),
     };
+
+    /// <summary>An immutable snapshot of the regions: replaced as a whole when a region is added.</summary>
+    private sealed class RegionSet
+    {
+        public RegionSet(Region[] ordered)
+        {
+            Ordered = ordered;
+            ByAddress = [.. ordered.Where(static r => !r.IsUnbounded).OrderBy(static r => r.Start)];
+            Unbounded = ordered.FirstOrDefault(static r => r.IsUnbounded);
+        }
+
+        /// <summary>In ESP-IDF's list order: the order requests try them.</summary>
+        public Region[] Ordered { get; }
+
+        /// <summary>Bounded regions by start address, for finding a pointer's region in O(log n).</summary>
+        public Region[] ByAddress { get; }
+
+        /// <summary>The process-heap region, if any: it owns every address no bounded region has.</summary>
+        public Region? Unbounded { get; }
+    }
 
     private static bool MulOverflows(nuint a, nuint b) => b != 0 && a > nuint.MaxValue / b;
 }

@@ -10,6 +10,12 @@ public sealed class HeapCapsOptions
     /// <summary>Where error reports are written. Default <see cref="Console.Error"/>; null there means do not write (events still fire).</summary>
     public TextWriter? ErrorOutput { get; init; } = Console.Error;
 
+    /// <summary>
+    /// End the process after the failure callback when an allocation fails, as ESP-IDF's
+    /// <c>CONFIG_HEAP_ABORT_WHEN_ALLOCATION_FAILS</c> (message <c>Mem alloc fail. size 0x… caps 0x…</c>). Default false.
+    /// </summary>
+    public bool AbortOnAllocationFailure { get; init; }
+
     /// <summary>How many recent errors <see cref="HeapCaps.RecentErrors"/> keeps. Default 64.</summary>
     public int RecentErrorCapacity { get; init; } = 64;
 }

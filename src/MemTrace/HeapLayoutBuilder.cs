@@ -11,6 +11,9 @@ public sealed class HeapLayoutBuilder
     private readonly List<HeapRegionLayout> _regions = [];
     private nuint _alignment = 16;
     private nuint _maxAllocationSize = HostRegion.MaxRequest;
+    private nuint? _alwaysInternalLimit;
+    private nuint _internalCacheLine;
+    private nuint _externalCacheLine = 32;
     private bool _built;
 
     internal HeapLayoutBuilder(string name)
@@ -45,6 +48,62 @@ public sealed class HeapLayoutBuilder
         return this;
     }
 
+    /// <summary>
+    /// Sets <c>malloc()</c>'s PSRAM threshold for <see cref="HeapCaps.MallocDefault(nuint)"/>: requests up to
+    /// <paramref name="limit"/> bytes stay internal, larger ones prefer PSRAM; null keeps external
+    /// memory out of <c>malloc()</c> (ESP-IDF's default until PSRAM is initialised).
+    /// </summary>
+    /// <param name="limit">The threshold in bytes, or null.</param>
+    /// <returns>This builder.</returns>
+    public HeapLayoutBuilder WithExternalMemoryAlwaysInternalLimit(nuint? limit)
+    {
+        _alwaysInternalLimit = limit;
+        return this;
+    }
+
+    /// <summary>Sets the data cache lines that DMA-capable buffers are aligned to (ESP-IDF's <c>esp_cache_get_alignment</c>).</summary>
+    /// <param name="internalCacheLine">Cache line of internal memory; 0 when it is not cached.</param>
+    /// <param name="externalCacheLine">Cache line of external memory (PSRAM).</param>
+    /// <returns>This builder.</returns>
+    /// <exception cref="ArgumentOutOfRangeException">A value is neither 0 nor a power of two.</exception>
+    public HeapLayoutBuilder WithCacheLines(nuint internalCacheLine, nuint externalCacheLine)
+    {
+        if ((internalCacheLine != 0 && !BitOperations.IsPow2((ulong)internalCacheLine)) || (externalCacheLine != 0 && !BitOperations.IsPow2((ulong)externalCacheLine)))
+        {
+            throw new ArgumentOutOfRangeException(nameof(internalCacheLine), "Cache lines must be 0 or a power of two.");
+        }
+
+        _internalCacheLine = internalCacheLine;
+        _externalCacheLine = externalCacheLine;
+        return this;
+    }
+
+    /// <summary>
+    /// Adds a region of emulated chip RAM: <paramref name="size"/> bytes managed by a TLSF allocator
+    /// with ESP-IDF's parameters; the heap's own metadata (the multi_heap header and the TLSF control
+    /// structure) lives inside it, as on the chip.
+    /// </summary>
+    /// <param name="name">The region's name (its memory type, e.g. <c>DRAM</c>).</param>
+    /// <param name="size">Bytes, metadata included (the <c>len</c> that ESP-IDF's heap_init logs).</param>
+    /// <param name="caps0">Capabilities at priority 0.</param>
+    /// <param name="caps1">Capabilities at priority 1.</param>
+    /// <param name="caps2">Capabilities at priority 2.</param>
+    /// <param name="addedAtRuntime">True for a region added with <c>heap_caps_add_region</c> during startup (PSRAM): it goes to the head of the heap list.</param>
+    /// <returns>This builder.</returns>
+    /// <exception cref="ArgumentException">The name is empty, the region offers no capability or offers MALLOC_CAP_INVALID.</exception>
+    /// <exception cref="ArgumentOutOfRangeException">The size is below 1 KiB or above 1 GiB.</exception>
+    public HeapLayoutBuilder AddRegion(string name, nuint size, MallocCaps caps0, MallocCaps caps1 = MallocCaps.None, MallocCaps caps2 = MallocCaps.None, bool addedAtRuntime = false)
+    {
+        CheckRegion(name, caps0, caps1, caps2);
+        if (size < MinimumRegionSize || size > MaximumRegionSize)
+        {
+            throw new ArgumentOutOfRangeException(nameof(size), size, $"A TLSF region must be between {MinimumRegionSize} bytes and 1 GiB.");
+        }
+
+        _regions.Add(new HeapRegionLayout(name, HeapRegionKind.Tlsf, size, caps0, caps1, caps2, addedAtRuntime));
+        return this;
+    }
+
     /// <summary>Adds a region backed by the process heap.</summary>
     /// <param name="name">The region's name.</param>
     /// <param name="caps0">Capabilities at priority 0.</param>
@@ -54,17 +113,7 @@ public sealed class HeapLayoutBuilder
     /// <exception cref="ArgumentException">The name is empty, or the region offers no capability.</exception>
     public HeapLayoutBuilder AddHostRegion(string name, MallocCaps caps0, MallocCaps caps1 = MallocCaps.None, MallocCaps caps2 = MallocCaps.None)
     {
-        ArgumentException.ThrowIfNullOrWhiteSpace(name);
-        if ((caps0 | caps1 | caps2) == MallocCaps.None)
-        {
-            throw new ArgumentException("A region must offer at least one capability.", nameof(caps0));
-        }
-
-        if (((caps0 | caps1 | caps2) & MallocCaps.Invalid) != 0)
-        {
-            throw new ArgumentException("No region may offer MALLOC_CAP_INVALID.", nameof(caps0));
-        }
-
+        CheckRegion(name, caps0, caps1, caps2);
         _regions.Add(new HeapRegionLayout(name, HeapRegionKind.Host, 0, caps0, caps1, caps2));
         return this;
     }
@@ -85,6 +134,25 @@ public sealed class HeapLayoutBuilder
         }
 
         _built = true;
-        return new HeapLayout(_name, _regions.AsReadOnly(), _alignment, _maxAllocationSize);
+        return new HeapLayout(_name, _regions.AsReadOnly(), _alignment, _maxAllocationSize, _alwaysInternalLimit, _internalCacheLine, _externalCacheLine);
+    }
+
+    /// <summary>The smallest TLSF region accepted: room for the multi_heap header, the control structure and a few blocks.</summary>
+    internal const int MinimumRegionSize = 1024;
+
+    private const int MaximumRegionSize = 1 << 30;
+
+    private static void CheckRegion(string name, MallocCaps caps0, MallocCaps caps1, MallocCaps caps2)
+    {
+        ArgumentException.ThrowIfNullOrWhiteSpace(name);
+        if ((caps0 | caps1 | caps2) == MallocCaps.None)
+        {
+            throw new ArgumentException("A region must offer at least one capability.", nameof(caps0));
+        }
+
+        if (((caps0 | caps1 | caps2) & MallocCaps.Invalid) != 0)
+        {
+            throw new ArgumentException("No region may offer MALLOC_CAP_INVALID.", nameof(caps0));
+        }
     }
 }

@@ -42,6 +42,76 @@ public static class MallocCapsExtensions
         return s_names[BitOperations.TrailingZeroCount(value)];
     }
 
+    /// <summary>
+    /// Parses capabilities written as in C or C#: terms joined by <c>|</c>, each a C name with or
+    /// without its prefix (<c>MALLOC_CAP_8BIT</c>, <c>8BIT</c>), a C# name (<c>Bit8</c>), or a number
+    /// (<c>0x1004</c>, <c>4100</c>); empty text or <c>0</c> is <see cref="MallocCaps.None"/>. Case is ignored.
+    /// </summary>
+    /// <param name="text">The text.</param>
+    /// <param name="caps">The capabilities, when the text is valid.</param>
+    /// <param name="error">Why the text is not valid, otherwise null.</param>
+    /// <returns>True when the text is valid.</returns>
+    public static bool TryParse(string? text, out MallocCaps caps, [System.Diagnostics.CodeAnalysis.NotNullWhen(false)] out string? error)
+    {
+        caps = MallocCaps.None;
+        error = null;
+        if (string.IsNullOrWhiteSpace(text))
+        {
+            return true;
+        }
+
+        foreach (var raw in text.Split('|'))
+        {
+            var term = raw.Trim();
+            if (term.Length == 0)
+            {
+                error = $"empty term in '{text}'";
+                return false;
+            }
+
+            if (TryParseNumber(term, out var number))
+            {
+                caps |= (MallocCaps)number;
+                continue;
+            }
+
+            var name = term.StartsWith("MALLOC_CAP_", StringComparison.OrdinalIgnoreCase) ? term["MALLOC_CAP_".Length..] : term;
+            var bit = Array.FindIndex(s_names, n => n is not null && string.Equals(n["MALLOC_CAP_".Length..], name, StringComparison.OrdinalIgnoreCase));
+            if (bit >= 0)
+            {
+                caps |= (MallocCaps)(1u << bit);
+            }
+            else if (Enum.TryParse<MallocCaps>(term, ignoreCase: true, out var named) && !char.IsDigit(term[0]))
+            {
+                caps |= named;
+            }
+            else
+            {
+                error = $"unknown capability '{term}'";
+                return false;
+            }
+        }
+
+        return true;
+    }
+
+    /// <summary>Parses capabilities; see <see cref="TryParse(string?, out MallocCaps, out string?)"/>.</summary>
+    /// <param name="text">The text.</param>
+    /// <returns>The capabilities.</returns>
+    /// <exception cref="FormatException">The text is not valid.</exception>
+    public static MallocCaps Parse(string? text) =>
+        TryParse(text, out var caps, out var error) ? caps : throw new FormatException("Invalid capabilities: " + error + ".");
+
+    private static bool TryParseNumber(string term, out uint value)
+    {
+        if (term.StartsWith("0x", StringComparison.OrdinalIgnoreCase))
+        {
+            return uint.TryParse(term.AsSpan(2), System.Globalization.NumberStyles.AllowHexSpecifier, System.Globalization.CultureInfo.InvariantCulture, out value);
+        }
+
+        return uint.TryParse(term, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out value);
+    }
+
     private static int Format(MallocCaps caps, Span<char> destination)
     {
         var written = 0;

@@ -1,0 +1,178 @@
+// Looking inside the heap: integrity checks, walks, dumps, containing blocks and the local
+// minimum-free monitor, as heap_caps_check_integrity*, heap_caps_walk*, heap_caps_dump*,
+// heap_caps_get_containing_block_size and heap_caps_monitor_local_minimum_free_size_* do.
+using System.Globalization;
+using System.Text;
+using MemTrace.Regions;
+
+namespace MemTrace;
+
+public sealed unsafe partial class HeapCaps
+{
+    private Dictionary<Region, nuint>? _monitorSnapshots;
+
+    /// <summary>
+    /// Checks every region with <paramref name="caps"/> (every region when <see cref="MallocCaps.Invalid"/> is set) and
+    /// reports whether all are sound (<c>heap_caps_check_integrity</c>). Every region is checked, even after a failure.
+    /// </summary>
+    /// <param name="caps">Capabilities; <see cref="MallocCaps.Invalid"/> selects all regions.</param>
+    /// <param name="print">Whether to write what is wrong.</param>
+    /// <param name="output">Where to write; null for <see cref="Console.Out"/>.</param>
+    /// <returns>True when every checked region is sound.</returns>
+    /// <exception cref="ObjectDisposedException">The heap was disposed.</exception>
+    public bool CheckIntegrity(MallocCaps caps, bool print, TextWriter? output = null)
+    {
+        ThrowIfDisposed();
+        var writer = print ? output ?? Console.Out : null;
+        var all = (caps & MallocCaps.Invalid) != 0;
+        var sound = true;
+        foreach (var region in _set.Ordered)
+        {
+            if (all || Matches(region.AllCaps, caps))
+            {
+                sound &= region.CheckIntegrity(writer);
+            }
+        }
+
+        return sound;
+    }
+
+    /// <summary>Checks every region (<c>heap_caps_check_integrity_all</c>).</summary>
+    /// <param name="print">Whether to write what is wrong.</param>
+    /// <param name="output">Where to write; null for <see cref="Console.Out"/>.</param>
+    /// <returns>True when every region is sound.</returns>
+    public bool CheckIntegrityAll(bool print, TextWriter? output = null) => CheckIntegrity(MallocCaps.Invalid, print, output);
+
+    /// <summary>Checks the whole region that holds <paramref name="address"/> (<c>heap_caps_check_integrity_addr</c>).</summary>
+    /// <param name="address">Any address in the region.</param>
+    /// <param name="print">Whether to write what is wrong.</param>
+    /// <param name="output">Where to write; null for <see cref="Console.Out"/>.</param>
+    /// <returns>True when the region is sound; false when it is not or when no region holds the address.</returns>
+    /// <exception cref="ObjectDisposedException">The heap was disposed.</exception>
+    public bool CheckIntegrityAddr(void* address, bool print, TextWriter? output = null)
+    {
+        ThrowIfDisposed();
+        var region = FindRegion(address);
+        return region is not null && region.CheckIntegrity(print ? output ?? Console.Out : null);
+    }
+
+    /// <summary>Walks every block of every region with <paramref name="caps"/> (<c>heap_caps_walk</c>).</summary>
+    /// <param name="caps">Capabilities.</param>
+    /// <param name="walker">Called per block; returning false stops only the current region.</param>
+    /// <exception cref="ArgumentNullException"><paramref name="walker"/> is null.</exception>
+    /// <exception cref="ObjectDisposedException">The heap was disposed.</exception>
+    public void Walk(MallocCaps caps, HeapWalker walker)
+    {
+        ArgumentNullException.ThrowIfNull(walker);
+        ThrowIfDisposed();
+        foreach (var region in _set.Ordered)
+        {
+            if (Matches(region.AllCaps, caps))
+            {
+                var info = new HeapWalkRegion(region.Name, region.Start, region.End);
+                region.Walk((address, size, used) => walker(info, new HeapWalkBlock(address, size, used)));
+            }
+        }
+    }
+
+    /// <summary>Walks every block of every region (<c>heap_caps_walk_all</c>).</summary>
+    /// <param name="walker">Called per block; returning false stops only the current region.</param>
+    public void WalkAll(HeapWalker walker) => Walk(MallocCaps.None, walker);
+
+    /// <summary>Prints every block of every region with <paramref name="caps"/> in ESP-IDF's format (<c>heap_caps_dump</c>).</summary>
+    /// <param name="caps">Capabilities.</param>
+    /// <param name="output">Where to write; null for <see cref="Console.Out"/>.</param>
+    public void Dump(MallocCaps caps, TextWriter? output = null)
+    {
+        ThrowIfDisposed();
+        var text = new StringBuilder();
+        foreach (var region in _set.Ordered)
+        {
+            if (!Matches(region.AllCaps, caps))
+            {
+                continue;
+            }
+
+            text.Append(CultureInfo.InvariantCulture, $"Showing data for heap: 0x{region.Start:x} ").AppendLine();
+            region.Walk((address, size, used) =>
+            {
+                text.Append(CultureInfo.InvariantCulture, $"Block 0x{address:x} data, size: {size} bytes, Free: {(used ? "No" : "Yes")} ").AppendLine();
+                return true;
+            });
+        }
+
+        (output ?? Console.Out).Write(text.ToString());
+    }
+
+    /// <summary>Prints every block of every region (<c>heap_caps_dump_all</c>).</summary>
+    /// <param name="output">Where to write; null for <see cref="Console.Out"/>.</param>
+    public void DumpAll(TextWriter? output = null) => Dump(MallocCaps.None, output);
+
+    /// <summary>The usable size of the live block that contains <paramref name="ptr"/>, anywhere inside it (<c>heap_caps_get_containing_block_size</c>); O(blocks).</summary>
+    /// <param name="ptr">An address inside a live block.</param>
+    /// <returns>The block's usable size; 0 when no live block contains the address (ESP-IDF asserts).</returns>
+    public nuint GetContainingBlockSize(void* ptr)
+    {
+        ThrowIfDisposed();
+        var region = FindRegion(ptr);
+        nuint found = 0;
+        region?.ForEachLiveBlock((start, size, _) =>
+        {
+            if ((nuint)ptr >= start && (nuint)ptr - start < size)
+            {
+                found = size;
+            }
+        });
+        return found;
+    }
+
+    /// <summary>
+    /// Starts a local minimum-free window (<c>heap_caps_monitor_local_minimum_free_size_start</c>): each
+    /// region's minimum is saved and reset to its current free size. Calling it again while a window
+    /// is open is fine and keeps the lower saved minimum.
+    /// </summary>
+    /// <returns><see cref="HeapCapsResult.Ok"/>.</returns>
+    public HeapCapsResult MonitorLocalMinimumFreeSizeStart()
+    {
+        ThrowIfDisposed();
+        lock (_regionLock)
+        {
+            var snapshots = _monitorSnapshots ?? [];
+            foreach (var region in _set.Ordered)
+            {
+                var minimum = region.SwapMinimumFree();
+                snapshots[region] = snapshots.TryGetValue(region, out var kept) ? Math.Min(kept, minimum) : minimum;
+            }
+
+            _monitorSnapshots = snapshots;
+        }
+
+        return HeapCapsResult.Ok;
+    }
+
+    /// <summary>
+    /// Ends the local minimum-free window (<c>heap_caps_monitor_local_minimum_free_size_stop</c>): each
+    /// region's minimum becomes the lower of the window's minimum and the saved one.
+    /// </summary>
+    /// <returns><see cref="HeapCapsResult.Ok"/>, or <see cref="HeapCapsResult.Fail"/> when no window is open.</returns>
+    public HeapCapsResult MonitorLocalMinimumFreeSizeStop()
+    {
+        ThrowIfDisposed();
+        lock (_regionLock)
+        {
+            if (_monitorSnapshots is not { } snapshots)
+            {
+                return HeapCapsResult.Fail;
+            }
+
+            foreach (var (region, minimum) in snapshots)
+            {
+                region.RestoreMinimumFree(minimum);
+            }
+
+            _monitorSnapshots = null;
+        }
+
+        return HeapCapsResult.Ok;
+    }
+}

@@ -1,0 +1,134 @@
+// heap_caps_*_prefer: try capability sets in order, the first success wins; one failure
+// callback, with the last set tried, when all fail.
+namespace MemTrace;
+
+public sealed unsafe partial class HeapCaps
+{
+    /// <summary>Allocates with the first of <paramref name="caps"/> that succeeds (<c>heap_caps_malloc_prefer</c>).</summary>
+    /// <param name="size">Bytes to allocate.</param>
+    /// <param name="caps">Capability sets, most preferred first.</param>
+    /// <returns>The block; null for size 0 (no callback) or when every set fails (one callback, with the last set tried, or DEFAULT when none was given).</returns>
+    /// <exception cref="ObjectDisposedException">The heap was disposed.</exception>
+    public void* MallocPrefer(nuint size, params ReadOnlySpan<MallocCaps> caps)
+    {
+        ThrowIfDisposed();
+        var tag = _observer?.BeginAllocation() ?? 0;
+        void* block = null;
+        var last = MallocCaps.Default;
+        foreach (var option in caps)
+        {
+            last = option;
+            block = MallocBase(size, option, _alignment, zero: false, tag);
+            if (block is not null || size == 0)
+            {
+                break;
+            }
+        }
+
+        if (block is null && size != 0)
+        {
+            OnAllocationFailed(size, last, AllocationMethod.MallocPrefer);
+        }
+
+        _observer?.EndAllocation(tag, block, AllocationMethod.MallocPrefer, size, block is null ? last : CapsOf(caps, block));
+        return block;
+    }
+
+    /// <summary>Allocates <paramref name="n"/> × <paramref name="size"/> zeroed bytes with the first of <paramref name="caps"/> that succeeds (<c>heap_caps_calloc_prefer</c>).</summary>
+    /// <param name="n">Number of elements.</param>
+    /// <param name="size">Bytes per element.</param>
+    /// <param name="caps">Capability sets, most preferred first.</param>
+    /// <returns>The zeroed block, or null. As ESP-IDF, the failure callback gets <paramref name="size"/>, not n × size.</returns>
+    /// <exception cref="ObjectDisposedException">The heap was disposed.</exception>
+    public void* CallocPrefer(nuint n, nuint size, params ReadOnlySpan<MallocCaps> caps)
+    {
+        ThrowIfDisposed();
+        var tag = _observer?.BeginAllocation() ?? 0;
+        void* block = null;
+        var last = MallocCaps.Default;
+        foreach (var option in caps)
+        {
+            last = option;
+            block = MulOverflows(n, size) ? null : MallocBase(n * size, option, _alignment, zero: true, tag);
+            if (block is not null || size == 0)
+            {
+                break;
+            }
+        }
+
+        if (block is null && size != 0)
+        {
+            OnAllocationFailed(size, last, AllocationMethod.CallocPrefer);
+        }
+
+        _observer?.EndAllocation(tag, block, AllocationMethod.CallocPrefer, unchecked(n * size), block is null ? last : CapsOf(caps, block));
+        return block;
+    }
+
+    /// <summary>Resizes a block with the first of <paramref name="caps"/> that succeeds (<c>heap_caps_realloc_prefer</c>).</summary>
+    /// <param name="ptr">The block, or null to allocate.</param>
+    /// <param name="size">The new size; 0 frees the block and stops.</param>
+    /// <param name="caps">Capability sets, most preferred first.</param>
+    /// <returns>The block, or null (freed by size 0, every set failed with the block intact, or <paramref name="ptr"/> was not a live block: reported).</returns>
+    /// <exception cref="ObjectDisposedException">The heap was disposed.</exception>
+    /// <exception cref="MemoryErrorException"><paramref name="ptr"/> is not a live block and <see cref="ErrorPolicy"/> is <see cref="MemoryErrorPolicy.Throw"/>.</exception>
+    public void* ReallocPrefer(void* ptr, nuint size, params ReadOnlySpan<MallocCaps> caps)
+    {
+        ThrowIfDisposed();
+        if (ptr is null)
+        {
+            return MallocPrefer(size, caps);
+        }
+
+        var last = MallocCaps.Default;
+        if (size == 0)
+        {
+            if (!caps.IsEmpty)
+            {
+                FreeReporting(ptr, AllocationMethod.ReallocPrefer);
+            }
+
+            return null;
+        }
+
+        foreach (var option in caps)
+        {
+            last = option;
+            uint tag = 0;
+            var block = ReallocBase(ptr, size, option, out var oldState, ref tag);
+            if (block is not null)
+            {
+                if (_observer is { } observer)
+                {
+                    NotifyReallocated(observer, block, tag, size, option);
+                }
+
+                return block;
+            }
+
+            if (oldState != Regions.BlockState.Live)
+            {
+                ReportBadPointer(oldState, AllocationMethod.ReallocPrefer, ptr, detectedAt: null);
+                return null;
+            }
+        }
+
+        OnAllocationFailed(size, last, AllocationMethod.ReallocPrefer);
+        return null;
+    }
+
+    /// <summary>The first of <paramref name="caps"/> whose region holds <paramref name="block"/>, for the record.</summary>
+    private MallocCaps CapsOf(ReadOnlySpan<MallocCaps> caps, void* block)
+    {
+        var region = FindRegion(block);
+        foreach (var option in caps)
+        {
+            if (region is not null && (region.AllCaps & option) == option)
+            {
+                return option;
+            }
+        }
+
+        return caps.IsEmpty ? MallocCaps.Default : caps[^1];
+    }
+}

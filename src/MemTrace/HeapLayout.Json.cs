@@ -1,0 +1,158 @@
+// The layout file: a HeapLayout as JSON, for the memtrace command line and for tests of custom
+// boards. Read with JsonDocument (no reflection, trimming- and AOT-safe); every error names the
+// JSON path of the bad value.
+//
+// {
+//   "name": "my-board",
+//   "alignment": 4,                          optional, default 4
+//   "maxAllocationSize": 4194304,            optional
+//   "externalMemoryAlwaysInternalLimit": 16384, optional
+//   "regions": [
+//     { "name": "DRAM", "size": 184632, "caps": ["8BIT|DEFAULT", "INTERNAL|DMA|32BIT", "0"] },
+//     { "name": "SPIRAM", "size": 4194304, "caps": ["SPIRAM|DEFAULT", "", "8BIT|32BIT"], "addedAtRuntime": true },
+//     { "name": "host", "kind": "host", "caps": ["8BIT|DEFAULT"] }
+//   ]
+// }
+using System.Text.Json;
+
+namespace MemTrace;
+
+public sealed partial class HeapLayout
+{
+    /// <summary>Reads a layout file (see docs/layouts.md for the format).</summary>
+    /// <param name="path">The file.</param>
+    /// <returns>The layout.</returns>
+    /// <exception cref="FileNotFoundException">The file does not exist.</exception>
+    /// <exception cref="FormatException">The file is not a valid layout; the message names the bad value.</exception>
+    public static HeapLayout Load(string path)
+    {
+        ArgumentNullException.ThrowIfNull(path);
+        return FromJson(File.ReadAllText(path));
+    }
+
+    /// <summary>Parses a layout from JSON (see docs/layouts.md for the format).</summary>
+    /// <param name="json">The JSON text.</param>
+    /// <returns>The layout.</returns>
+    /// <exception cref="FormatException">The text is not a valid layout; the message names the bad value.</exception>
+    public static HeapLayout FromJson(string json)
+    {
+        ArgumentNullException.ThrowIfNull(json);
+        JsonDocument document;
+        try
+        {
+            document = JsonDocument.Parse(json, new JsonDocumentOptions { AllowTrailingCommas = true, CommentHandling = JsonCommentHandling.Skip });
+        }
+        catch (JsonException e)
+        {
+            throw new FormatException($"The layout is not valid JSON: {e.Message}", e);
+        }
+
+        using (document)
+        {
+            try
+            {
+                return Parse(document.RootElement);
+            }
+            catch (ArgumentException e)
+            {
+                throw new FormatException("Invalid layout: " + e.Message, e);
+            }
+        }
+    }
+
+    private static HeapLayout Parse(JsonElement root)
+    {
+        if (root.ValueKind != JsonValueKind.Object)
+        {
+            throw new FormatException("$: a layout must be a JSON object.");
+        }
+
+        var builder = CreateBuilder(RequiredString(root, "name", "$.name"));
+        builder.WithAlignment(OptionalSize(root, "alignment", "$.alignment") ?? 4);
+        if (OptionalSize(root, "maxAllocationSize", "$.maxAllocationSize") is { } max)
+        {
+            builder.WithMaxAllocationSize(max);
+        }
+
+        builder.WithExternalMemoryAlwaysInternalLimit(OptionalSize(root, "externalMemoryAlwaysInternalLimit", "$.externalMemoryAlwaysInternalLimit"));
+        if (!root.TryGetProperty("regions", out var regions) || regions.ValueKind != JsonValueKind.Array || regions.GetArrayLength() == 0)
+        {
+            throw new FormatException("$.regions: a non-empty array of regions is required.");
+        }
+
+        var index = 0;
+        foreach (var region in regions.EnumerateArray())
+        {
+            var path = $"$.regions[{index++}]";
+            if (region.ValueKind != JsonValueKind.Object)
+            {
+                throw new FormatException($"{path}: a region must be a JSON object.");
+            }
+
+            var name = RequiredString(region, "name", path + ".name");
+            var caps = ParseCaps(region, path);
+            var kind = region.TryGetProperty("kind", out var kindElement) ? kindElement.GetString()?.ToLowerInvariant() : "tlsf";
+            switch (kind)
+            {
+                case "tlsf":
+                    var size = OptionalSize(region, "size", path + ".size") ?? throw new FormatException($"{path}.size: a TLSF region needs a size in bytes.");
+                    var runtime = region.TryGetProperty("addedAtRuntime", out var runtimeElement) && runtimeElement.ValueKind == JsonValueKind.True;
+                    builder.AddRegion(name, size, caps[0], caps[1], caps[2], runtime);
+                    break;
+                case "host":
+                    builder.AddHostRegion(name, caps[0], caps[1], caps[2]);
+                    break;
+                default:
+                    throw new FormatException($"{path}.kind: '{kind}' is not a region kind (tlsf or host).");
+            }
+        }
+
+        return builder.Build();
+    }
+
+    private static MallocCaps[] ParseCaps(JsonElement region, string path)
+    {
+        if (!region.TryGetProperty("caps", out var capsElement) || capsElement.ValueKind != JsonValueKind.Array
+            || capsElement.GetArrayLength() is 0 or > HeapRegionLayout.PriorityCount)
+        {
+            throw new FormatException($"{path}.caps: an array of 1 to 3 capability sets (priority 0 first) is required.");
+        }
+
+        var caps = new MallocCaps[HeapRegionLayout.PriorityCount];
+        var priority = 0;
+        foreach (var entry in capsElement.EnumerateArray())
+        {
+            var text = entry.ValueKind switch
+            {
+                JsonValueKind.String => entry.GetString(),
+                JsonValueKind.Number => entry.GetRawText(),
+                _ => throw new FormatException($"{path}.caps[{priority}]: capabilities are a string such as \"8BIT|DEFAULT\" or a number."),
+            };
+            if (!MallocCapsExtensions.TryParse(text, out caps[priority], out var error))
+            {
+                throw new FormatException($"{path}.caps[{priority}]: {error}.");
+            }
+
+            priority++;
+        }
+
+        return caps;
+    }
+
+    private static string RequiredString(JsonElement element, string property, string path) =>
+        element.TryGetProperty(property, out var value) && value.ValueKind == JsonValueKind.String && !string.IsNullOrWhiteSpace(value.GetString())
+            ? value.GetString()!
+            : throw new FormatException($"{path}: a non-empty string is required.");
+
+    private static nuint? OptionalSize(JsonElement element, string property, string path)
+    {
+        if (!element.TryGetProperty(property, out var value) || value.ValueKind == JsonValueKind.Null)
+        {
+            return null;
+        }
+
+        return value.ValueKind == JsonValueKind.Number && value.TryGetUInt64(out var number) && number > 0 && number <= (ulong)nuint.MaxValue
+            ? (nuint)number
+            : throw new FormatException($"{path}: a positive whole number of bytes is required.");
+    }
+}
