@@ -9,15 +9,26 @@ internal static class DemoCommand
 {
     public static Command Create()
     {
-        var command = new Command("demo", "Run the seed's example: two tracked allocations, listings, frees, then memory info.");
-        command.SetAction(_ => Run(Console.Out));
+        var layout = LayoutOption.Create();
+        var command = new Command("demo", "Run the seed's example: two tracked allocations, listings, frees, then memory info.")
+        {
+            layout,
+        };
+        command.SetAction(result =>
+        {
+            var chosen = LayoutOption.Resolve(result.GetValue(layout)!, Console.Error);
+            return chosen is null ? 2 : Run(Console.Out, chosen);
+        });
         return command;
     }
 
+    /// <summary>Runs the demo on the default layout (an ESP32 with 4 MiB of PSRAM).</summary>
+    public static int Run(TextWriter output) => Run(output, HeapLayout.FromName(LayoutOption.DefaultName));
+
     /// <summary>Runs the demo; returns the exit code (0 when every step behaved as expected).</summary>
-    public static unsafe int Run(TextWriter output)
+    public static unsafe int Run(TextWriter output, HeapLayout layout)
     {
-        using var heap = new HeapCaps(HeapLayout.Host(), new HeapCapsOptions { ErrorOutput = output });
+        using var heap = new HeapCaps(layout, new HeapCapsOptions { ErrorOutput = output });
         using var tracker = new MemoryTracker(heap, new MemoryTrackerOptions { Output = output });
 
         output.WriteLine($"MemTrace demo on the '{heap.Layout.Name}' layout");
@@ -64,6 +75,9 @@ internal static class DemoCommand
 
         output.WriteLine("== print_memory_info(\"demo\")");
         tracker.PrintMemoryInfo("demo", output);
+        output.WriteLine();
+        output.WriteLine("== heap_caps_print_heap_info(MALLOC_CAP_DEFAULT)");
+        heap.PrintHeapInfo(MallocCaps.Default, output);
 
         var ok = afterAlloc.Count == 2 && afterFirstFree.Count == 1 && afterSecondFree.Count == 0 && buffer is null && debug_string is null;
         return ok ? 0 : 1;

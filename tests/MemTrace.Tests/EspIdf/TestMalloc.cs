@@ -1,0 +1,132 @@
+// Ports of ESP-IDF's components/heap/test_apps/heap_tests/main/test_malloc.c, on the ESP32 layouts.
+using Xunit;
+
+namespace MemTrace.Tests.EspIdf;
+
+public unsafe class TestMalloc
+{
+    [Fact]
+    public void Malloc_overwrite_then_free_all_available_DRAM()
+    {
+        using var f = new ChipFixture(HeapLayout.Esp32());
+
+        var first = FillWithKilobyteBlocks(f.Heap);
+        var second = FillWithKilobyteBlocks(f.Heap);
+
+        Assert.True(first > 200, $"only {first} blocks");
+        Assert.Equal(first, second);
+        Assert.True(f.Heap.CheckIntegrityAll(print: false));
+    }
+
+    [Fact]
+    public void Check_if_default_cap_allocates_in_external_memory_in_priority()
+    {
+        using var f = new ChipFixture(HeapLayout.Esp32(4));
+        var internalFree = f.Heap.GetFreeSize(MallocCaps.Internal);
+
+        var p = f.Heap.Malloc(256, MallocCaps.Default);
+
+        Assert.True(f.InPsram(p));
+        Assert.Equal(internalFree, f.Heap.GetFreeSize(MallocCaps.Internal));
+        f.Heap.Free(p);
+    }
+
+    [Fact]
+    public void Alloc_overflows_should_all_fail()
+    {
+        using var f = new ChipFixture(HeapLayout.Esp32(4));
+
+        Assert.True(f.Heap.Calloc((nuint.MaxValue / 2) + 4, 2, MallocCaps.Default) == null);
+        Assert.True(f.Heap.Malloc(nuint.MaxValue - 1, MallocCaps.Default) == null);
+        Assert.True(f.Heap.Calloc(nuint.MaxValue - 1, 1, MallocCaps.Default) == null);
+        Assert.True(f.Heap.Malloc(nuint.MaxValue - 1, MallocCaps.Bit32) == null);
+        Assert.True(f.Heap.Malloc(nuint.MaxValue - 1, MallocCaps.Exec) == null);
+        Assert.True(f.Heap.CheckIntegrityAll(print: false));
+    }
+
+    [Fact]
+    public void Unreasonable_allocs_should_all_fail()
+    {
+        using var f = new ChipFixture(HeapLayout.Esp32());
+
+        Assert.True(f.Heap.Calloc(16, 1024 * 1024, MallocCaps.Default) == null);
+        Assert.True(f.Heap.Malloc(16 * 1024 * 1024, MallocCaps.Default) == null);
+        Assert.True(f.Heap.Malloc(nuint.MaxValue / 2, MallocCaps.Default) == null);
+        Assert.True(f.Heap.Malloc(nuint.MaxValue - 256, MallocCaps.Default) == null);
+        Assert.True(f.Heap.Malloc(f.Heap.GetFreeSize(MallocCaps.Default) - 1, MallocCaps.Default) == null);
+        Assert.Equal(5, f.Failures.Calls.Count);
+    }
+
+    [Fact]
+    public void Malloc_0_should_return_a_NULL_pointer_and_not_call_the_failure_callback()
+    {
+        using var f = new ChipFixture(HeapLayout.Esp32());
+
+        Assert.True(f.Heap.MallocDefault(0) == null);
+        Assert.True(f.Heap.Malloc(0, MallocCaps.Default) == null);
+        Assert.True(f.Heap.Calloc(0, 0, MallocCaps.Default) == null);
+        Assert.Empty(f.Failures.Calls);
+    }
+
+    [Theory]
+    [InlineData(1035)]
+    [InlineData(1064)]
+    [InlineData(1541)]
+    public void Test_get_allocated_size(int size)
+    {
+        using var f = new ChipFixture(HeapLayout.Esp32());
+
+        var p = (byte*)f.Heap.Malloc((nuint)size, MallocCaps.Default);
+        var allocated = f.Heap.GetAllocatedSize(p);
+
+        Assert.True(allocated >= (nuint)((size + 3) & ~3));
+        Assert.True(f.Heap.GetContainingBlockSize(p) >= allocated);
+        Assert.True(f.Heap.GetContainingBlockSize(p + (size / 2)) >= allocated);
+        Assert.True(f.Heap.GetContainingBlockSize(p + size - 1) >= allocated);
+        f.Heap.Free(p);
+        Assert.Equal(0u, f.Heap.GetContainingBlockSize(p + 1));
+    }
+
+    [Fact]
+    public void Test_allocation_and_free_function_hooks()
+    {
+        // ESP-IDF checks its alloc/free hooks; here the hook is an attached tracker.
+        using var f = new ChipFixture(HeapLayout.Esp32());
+        using var tracker = new MemoryTracker(f.Heap, new MemoryTrackerOptions { Output = null });
+
+        var a = f.Heap.Malloc(0x200, MallocCaps.Default);
+        var b = f.Heap.Calloc(1, 0x200, MallocCaps.Default);
+        var c = f.Heap.AlignedAlloc(32, 0x200, MallocCaps.Default);
+        var d = f.Heap.Realloc(c, 0x400, MallocCaps.Bit32);
+
+        Assert.Equal([(nuint)a, (nuint)b, (nuint)d], tracker.GetAllocations().Select(r => r.Address));
+        Assert.Equal(0x400u, tracker.GetAllocations()[2].Size);
+        f.Heap.Free(a);
+        f.Heap.Free(b);
+        f.Heap.Free(d);
+        Assert.Empty(tracker.GetAllocations());
+        Assert.Equal(3, tracker.TotalFrees);
+    }
+
+    private static int FillWithKilobyteBlocks(HeapCaps heap)
+    {
+        var blocks = new List<nint>();
+        while (heap.Malloc(1024, MallocCaps.Bit8) is var p && p != null)
+        {
+            new Span<byte>(p, 1024).Fill((byte)blocks.Count);
+            blocks.Add((nint)p);
+        }
+
+        for (var i = 0; i < blocks.Count; i++)
+        {
+            Assert.True(new Span<byte>((void*)blocks[i], 1024).IndexOfAnyExcept((byte)i) < 0, $"block {i} was overwritten");
+        }
+
+        foreach (var p in blocks)
+        {
+            heap.Free((void*)p);
+        }
+
+        return blocks.Count;
+    }
+}
