@@ -90,6 +90,23 @@ public sealed unsafe partial class HeapCaps
         output.Write(text.ToString());
     }
 
+    /// <summary>The name of the region that holds <paramref name="ptr"/>, or null.</summary>
+    internal string? RegionNameOf(void* ptr) => FindRegion(ptr)?.Name;
+
+    /// <summary>Every region's statistics now, in list order.</summary>
+    internal IReadOnlyList<Diagnostics.RegionSnapshot> SnapshotRegions()
+    {
+        var regions = _set.Ordered;
+        var snapshots = new Diagnostics.RegionSnapshot[regions.Length];
+        for (var i = 0; i < regions.Length; i++)
+        {
+            var region = regions[i];
+            snapshots[i] = new Diagnostics.RegionSnapshot(region.Name, region.AllCaps, region.TotalSize, region.FreeBytes, region.LargestFreeBlock, region.MinimumFreeBytes, region.IsUnbounded);
+        }
+
+        return snapshots;
+    }
+
     /// <summary>Formats a byte figure, <c>unbounded</c> for <see cref="nuint.MaxValue"/>.</summary>
     internal static string Bytes(nuint value) => value == nuint.MaxValue ? "unbounded" : value.ToString(CultureInfo.InvariantCulture);
 

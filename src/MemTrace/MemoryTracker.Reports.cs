@@ -147,6 +147,11 @@ public sealed unsafe partial class MemoryTracker
             _failureCount++;
         }
 
+        if (_events is not null)
+        {
+            EmitFailure(record);
+        }
+
         var output = Output;
         if (output is null)
         {

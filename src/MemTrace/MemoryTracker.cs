@@ -63,6 +63,8 @@ public sealed unsafe partial class MemoryTracker : IDisposable, IAllocationObser
         _clearOnFree = options.ClearOnFree;
         Output = options.Output;
         _failures = new AllocationRecord[options.FailedAllocationCapacity];
+        _events = options.Events;
+        _snapshotIntervalMilliseconds = (long)options.SnapshotInterval.TotalMilliseconds;
         _startTick = Environment.TickCount64;
         _startTime = DateTimeOffset.UtcNow;
         _slot = ThreadCells.AcquireSlot();
@@ -77,6 +79,11 @@ public sealed unsafe partial class MemoryTracker : IDisposable, IAllocationObser
         }
 
         CoarseClock.Acquire();
+        if (_events is not null)
+        {
+            heap.MemoryErrorDetected += OnHeapError;
+            EmitSnapshot();
+        }
     }
 
     /// <summary>The heap this tracker is attached to.</summary>
@@ -132,6 +139,12 @@ public sealed unsafe partial class MemoryTracker : IDisposable, IAllocationObser
         }
 
         _enabled = false;
+        if (_events is not null)
+        {
+            EmitSnapshot();
+            Heap.MemoryErrorDetected -= OnHeapError;
+        }
+
         Heap.Detach(this);
         ClearTagsOfLiveBlocks();
         _store.Dispose();
@@ -293,6 +306,10 @@ public sealed unsafe partial class MemoryTracker : IDisposable, IAllocationObser
         cell.LiveBytes += (long)size;
         cell.LiveBlocks++;
         cell.Allocations++;
+        if (_events is not null)
+        {
+            EmitAllocation(block, size, caps, site, request);
+        }
     }
 
     /// <summary>Marks the record of a freed block and gives its handle back.</summary>
@@ -307,6 +324,11 @@ public sealed unsafe partial class MemoryTracker : IDisposable, IAllocationObser
         cell.LiveBytes -= (long)record.Size;
         cell.LiveBlocks--;
         cell.Frees++;
+        if (_events is not null)
+        {
+            EmitFree(record, freeSite);
+        }
+
         GiveHandle(cell, handle);
     }
 
@@ -315,6 +337,7 @@ public sealed unsafe partial class MemoryTracker : IDisposable, IAllocationObser
     {
         ref var record = ref _store[handle];
         var oldSize = record.Size;
+        var oldAddress = record.Address;
         TrackedRecord.BeginWrite(ref record);
         record.Address = (nuint)block;
         record.Size = size;
@@ -322,6 +345,10 @@ public sealed unsafe partial class MemoryTracker : IDisposable, IAllocationObser
         record.ReallocSite = site;
         TrackedRecord.EndWrite(ref record, RecordState.Live);
         cell.LiveBytes += (long)size - (long)oldSize;
+        if (_events is not null)
+        {
+            EmitReallocation(record, oldAddress, oldSize, site);
+        }
     }
 
     private AllocationRecord ToAllocationRecord(in TrackedRecord record) => new()

@@ -1,0 +1,103 @@
+// The events a tracker emits to its sink: one per operation, in order, with the sites, and
+// nothing when no sink is attached; a throwing sink never breaks an allocation.
+using MemTrace.Diagnostics;
+using Xunit;
+
+namespace MemTrace.Tests.Diagnostics;
+
+public unsafe class TrackerEventTests
+{
+    [Fact]
+    public void Each_operation_emits_one_event_in_order_with_its_sites()
+    {
+        var sink = new ListSink();
+        using var heap = new HeapCaps(HeapLayout.Esp32(4), new HeapCapsOptions { ErrorOutput = null });
+        using var tracker = new MemoryTracker(heap, new MemoryTrackerOptions { Output = null, Events = sink, SnapshotInterval = TimeSpan.Zero });
+
+        tracker.Malloc(out byte* buffer, 100, MallocCaps.Spiram);
+        tracker.Realloc(ref buffer, 200, MallocCaps.Spiram);
+        var copy = buffer;
+        tracker.Free(ref buffer);
+        tracker.Free(ref copy);
+        tracker.Malloc(1 << 30, MallocCaps.Default);
+
+        var kinds = sink.Events.Where(e => e.Kind != HeapEventKind.Snapshot).Select(e => e.Kind).ToList();
+        Assert.Equal([HeapEventKind.Allocation, HeapEventKind.Reallocation, HeapEventKind.Free, HeapEventKind.MemoryError, HeapEventKind.FailedAllocation], kinds);
+        Assert.Equal(sink.Events.Count, sink.Events.Select(e => e.Sequence).Distinct().Count());
+        Assert.True(sink.Events.Zip(sink.Events.Skip(1)).All(p => p.First.Sequence < p.Second.Sequence));
+        var alloc = sink.Events.Single(e => e.Kind == HeapEventKind.Allocation);
+        Assert.Equal("buffer", alloc.Site.VariableName);
+        Assert.Equal("SPIRAM", alloc.RegionName);
+        Assert.Equal(100u, alloc.Size);
+        var realloc = sink.Events.Single(e => e.Kind == HeapEventKind.Reallocation);
+        Assert.Equal(alloc.Address, realloc.PreviousAddress);
+        Assert.Equal(100u, realloc.PreviousSize);
+        Assert.Equal(200u, realloc.Size);
+        var free = sink.Events.Single(e => e.Kind == HeapEventKind.Free);
+        Assert.Equal("buffer", free.AllocatedAt!.Value.VariableName);
+        Assert.Equal(AllocationMethod.Free, free.Site.Method);
+        Assert.Equal(MemoryErrorKind.DoubleFree, sink.Events.Single(e => e.Kind == HeapEventKind.MemoryError).Error!.Kind);
+        Assert.Equal((nuint)(1 << 30), sink.Events.Single(e => e.Kind == HeapEventKind.FailedAllocation).Size);
+    }
+
+    [Fact]
+    public void Snapshots_carry_every_regions_statistics()
+    {
+        var sink = new ListSink();
+        using var heap = new HeapCaps(HeapLayout.Esp32(), new HeapCapsOptions { ErrorOutput = null });
+        using (var tracker = new MemoryTracker(heap, new MemoryTrackerOptions { Output = null, Events = sink }))
+        {
+            tracker.Malloc(1000, MallocCaps.Default);
+        }
+
+        var snapshots = sink.Events.Where(e => e.Kind == HeapEventKind.Snapshot).ToList();
+        Assert.True(snapshots.Count >= 2); // At creation and at disposal.
+        Assert.Equal(5, snapshots[0].Regions!.Count);
+        Assert.True(snapshots[^1].Regions!.Sum(r => (long)r.FreeBytes) <= snapshots[0].Regions!.Sum(r => (long)r.FreeBytes) - 1000);
+        Assert.Equal(1, snapshots[^1].LiveBlocks);
+    }
+
+    [Fact]
+    public void A_sink_that_throws_never_breaks_an_allocation_and_goes_to_the_self_log()
+    {
+        var selfLog = new List<string>();
+        SelfLog.Enable(m => { lock (selfLog) { selfLog.Add(m); } });
+        try
+        {
+            using var heap = new HeapCaps(HeapLayout.Host());
+            using var tracker = new MemoryTracker(heap, new MemoryTrackerOptions { Output = null, Events = new ThrowingSink() });
+
+            var p = tracker.Malloc(16, MallocCaps.Default);
+            tracker.Free(ref p);
+
+            Assert.True(p == null);
+            Assert.Equal(0, tracker.LiveBlocks);
+            lock (selfLog)
+            {
+                Assert.Contains(selfLog, m => m.Contains("ThrowingSink threw", StringComparison.Ordinal));
+            }
+        }
+        finally
+        {
+            SelfLog.Disable();
+        }
+    }
+
+    private sealed class ListSink : IHeapEventSink
+    {
+        public List<HeapEvent> Events { get; } = [];
+
+        public void Emit(in HeapEvent heapEvent)
+        {
+            lock (Events)
+            {
+                Events.Add(heapEvent);
+            }
+        }
+    }
+
+    private sealed class ThrowingSink : IHeapEventSink
+    {
+        public void Emit(in HeapEvent heapEvent) => throw new InvalidOperationException("sink failure");
+    }
+}
