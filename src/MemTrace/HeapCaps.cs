@@ -592,7 +592,26 @@ public sealed unsafe partial class HeapCaps : IDisposable
     private Region? FindRegion(void* ptr)
     {
         var set = _set;
-        return set.ByAddress.Length == 0 ? set.Unbounded : FindBounded(set.ByAddress, (nuint)ptr) ?? set.Unbounded;
+        if (set.ByAddress.Length == 0)
+        {
+            return set.Unbounded;
+        }
+
+        return (set.HasNested ? FindInListOrder(set.Ordered, (nuint)ptr) : FindBounded(set.ByAddress, (nuint)ptr)) ?? set.Unbounded;
+    }
+
+    /// <summary>find_containing_heap: the first region in list order that holds the address (regions added later, possibly nested inside others, come first).</summary>
+    private static Region? FindInListOrder(Region[] ordered, nuint address)
+    {
+        foreach (var region in ordered)
+        {
+            if (!region.IsUnbounded && address >= region.Start && address < region.End)
+            {
+                return region;
+            }
+        }
+
+        return null;
     }
 
     private static Region? FindBounded(Region[] byAddress, nuint address)
@@ -634,7 +653,14 @@ public sealed unsafe partial class HeapCaps : IDisposable
             Ordered = ordered;
             ByAddress = [.. ordered.Where(static r => !r.IsUnbounded).OrderBy(static r => r.Start)];
             Unbounded = ordered.FirstOrDefault(static r => r.IsUnbounded);
+            for (var i = 1; i < ByAddress.Length; i++)
+            {
+                HasNested |= ByAddress[i].Start < ByAddress[i - 1].End;
+            }
         }
+
+        /// <summary>True when a region lies inside another (allowed for regions added at run time): lookups then go in list order, as ESP-IDF's do.</summary>
+        public bool HasNested { get; }
 
         /// <summary>In ESP-IDF's list order: the order requests try them.</summary>
         public Region[] Ordered { get; }

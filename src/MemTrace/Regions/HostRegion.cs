@@ -254,13 +254,13 @@ internal sealed unsafe class HostRegion : Region
 
     public override void Walk(RegionWalkVisitor visitor)
     {
-        // The process heap's free blocks are not ours to see: walk the live blocks, header included.
+        // The process heap's free blocks are not ours to see: walk the live blocks.
         var stop = false;
         ForEachLiveBlock((address, size, _) =>
         {
             if (!stop)
             {
-                stop = !visitor(address - HeaderSize, size + HeaderSize, used: true);
+                stop = !visitor(address, size, used: true);
             }
         });
     }

@@ -99,9 +99,10 @@ internal abstract unsafe class Region : IDisposable
     public abstract void ForEachLiveBlock(Action<nuint, nuint, uint> visitor);
 
     /// <summary>
-    /// Walks every block in address order (<c>multi_heap_walk</c>): the raw allocator block (header
-    /// and debug overhead included), its size, and whether it is used. The visitor returns false to
-    /// stop this region's walk. A corrupt block stops the walk without reading past it.
+    /// Walks every block in address order (<c>multi_heap_walk</c>): the allocator's data pointer and
+    /// data size (for a TLSF block, what follows its header; debug overhead such as canaries is
+    /// included), and whether it is used. The visitor returns false to stop this region's walk. A
+    /// corrupt block stops the walk without reading past it.
     /// </summary>
     public abstract void Walk(RegionWalkVisitor visitor);
 

@@ -23,9 +23,9 @@ internal sealed unsafe class ChipFixture : IDisposable
         string? name = null;
         Heap.WalkAll((region, _) =>
         {
-            if ((nuint)ptr >= region.Start && (nuint)ptr < region.End)
+            if (name is null && (nuint)ptr >= region.Start && (nuint)ptr < region.End)
             {
-                name = region.Name;
+                name = region.Name; // The first in list order, as ESP-IDF's find_containing_heap.
             }
 
             return false; // One block is enough to learn the region's range.
