@@ -1,0 +1,203 @@
+// The built-in layouts (their region tables and totals), names, the builder's checks and the
+// layout file format with its error messages.
+using Xunit;
+
+namespace MemTrace.Tests;
+
+public class HeapLayoutTests
+{
+    [Fact]
+    public void Esp32_has_ESP_IDFs_documented_regions_sorted_by_size_with_PSRAM_first()
+    {
+        using var heap = new HeapCaps(HeapLayout.Esp32(4));
+        var order = new List<(string Name, nuint Size)>();
+        heap.WalkAll((region, _) =>
+        {
+            order.Add((region.Name, region.End - region.Start));
+            return false;
+        });
+
+        Assert.Equal(
+            [("SPIRAM", 4u << 20), ("DRAM", 0x1920), ("D/IRAM", 0x3AE0), ("IRAM", 0x16BB4), ("D/IRAM", 0x1BCB0), ("DRAM", 0x2D138)],
+            order.Select(o => (o.Name, o.Size)));
+        Assert.Equal((nuint)(0x1920 + 0x2D138 + 0x3AE0 + 0x1BCB0 + 0x16BB4), heap.GetTotalSize(MallocCaps.Internal));
+        Assert.Equal((nuint)(0x3AE0 + 0x1BCB0 + 0x16BB4), heap.GetTotalSize(MallocCaps.Exec));
+        Assert.Equal(4u << 20, heap.GetTotalSize(MallocCaps.Spiram));
+        Assert.Equal((nuint)0x400000, heap.Layout.MaxAllocationSize);
+        Assert.Equal((nuint)16384, heap.Layout.ExternalMemoryAlwaysInternalLimit);
+    }
+
+    [Fact]
+    public void An_esp32_maps_at_most_4_MiB_of_PSRAM_into_the_heap()
+    {
+        Assert.Equal(4u << 20, HeapLayout.Esp32(8).Regions.Single(r => r.Name == "SPIRAM").Size);
+        Assert.Equal(2u << 20, HeapLayout.Esp32(2).Regions.Single(r => r.Name == "SPIRAM").Size);
+        Assert.Equal(8u << 20, HeapLayout.Esp32S3(8).Regions.Single(r => r.Name == "SPIRAM").Size);
+    }
+
+    [Fact]
+    public void Esp32_S3_has_no_executable_heap_and_an_RTC_region_of_lowest_priority()
+    {
+        var layout = HeapLayout.Esp32S3();
+
+        Assert.Equal(["DRAM", "STACK/DRAM", "DRAM", "RTCRAM"], layout.Regions.Select(r => r.Name));
+        Assert.DoesNotContain(layout.Regions, r => (r.AllCaps & MallocCaps.Exec) != 0);
+        var rtc = layout.Regions.Single(r => r.Name == "RTCRAM");
+        Assert.Equal(MallocCaps.Rtcram, rtc.Caps[0]);
+        Assert.Null(layout.ExternalMemoryAlwaysInternalLimit);
+    }
+
+    [Fact]
+    public void Without_PSRAM_no_threshold_is_set()
+    {
+        Assert.Null(HeapLayout.Esp32().ExternalMemoryAlwaysInternalLimit);
+        Assert.Equal((nuint)4, HeapLayout.Esp32().Alignment);
+        Assert.Equal((nuint)16, HeapLayout.Host().Alignment);
+    }
+
+    [Theory]
+    [InlineData(1)]
+    [InlineData(3)]
+    [InlineData(16)]
+    [InlineData(-2)]
+    public void Unsupported_PSRAM_sizes_are_refused(int psram)
+    {
+        Assert.Throws<ArgumentOutOfRangeException>(() => HeapLayout.Esp32(psram));
+        Assert.Throws<ArgumentOutOfRangeException>(() => HeapLayout.Esp32S3(psram));
+    }
+
+    [Fact]
+    public void Every_built_in_name_builds_a_working_heap()
+    {
+        foreach (var name in HeapLayout.BuiltInNames)
+        {
+            using var heap = new HeapCaps(HeapLayout.FromName(name.ToUpperInvariant()));
+            Assert.Equal(name, heap.Layout.Name);
+            unsafe
+            {
+                var p = heap.Malloc(100, MallocCaps.Default);
+                Assert.True(p != null);
+                heap.Free(p);
+            }
+        }
+    }
+
+    [Fact]
+    public void An_unknown_name_lists_the_known_ones()
+    {
+        var error = Assert.Throws<ArgumentException>(() => HeapLayout.FromName("esp8266"));
+
+        Assert.Contains("esp32-psram4m", error.Message, StringComparison.Ordinal);
+        Assert.False(HeapLayout.TryFromName("nope", out _));
+    }
+
+    [Fact]
+    public void The_builder_checks_its_arguments()
+    {
+        var builder = HeapLayout.CreateBuilder("custom");
+
+        Assert.Throws<ArgumentOutOfRangeException>(() => builder.WithAlignment(3));
+        Assert.Throws<ArgumentOutOfRangeException>(() => builder.WithAlignment(2));
+        Assert.Throws<ArgumentOutOfRangeException>(() => builder.AddRegion("tiny", 100, MallocCaps.Default));
+        Assert.Throws<ArgumentException>(() => builder.AddRegion("none", 4096, MallocCaps.None));
+        Assert.Throws<ArgumentException>(() => builder.AddRegion("bad", 4096, MallocCaps.Invalid));
+        Assert.Throws<ArgumentException>(() => builder.AddRegion(" ", 4096, MallocCaps.Default));
+        Assert.Throws<InvalidOperationException>(() => builder.Build());
+        builder.AddRegion("ok", 4096, MallocCaps.Default);
+        builder.Build();
+        Assert.Throws<InvalidOperationException>(() => builder.Build());
+    }
+
+    [Fact]
+    public void A_layout_file_builds_the_map_it_describes()
+    {
+        const string json = """
+            {
+              // A board with two internal regions, PSRAM and a host region for the rest.
+              "name": "my-board",
+              "alignment": 4,
+              "maxAllocationSize": 1048576,
+              "externalMemoryAlwaysInternalLimit": 4096,
+              "regions": [
+                { "name": "DRAM", "size": 65536, "caps": ["8BIT|DEFAULT", "MALLOC_CAP_INTERNAL|DMA|32BIT", "0"] },
+                { "name": "IRAM", "size": 32768, "caps": ["Internal|Exec|Bit32"] },
+                { "name": "SPIRAM", "size": 1048576, "caps": ["SPIRAM|DEFAULT", "", "0x6"], "addedAtRuntime": true },
+                { "name": "host", "kind": "host", "caps": [4096] },
+              ]
+            }
+            """;
+
+        var layout = HeapLayout.FromJson(json);
+
+        Assert.Equal("my-board", layout.Name);
+        Assert.Equal(4, layout.Regions.Count);
+        Assert.Equal(MallocCaps.Bit8 | MallocCaps.Default, layout.Regions[0].Caps[0]);
+        Assert.Equal(MallocCaps.Internal | MallocCaps.Dma | MallocCaps.Bit32, layout.Regions[0].Caps[1]);
+        Assert.Equal(MallocCaps.Internal | MallocCaps.Exec | MallocCaps.Bit32, layout.Regions[1].Caps[0]);
+        Assert.True(layout.Regions[2].AddedAtRuntime);
+        Assert.Equal(MallocCaps.Bit8 | MallocCaps.Bit32, layout.Regions[2].Caps[2]);
+        Assert.Equal(HeapRegionKind.Host, layout.Regions[3].Kind);
+        Assert.Equal(MallocCaps.Default, layout.Regions[3].Caps[0]);
+        Assert.Equal((nuint)4096, layout.ExternalMemoryAlwaysInternalLimit);
+        using var heap = new HeapCaps(layout);
+        Assert.Equal(nuint.MaxValue, heap.GetTotalSize(MallocCaps.None)); // The host region is unbounded.
+        Assert.Equal((nuint)32768, heap.GetTotalSize(MallocCaps.Exec));
+        Assert.Equal((nuint)(1 << 20), heap.GetTotalSize(MallocCaps.Spiram));
+    }
+
+    [Theory]
+    [InlineData("", "not valid JSON")]
+    [InlineData("[]", "$: a layout must be a JSON object")]
+    [InlineData("""{ "regions": [] }""", "$.name")]
+    [InlineData("""{ "name": "x", "regions": [] }""", "$.regions")]
+    [InlineData("""{ "name": "x", "regions": [ { "name": "r", "caps": ["DEFAULT"] } ] }""", "$.regions[0].size")]
+    [InlineData("""{ "name": "x", "regions": [ { "name": "r", "size": -5, "caps": ["DEFAULT"] } ] }""", "$.regions[0].size")]
+    [InlineData("""{ "name": "x", "regions": [ { "name": "r", "size": 4096, "caps": ["DEFAULT|WARP"] } ] }""", "$.regions[0].caps[0]: unknown capability 'WARP'")]
+    [InlineData("""{ "name": "x", "regions": [ { "name": "r", "size": 4096, "caps": [] } ] }""", "$.regions[0].caps")]
+    [InlineData("""{ "name": "x", "regions": [ { "name": "r", "size": 4096, "caps": ["A","B","C","D"] } ] }""", "$.regions[0].caps")]
+    [InlineData("""{ "name": "x", "regions": [ { "name": "r", "kind": "flash", "caps": ["DEFAULT"] } ] }""", "$.regions[0].kind")]
+    [InlineData("""{ "name": "x", "alignment": 3, "regions": [ { "name": "r", "size": 4096, "caps": ["DEFAULT"] } ] }""", "alignment")]
+    [InlineData("""{ "name": "x", "regions": [ { "name": "r", "size": 10, "caps": ["DEFAULT"] } ] }""", "size")]
+    [InlineData("""{ "name": "x", "regions": [ 7 ] }""", "$.regions[0]: a region must be a JSON object")]
+    public void A_bad_layout_file_names_the_bad_value(string json, string expected)
+    {
+        var error = Assert.Throws<FormatException>(() => HeapLayout.FromJson(json));
+
+        Assert.Contains(expected, error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Load_of_a_missing_file_says_so()
+    {
+        Assert.Throws<FileNotFoundException>(() => HeapLayout.Load(Path.Combine(Path.GetTempPath(), Guid.NewGuid() + ".json")));
+    }
+
+    [Theory]
+    [InlineData("MALLOC_CAP_8BIT|MALLOC_CAP_DEFAULT", MallocCaps.Bit8 | MallocCaps.Default)]
+    [InlineData("8bit | default", MallocCaps.Bit8 | MallocCaps.Default)]
+    [InlineData("Bit8|Spiram", MallocCaps.Bit8 | MallocCaps.Spiram)]
+    [InlineData("0x1004", MallocCaps.Bit8 | MallocCaps.Default)]
+    [InlineData("4100", MallocCaps.Bit8 | MallocCaps.Default)]
+    [InlineData("0", MallocCaps.None)]
+    [InlineData("", MallocCaps.None)]
+    [InlineData("DMA_DESC_AHB|SPIRAM_NO_ENC", MallocCaps.DmaDescAhb | MallocCaps.SpiramNoEnc)]
+    public void Caps_parse_from_C_or_CSharp_names_or_numbers(string text, MallocCaps expected) =>
+        Assert.Equal(expected, MallocCapsExtensions.Parse(text));
+
+    [Theory]
+    [InlineData("8BIT||DEFAULT")]
+    [InlineData("EIGHTBIT")]
+    [InlineData("0xZZ")]
+    [InlineData("-1")]
+    public void Bad_caps_text_is_refused(string text) =>
+        Assert.Throws<FormatException>(() => MallocCapsExtensions.Parse(text));
+
+    [Fact]
+    public void Formatting_and_parsing_round_trip()
+    {
+        foreach (var flag in Enum.GetValues<MallocCaps>())
+        {
+            Assert.Equal(flag, MallocCapsExtensions.Parse(flag.ToCapsString()));
+        }
+    }
+}
