@@ -45,11 +45,10 @@ internal static class DemoCommand
         }
 
         // char *debug_string = TRACE_CALLOC(1, 512, MALLOC_CAP_SPIRAM);
+        // On a layout without PSRAM this fails, as on such a chip: the tracker logs it, and the demo goes on.
         if (!tracker.Calloc(out byte* debug_string, 1, 512, MallocCaps.Spiram))
         {
-            output.WriteLine("Failed to allocate debug_string!");
-            tracker.Free(ref buffer);
-            return 1;
+            output.WriteLine("(debug_string: no PSRAM on this layout; the failure is logged above)");
         }
 
         // snprintf(buffer, 256, "Hello from memory tracking!");
@@ -79,7 +78,9 @@ internal static class DemoCommand
         output.WriteLine("== heap_caps_print_heap_info(MALLOC_CAP_DEFAULT)");
         heap.PrintHeapInfo(MallocCaps.Default, output);
 
-        var ok = afterAlloc.Count == 2 && afterFirstFree.Count == 1 && afterSecondFree.Count == 0 && buffer is null && debug_string is null;
+        var expected = tracker.FailedAllocationCount == 0 ? 2 : 1;
+        var ok = afterAlloc.Count == expected && afterFirstFree.Count == expected - 1 && afterSecondFree.Count == 0
+            && buffer is null && debug_string is null && heap.ErrorCount == 0;
         return ok ? 0 : 1;
     }
 }
