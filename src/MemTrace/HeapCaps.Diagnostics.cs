@@ -34,6 +34,11 @@ public sealed unsafe partial class HeapCaps
             }
         }
 
+        if (_debugRegions)
+        {
+            DrainCorruptions(AllocationMethod.Unknown);
+        }
+
         return sound;
     }
 

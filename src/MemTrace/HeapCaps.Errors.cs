@@ -120,6 +120,44 @@ public sealed unsafe partial class HeapCaps
         return observer is null ? error : observer.Describe(error, containerTag);
     }
 
+    /// <summary>Reports every corruption the regions have found, as detected by the operation in progress on this thread.</summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    internal void DrainCorruptions(AllocationMethod operation)
+    {
+        foreach (var region in _set.Ordered)
+        {
+            if (!region.HasPendingCorruptions)
+            {
+                continue;
+            }
+
+            foreach (var corruption in region.TakePendingCorruptions())
+            {
+                ReportError(DescribeCorruption(region, corruption, operation));
+            }
+        }
+    }
+
+    /// <summary>Builds the error for a corruption, with the call in progress and what the tracker knows of the block.</summary>
+    private MemoryError DescribeCorruption(Region region, CorruptionInfo corruption, AllocationMethod operation)
+    {
+        var siteId = Internals.CallSiteContext.Current;
+        var error = new MemoryError(corruption.Kind, siteId != 0 ? Tracking.CallSiteRegistry.Get(siteId).Method : operation, corruption.Address)
+        {
+            DetectedAt = siteId != 0 ? Tracking.CallSiteRegistry.Get(siteId) : null,
+            RegionName = region.Name,
+            BlockAddress = corruption.Address,
+            BlockSize = corruption.Size,
+            DamagedAddress = corruption.DamagedAddress,
+            ExpectedBytes = corruption.Expected,
+            FoundBytes = corruption.Found,
+            Note = corruption.Message,
+        };
+
+        var observer = _observer;
+        return observer is null || corruption.Tag == 0 ? error : observer.Describe(error, corruption.Tag);
+    }
+
     /// <summary>Searches a region's live blocks for one that contains <paramref name="address"/> (error path only: O(live blocks)).</summary>
     private static bool FindContainingBlock(Region region, nuint address, out nuint blockAddress, out nuint blockSize, out uint tag)
     {

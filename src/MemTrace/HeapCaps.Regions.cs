@@ -61,6 +61,7 @@ public sealed unsafe partial class HeapCaps
             }
 
             _set = new RegionSet([region, .. set.Ordered]);
+            _debugRegions |= region.ChecksBlocks;
             if (_monitorSnapshots is not null)
             {
                 _monitorSnapshots[region] = nuint.MaxValue;

@@ -36,6 +36,7 @@ public sealed unsafe partial class HeapCaps : IDisposable
     private readonly nuint _maxAllocationSize;
     private readonly bool _abortOnFailure;
     private volatile RegionSet _set;
+    private volatile bool _debugRegions;
     private AllocationFailedCallback? _failedAllocCallback;
     private IAllocationObserver? _observer;
     private volatile bool _disposed;
@@ -83,6 +84,7 @@ public sealed unsafe partial class HeapCaps : IDisposable
         }
 
         _set = new RegionSet([.. ordered]);
+        _debugRegions = _set.Ordered.Any(static r => r.ChecksBlocks);
     }
 
     /// <summary>The layout this heap was built from.</summary>
@@ -295,6 +297,11 @@ public sealed unsafe partial class HeapCaps : IDisposable
     internal void* MallocTagged(AllocationMethod method, nuint size, MallocCaps caps, uint tag)
     {
         var block = MallocBase(size, caps, _alignment, zero: false, tag);
+        if (_debugRegions)
+        {
+            DrainCorruptions(method);
+        }
+
         if (block is null && size != 0)
         {
             OnAllocationFailed(size, caps, method);
@@ -309,6 +316,10 @@ public sealed unsafe partial class HeapCaps : IDisposable
         if (!MulOverflows(n, size))
         {
             block = MallocBase(n * size, caps, _alignment, zero: true, tag);
+            if (_debugRegions)
+            {
+                DrainCorruptions(method);
+            }
         }
 
         if (block is null && size != 0)
@@ -328,6 +339,11 @@ public sealed unsafe partial class HeapCaps : IDisposable
 
         var bytes = n * size;
         var block = MallocBase(bytes, caps, Math.Max(alignment, _alignment), zero: method == AllocationMethod.AlignedCalloc, tag);
+        if (_debugRegions)
+        {
+            DrainCorruptions(method);
+        }
+
         if (block is null && bytes != 0)
         {
             OnAllocationFailed(bytes, caps, method);
@@ -345,6 +361,11 @@ public sealed unsafe partial class HeapCaps : IDisposable
     {
         oldTag = 0;
         var block = ReallocBase(ptr, size, caps, out oldState, ref oldTag);
+        if (_debugRegions)
+        {
+            DrainCorruptions(method);
+        }
+
         if (block is null && oldState == BlockState.Live)
         {
             OnAllocationFailed(size, caps, method);
@@ -364,8 +385,17 @@ public sealed unsafe partial class HeapCaps : IDisposable
             return BlockState.Outside;
         }
 
-        return region.Free(ptr, clearIfTagged, out block);
+        var state = region.Free(ptr, clearIfTagged, out block);
+        if (_debugRegions)
+        {
+            DrainCorruptions(AllocationMethod.Free);
+        }
+
+        return state;
     }
+
+    /// <summary>Whether some region checks blocks (poisoning): the tracker then tells the heap each operation's call site.</summary>
+    internal bool HasDebugRegions => _debugRegions;
 
     internal BlockState QueryBlock(void* ptr, out BlockInfo block)
     {

@@ -50,8 +50,17 @@ public sealed record MemoryError
     /// <summary>The region that holds the address, when it is in one.</summary>
     public string? RegionName { get; init; }
 
-    /// <summary>Extra facts, one per line (for example the limits of what a region can know).</summary>
+    /// <summary>Extra facts, one per line (for example the limits of what a region can know, or ESP-IDF's own message).</summary>
     public string? Note { get; init; }
+
+    /// <summary>For a corruption, the address of the first damaged byte.</summary>
+    public nuint? DamagedAddress { get; init; }
+
+    /// <summary>For a corruption, the bytes that should be at <see cref="DamagedAddress"/>.</summary>
+    public IReadOnlyList<byte>? ExpectedBytes { get; init; }
+
+    /// <summary>For a corruption, the bytes found at <see cref="DamagedAddress"/>.</summary>
+    public IReadOnlyList<byte>? FoundBytes { get; init; }
 
     /// <summary>One line: the kind and the address, e.g. <c>double free of 0x7f3a10 (64-byte block)</c>.</summary>
     public string Message => BuildMessage();
@@ -91,6 +100,16 @@ public sealed record MemoryError
             text.Append("  region ").AppendLine(RegionName);
         }
 
+        if (DamagedAddress is { } damaged && ExpectedBytes is { } expected && FoundBytes is { } found)
+        {
+            var offset = (Block?.Address ?? BlockAddress) is { } start && damaged >= start
+                ? string.Create(CultureInfo.InvariantCulture, $" (block offset {(long)(damaged - start)})")
+                : string.Empty;
+            text.Append("  damaged bytes at ").Append(Hex(damaged)).AppendLine(offset);
+            text.Append("    expected: ").AppendLine(HexDump(expected));
+            text.Append("    found:    ").AppendLine(HexDump(found));
+        }
+
         if (Note is not null)
         {
             foreach (var line in Note.Split('\n'))
@@ -104,6 +123,17 @@ public sealed record MemoryError
 
     internal static string Hex(nuint address) => "0x" + address.ToString("x", CultureInfo.InvariantCulture);
 
+    private static string HexDump(IReadOnlyList<byte> bytes)
+    {
+        var text = new StringBuilder(bytes.Count * 3);
+        foreach (var b in bytes)
+        {
+            text.Append(CultureInfo.InvariantCulture, $"{b:x2} ");
+        }
+
+        return text.ToString().TrimEnd();
+    }
+
     private string BuildMessage()
     {
         var what = Kind switch
@@ -113,6 +143,10 @@ public sealed record MemoryError
             MemoryErrorKind.InvalidPointer => Operation.ToCName() + " of pointer " + Hex(Address) + " that the heap never handed out",
             MemoryErrorKind.InteriorPointer => Operation.ToCName() + " of interior pointer " + Hex(Address),
             MemoryErrorKind.OutsideHeap => Operation.ToCName() + "() target pointer " + Hex(Address) + " is outside heap areas",
+            MemoryErrorKind.BufferOverflow => "buffer overflow after block " + Hex(Address),
+            MemoryErrorKind.BufferUnderflow => "buffer underflow before block " + Hex(Address),
+            MemoryErrorKind.WriteAfterFree => "write after free in block " + Hex(Address),
+            MemoryErrorKind.CorruptBlock => "corrupt block header at " + Hex(Address),
             _ => Kind.ToString() + " at " + Hex(Address),
         };
 

@@ -19,4 +19,16 @@ public enum MemoryErrorKind
     /// <summary>A pointer outside every region of the heap was freed or reallocated
     /// (ESP-IDF: "free() target pointer is outside heap areas").</summary>
     OutsideHeap,
+
+    /// <summary>Bytes after the end of a block were written: its tail canary changed (ESP-IDF: "Bad tail").</summary>
+    BufferOverflow,
+
+    /// <summary>Bytes before the start of a block were written: its head canary changed (ESP-IDF: "Bad head").</summary>
+    BufferUnderflow,
+
+    /// <summary>A freed block was written after its free: its fill pattern changed (ESP-IDF: "Invalid data").</summary>
+    WriteAfterFree,
+
+    /// <summary>A block's own bookkeeping (its size field, the allocator's header) was overwritten.</summary>
+    CorruptBlock,
 }

@@ -2,6 +2,7 @@
 // that capture the call site through the compiler's caller-info attributes. Overloads that take
 // the destination pointer as an `out` (or, for realloc, `ref`) argument also record its name.
 using System.Runtime.CompilerServices;
+using MemTrace.Internals;
 using MemTrace.Regions;
 using MemTrace.Tracking;
 
@@ -202,12 +203,22 @@ public sealed unsafe partial class MemoryTracker
         var cell = Cell();
         var handle = TakeHandle(cell);
         var request = NextRequestNumber(cell);
+        var debug = Heap.HasDebugRegions;
+        if (debug)
+        {
+            CallSiteContext.Current = site;
+        }
+
         var block = method switch
         {
             AllocationMethod.Malloc or AllocationMethod.Realloc => Heap.MallocTagged(method, size, caps, handle),
             AllocationMethod.Calloc => Heap.CallocTagged(method, n, size, caps, handle),
             _ => Heap.AlignedAllocTagged(method, alignment, n, size, caps, handle),
         };
+        if (debug)
+        {
+            CallSiteContext.Current = 0;
+        }
 
         if (block is null)
         {
@@ -268,7 +279,18 @@ public sealed unsafe partial class MemoryTracker
             return null;
         }
 
+        var debug = Heap.HasDebugRegions;
+        if (debug)
+        {
+            CallSiteContext.Current = CallSiteRegistry.GetId(AllocationMethod.Realloc, file, line, function, variable);
+        }
+
         var block = Heap.ReallocTagged(AllocationMethod.Realloc, ptr, size, caps, out var oldState, out var oldTag);
+        if (debug)
+        {
+            CallSiteContext.Current = 0;
+        }
+
         if (block is not null)
         {
             if (oldTag != 0)

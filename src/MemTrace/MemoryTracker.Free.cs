@@ -2,6 +2,7 @@
 // and null the caller's pointer. A pointer that is not a live block is reported with the
 // free's call site and, where known, where the block was allocated and first freed.
 using System.Runtime.CompilerServices;
+using MemTrace.Internals;
 using MemTrace.Regions;
 using MemTrace.Tracking;
 
@@ -61,12 +62,48 @@ public sealed unsafe partial class MemoryTracker
     private void FreeBlock(void* block, AllocationMethod method, bool clear, string? variable, string file, int line, string function)
     {
         Heap.ThrowIfDisposed();
+        if (Heap.HasDebugRegions)
+        {
+            FreeChecked(block, method, clear, variable, file, line, function);
+            return;
+        }
+
         var state = Heap.FreeTagged(block, clear, out var info);
         if (state == BlockState.Live)
         {
             if (info.Tag != 0)
             {
                 Release(Cell(), info.Tag, CallSiteRegistry.GetId(method, file, line, function, variable));
+            }
+
+            return;
+        }
+
+        ReportBadFree(state, block, method, variable, file, line, function);
+    }
+
+    /// <summary>The free of a heap whose regions check blocks: the call site goes with the free, so a corruption found is reported as detected here.</summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private void FreeChecked(void* block, AllocationMethod method, bool clear, string? variable, string file, int line, string function)
+    {
+        var site = CallSiteRegistry.GetId(method, file, line, function, variable);
+        CallSiteContext.Current = site;
+        BlockState state;
+        BlockInfo info;
+        try
+        {
+            state = Heap.FreeTagged(block, clear, out info);
+        }
+        finally
+        {
+            CallSiteContext.Current = 0;
+        }
+
+        if (state == BlockState.Live)
+        {
+            if (info.Tag != 0)
+            {
+                Release(Cell(), info.Tag, site);
             }
 
             return;

@@ -464,6 +464,13 @@ public sealed unsafe partial class MemoryTracker : IDisposable, IAllocationObser
             {
                 block = ToAllocationRecord(record);
             }
+            else if (record.State == RecordState.Freed && record.Address == error.Address)
+            {
+                // A freed block damaged while it waited in quarantine.
+                block = ToAllocationRecord(record);
+                freedAt = CallSiteRegistry.Get(record.FreeSite);
+                freedBy = record.FreeThreadId;
+            }
         }
 
         if (error.Kind is MemoryErrorKind.DoubleFree or MemoryErrorKind.ReallocOfFreedBlock)

@@ -115,6 +115,19 @@ internal abstract unsafe class Region : IDisposable
     /// <summary>Sets the minimum of free bytes to the lower of itself and <paramref name="snapshot"/> (<c>…_stop</c>).</summary>
     public abstract void RestoreMinimumFree(nuint snapshot);
 
+    /// <summary>True for a region that checks blocks (poisoning, quarantine) and may therefore find corruptions.</summary>
+    public virtual bool ChecksBlocks => false;
+
+    /// <summary>
+    /// True when the region has found corruptions that the heap has not yet reported. Regions
+    /// that check nothing (no poisoning) never have any. The heap reads this after every operation
+    /// on a debug region, so it must be a plain field read.
+    /// </summary>
+    public virtual bool HasPendingCorruptions => false;
+
+    /// <summary>Hands the corruptions found since the last call to the heap, which reports them; thread-safe.</summary>
+    public virtual IReadOnlyList<CorruptionInfo> TakePendingCorruptions() => [];
+
     /// <summary>Releases the region's memory, live blocks included.</summary>
     public abstract void Dispose();
 }

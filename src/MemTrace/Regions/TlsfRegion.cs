@@ -8,10 +8,11 @@
 // region, the side tables that make bad pointers harmless live outside it.
 //
 // Fast path: one lock acquisition per operation, nothing else shared; zeroing a calloc'd block is
-// done after the lock is released (the block already belongs to the caller). The lock is
-// System.Threading.Lock: cheap uncontended, spins briefly before blocking, and is re-entrant, so a
-// ForEachLiveBlock/Walk visitor that queries the region does not deadlock. SetTag and the free-byte
-// figures read without the lock (a tag slot belongs to the block's owner; figures are single words).
+// done after the lock is released (the block already belongs to the caller). The lock is a
+// RegionLock, a spinlock as on the chip (System.Threading.Lock cost 31 ns of a 72 ns malloc+free
+// pair); it is not re-entrant: a ForEachLiveBlock/Walk visitor that calls back into the region gets
+// a LockRecursionException instead of a deadlock. SetTag and the free-byte figures read without the
+// lock (a tag slot belongs to the block's owner; figures are single words).
 using System.Numerics;
 using System.Runtime.InteropServices;
 using MemTrace.Internals;
@@ -21,7 +22,7 @@ namespace MemTrace.Regions;
 
 internal sealed unsafe class TlsfRegion : Region
 {
-    private readonly Lock _lock = new();
+    private readonly RegionLock _lock = new();
     private readonly TlsfHeap _heap;
     private readonly byte* _memory;
     private readonly nuint _size;
@@ -95,7 +96,7 @@ internal sealed unsafe class TlsfRegion : Region
     {
         get
         {
-            lock (_lock)
+            using (_lock.Enter())
             {
                 return _disposed ? 0 : _heap.LargestFreeBlock;
             }
@@ -111,7 +112,7 @@ internal sealed unsafe class TlsfRegion : Region
     public override void* Allocate(nuint size, nuint alignment, bool zero, uint tag)
     {
         void* block;
-        lock (_lock)
+        using (_lock.Enter())
         {
             if (_disposed)
             {
@@ -135,7 +136,7 @@ internal sealed unsafe class TlsfRegion : Region
         TlsfPointer pointer;
         nuint oldSize;
         uint tag;
-        lock (_lock)
+        using (_lock.Enter())
         {
             if (_disposed)
             {
@@ -157,7 +158,7 @@ internal sealed unsafe class TlsfRegion : Region
         TlsfPointer pointer;
         nuint size;
         uint tag;
-        lock (_lock)
+        using (_lock.Enter())
         {
             if (_disposed)
             {
@@ -178,7 +179,7 @@ internal sealed unsafe class TlsfRegion : Region
         TlsfPointer pointer;
         nuint size;
         uint tag;
-        lock (_lock)
+        using (_lock.Enter())
         {
             if (_disposed)
             {
@@ -204,7 +205,7 @@ internal sealed unsafe class TlsfRegion : Region
 
     public override HeapInfo GetInfo()
     {
-        lock (_lock)
+        using (_lock.Enter())
         {
             return _disposed ? default : _heap.GetInfo();
         }
@@ -212,7 +213,7 @@ internal sealed unsafe class TlsfRegion : Region
 
     public override void ForEachLiveBlock(Action<nuint, nuint, uint> visitor)
     {
-        lock (_lock)
+        using (_lock.Enter())
         {
             if (!_disposed)
             {
@@ -223,7 +224,7 @@ internal sealed unsafe class TlsfRegion : Region
 
     public override void Walk(RegionWalkVisitor visitor)
     {
-        lock (_lock)
+        using (_lock.Enter())
         {
             if (!_disposed)
             {
@@ -234,7 +235,7 @@ internal sealed unsafe class TlsfRegion : Region
 
     public override bool CheckIntegrity(TextWriter? output)
     {
-        lock (_lock)
+        using (_lock.Enter())
         {
             return !_disposed && _heap.Check(output) == 0;
         }
@@ -242,7 +243,7 @@ internal sealed unsafe class TlsfRegion : Region
 
     public override nuint SwapMinimumFree()
     {
-        lock (_lock)
+        using (_lock.Enter())
         {
             return _disposed ? 0 : _heap.ResetMinimumFree();
         }
@@ -250,7 +251,7 @@ internal sealed unsafe class TlsfRegion : Region
 
     public override void RestoreMinimumFree(nuint snapshot)
     {
-        lock (_lock)
+        using (_lock.Enter())
         {
             if (!_disposed)
             {
@@ -261,7 +262,7 @@ internal sealed unsafe class TlsfRegion : Region
 
     public override void Dispose()
     {
-        lock (_lock)
+        using (_lock.Enter())
         {
             if (_disposed)
             {
