@@ -93,7 +93,11 @@ public sealed unsafe partial class HeapCaps
 
         if (oldState != Regions.BlockState.Live)
         {
-            ReportBadPointer(oldState, AllocationMethod.ReallocDefault, ptr, detectedAt: null);
+            if (oldState != Regions.BlockState.Corrupt)
+            {
+                ReportBadPointer(oldState, AllocationMethod.ReallocDefault, ptr, detectedAt: null);
+            }
+
             return null;
         }
 

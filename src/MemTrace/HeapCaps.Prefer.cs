@@ -108,7 +108,11 @@ public sealed unsafe partial class HeapCaps
 
             if (oldState != Regions.BlockState.Live)
             {
-                ReportBadPointer(oldState, AllocationMethod.ReallocPrefer, ptr, detectedAt: null);
+                if (oldState != Regions.BlockState.Corrupt)
+                {
+                    ReportBadPointer(oldState, AllocationMethod.ReallocPrefer, ptr, detectedAt: null);
+                }
+
                 return null;
             }
         }

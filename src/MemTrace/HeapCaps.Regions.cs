@@ -46,10 +46,10 @@ public sealed unsafe partial class HeapCaps
                 return HeapCapsResult.InvalidSize;
             }
 
-            TlsfRegion region;
+            Region region;
             try
             {
-                region = new TlsfRegion("runtime", caps[0], caps[1], caps[2], (byte*)start, to - from, _alignment, minimumStartsAtZero: true);
+                region = Decorate(new TlsfRegion("runtime", caps[0], caps[1], caps[2], (byte*)start, to - from, _alignment, minimumStartsAtZero: true));
             }
             catch (ArgumentException)
             {

@@ -35,8 +35,11 @@ public sealed unsafe partial class HeapCaps : IDisposable
     private readonly nuint _alignment;
     private readonly nuint _maxAllocationSize;
     private readonly bool _abortOnFailure;
+    private readonly QuarantineOptions? _quarantine;
+    private readonly int _checkEvery;
     private volatile RegionSet _set;
     private volatile bool _debugRegions;
+    private long _operations;
     private AllocationFailedCallback? _failedAllocCallback;
     private IAllocationObserver? _observer;
     private volatile bool _disposed;
@@ -58,6 +61,15 @@ public sealed unsafe partial class HeapCaps : IDisposable
 
         _abortOnFailure = options.AbortOnAllocationFailure;
         _externalMemoryLimit = layout.ExternalMemoryAlwaysInternalLimit;
+        ArgumentOutOfRangeException.ThrowIfNegative(options.IntegrityCheckInterval, nameof(options));
+        if (options.Quarantine is { } quarantine && (quarantine.MaxBytes == 0 || quarantine.MaxBlocks <= 0))
+        {
+            throw new ArgumentOutOfRangeException(nameof(options), "A quarantine needs a positive byte and block bound.");
+        }
+
+        Poisoning = options.Poisoning;
+        _quarantine = options.Quarantine;
+        _checkEvery = options.IntegrityCheckInterval;
 
         // ESP-IDF's order: heaps sorted by ascending size (small heaps used first), then each
         // heap added with heap_caps_add_region during startup (PSRAM) pushed at the head.
@@ -67,7 +79,7 @@ public sealed unsafe partial class HeapCaps : IDisposable
         {
             foreach (var region in layout.Regions)
             {
-                (region.AddedAtRuntime ? addedAtStartup : startup).Add(CreateRegion(region, layout.Alignment));
+                (region.AddedAtRuntime ? addedAtStartup : startup).Add(Decorate(CreateRegion(region, layout.Alignment)));
             }
         }
         catch
@@ -89,6 +101,9 @@ public sealed unsafe partial class HeapCaps : IDisposable
 
     /// <summary>The layout this heap was built from.</summary>
     public HeapLayout Layout { get; }
+
+    /// <summary>The poisoning level every region of this heap has.</summary>
+    public PoisoningLevel Poisoning { get; }
 
     /// <summary>
     /// Registers the function called when an allocation fails (ESP-IDF's
@@ -229,7 +244,7 @@ public sealed unsafe partial class HeapCaps : IDisposable
             return block;
         }
 
-        if (oldState != BlockState.Live)
+        if (oldState is not (BlockState.Live or BlockState.Corrupt))
         {
             ReportBadPointer(oldState, AllocationMethod.Realloc, ptr, detectedAt: null);
         }
@@ -300,6 +315,11 @@ public sealed unsafe partial class HeapCaps : IDisposable
         if (_debugRegions)
         {
             DrainCorruptions(method);
+        }
+
+        if (_checkEvery != 0)
+        {
+            CountOperation();
         }
 
         if (block is null && size != 0)
@@ -389,6 +409,11 @@ public sealed unsafe partial class HeapCaps : IDisposable
         if (_debugRegions)
         {
             DrainCorruptions(AllocationMethod.Free);
+        }
+
+        if (_checkEvery != 0)
+        {
+            CountOperation();
         }
 
         return state;
@@ -666,6 +691,22 @@ public sealed unsafe partial class HeapCaps : IDisposable
         }
 
         return null;
+    }
+
+    /// <summary>Wraps a region in the poisoning decorator when the heap's options ask for checks.</summary>
+    internal Region Decorate(Region region) =>
+        Poisoning != PoisoningLevel.None || _quarantine is not null
+            ? new PoisoningRegion(region, Poisoning, _quarantine, _alignment)
+            : region;
+
+    /// <summary>Counts one heap operation; every N-th runs the periodic integrity check.</summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private void CountOperation()
+    {
+        if (Interlocked.Increment(ref _operations) % _checkEvery == 0)
+        {
+            CheckIntegrityAll(print: false);
+        }
     }
 
     private static Region CreateRegion(HeapRegionLayout layout, nuint alignment) => layout.Kind switch

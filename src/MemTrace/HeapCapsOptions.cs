@@ -16,6 +16,21 @@ public sealed class HeapCapsOptions
     /// </summary>
     public bool AbortOnAllocationFailure { get; init; }
 
+    /// <summary>
+    /// Canaries and fill patterns on every block of every region (ESP-IDF's <c>CONFIG_HEAP_CORRUPTION_DETECTION</c>).
+    /// Default <see cref="PoisoningLevel.None"/>. See <see cref="PoisoningLevel"/> for what each level catches and costs.
+    /// </summary>
+    public PoisoningLevel Poisoning { get; init; } = PoisoningLevel.None;
+
+    /// <summary>A quarantine of freed blocks that catches writes after free on every region kind; null (the default) for none.</summary>
+    public QuarantineOptions? Quarantine { get; init; }
+
+    /// <summary>
+    /// Check the integrity of every region after every N-th heap operation (the CRT debug heap's
+    /// <c>_CRTDBG_CHECK_EVERY_N_DF</c>); 0 (the default) never. A check walks every block: use a large N.
+    /// </summary>
+    public int IntegrityCheckInterval { get; init; }
+
     /// <summary>How many recent errors <see cref="HeapCaps.RecentErrors"/> keeps. Default 64.</summary>
     public int RecentErrorCapacity { get; init; } = 64;
 }

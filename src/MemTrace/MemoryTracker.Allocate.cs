@@ -306,11 +306,11 @@ public sealed unsafe partial class MemoryTracker
         }
 
         var site = CallSiteRegistry.GetId(AllocationMethod.Realloc, file, line, function, variable);
-        if (oldState != BlockState.Live)
+        if (oldState is not (BlockState.Live or BlockState.Corrupt))
         {
             Heap.ReportBadPointer(oldState, AllocationMethod.Realloc, ptr, CallSiteRegistry.Get(site));
         }
-        else if (enabled)
+        else if (enabled && oldState == BlockState.Live)
         {
             LogFailure(AllocationMethod.Realloc, size, caps, site, NextRequestNumber(Cell()));
         }

@@ -97,7 +97,9 @@ public unsafe class HeapCapsModelTests
                         // LargestFreeBlock is the largest request guaranteed to succeed: a plain request
                         // below it must not fail. An aligned one needs size + alignment + a 16-byte gap,
                         // rounded up to its TLSF class (at most an eighth more in these regions).
-                        var needed = op.Kind == Kind.Aligned ? ((op.Size + alignment + 16) * 9 / 8) + 64 : (op.Size + 3) & ~3u;
+                        // DMA-capable requests are also rounded up to their alignment (heap_align_hw).
+                        var size = (op.Caps & MallocCaps.Dma) != 0 ? (op.Size + alignment - 1) & ~(alignment - 1) : op.Size;
+                        var needed = op.Kind == Kind.Aligned ? ((size + alignment + 16) * 9 / 8) + 64 : (size + 3) & ~(nuint)3;
                         Assert.True(Impossible(op.Caps) || heap.GetLargestFreeBlock(op.Caps) < needed, $"step {step}: {op} failed with room left");
                         break;
                     }

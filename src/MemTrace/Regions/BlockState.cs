@@ -15,6 +15,9 @@ internal enum BlockState : byte
 
     /// <summary>Outside every region of the heap.</summary>
     Outside = 3,
+
+    /// <summary>A live block found damaged; the region has queued the corruption and set the block aside.</summary>
+    Corrupt = 4,
 }
 
 /// <summary>A live block as its region sees it.</summary>

@@ -151,7 +151,7 @@ internal sealed unsafe class HostRegion : Region
         return user;
     }
 
-    public override BlockState Free(void* ptr, bool clearIfTagged, out BlockInfo block)
+    public override BlockState Free(void* ptr, bool clearIfTagged, out BlockInfo block, IBlockInspector? inspector)
     {
         var address = (nuint)ptr;
         var state = Claim(address);
@@ -168,9 +168,16 @@ internal sealed unsafe class HostRegion : Region
             NativeMemory.Clear(ptr, header->Size);
         }
 
+        if (inspector is not null && !inspector.Approve((byte*)ptr, header->Size, header->Tag))
+        {
+            return BlockState.Live; // Held: claimed (a second free sees Freed) but not given back to the process heap.
+        }
+
         FreeNative(header, (byte*)ptr);
         return BlockState.Live;
     }
+
+    public override void ReleaseHeld(void* ptr) => FreeNative((Header*)((byte*)ptr - HeaderSize), (byte*)ptr);
 
     public override BlockState Query(void* ptr, out BlockInfo block)
     {

@@ -75,7 +75,17 @@ internal abstract unsafe class Region : IDisposable
     /// returns what the pointer is. When <paramref name="clearIfTagged"/> is set and the block has
     /// a tag, its bytes are zeroed first (the seed's <c>free_unregister_allocation</c>).
     /// </summary>
-    public abstract BlockState Free(void* ptr, bool clearIfTagged, out BlockInfo block);
+    public BlockState Free(void* ptr, bool clearIfTagged, out BlockInfo block) => Free(ptr, clearIfTagged, out block, inspector: null);
+
+    /// <summary>
+    /// As <see cref="Free(void*, bool, out BlockInfo)"/>, and once the pointer is validated and the block is the
+    /// caller's, asks <paramref name="inspector"/> whether to free it now or keep it held. A held block is
+    /// reported freed (<see cref="BlockState.Live"/>) but stays allocated in the region.
+    /// </summary>
+    public abstract BlockState Free(void* ptr, bool clearIfTagged, out BlockInfo block, IBlockInspector? inspector);
+
+    /// <summary>Frees a block that an inspector kept held.</summary>
+    public abstract void ReleaseHeld(void* ptr);
 
     /// <summary>What <paramref name="ptr"/> is and, for a live block, its size and tag. Safe against concurrent frees.</summary>
     public abstract BlockState Query(void* ptr, out BlockInfo block);

@@ -153,7 +153,7 @@ internal sealed unsafe class TlsfRegion : Region
         return result;
     }
 
-    public override BlockState Free(void* ptr, bool clearIfTagged, out BlockInfo block)
+    public override BlockState Free(void* ptr, bool clearIfTagged, out BlockInfo block, IBlockInspector? inspector)
     {
         TlsfPointer pointer;
         nuint size;
@@ -166,13 +166,15 @@ internal sealed unsafe class TlsfRegion : Region
                 return BlockState.NotABlock;
             }
 
-            pointer = _heap.Free(ptr, clearIfTagged, out size, out tag);
+            pointer = _heap.Free(ptr, clearIfTagged, out size, out tag, inspector);
         }
 
         var state = ToBlockState(pointer);
         block = state == BlockState.Live ? new BlockInfo(size, tag) : default;
         return state;
     }
+
+    public override void ReleaseHeld(void* ptr) => Free(ptr, clearIfTagged: false, out _, inspector: null);
 
     public override BlockState Query(void* ptr, out BlockInfo block)
     {

@@ -152,6 +152,12 @@ internal sealed unsafe partial class TlsfHeap
     {
         Header(prev)->SizeWord += Header(block)->Size + TlsfConfiguration.BlockHeaderOverhead;
         LinkNext(prev);
+        if (_freeFill != 0)
+        {
+            // The absorbed block's prev_phys, size word and free links are now inside prev's free data.
+            new Span<byte>(_base + block, (int)TlsfConfiguration.BlockHeaderSize).Fill(_freeFill);
+        }
+
         return prev;
     }
 

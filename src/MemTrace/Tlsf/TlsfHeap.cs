@@ -70,6 +70,13 @@ internal sealed unsafe partial class TlsfHeap : IDisposable
 
     private readonly BlockStartMap _starts;
     private readonly LiveBlockTable _records;
+
+    /// <summary>
+    /// Comprehensive poisoning's free pattern, or 0 for none. When set, the header and links of a block
+    /// absorbed by coalescing become free data and are refilled with it (espressif/tlsf's
+    /// tlsf_poison_fill_region hook), so every free byte but the live metadata holds the pattern.
+    /// </summary>
+    private byte _freeFill;
     private bool _disposed;
 
     /// <summary>
@@ -184,6 +191,12 @@ internal sealed unsafe partial class TlsfHeap : IDisposable
 
     /// <summary>Alignment of plain allocations (4, 8 or 16).</summary>
     public uint Alignment => _alignment;
+
+    /// <summary>The data size of a used block the caller owns (just allocated): its header's size, read without checks.</summary>
+    public nuint UsableSizeOfOwned(void* ptr) => Header((uint)((byte*)ptr - _base) - TlsfConfiguration.BlockStartOffset)->Size;
+
+    /// <summary>Turns on refilling absorbed headers with <paramref name="pattern"/> (comprehensive poisoning); 0 turns it off.</summary>
+    public void SetFreeFill(byte pattern) => _freeFill = pattern;
 
     /// <summary>Bytes of metadata in front of the pool: multi_heap header, control structure and, for A &gt; 4, alignment padding.</summary>
     public uint MetadataBytes => _poolStart;
@@ -302,7 +315,7 @@ internal sealed unsafe partial class TlsfHeap : IDisposable
     /// multi_heap_free for a live block; anything else is refused untouched and classified.
     /// With <paramref name="clearIfTagged"/> the data of a tagged block is zeroed first.
     /// </summary>
-    public TlsfPointer Free(void* ptr, bool clearIfTagged, out nuint size, out uint tag)
+    public TlsfPointer Free(void* ptr, bool clearIfTagged, out nuint size, out uint tag, Regions.IBlockInspector? inspector = null)
     {
         var state = Classify(ptr, out var user);
         if (state != TlsfPointer.Live)
@@ -319,6 +332,11 @@ internal sealed unsafe partial class TlsfHeap : IDisposable
         if (clearIfTagged && tag != 0)
         {
             NativeMemory.Clear(_base + user, blockSize);
+        }
+
+        if (inspector is not null && !inspector.Approve(_base + user, blockSize, tag))
+        {
+            return TlsfPointer.Live; // Held by the inspector: stays allocated.
         }
 
         _heap->FreeBytes += blockSize + TlsfConfiguration.BlockHeaderOverhead;
