@@ -26,6 +26,7 @@ public sealed unsafe partial class HeapCaps
         var tag = _observer?.BeginAllocation() ?? 0;
         var block = MallocDefaultTagged(size, zero: false, tag, out var caps);
         _observer?.EndAllocation(tag, block, AllocationMethod.MallocDefault, size, caps);
+        AfterOperation(AllocationMethod.MallocDefault);
         return block;
     }
 
@@ -45,6 +46,7 @@ public sealed unsafe partial class HeapCaps
         var tag = _observer?.BeginAllocation() ?? 0;
         var block = MallocDefaultTagged(n * size, zero: true, tag, out var caps);
         _observer?.EndAllocation(tag, block, AllocationMethod.MallocDefault, n * size, caps);
+        AfterOperation(AllocationMethod.MallocDefault);
         return block;
     }
 
@@ -57,6 +59,18 @@ public sealed unsafe partial class HeapCaps
     public void* ReallocDefault(void* ptr, nuint size)
     {
         ThrowIfDisposed();
+        if (_externalMemoryLimit is null || ptr is null)
+        {
+            return _externalMemoryLimit is null ? Realloc(ptr, size, DefaultInternal) : MallocDefault(size);
+        }
+
+        var result = ReallocDefaultUnchecked(ptr, size);
+        AfterOperation(AllocationMethod.ReallocDefault);
+        return result;
+    }
+
+    private void* ReallocDefaultUnchecked(void* ptr, nuint size)
+    {
         if (_externalMemoryLimit is not { } limit)
         {
             return Realloc(ptr, size, DefaultInternal);

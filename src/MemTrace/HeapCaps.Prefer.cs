@@ -31,6 +31,7 @@ public sealed unsafe partial class HeapCaps
         }
 
         _observer?.EndAllocation(tag, block, AllocationMethod.MallocPrefer, size, block is null ? last : CapsOf(caps, block));
+        AfterOperation(AllocationMethod.MallocPrefer);
         return block;
     }
 
@@ -62,6 +63,7 @@ public sealed unsafe partial class HeapCaps
         }
 
         _observer?.EndAllocation(tag, block, AllocationMethod.CallocPrefer, unchecked(n * size), block is null ? last : CapsOf(caps, block));
+        AfterOperation(AllocationMethod.CallocPrefer);
         return block;
     }
 
@@ -75,6 +77,18 @@ public sealed unsafe partial class HeapCaps
     public void* ReallocPrefer(void* ptr, nuint size, params ReadOnlySpan<MallocCaps> caps)
     {
         ThrowIfDisposed();
+        if (ptr is null)
+        {
+            return MallocPrefer(size, caps);
+        }
+
+        var result = ReallocPreferUnchecked(ptr, size, caps);
+        AfterOperation(AllocationMethod.ReallocPrefer);
+        return result;
+    }
+
+    private void* ReallocPreferUnchecked(void* ptr, nuint size, ReadOnlySpan<MallocCaps> caps)
+    {
         if (ptr is null)
         {
             return MallocPrefer(size, caps);

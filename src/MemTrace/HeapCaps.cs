@@ -126,14 +126,19 @@ public sealed unsafe partial class HeapCaps : IDisposable
     {
         ThrowIfDisposed();
         var observer = _observer;
+        void* block;
         if (observer is null)
         {
-            return MallocTagged(AllocationMethod.Malloc, size, caps, 0);
+            block = MallocTagged(AllocationMethod.Malloc, size, caps, 0);
+        }
+        else
+        {
+            var tag = observer.BeginAllocation();
+            block = MallocTagged(AllocationMethod.Malloc, size, caps, tag);
+            observer.EndAllocation(tag, block, AllocationMethod.Malloc, size, caps);
         }
 
-        var tag = observer.BeginAllocation();
-        var block = MallocTagged(AllocationMethod.Malloc, size, caps, tag);
-        observer.EndAllocation(tag, block, AllocationMethod.Malloc, size, caps);
+        AfterOperation(AllocationMethod.Malloc);
         return block;
     }
 
@@ -148,14 +153,19 @@ public sealed unsafe partial class HeapCaps : IDisposable
     {
         ThrowIfDisposed();
         var observer = _observer;
+        void* block;
         if (observer is null)
         {
-            return CallocTagged(AllocationMethod.Calloc, n, size, caps, 0);
+            block = CallocTagged(AllocationMethod.Calloc, n, size, caps, 0);
+        }
+        else
+        {
+            var tag = observer.BeginAllocation();
+            block = CallocTagged(AllocationMethod.Calloc, n, size, caps, tag);
+            observer.EndAllocation(tag, block, AllocationMethod.Calloc, unchecked(n * size), caps);
         }
 
-        var tag = observer.BeginAllocation();
-        var block = CallocTagged(AllocationMethod.Calloc, n, size, caps, tag);
-        observer.EndAllocation(tag, block, AllocationMethod.Calloc, unchecked(n * size), caps);
+        AfterOperation(AllocationMethod.Calloc);
         return block;
     }
 
@@ -170,14 +180,19 @@ public sealed unsafe partial class HeapCaps : IDisposable
     {
         ThrowIfDisposed();
         var observer = _observer;
+        void* block;
         if (observer is null)
         {
-            return AlignedAllocTagged(AllocationMethod.AlignedAlloc, alignment, 1, size, caps, 0);
+            block = AlignedAllocTagged(AllocationMethod.AlignedAlloc, alignment, 1, size, caps, 0);
+        }
+        else
+        {
+            var tag = observer.BeginAllocation();
+            block = AlignedAllocTagged(AllocationMethod.AlignedAlloc, alignment, 1, size, caps, tag);
+            observer.EndAllocation(tag, block, AllocationMethod.AlignedAlloc, size, caps);
         }
 
-        var tag = observer.BeginAllocation();
-        var block = AlignedAllocTagged(AllocationMethod.AlignedAlloc, alignment, 1, size, caps, tag);
-        observer.EndAllocation(tag, block, AllocationMethod.AlignedAlloc, size, caps);
+        AfterOperation(AllocationMethod.AlignedAlloc);
         return block;
     }
 
@@ -192,14 +207,19 @@ public sealed unsafe partial class HeapCaps : IDisposable
     {
         ThrowIfDisposed();
         var observer = _observer;
+        void* block;
         if (observer is null)
         {
-            return AlignedAllocTagged(AllocationMethod.AlignedCalloc, alignment, n, size, caps, 0);
+            block = AlignedAllocTagged(AllocationMethod.AlignedCalloc, alignment, n, size, caps, 0);
+        }
+        else
+        {
+            var tag = observer.BeginAllocation();
+            block = AlignedAllocTagged(AllocationMethod.AlignedCalloc, alignment, n, size, caps, tag);
+            observer.EndAllocation(tag, block, AllocationMethod.AlignedCalloc, unchecked(n * size), caps);
         }
 
-        var tag = observer.BeginAllocation();
-        var block = AlignedAllocTagged(AllocationMethod.AlignedCalloc, alignment, n, size, caps, tag);
-        observer.EndAllocation(tag, block, AllocationMethod.AlignedCalloc, unchecked(n * size), caps);
+        AfterOperation(AllocationMethod.AlignedCalloc);
         return block;
     }
 
@@ -213,6 +233,13 @@ public sealed unsafe partial class HeapCaps : IDisposable
     public void* Realloc(void* ptr, nuint size, MallocCaps caps)
     {
         ThrowIfDisposed();
+        var result = ReallocUnchecked(ptr, size, caps);
+        AfterOperation(AllocationMethod.Realloc);
+        return result;
+    }
+
+    private void* ReallocUnchecked(void* ptr, nuint size, MallocCaps caps)
+    {
         var observer = _observer;
         if (ptr is null)
         {
@@ -266,6 +293,7 @@ public sealed unsafe partial class HeapCaps : IDisposable
 
         ThrowIfDisposed();
         FreeReporting(ptr, AllocationMethod.Free);
+        AfterOperation(AllocationMethod.Free);
     }
 
     /// <summary>The usable size of a live block (<c>heap_caps_get_allocated_size</c>): at least the requested size.</summary>
@@ -312,15 +340,6 @@ public sealed unsafe partial class HeapCaps : IDisposable
     internal void* MallocTagged(AllocationMethod method, nuint size, MallocCaps caps, uint tag)
     {
         var block = MallocBase(size, caps, _alignment, zero: false, tag);
-        if (_debugRegions)
-        {
-            DrainCorruptions(method);
-        }
-
-        if (_checkEvery != 0)
-        {
-            CountOperation();
-        }
 
         if (block is null && size != 0)
         {
@@ -336,10 +355,6 @@ public sealed unsafe partial class HeapCaps : IDisposable
         if (!MulOverflows(n, size))
         {
             block = MallocBase(n * size, caps, _alignment, zero: true, tag);
-            if (_debugRegions)
-            {
-                DrainCorruptions(method);
-            }
         }
 
         if (block is null && size != 0)
@@ -359,10 +374,6 @@ public sealed unsafe partial class HeapCaps : IDisposable
 
         var bytes = n * size;
         var block = MallocBase(bytes, caps, Math.Max(alignment, _alignment), zero: method == AllocationMethod.AlignedCalloc, tag);
-        if (_debugRegions)
-        {
-            DrainCorruptions(method);
-        }
 
         if (block is null && bytes != 0)
         {
@@ -381,10 +392,6 @@ public sealed unsafe partial class HeapCaps : IDisposable
     {
         oldTag = 0;
         var block = ReallocBase(ptr, size, caps, out oldState, ref oldTag);
-        if (_debugRegions)
-        {
-            DrainCorruptions(method);
-        }
 
         if (block is null && oldState == BlockState.Live)
         {
@@ -405,18 +412,26 @@ public sealed unsafe partial class HeapCaps : IDisposable
             return BlockState.Outside;
         }
 
-        var state = region.Free(ptr, clearIfTagged, out block);
+        return region.Free(ptr, clearIfTagged, out block);
+    }
+
+    /// <summary>
+    /// Ends a heap operation, after all its bookkeeping: reports what the debug regions found during it
+    /// and counts it for the periodic integrity check. Reporting may throw (the Throw policy), which
+    /// is why it comes last.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal void AfterOperation(AllocationMethod method)
+    {
         if (_debugRegions)
         {
-            DrainCorruptions(AllocationMethod.Free);
+            DrainCorruptions(method);
         }
 
         if (_checkEvery != 0)
         {
             CountOperation();
         }
-
-        return state;
     }
 
     /// <summary>Whether some region checks blocks (poisoning): the tracker then tells the heap each operation's call site.</summary>

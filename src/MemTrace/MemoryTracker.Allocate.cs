@@ -203,10 +203,9 @@ public sealed unsafe partial class MemoryTracker
         var cell = Cell();
         var handle = TakeHandle(cell);
         var request = NextRequestNumber(cell);
-        var debug = Heap.HasDebugRegions;
-        if (debug)
+        if (Heap.HasDebugRegions)
         {
-            CallSiteContext.Current = site;
+            return TrackedAllocateChecked(cell, handle, request, method, alignment, n, size, caps, site);
         }
 
         var block = method switch
@@ -215,22 +214,50 @@ public sealed unsafe partial class MemoryTracker
             AllocationMethod.Calloc => Heap.CallocTagged(method, n, size, caps, handle),
             _ => Heap.AlignedAllocTagged(method, alignment, n, size, caps, handle),
         };
-        if (debug)
-        {
-            CallSiteContext.Current = 0;
-        }
 
         if (block is null)
         {
-            return Failed(cell, handle, method, n, size, caps, site, request);
+            block = Failed(cell, handle, method, n, size, caps, site, request);
         }
-
-        if (handle != 0)
+        else if (handle != 0)
         {
             Commit(cell, handle, block, unchecked(n * size), caps, site, request);
         }
 
+        Heap.AfterOperation(method);
         return block;
+    }
+
+    /// <summary>An allocation on a heap whose regions check blocks: the call site goes with it, so a corruption found is reported as detected here.</summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private void* TrackedAllocateChecked(TrackerThreadCell cell, uint handle, long request, AllocationMethod method, nuint alignment, nuint n, nuint size, MallocCaps caps, uint site)
+    {
+        CallSiteContext.Current = site;
+        try
+        {
+            var block = method switch
+            {
+                AllocationMethod.Malloc or AllocationMethod.Realloc => Heap.MallocTagged(method, size, caps, handle),
+                AllocationMethod.Calloc => Heap.CallocTagged(method, n, size, caps, handle),
+                _ => Heap.AlignedAllocTagged(method, alignment, n, size, caps, handle),
+            };
+
+            if (block is null)
+            {
+                block = Failed(cell, handle, method, n, size, caps, site, request);
+            }
+            else if (handle != 0)
+            {
+                Commit(cell, handle, block, unchecked(n * size), caps, site, request);
+            }
+
+            Heap.AfterOperation(method);
+            return block;
+        }
+        finally
+        {
+            CallSiteContext.Current = 0;
+        }
     }
 
     [MethodImpl(MethodImplOptions.NoInlining)]
@@ -253,18 +280,42 @@ public sealed unsafe partial class MemoryTracker
     {
         ThrowIfDisposed();
         Heap.ThrowIfDisposed();
-        return method switch
+        var block = method switch
         {
             AllocationMethod.Malloc => Heap.MallocTagged(method, size, caps, 0),
             AllocationMethod.Calloc => Heap.CallocTagged(method, n, size, caps, 0),
             _ => Heap.AlignedAllocTagged(method, alignment, n, size, caps, 0),
         };
+        Heap.AfterOperation(method);
+        return block;
     }
 
     private void* TrackedRealloc(void* ptr, nuint size, MallocCaps caps, string? variable, string file, int line, string function)
     {
         ThrowIfDisposed();
         Heap.ThrowIfDisposed();
+        if (!Heap.HasDebugRegions)
+        {
+            var result = TrackedReallocCore(ptr, size, caps, variable, file, line, function);
+            Heap.AfterOperation(AllocationMethod.Realloc);
+            return result;
+        }
+
+        CallSiteContext.Current = CallSiteRegistry.GetId(AllocationMethod.Realloc, file, line, function, variable);
+        try
+        {
+            var result = TrackedReallocCore(ptr, size, caps, variable, file, line, function);
+            Heap.AfterOperation(AllocationMethod.Realloc);
+            return result;
+        }
+        finally
+        {
+            CallSiteContext.Current = 0;
+        }
+    }
+
+    private void* TrackedReallocCore(void* ptr, nuint size, MallocCaps caps, string? variable, string file, int line, string function)
+    {
         var enabled = _enabled;
         if (ptr is null)
         {
@@ -279,18 +330,7 @@ public sealed unsafe partial class MemoryTracker
             return null;
         }
 
-        var debug = Heap.HasDebugRegions;
-        if (debug)
-        {
-            CallSiteContext.Current = CallSiteRegistry.GetId(AllocationMethod.Realloc, file, line, function, variable);
-        }
-
         var block = Heap.ReallocTagged(AllocationMethod.Realloc, ptr, size, caps, out var oldState, out var oldTag);
-        if (debug)
-        {
-            CallSiteContext.Current = 0;
-        }
-
         if (block is not null)
         {
             if (oldTag != 0)

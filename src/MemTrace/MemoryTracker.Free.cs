@@ -76,6 +76,7 @@ public sealed unsafe partial class MemoryTracker
                 Release(Cell(), info.Tag, CallSiteRegistry.GetId(method, file, line, function, variable));
             }
 
+            Heap.AfterOperation(method);
             return;
         }
 
@@ -88,28 +89,26 @@ public sealed unsafe partial class MemoryTracker
     {
         var site = CallSiteRegistry.GetId(method, file, line, function, variable);
         CallSiteContext.Current = site;
-        BlockState state;
-        BlockInfo info;
         try
         {
-            state = Heap.FreeTagged(block, clear, out info);
+            var state = Heap.FreeTagged(block, clear, out var info);
+            if (state == BlockState.Live)
+            {
+                if (info.Tag != 0)
+                {
+                    Release(Cell(), info.Tag, site);
+                }
+
+                Heap.AfterOperation(method);
+                return;
+            }
+
+            ReportBadFree(state, block, method, variable, file, line, function);
         }
         finally
         {
             CallSiteContext.Current = 0;
         }
-
-        if (state == BlockState.Live)
-        {
-            if (info.Tag != 0)
-            {
-                Release(Cell(), info.Tag, site);
-            }
-
-            return;
-        }
-
-        ReportBadFree(state, block, method, variable, file, line, function);
     }
 
     [MethodImpl(MethodImplOptions.NoInlining)]

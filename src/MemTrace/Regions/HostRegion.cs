@@ -177,6 +177,8 @@ internal sealed unsafe class HostRegion : Region
         return BlockState.Live;
     }
 
+    public override bool HeldBlocksStayLive => false;
+
     public override void ReleaseHeld(void* ptr) => FreeNative((Header*)((byte*)ptr - HeaderSize), (byte*)ptr);
 
     public override BlockState Query(void* ptr, out BlockInfo block)

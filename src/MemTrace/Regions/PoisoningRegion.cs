@@ -324,11 +324,14 @@ internal sealed unsafe class PoisoningRegion : Region, IBlockInspector
     public override HeapInfo GetInfo()
     {
         var info = _inner.GetInfo();
-        nuint heldBlocks, heldBytes;
-        using (_lock.EnterScope())
+        nuint heldBlocks = 0, heldBytes = 0;
+        if (_inner.HeldBlocksStayLive)
         {
-            heldBlocks = (nuint)_held.Count;
-            heldBytes = _heldInnerBytes;
+            using (_lock.EnterScope())
+            {
+                heldBlocks = (nuint)_held.Count;
+                heldBytes = _heldInnerBytes;
+            }
         }
 
         var userBlocks = info.AllocatedBlocks - heldBlocks;
@@ -359,32 +362,26 @@ internal sealed unsafe class PoisoningRegion : Region, IBlockInspector
     {
         var sound = _inner.CheckIntegrity(output);
 
-        // Live blocks: both canaries.
-        var live = new List<(nuint Inner, nuint Usable, uint Tag)>();
-        _inner.ForEachLiveBlock((inner, usable, tag) => live.Add((inner, usable, tag)));
-        foreach (var (inner, usable, tag) in live)
+        // Quarantined blocks: still all 0xFE.
+        List<(nuint User, Held Held)> quarantined;
+        using (_lock.EnterScope())
         {
-            Held held;
-            bool isHeld;
-            nuint user;
-            using (_lock.EnterScope())
+            quarantined = [.. _held.Where(static h => h.Value.Quarantined).Select(static h => (h.Key, h.Value))];
+        }
+
+        foreach (var (user, held) in quarantined)
+        {
+            if (VerifyFill((byte*)held.Inner, held.InnerSize, FreeFill, (byte*)user, held.Size, held.Tag, MemoryErrorKind.WriteAfterFree, wasFreed: true) is { } damaged)
             {
-                isHeld = _held.TryGetValue(FindUser(inner), out held);
-                user = FindUser(inner);
+                sound = false;
+                Print(output, damaged);
+                SetAside(damaged, held.InnerSize, moveFromQuarantine: true);
             }
+        }
 
-            if (isHeld)
-            {
-                if (held.Quarantined && VerifyFill((byte*)held.Inner, held.InnerSize, FreeFill, (byte*)user, held.Size, held.Tag, MemoryErrorKind.WriteAfterFree, wasFreed: true) is { } damaged)
-                {
-                    sound = false;
-                    Print(output, damaged);
-                    SetAside(damaged, held.InnerSize, moveFromQuarantine: true);
-                }
-
-                continue;
-            }
-
+        // Live blocks: both canaries.
+        foreach (var (user, inner, usable, tag) in LiveBlocksWithInner())
+        {
             if (Inspect((byte*)user, (byte*)inner, usable, tag) is { } damage)
             {
                 sound = false;
@@ -658,6 +655,27 @@ internal sealed unsafe class PoisoningRegion : Region, IBlockInspector
                 _alignedInnerToUser.Remove(inner);
             }
         }
+    }
+
+    /// <summary>The inner region's live blocks that are the user's (not held), with their user pointers.</summary>
+    private List<(nuint User, nuint Inner, nuint Usable, uint Tag)> LiveBlocksWithInner()
+    {
+        var inner = new List<(nuint Inner, nuint Usable, uint Tag)>();
+        _inner.ForEachLiveBlock((address, usable, tag) => inner.Add((address, usable, tag)));
+        var blocks = new List<(nuint User, nuint Inner, nuint Usable, uint Tag)>(inner.Count);
+        using (_lock.EnterScope())
+        {
+            foreach (var (address, usable, tag) in inner)
+            {
+                var user = FindUser(address);
+                if (!_held.ContainsKey(user))
+                {
+                    blocks.Add((user, address, usable, tag));
+                }
+            }
+        }
+
+        return blocks;
     }
 
     private List<(nuint User, nuint Size, uint Tag)> LiveUserBlocks()

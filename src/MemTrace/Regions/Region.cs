@@ -84,6 +84,9 @@ internal abstract unsafe class Region : IDisposable
     /// </summary>
     public abstract BlockState Free(void* ptr, bool clearIfTagged, out BlockInfo block, IBlockInspector? inspector);
 
+    /// <summary>Whether a block an inspector holds still counts among the region's live blocks (TLSF: yes; the process heap, which claims it: no).</summary>
+    public virtual bool HeldBlocksStayLive => true;
+
     /// <summary>Frees a block that an inspector kept held.</summary>
     public abstract void ReleaseHeld(void* ptr);
 
