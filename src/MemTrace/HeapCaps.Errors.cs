@@ -97,6 +97,7 @@ public sealed unsafe partial class HeapCaps
         {
             BlockState.Freed => isRealloc ? MemoryErrorKind.ReallocOfFreedBlock : MemoryErrorKind.DoubleFree,
             BlockState.Outside => MemoryErrorKind.OutsideHeap,
+            BlockState.DamagedHeader => MemoryErrorKind.CorruptBlock,
             _ => MemoryErrorKind.InvalidPointer,
         };
 
@@ -111,8 +112,19 @@ public sealed unsafe partial class HeapCaps
         {
             DetectedAt = detectedAt,
             RegionName = region?.Name,
-            Note = kind == MemoryErrorKind.InvalidPointer && region is { IsUnbounded: true } ? HostLimitsNote : null,
-            BlockAddress = kind == MemoryErrorKind.InteriorPointer ? containerAddress : null,
+            Note = kind switch
+            {
+                MemoryErrorKind.InvalidPointer when region is { IsUnbounded: true } => HostLimitsNote,
+                MemoryErrorKind.CorruptBlock => "The block's allocator header was overwritten (an overrun of the block before it?); the block is left as it is. Poisoning (Light) catches such overruns when they happen.",
+                _ => null,
+            },
+
+            BlockAddress = kind switch
+            {
+                MemoryErrorKind.InteriorPointer => containerAddress,
+                MemoryErrorKind.CorruptBlock => address,
+                _ => null,
+            },
             BlockSize = kind == MemoryErrorKind.InteriorPointer ? containerSize : null,
         };
 

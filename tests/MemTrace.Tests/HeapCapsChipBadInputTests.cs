@@ -158,6 +158,30 @@ public unsafe class HeapCapsChipBadInputTests
     }
 
     [Fact]
+    public void A_block_whose_TLSF_header_was_overwritten_is_reported_as_corrupt_and_left_alone()
+    {
+        using var f = new ChipFixture(HeapLayout.Esp32());
+        var before = (byte*)f.Heap.Malloc(32, MallocCaps.Default);
+        var victim = (byte*)f.Heap.Malloc(32, MallocCaps.Default);
+        var sizeWord = (uint*)(victim - 4);
+        var saved = *sizeWord;
+
+        *sizeWord = saved + 64; // An overrun of `before` reaching into victim's header.
+        f.Heap.Free(victim);
+
+        var error = Assert.Single(f.Heap.RecentErrors);
+        Assert.Equal(MemoryErrorKind.CorruptBlock, error.Kind);
+        Assert.Equal((nuint)victim, error.BlockAddress);
+        Assert.Contains("allocator header was overwritten", error.Note, StringComparison.Ordinal);
+        *sizeWord = saved; // Repaired: the block was left as it was, and frees normally.
+        Assert.True(f.Heap.CheckIntegrityAll(print: false));
+        f.Heap.Free(victim);
+        f.Heap.Free(before);
+        Assert.Equal(1, f.Heap.ErrorCount);
+        Assert.Equal(0u, f.Heap.GetInfo(MallocCaps.None).AllocatedBlocks);
+    }
+
+    [Fact]
     public void GetAllocatedSize_of_bad_pointers_is_zero_and_harmless()
     {
         using var f = new ChipFixture(HeapLayout.Esp32());

@@ -16,8 +16,11 @@ internal enum BlockState : byte
     /// <summary>Outside every region of the heap.</summary>
     Outside = 3,
 
-    /// <summary>A live block found damaged; the region has queued the corruption and set the block aside.</summary>
+    /// <summary>A live block found damaged; the region has queued the corruption (reported by the heap) and set the block aside.</summary>
     Corrupt = 4,
+
+    /// <summary>A live block whose allocator header was overwritten; the region left it untouched and the caller reports it.</summary>
+    DamagedHeader = 5,
 }
 
 /// <summary>A live block as its region sees it.</summary>

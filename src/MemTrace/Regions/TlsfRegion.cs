@@ -299,8 +299,8 @@ internal sealed unsafe class TlsfRegion : Region
         TlsfPointer.Freed => BlockState.Freed,
         TlsfPointer.Outside => BlockState.Outside,
 
-        // A live block whose header was overwritten is refused untouched; BlockState has no "corrupt" value, and
-        // NotABlock is the answer that makes every caller leave it alone (the integrity check names the damage).
+        // A live block whose header was overwritten: refused untouched, and reported by the caller as a corrupt block.
+        TlsfPointer.Corrupt => BlockState.DamagedHeader,
         _ => BlockState.NotABlock,
     };
 
