@@ -248,7 +248,7 @@ public unsafe class TlsfRegionTests
         using var report = new StringWriter();
         Assert.False(region.CheckIntegrity(report));
         Assert.Contains("block size out of range", report.ToString(), StringComparison.Ordinal);
-        Assert.Equal(BlockState.NotABlock, region.Free(ptr, false, out _)); // refused, untouched
+        Assert.Equal(BlockState.DamagedHeader, region.Free(ptr, false, out _)); // refused, untouched
 
         ptr[-1] = original;
         Assert.True(region.CheckIntegrity(null));
