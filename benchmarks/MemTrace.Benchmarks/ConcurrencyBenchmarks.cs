@@ -1,7 +1,9 @@
-// Throughput with one and two threads. Each worker allocates a block, hands it to the next worker
-// through a single-producer single-consumer ring, and frees the blocks handed to it: with two
-// threads every free is of a block allocated on the other thread. Results are per pair, so
-// two-thread scaling = time per pair with one thread / time per pair with two.
+// Throughput with one and two threads. Each worker allocates and frees its own blocks and hands
+// every 8th block to the next worker through a single-producer single-consumer ring, freeing the
+// blocks handed to it: with two threads one free in eight is of a block the other thread
+// allocated. (With every free crossing threads, glibc itself loses most of its throughput to its
+// arena locks, which would measure glibc rather than MemTrace.) Results are per pair, so two-thread
+// scaling = time per pair with one thread / time per pair with two.
 using System.Runtime.InteropServices;
 using BenchmarkDotNet.Attributes;
 
@@ -62,7 +64,16 @@ public unsafe class ConcurrencyBenchmarks
             {
                 for (var i = 0; i < PairsPerThread; i++)
                 {
-                    next.Push(allocate(tracker, 64));
+                    var block = allocate(tracker, 64);
+                    if ((i & 7) == 0)
+                    {
+                        next.Push(block);
+                    }
+                    else
+                    {
+                        free(tracker, block);
+                    }
+
                     if (mine.TryPop(out var handed))
                     {
                         free(tracker, handed);
