@@ -11,6 +11,9 @@
 // a block is handed out at that very address, even if a later, larger block now covers it: the
 // pointer was freed and never handed out again, which is what a double free means.
 //
+// The two bits of a granule sit side by side in one word (live at bit 2k, freed at 2k+1), so a
+// malloc or a free reads and writes one word where two separate bitmaps cost two cache lines.
+//
 // Invariant: the live and freed bits of a granule are never both set; a live bit is set exactly
 // for the user pointers of the heap's used blocks (the integrity check verifies this).
 using System.Numerics;
@@ -21,103 +24,98 @@ namespace MemTrace.Tlsf;
 
 internal sealed unsafe class BlockStartMap : IDisposable
 {
+    /// <summary>The live bits of a word: the even bits.</summary>
+    private const ulong LiveBits = 0x5555_5555_5555_5555UL;
+
     private readonly int _granuleShift;
     private readonly nuint _words;
-    private ulong* _live;
-    private ulong* _freed;
+    private ulong* _bits;
 
-    /// <summary>A map for a region of <paramref name="regionSize"/> bytes whose block starts are multiples of <paramref name="granule"/> (a power of two).</summary>
     public BlockStartMap(nuint regionSize, uint granule)
     {
         _granuleShift = BitOperations.Log2(granule);
         var granules = (regionSize >> _granuleShift) + 1;
-        _words = (granules + 63) / 64;
-        _live = (ulong*)NativeMemory.AllocZeroed(_words, sizeof(ulong));
-        _freed = (ulong*)NativeMemory.AllocZeroed(_words, sizeof(ulong));
+        _words = (granules + 31) / 32;
+        _bits = (ulong*)NativeMemory.AllocZeroed(_words, sizeof(ulong));
     }
 
-    /// <summary>Bytes of native memory the two bitmaps take.</summary>
-    public nuint ReservedBytes => _words * sizeof(ulong) * 2;
+    public nuint ReservedBytes => _words * sizeof(ulong);
 
-    /// <summary>Whether the block start at <paramref name="offset"/> (a multiple of the granule, inside the region) is live.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public bool IsLive(uint offset)
     {
-        var bit = offset >> _granuleShift;
-        return (_live[bit >> 6] & (1UL << (int)(bit & 63))) != 0;
+        var granule = offset >> _granuleShift;
+        return (_bits[granule >> 5] & (1UL << (int)((granule & 31) * 2))) != 0;
     }
 
-    /// <summary>Whether <paramref name="offset"/> is the start of a block that was freed and not handed out again.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public bool IsFreed(uint offset)
     {
-        var bit = offset >> _granuleShift;
-        return (_freed[bit >> 6] & (1UL << (int)(bit & 63))) != 0;
+        var granule = offset >> _granuleShift;
+        return (_bits[granule >> 5] & (2UL << (int)((granule & 31) * 2))) != 0;
     }
 
-    /// <summary>A block was handed out at <paramref name="offset"/>.</summary>
+    /// <summary>Live, and no longer freed.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public void MarkLive(uint offset)
     {
-        var bit = offset >> _granuleShift;
-        var mask = 1UL << (int)(bit & 63);
-        _live[bit >> 6] |= mask;
-        _freed[bit >> 6] &= ~mask;
+        var granule = offset >> _granuleShift;
+        var shift = (int)((granule & 31) * 2);
+        ref var word = ref _bits[granule >> 5];
+        word = (word & ~(3UL << shift)) | (1UL << shift);
     }
 
-    /// <summary>The block at <paramref name="offset"/> was freed (or moved away by realloc).</summary>
+    /// <summary>Freed, and no longer live.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public void MarkFreed(uint offset)
     {
-        var bit = offset >> _granuleShift;
-        var mask = 1UL << (int)(bit & 63);
-        _live[bit >> 6] &= ~mask;
-        _freed[bit >> 6] |= mask;
+        var granule = offset >> _granuleShift;
+        var shift = (int)((granule & 31) * 2);
+        ref var word = ref _bits[granule >> 5];
+        word = (word & ~(3UL << shift)) | (2UL << shift);
     }
 
-    /// <summary>The number of live block starts.</summary>
     public nuint CountLive()
     {
         nuint count = 0;
         for (nuint i = 0; i < _words; i++)
         {
-            count += (nuint)BitOperations.PopCount(_live[i]);
+            count += (nuint)BitOperations.PopCount(_bits[i] & LiveBits);
         }
 
         return count;
     }
 
-    /// <summary>Calls <paramref name="visitor"/> with the offset of every live block start, in address order.</summary>
     public void ForEachLive(Action<uint> visitor)
     {
         for (nuint i = 0; i < _words; i++)
         {
-            var word = _live[i];
+            var word = _bits[i] & LiveBits;
             while (word != 0)
             {
                 var bit = BitOperations.TrailingZeroCount(word);
                 word &= word - 1;
-                visitor((uint)(((i * 64) + (nuint)bit) << _granuleShift));
+                visitor((uint)(((i * 32) + (nuint)(bit / 2)) << _granuleShift));
             }
         }
     }
 
-    /// <summary>The offset of the first live block start at or after <paramref name="offset"/>, or <see cref="uint.MaxValue"/> when there is none.</summary>
+    /// <summary>The first live block start at or after <paramref name="offset"/>, or <see cref="uint.MaxValue"/>.</summary>
     public uint NextLive(uint offset)
     {
-        var bit = (nuint)(offset >> _granuleShift);
-        var index = bit >> 6;
+        var granule = (nuint)(offset >> _granuleShift);
+        var index = granule >> 5;
         if (index >= _words)
         {
             return uint.MaxValue;
         }
 
-        var word = _live[index] & (~0UL << (int)(bit & 63));
+        var word = _bits[index] & LiveBits & (~0UL << (int)((granule & 31) * 2));
         while (true)
         {
             if (word != 0)
             {
-                return (uint)(((index * 64) + (nuint)BitOperations.TrailingZeroCount(word)) << _granuleShift);
+                return (uint)(((index * 32) + (nuint)(BitOperations.TrailingZeroCount(word) / 2)) << _granuleShift);
             }
 
             if (++index >= _words)
@@ -125,15 +123,13 @@ internal sealed unsafe class BlockStartMap : IDisposable
                 return uint.MaxValue;
             }
 
-            word = _live[index];
+            word = _bits[index] & LiveBits;
         }
     }
 
     public void Dispose()
     {
-        NativeMemory.Free(_live);
-        NativeMemory.Free(_freed);
-        _live = null;
-        _freed = null;
+        NativeMemory.Free(_bits);
+        _bits = null;
     }
 }
