@@ -27,7 +27,8 @@ namespace MemTrace.Diagnostics;
 /// <c>memtrace.caps.minimum_free</c>, <c>memtrace.caps.largest_free_block</c> [By] tagged <c>caps</c> (for
 /// <see cref="MemoryTracker.MemoryInfoCaps"/>); counters <c>memtrace.allocations</c>, <c>memtrace.frees</c>,
 /// <c>memtrace.allocation_failures</c>, <c>memtrace.errors</c>; histogram <c>memtrace.allocation.size</c> [By]
-/// tagged <c>region</c>. Unbounded (process heap) regions report no free figures.
+/// tagged <c>region</c>. Regions that share a name are reported together (sums; the largest block of any).
+/// Unbounded (process heap) regions report no free figures.
 /// </remarks>
 /// <example>
 /// <code>
@@ -53,10 +54,10 @@ public sealed class HeapMetrics : IHeapEventSink, IDisposable
         _meter = new Meter(MeterName, typeof(HeapMetrics).Assembly.GetName().Version?.ToString());
         _meter.CreateObservableGauge("memtrace.live.bytes", () => Tracked(t => t.LiveBytes), "By", "Requested bytes of the blocks the tracker holds live.");
         _meter.CreateObservableGauge("memtrace.live.blocks", () => Tracked(t => t.LiveBlocks), "{block}", "Blocks the tracker holds live.");
-        _meter.CreateObservableGauge("memtrace.region.free", () => PerRegion(r => r.FreeBytes), "By", "Free bytes of each region.");
-        _meter.CreateObservableGauge("memtrace.region.minimum_free", () => PerRegion(r => r.MinimumFreeBytes), "By", "Lifetime minimum of free bytes of each region.");
-        _meter.CreateObservableGauge("memtrace.region.largest_free_block", () => PerRegion(r => r.LargestFreeBlock), "By", "Largest free block of each region: the largest request guaranteed to succeed.");
-        _meter.CreateObservableGauge("memtrace.region.size", () => PerRegion(r => r.TotalSize), "By", "Size of each region, metadata included.");
+        _meter.CreateObservableGauge("memtrace.region.free", () => PerRegion(static r => r.FreeBytes, largest: false), "By", "Free bytes of each region.");
+        _meter.CreateObservableGauge("memtrace.region.minimum_free", () => PerRegion(static r => r.MinimumFreeBytes, largest: false), "By", "Lifetime minimum of free bytes of each region.");
+        _meter.CreateObservableGauge("memtrace.region.largest_free_block", () => PerRegion(static r => r.LargestFreeBlock, largest: true), "By", "Largest free block of each region: the largest request guaranteed to succeed.");
+        _meter.CreateObservableGauge("memtrace.region.size", () => PerRegion(static r => r.TotalSize, largest: false), "By", "Size of each region, metadata included.");
         _meter.CreateObservableGauge("memtrace.caps.free", () => PerCaps(static (h, c) => h.GetFreeSize(c)), "By", "heap_caps_get_free_size for each capability.");
         _meter.CreateObservableGauge("memtrace.caps.minimum_free", () => PerCaps(static (h, c) => h.GetMinimumFreeSize(c)), "By", "heap_caps_get_minimum_free_size for each capability.");
         _meter.CreateObservableGauge("memtrace.caps.largest_free_block", () => PerCaps(static (h, c) => h.GetLargestFreeBlock(c)), "By", "heap_caps_get_largest_free_block for each capability.");
@@ -117,7 +118,8 @@ public sealed class HeapMetrics : IHeapEventSink, IDisposable
         return [new Measurement<long>(read(tracker))];
     }
 
-    private IEnumerable<Measurement<long>> PerRegion(Func<RegionSnapshot, nuint> read)
+    /// <summary>One measurement per region name: regions that share a name (an ESP32 has two "DRAM" ranges) add up, and their largest free block is the largest of any.</summary>
+    private IEnumerable<Measurement<long>> PerRegion(Func<RegionSnapshot, nuint> read, bool largest)
     {
         var tracker = Volatile.Read(ref _tracker);
         if (tracker is null)
@@ -136,13 +138,24 @@ public sealed class HeapMetrics : IHeapEventSink, IDisposable
             return [];
         }
 
-        var measurements = new List<Measurement<long>>(regions.Count);
+        var byName = new Dictionary<string, (long Value, MallocCaps Caps)>(StringComparer.Ordinal);
         foreach (var region in regions)
         {
-            if (!region.IsUnbounded)
+            if (region.IsUnbounded)
             {
-                measurements.Add(new Measurement<long>((long)read(region), new("region", region.Name), new("caps", region.Caps.ToCapsString())));
+                continue;
             }
+
+            var value = (long)read(region);
+            byName[region.Name] = byName.TryGetValue(region.Name, out var sum)
+                ? (largest ? Math.Max(sum.Value, value) : sum.Value + value, sum.Caps | region.Caps)
+                : (value, region.Caps);
+        }
+
+        var measurements = new List<Measurement<long>>(byName.Count);
+        foreach (var (name, (value, caps)) in byName)
+        {
+            measurements.Add(new Measurement<long>(value, new("region", name), new("caps", caps.ToCapsString())));
         }
 
         return measurements;
