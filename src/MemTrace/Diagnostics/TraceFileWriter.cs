@@ -53,6 +53,8 @@ public sealed class TraceFileWriter : IHeapEventSink, IDisposable
     private long _droppedClosed;
     private long _droppedIo;
     private long _written;
+    private DropCounts _reported;
+    private DropCounts _committed;
     private long _handedOver;
     private int _flushRequested;
     private volatile bool _closing;
@@ -254,7 +256,7 @@ public sealed class TraceFileWriter : IHeapEventSink, IDisposable
         var nextTimedFlush = now + _flushIntervalMilliseconds;
         var lastEvent = now;
         var unsyncedBytes = false;
-        long reportedFull = 0, reportedIo = 0, reportedClosed = 0, bufferedEvents = 0;
+        long bufferedEvents = 0;
         _encoder.AppendHeader(DateTimeOffset.UtcNow, Environment.ProcessId, ProcessName());
         while (true)
         {
@@ -278,9 +280,9 @@ public sealed class TraceFileWriter : IHeapEventSink, IDisposable
                 }
             }
 
-            ReportDrops(ref reportedFull, ref _droppedFull, "full");
-            ReportDrops(ref reportedIo, ref _droppedIo, "io");
-            ReportDrops(ref reportedClosed, ref _droppedClosed, "closed");
+            ReportDrops(ref _reported.Full, ref _droppedFull, "full");
+            ReportDrops(ref _reported.Io, ref _droppedIo, "io");
+            ReportDrops(ref _reported.Closed, ref _droppedClosed, "closed");
             now = Environment.TickCount64;
             var timedFlushDue = now >= nextTimedFlush;
             if (timedFlushDue)
@@ -360,10 +362,14 @@ public sealed class TraceFileWriter : IHeapEventSink, IDisposable
 
             Interlocked.Add(ref _written, bufferedEvents);
             unsyncedBytes = true;
+            _committed = _reported;
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException or ObjectDisposedException or NotSupportedException)
         {
             Interlocked.Add(ref _droppedIo, bufferedEvents);
+
+            // The "dropped" lines of this batch are lost with it: report those counts again in the next one.
+            _reported = _committed;
             SelfLog.WriteLine($"MemTrace: writing trace {Path ?? "stream"} failed; {bufferedEvents} events lost (counted in a 'dropped' line if a later write succeeds): {e.Message}");
         }
 
@@ -403,15 +409,22 @@ public sealed class TraceFileWriter : IHeapEventSink, IDisposable
         _finished = true;
         Interlocked.Add(ref _droppedClosed, late);
         var unsynced = false;
-        if (late > 0)
-        {
-            _encoder.AppendDropped(late, "closed", DateTimeOffset.UtcNow);
-        }
+        ReportDrops(ref _reported.Full, ref _droppedFull, "full");
+        ReportDrops(ref _reported.Io, ref _droppedIo, "io");
+        ReportDrops(ref _reported.Closed, ref _droppedClosed, "closed");
 
         _encoder.AppendEnd(EventsWritten + bufferedEvents, EventsDropped, DateTimeOffset.UtcNow);
         WriteBatch(ref bufferedEvents, ref unsynced);
         Volatile.Write(ref _handedOver, _ring.Head);
         SyncToDisk();
+    }
+
+    /// <summary>Dropped events by reason, as counted in "dropped" lines.</summary>
+    private struct DropCounts
+    {
+        public long Full;
+        public long Io;
+        public long Closed;
     }
 
     private static string? ProcessName()

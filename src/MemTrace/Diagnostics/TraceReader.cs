@@ -176,6 +176,13 @@ public sealed class TraceReader : IDisposable
                 }
 
                 LineNumber++;
+                if (newline > _options.MaxLineBytes)
+                {
+                    BadLineCount++;
+                    Report(LineNumber, TraceProblemKind.LineTooLong, $"line longer than {_options.MaxLineBytes} bytes; line skipped");
+                    continue;
+                }
+
                 terminated = true;
                 return true;
             }
@@ -260,13 +267,14 @@ public sealed class TraceReader : IDisposable
             reader.Read();
             if (reader.TokenType != JsonTokenType.StartObject)
             {
+                var token = reader.TokenType;
                 reader.Skip();
                 if (reader.Read())
                 {
                     throw new JsonException("more than one value on the line");
                 }
 
-                return Bad(terminated, TraceProblemKind.NotAnObject, $"a JSON {Describe(reader.TokenType)}, not an object; line skipped");
+                return Bad(terminated, TraceProblemKind.NotAnObject, $"a JSON {Describe(token)}, not an object; line skipped");
             }
 
             ReadObject(ref reader, ref fields);
