@@ -100,7 +100,13 @@ internal static unsafe class DemoWorkload
             tracker.Free(ref chunk);
         }
 
-        Thread.Sleep(300); // Long enough for a few snapshots of the fragmented state.
+        // Light traffic while internal memory is fragmented: snapshots come with events, so this shows the state for a while.
+        for (var i = 0; i < 30; i++)
+        {
+            tracker.Malloc(out byte* log_line, (nuint)random.Next(32, 200), MallocCaps.Spiram);
+            tracker.Free(ref log_line);
+            Thread.Sleep(10);
+        }
 
         // A request no region can satisfy: logged, and a failed-allocation event.
         tracker.Malloc(out byte* video_buffer, 8 * 1024 * 1024, MallocCaps.Spiram);
