@@ -35,13 +35,14 @@ internal sealed class BoundedSeries
 
         if (_count == _buckets.Length)
         {
-            Halve();
-            bucket = (long)(Math.Max(0, seconds) / _width);
-            if (bucket <= _buckets[_count - 1])
+            // Sparse buckets (points far apart) may need several doublings before two merge.
+            while (_count == _buckets.Length)
             {
-                Add(seconds, value);
-                return;
+                Halve();
             }
+
+            Add(seconds, value);
+            return;
         }
 
         _buckets[_count] = bucket;

@@ -114,6 +114,22 @@ public class TraceAnalyzerTests
         Assert.Equal(9_999, points[^1].Value);
     }
 
+    [Fact]
+    public void A_bounded_series_of_points_far_apart_stays_within_its_capacity()
+    {
+        // Snapshots ten seconds apart: halving the buckets once merges none of them.
+        var series = new BoundedSeries(capacity: 16, keepMinimum: true);
+        for (var i = 0; i < 1000; i++)
+        {
+            series.Add(i * 10.0, 1000 - i);
+        }
+
+        var points = series.Points();
+        Assert.True(points.Count <= 16);
+        Assert.Equal(1, points.Min(p => p.Value));
+        Assert.True(points[0].Value > 800 && points[0].Seconds == 0);
+    }
+
     private static TraceAnalysis Analyze(HeapEvent[] events)
     {
         var stream = new MemoryStream();
