@@ -427,8 +427,15 @@ public sealed class TraceFileWriter : IHeapEventSink, IDisposable
         public long Closed;
     }
 
+    /// <summary>The program's name: its entry assembly (not "dotnet" for `dotnet app.dll`), else the executable's.</summary>
     private static string? ProcessName()
     {
+        var entry = System.Reflection.Assembly.GetEntryAssembly()?.GetName().Name;
+        if (entry is not null)
+        {
+            return entry;
+        }
+
         var path = Environment.ProcessPath;
         return path is null ? null : System.IO.Path.GetFileNameWithoutExtension(path);
     }
