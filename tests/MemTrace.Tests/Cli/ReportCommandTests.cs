@@ -204,3 +204,44 @@ public sealed class ReportCommandTests : IDisposable
         return path;
     }
 }
+
+public sealed class ReportProgressTests : IDisposable
+{
+    private readonly string _directory = Directory.CreateTempSubdirectory("memtrace-progress-").FullName;
+
+    public void Dispose() => Directory.Delete(_directory, recursive: true);
+
+    [Fact]
+    public void A_large_trace_shows_a_progress_bar_on_an_interactive_terminal_only()
+    {
+        var path = Path.Combine(_directory, "large.jsonl");
+        using (var file = new StreamWriter(path))
+        {
+            file.WriteLine("{\"kind\":\"header\",\"format\":\"memtrace-trace\",\"version\":1}");
+            for (var i = 0; i < 40_000; i++)
+            {
+                var kind = i % 2 == 0 ? "alloc" : "free";
+                file.WriteLine($"{{\"kind\":\"{kind}\",\"seq\":{i + 1},\"time\":\"2026-11-25T14:38:00.001Z\",\"thread\":1,\"addr\":\"0x{0x1000 + (i / 2 * 64):x}\",\"size\":64,\"caps\":\"MALLOC_CAP_8BIT\",\"req\":{(i / 2) + 1},\"region\":\"DRAM\",\"site\":{{\"method\":\"heap_caps_malloc\",\"file\":\"/home/dev/firmware/src/network/PacketQueue.cs\",\"line\":118,\"func\":\"Enqueue\",\"var\":\"packet\"}}}}");
+            }
+        }
+
+        Assert.True(new FileInfo(path).Length >= ReportCommand.ProgressThreshold);
+        var text = new StringWriter();
+        var interactive = Spectre.Console.AnsiConsole.Create(new Spectre.Console.AnsiConsoleSettings
+        {
+            Ansi = Spectre.Console.AnsiSupport.Yes,
+            ColorSystem = Spectre.Console.ColorSystemSupport.NoColors,
+            Interactive = Spectre.Console.InteractionSupport.Yes,
+            Out = new Spectre.Console.AnsiConsoleOutput(text),
+        });
+
+        var exitCode = ReportCommand.Run(path, null, false, interactive, new MemoryStream(), new StringWriter());
+        var (plainExit, plain, _, _) = DemoTrace.Report(path);
+
+        Assert.Equal(0, exitCode);
+        Assert.Contains("Reading large.jsonl", text.ToString(), StringComparison.Ordinal);
+        Assert.Contains("%", text.ToString(), StringComparison.Ordinal);
+        Assert.Equal(0, plainExit);
+        Assert.DoesNotContain("Reading large.jsonl", plain, StringComparison.Ordinal);
+    }
+}
