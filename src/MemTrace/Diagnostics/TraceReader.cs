@@ -287,6 +287,11 @@ public sealed class TraceReader : IDisposable
         {
             return Bad(terminated, TraceProblemKind.InvalidJson, $"not valid JSON ({FirstSentence(e.Message)}); line skipped");
         }
+        catch (Exception e) when (e is InvalidOperationException or FormatException or OverflowException or ArgumentException)
+        {
+            // A safety net: no content may make the reader throw.
+            return Bad(terminated, TraceProblemKind.InvalidValue, $"a value cannot be read ({FirstSentence(e.Message)}); line skipped");
+        }
 
         if (_fieldError is not null)
         {
@@ -571,7 +576,17 @@ public sealed class TraceReader : IDisposable
 
         var length = reader.HasValueSequence ? (int)reader.ValueSequence.Length : reader.ValueSpan.Length;
         var chars = length <= 256 ? stackalloc char[256] : new char[length];
-        var written = reader.CopyString(chars);
+        int written;
+        try
+        {
+            written = reader.CopyString(chars);
+        }
+        catch (InvalidOperationException)
+        {
+            FieldError($"\"{field}\" is not valid UTF-8");
+            return null;
+        }
+
         return _strings.Get(chars[..written]);
     }
 
