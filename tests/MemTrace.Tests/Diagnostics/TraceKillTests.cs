@@ -22,10 +22,17 @@ public sealed class TraceKillTests : IDisposable
         var (process, first) = ChildProcess.StartHost("trace-until-killed", path);
         using (process)
         {
-            Assert.Equal("ready", first);
-            Thread.Sleep(150); // Mid-stream: the writer is busy.
-            process.Kill(); // SIGKILL on Unix.
-            Assert.True(process.WaitForExit(TimeSpan.FromSeconds(30)));
+            try
+            {
+                Assert.Equal("ready", first);
+                Thread.Sleep(150); // Mid-stream: the writer is busy.
+            }
+            finally
+            {
+                process.Kill(); // SIGKILL on Unix; the scenario never ends by itself.
+                Assert.True(process.WaitForExit(TimeSpan.FromSeconds(30)));
+            }
+
             Assert.Equal(128 + 9, process.ExitCode); // Killed by signal 9.
         }
 
