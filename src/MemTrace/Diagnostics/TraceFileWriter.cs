@@ -23,7 +23,7 @@ namespace MemTrace.Diagnostics;
 /// <para>Line format: see <see cref="TraceFormat"/> and docs/tracing.md. Read traces with <see cref="TraceReader"/>
 /// or <c>memtrace report</c>.</para>
 /// <para>Cost on the emitting thread: a copy of the event into the ring (tens of nanoseconds).
-/// Throughput is bounded by the writer thread (about a million events per second on one core,
+/// Throughput is bounded by the writer thread (about three million events per second on one core,
 /// see docs/benchmarks.md); with <see cref="TraceBufferFullMode.Wait"/> a program that emits
 /// faster slows to that pace, with <see cref="TraceBufferFullMode.Drop"/> it does not, and the
 /// file counts what was dropped.</para>
