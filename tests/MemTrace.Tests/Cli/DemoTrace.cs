@@ -1,5 +1,5 @@
 // One trace of `memtrace demo --trace`, made once per test run and shared by the report tests
-// (the demo's workload takes about a second and a half).
+// (the demo's workload takes about a second and a half); kept in TestArtifacts/ as demo.jsonl.
 using MemTrace.Cli;
 using Spectre.Console;
 
@@ -42,7 +42,8 @@ internal static class DemoTrace
 
     private static (string, int, string) Create()
     {
-        var directory = Directory.CreateTempSubdirectory("memtrace-demo-trace-").FullName;
+        // In the test output folder, replaced by each run (nothing piles up in the temporary folder).
+        var directory = Directory.CreateDirectory(System.IO.Path.Combine(AppContext.BaseDirectory, "TestArtifacts")).FullName;
         var path = System.IO.Path.Combine(directory, "demo.jsonl");
         var output = new StringWriter();
         var exitCode = DemoCommand.Run(output, HeapLayout.FromName(LayoutOption.DefaultName), path);
