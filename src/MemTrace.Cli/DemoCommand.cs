@@ -10,14 +10,16 @@ internal static class DemoCommand
     public static Command Create()
     {
         var layout = LayoutOption.Create();
+        var trace = new Option<string?>("--trace") { Description = "Also write a JSON Lines trace of every heap event to this file, after a short workload that gives `memtrace report` something to show." };
         var command = new Command("demo", "Run the seed's example: two tracked allocations, listings, frees, then memory info.")
         {
             layout,
+            trace,
         };
         command.SetAction(result =>
         {
             var chosen = LayoutOption.Resolve(result.GetValue(layout)!, Console.Error);
-            return chosen is null ? 2 : Run(Console.Out, chosen);
+            return chosen is null ? 2 : Run(Console.Out, chosen, result.GetValue(trace));
         });
         return command;
     }
@@ -25,11 +27,17 @@ internal static class DemoCommand
     /// <summary>Runs the demo on the default layout (an ESP32 with 4 MiB of PSRAM).</summary>
     public static int Run(TextWriter output) => Run(output, HeapLayout.FromName(LayoutOption.DefaultName));
 
-    /// <summary>Runs the demo; returns the exit code (0 when every step behaved as expected).</summary>
-    public static unsafe int Run(TextWriter output, HeapLayout layout)
+    /// <summary>Runs the demo; returns the exit code (0 when every step behaved as expected, 2 when the trace file cannot be created).</summary>
+    public static unsafe int Run(TextWriter output, HeapLayout layout, string? tracePath = null)
     {
+        using var events = DemoWorkload.OpenTrace(tracePath, output);
+        if (tracePath is not null && events is null)
+        {
+            return 2;
+        }
+
         using var heap = new HeapCaps(layout, new HeapCapsOptions { ErrorOutput = output });
-        using var tracker = new MemoryTracker(heap, new MemoryTrackerOptions { Output = output });
+        using var tracker = new MemoryTracker(heap, new MemoryTrackerOptions { Output = output, Events = events });
 
         output.WriteLine($"MemTrace demo on the '{heap.Layout.Name}' layout");
         output.WriteLine();
@@ -81,6 +89,11 @@ internal static class DemoCommand
         var expected = tracker.FailedAllocationCount == 0 ? 2 : 1;
         var ok = afterAlloc.Count == expected && afterFirstFree.Count == expected - 1 && afterSecondFree.Count == 0
             && buffer is null && debug_string is null && heap.ErrorCount == 0;
+        if (events is not null)
+        {
+            DemoWorkload.Run(tracker, output, tracePath!);
+        }
+
         return ok ? 0 : 1;
     }
 }

@@ -1,10 +1,13 @@
 // Scenarios that end the process, run by the tests in a child process: the test checks the
 // exit code and what was written before the end.
 using MemTrace;
+using MemTrace.Diagnostics;
 
 return args.FirstOrDefault() switch
 {
     "abort-on-allocation-failure" => AbortOnAllocationFailure(),
+    "trace-until-killed" when args.Length == 2 => TraceUntilKilled(args[1]),
+    "metrics-demo" when args.Length == 2 => MetricsDemo(int.Parse(args[1], System.Globalization.CultureInfo.InvariantCulture)),
     _ => Usage(),
 };
 
@@ -21,8 +24,72 @@ static unsafe int AbortOnAllocationFailure()
     return 0;
 }
 
+// Writes a trace as fast as it can, from one thread, until the test kills the process with
+// SIGKILL: prints "ready" once 20000 events have reached the file, then goes on. Small batches
+// (a 4 KiB ring) so that writes to the file happen all the time, as in a killed production run.
+static unsafe int TraceUntilKilled(string path)
+{
+    using var events = new HeapEventPipelineBuilder()
+        .WriteTo.TraceFile(path, new TraceFileOptions { Capacity = 4096, FullMode = TraceBufferFullMode.Wait })
+        .Build();
+    using var heap = new HeapCaps(HeapLayout.Esp32(4), new HeapCapsOptions { ErrorOutput = null });
+    using var tracker = new MemoryTracker(heap, new MemoryTrackerOptions { Output = null, Events = events, SnapshotInterval = TimeSpan.FromMilliseconds(20) });
+    var writer = (TraceFileWriter)events.Sinks[0];
+    var ready = false;
+    for (long i = 0; ; i++)
+    {
+        tracker.Malloc(out byte* packet, (nuint)(16 + (i % 2000)), MallocCaps.Spiram);
+        tracker.Free(ref packet);
+        if (!ready && writer.EventsWritten >= 20_000)
+        {
+            ready = true;
+            Console.WriteLine("ready");
+            Console.Out.Flush();
+        }
+    }
+}
+
+// A running program for dotnet-counters: a tracker with HeapMetrics (also in its pipeline, for
+// the size histogram), allocating and freeing for the given number of seconds with 100 blocks of
+// 1000 bytes kept live. Prints "ready <pid>" when the meter exists.
+static unsafe int MetricsDemo(int seconds)
+{
+    using var metrics = new HeapMetrics();
+    using var events = new HeapEventPipelineBuilder().WriteTo.Sink(metrics).Build();
+    using var heap = new HeapCaps(HeapLayout.Esp32(4), new HeapCapsOptions { ErrorOutput = null });
+    using var tracker = new MemoryTracker(heap, new MemoryTrackerOptions { Output = null, Events = events, SnapshotInterval = TimeSpan.Zero });
+    metrics.Observe(tracker);
+    var kept = new List<nint>();
+    for (var i = 0; i < 100; i++)
+    {
+        kept.Add((nint)tracker.Malloc(1000, MallocCaps.Internal));
+    }
+
+    Console.WriteLine($"ready {Environment.ProcessId}");
+    Console.Out.Flush();
+    var end = Environment.TickCount64 + (seconds * 1000L);
+    while (Environment.TickCount64 < end)
+    {
+        for (var i = 0; i < 100; i++)
+        {
+            tracker.Malloc(out byte* message, (nuint)(32 + (i * 8)), MallocCaps.Spiram);
+            tracker.Free(ref message);
+        }
+
+        Thread.Sleep(10);
+    }
+
+    foreach (var block in kept)
+    {
+        var p = (byte*)block;
+        tracker.Free(ref p);
+    }
+
+    return 0;
+}
+
 static int Usage()
 {
-    Console.Error.WriteLine("usage: MemTrace.TestHost <scenario>");
+    Console.Error.WriteLine("usage: MemTrace.TestHost abort-on-allocation-failure | trace-until-killed PATH | metrics-demo SECONDS");
     return 64;
 }

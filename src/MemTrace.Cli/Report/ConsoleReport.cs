@@ -1,0 +1,112 @@
+// ConsoleReport: the terminal form of `memtrace report`: Spectre.Console tables for the trace,
+// peak use, the leaks grouped by call site, the top call sites by bytes and by count, failures,
+// errors and the problems found in the file (with their line numbers).
+using Spectre.Console;
+using Spectre.Console.Rendering;
+
+namespace MemTrace.Cli.Report;
+
+internal static class ConsoleReport
+{
+    private const int Shown = 20;
+
+    public static void Render(IAnsiConsole console, TraceAnalysis a)
+    {
+        console.Write(new Rule($"[bold]MemTrace report[/]: {Markup.Escape(a.Source)}").LeftJustified());
+        var overview = Grid();
+        overview.AddRow("Trace", $"{ReportText.Number(a.Events)} events on {ReportText.Number(a.Lines)} lines, {ReportText.Bytes(a.Bytes)}, {ReportText.Seconds(a.DurationSeconds)}" + (a.Header is { } h ? $", written by {Markup.Escape(h.ProcessName ?? "?")} (pid {h.ProcessId})" : string.Empty));
+        overview.AddRow("Operations", $"{ReportText.Number(a.Allocations)} allocations ({ReportText.Bytes(a.BytesAllocated)}), {ReportText.Number(a.Frees)} frees, {ReportText.Number(a.Reallocations)} reallocs");
+        overview.AddRow("Peak use", $"[bold]{ReportText.Bytes(a.PeakBytes)}[/] in {ReportText.Number(a.PeakBlocks)} blocks at {ReportText.Seconds(a.PeakSeconds)}");
+        overview.AddRow("Live at end", a.LiveBlocksAtEnd == 0 ? "[green]nothing[/]" : $"[yellow]{ReportText.Number(a.LiveBlocksAtEnd)} blocks, {ReportText.Bytes(a.LiveBytesAtEnd)}[/]");
+        overview.AddRow("Failures", a.Failures == 0 ? "0" : $"[red]{ReportText.Number(a.Failures)}[/]");
+        overview.AddRow("Errors", a.Errors == 0 ? "0" : $"[red]{ReportText.Number(a.Errors)}[/]");
+        console.Write(overview);
+        console.WriteLine();
+
+        var peak = new Table().Title("Peak use by region").AddColumns("Region", "Peak tracked").AddColumn(new TableColumn("Size").RightAligned()).AddColumn(new TableColumn("Lowest free").RightAligned()).AddColumn(new TableColumn("Largest free block (lowest)").RightAligned());
+        foreach (var (name, bytes) in a.PeakByRegion.OrderByDescending(p => p.Value))
+        {
+            var region = a.Regions.FirstOrDefault(r => r.Name == name);
+            peak.AddRow(
+                Markup.Escape(name),
+                ReportText.Bytes(bytes),
+                region is null ? "unbounded" : ReportText.Bytes(region.Total),
+                region is null ? "-" : ReportText.Bytes(region.MinimumFree),
+                region is null ? "-" : $"{ReportText.Bytes(region.Largest)} ({ReportText.Bytes(region.LowestLargest)})");
+        }
+
+        console.Write(peak);
+        var byCaps = new Table().Title("Peak use by requested capabilities").AddColumn("Caps").AddColumn(new TableColumn("Peak tracked").RightAligned());
+        foreach (var (caps, bytes) in a.PeakByCaps.OrderByDescending(p => p.Value))
+        {
+            byCaps.AddRow(Markup.Escape(caps), ReportText.Bytes(bytes));
+        }
+
+        console.Write(byCaps);
+
+        var leaks = new Table().Title($"Blocks live at the end, by call site ({ReportText.Number(a.LiveBlocksAtEnd)} blocks, {ReportText.Bytes(a.LiveBytesAtEnd)})")
+            .AddColumn("Allocated at").AddColumn(new TableColumn("Blocks").RightAligned()).AddColumn(new TableColumn("Bytes").RightAligned()).AddColumns("Region", "Caps").AddColumn(new TableColumn("First request").RightAligned());
+        foreach (var row in a.LeaksBySite.Take(Shown))
+        {
+            leaks.AddRow(Markup.Escape(ReportText.Site(row.Site)), ReportText.Number(row.Blocks), ReportText.Bytes(row.Bytes), Markup.Escape(row.Regions), Markup.Escape(row.Caps), "#" + row.FirstRequest);
+        }
+
+        if (a.LeaksBySite.Count == 0)
+        {
+            leaks.AddRow("[green]no block is live at the end[/]", string.Empty, string.Empty, string.Empty, string.Empty, string.Empty);
+        }
+
+        console.Write(leaks);
+        console.Write(SiteTable("Top call sites by bytes allocated", a.TopSitesByBytes));
+        console.Write(SiteTable("Top call sites by allocations", a.TopSitesByCount));
+
+        if (a.Failures > 0)
+        {
+            var failures = new Table().Title($"Failed allocations ({ReportText.Number(a.Failures)})").AddColumn(new TableColumn("Line").RightAligned()).AddColumn("Time").AddColumn(new TableColumn("Size").RightAligned()).AddColumns("Caps", "Requested at");
+            foreach (var row in a.FailureList.Take(Shown))
+            {
+                failures.AddRow(row.Line.ToString(System.Globalization.CultureInfo.InvariantCulture), ReportText.Time(row.Time), ReportText.Bytes((double)row.Size), Markup.Escape(row.Caps.ToCapsString()), Markup.Escape(ReportText.Site(row.Site)));
+            }
+
+            console.Write(failures);
+        }
+
+        if (a.Errors > 0)
+        {
+            var errors = new Table().Title($"Memory errors ({ReportText.Number(a.Errors)})").AddColumn(new TableColumn("Line").RightAligned()).AddColumns("Error", "Detected at", "Allocated at", "First freed at");
+            foreach (var row in a.ErrorList.Take(Shown))
+            {
+                errors.AddRow(
+                    row.Line.ToString(System.Globalization.CultureInfo.InvariantCulture),
+                    "[red]" + Markup.Escape(row.Message) + "[/]",
+                    Markup.Escape(ReportText.Site(row.Site)),
+                    Markup.Escape(row.AllocatedAt is { } at ? ReportText.Site(at) : "-"),
+                    Markup.Escape(row.FreedAt is { } freed ? ReportText.Site(freed) : "-"));
+            }
+
+            console.Write(errors);
+        }
+
+    }
+
+    private static Table SiteTable(string title, List<SiteRow> rows)
+    {
+        var table = new Table().Title(title).AddColumn("Call site").AddColumn(new TableColumn("Allocations").RightAligned()).AddColumn(new TableColumn("Bytes").RightAligned());
+        foreach (var row in rows)
+        {
+            table.AddRow(Markup.Escape(ReportText.Site(row.Site)), ReportText.Number(row.Blocks), ReportText.Bytes(row.Bytes));
+        }
+
+        return table;
+    }
+
+    private static Grid Grid()
+    {
+        var grid = new Grid();
+        grid.AddColumn(new GridColumn().NoWrap().PadRight(2));
+        grid.AddColumn();
+        return grid;
+    }
+
+    private static Grid AddRow(this Grid grid, string name, string markup) => grid.AddRow(new IRenderable[] { new Markup($"[bold]{name}[/]"), new Markup(markup) });
+}

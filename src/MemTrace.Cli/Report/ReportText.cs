@@ -1,0 +1,42 @@
+// ReportText: how the report writes bytes, times and call sites, the same in every renderer.
+using System.Globalization;
+
+namespace MemTrace.Cli.Report;
+
+internal static class ReportText
+{
+    /// <summary>768 B, 12.5 KiB, 3.0 MiB, 1.2 GiB.</summary>
+    public static string Bytes(double bytes)
+    {
+        var value = Math.Abs(bytes);
+        return value switch
+        {
+            < 1024 => bytes.ToString("0", CultureInfo.InvariantCulture) + " B",
+            < 1024 * 1024 => (bytes / 1024).ToString("0.0", CultureInfo.InvariantCulture) + " KiB",
+            < 1024L * 1024 * 1024 => (bytes / (1024 * 1024)).ToString("0.0", CultureInfo.InvariantCulture) + " MiB",
+            _ => (bytes / (1024L * 1024 * 1024)).ToString("0.00", CultureInfo.InvariantCulture) + " GiB",
+        };
+    }
+
+    /// <summary>0.000 s, 12.345 s.</summary>
+    public static string Seconds(double seconds) => seconds.ToString("0.000", CultureInfo.InvariantCulture) + " s";
+
+    public static string Number(long value) => value.ToString("N0", CultureInfo.InvariantCulture);
+
+    public static string Site(CallSite site) => TraceAnalysis.SiteText(site);
+
+    public static string Time(DateTimeOffset time) => time.UtcDateTime.ToString("HH:mm:ss.fff", CultureInfo.InvariantCulture);
+
+    /// <summary>The short axis label of size-histogram bucket i: its lower bound, 0, 2, 64, 1K, 256K, 4M.</summary>
+    public static string SizeBucketStart(int i) => i switch
+    {
+        0 => "0",
+        < 10 => (1L << i).ToString(CultureInfo.InvariantCulture),
+        < 20 => (1L << (i - 10)).ToString(CultureInfo.InvariantCulture) + "K",
+        < 30 => (1L << (i - 20)).ToString(CultureInfo.InvariantCulture) + "M",
+        _ => (1L << (i - 30)).ToString(CultureInfo.InvariantCulture) + "G",
+    };
+
+    /// <summary>The label of size-histogram bucket i: sizes in [2^i, 2^(i+1)).</summary>
+    public static string SizeBucket(int i) => i == 0 ? "0-1 B" : $"{Bytes(1L << i)}-{Bytes((1L << (i + 1)) - 1)}";
+}

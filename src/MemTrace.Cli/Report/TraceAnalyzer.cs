@@ -1,0 +1,353 @@
+// TraceAnalyzer: one streaming pass over a trace that folds every event into a TraceAnalysis.
+//
+// Memory stays bounded by what the traced program had, not by the trace's length: the blocks
+// live at a given moment (to know what a free releases and what leaks at the end), one row per
+// call site, per region and per caps, capped lists of failures and errors, and downsampled time
+// series. A 1 GB trace of a program with a thousand live blocks is analysed in a few megabytes.
+using System.Runtime.InteropServices;
+using MemTrace.Diagnostics;
+
+namespace MemTrace.Cli.Report;
+
+internal sealed class TraceAnalyzer
+{
+    private const int SeriesPoints = 400;
+    private const int TopRows = 15;
+
+    private readonly Dictionary<nuint, LiveBlock> _live = [];
+    private readonly Dictionary<CallSite, int> _siteIds = [];
+    private readonly List<SiteStats> _sites = [];
+    private readonly Dictionary<string, Track> _regions = new(StringComparer.Ordinal);
+    private readonly Dictionary<MallocCaps, Track> _caps = [];
+    private readonly Dictionary<string, (BoundedSeries Largest, BoundedSeries Free)> _snapshotSeries = new(StringComparer.Ordinal);
+    private readonly BoundedSeries _total = new(SeriesPoints, keepMinimum: false);
+    private readonly Dictionary<string, RegionStatistics> _snapshotRegions = new(StringComparer.Ordinal);
+    private long _liveBytes;
+    private DateTimeOffset? _start;
+
+    /// <summary>Reads the whole trace; <paramref name="progress"/> gets (bytes read, total bytes) every megabyte or so.</summary>
+    public static TraceAnalysis Analyze(TraceReader reader, string source, Action<long, long?>? progress = null)
+    {
+        var analyzer = new TraceAnalyzer();
+        var analysis = new TraceAnalysis { Source = source };
+        var nextProgress = 0L;
+        while (reader.Read(out var heapEvent))
+        {
+            analyzer.Add(analysis, reader.LineNumber, heapEvent);
+            if (progress is not null && reader.Position >= nextProgress)
+            {
+                progress(reader.Position, reader.Length);
+                nextProgress = reader.Position + (1 << 20);
+            }
+        }
+
+        progress?.Invoke(reader.Position, reader.Length);
+        analysis.Bytes = reader.Position;
+        analysis.Lines = reader.LineNumber;
+        analysis.Events = reader.EventCount;
+        analysis.BadLines = reader.BadLineCount;
+        analysis.DroppedEvents = reader.DroppedEvents;
+        analysis.TornLastLine = reader.TornLastLine;
+        analysis.HasEnd = reader.HasEnd;
+        analysis.Header = reader.Header;
+        analysis.Problems.AddRange(reader.Problems);
+        analysis.ProblemCount = reader.ProblemCount;
+        analyzer.Complete(analysis);
+        return analysis;
+    }
+
+    private void Add(TraceAnalysis analysis, long line, in HeapEvent e)
+    {
+        if (e.Time != default)
+        {
+            _start ??= e.Time;
+            analysis.Start ??= e.Time;
+            if (analysis.End is null || e.Time > analysis.End)
+            {
+                analysis.End = e.Time;
+            }
+        }
+
+        var seconds = _start is { } start && e.Time != default ? (e.Time - start).TotalSeconds : 0;
+        switch (e.Kind)
+        {
+            case HeapEventKind.Allocation:
+                analysis.Allocations++;
+                analysis.BytesAllocated += (long)e.Size;
+                analysis.SizeHistogram[e.Size <= 1 ? 0 : 63 - System.Numerics.BitOperations.LeadingZeroCount((ulong)e.Size)]++;
+                var site = SiteOf(e.Site);
+                _sites[site].Allocations++;
+                _sites[site].Bytes += (long)e.Size;
+                if (_live.Remove(e.Address, out var replaced))
+                {
+                    // An address allocated twice with no free between: a free was dropped. Count it out.
+                    Release(replaced, seconds);
+                    analysis.UnknownFrees++;
+                }
+
+                Hold(new LiveBlock(site, e.Size, Region(e.RegionName), Caps(e.Caps), e.RequestNumber), e.Address, seconds, analysis);
+                break;
+            case HeapEventKind.Free:
+                analysis.Frees++;
+                if (_live.Remove(e.Address, out var freed))
+                {
+                    Release(freed, seconds);
+                }
+                else
+                {
+                    analysis.UnknownFrees++;
+                }
+
+                break;
+            case HeapEventKind.Reallocation:
+                analysis.Reallocations++;
+                int reallocSite;
+                long request = e.RequestNumber;
+                if (_live.Remove(e.PreviousAddress, out var before))
+                {
+                    Release(before, seconds);
+                    reallocSite = before.Site;
+                    request = before.Request;
+                }
+                else
+                {
+                    analysis.UnknownFrees++;
+                    reallocSite = SiteOf(e.AllocatedAt ?? e.Site);
+                }
+
+                Hold(new LiveBlock(reallocSite, e.Size, Region(e.RegionName), Caps(e.Caps), request), e.Address, seconds, analysis);
+                break;
+            case HeapEventKind.FailedAllocation:
+                analysis.Failures++;
+                if (analysis.FailureList.Count < TraceAnalysis.ListLimit)
+                {
+                    analysis.FailureList.Add(new FailureRow(line, e.Time, e.Size, e.Caps, e.Site, e.RequestNumber));
+                }
+
+                break;
+            case HeapEventKind.MemoryError:
+                analysis.Errors++;
+                if (analysis.ErrorList.Count < TraceAnalysis.ListLimit)
+                {
+                    analysis.ErrorList.Add(new ErrorRow(line, e.Time, e.Error?.Kind.ToString() ?? "MemoryError", e.Error?.Message ?? $"memory error at 0x{e.Address:x}", e.Site, e.AllocatedAt, e.Error?.FreedAt));
+                }
+
+                break;
+            case HeapEventKind.Checkpoint:
+                if (analysis.Checkpoints.Count < TraceAnalysis.ListLimit)
+                {
+                    analysis.Checkpoints.Add(new CheckpointRow(line, e.Time, e.Label ?? string.Empty, e.LiveBlocks, e.LiveBytes));
+                }
+
+                Snapshot(e, seconds);
+                break;
+            case HeapEventKind.Snapshot:
+                analysis.Snapshots++;
+                Snapshot(e, seconds);
+                break;
+        }
+    }
+
+    private void Hold(LiveBlock block, nuint address, double seconds, TraceAnalysis analysis)
+    {
+        _live[address] = block;
+        _liveBytes += (long)block.Size;
+        _sites[block.Site].LiveBlocks++;
+        _sites[block.Site].LiveBytes += (long)block.Size;
+        block.Region.Change((long)block.Size, seconds);
+        block.Caps.Change((long)block.Size, seconds);
+        _total.Add(seconds, _liveBytes);
+        if (_liveBytes > analysis.PeakBytes)
+        {
+            analysis.PeakBytes = _liveBytes;
+            analysis.PeakBlocks = _live.Count;
+            analysis.PeakSeconds = seconds;
+        }
+    }
+
+    private void Release(LiveBlock block, double seconds)
+    {
+        _liveBytes -= (long)block.Size;
+        _sites[block.Site].LiveBlocks--;
+        _sites[block.Site].LiveBytes -= (long)block.Size;
+        block.Region.Change(-(long)block.Size, seconds);
+        block.Caps.Change(-(long)block.Size, seconds);
+        _total.Add(seconds, _liveBytes);
+    }
+
+    private void Snapshot(in HeapEvent e, double seconds)
+    {
+        if (e.Regions is not { } regions)
+        {
+            return;
+        }
+
+        // Regions of one name (an ESP32 has several "DRAM" ranges) add up; their largest block is the largest of any.
+        var byName = new Dictionary<string, RegionStatistics>(StringComparer.Ordinal);
+        foreach (var region in regions)
+        {
+            if (region.IsUnbounded)
+            {
+                continue;
+            }
+
+            byName.TryGetValue(region.Name, out var sum);
+            byName[region.Name] = new RegionStatistics(
+                sum.Caps | region.Caps,
+                sum.Total + (long)region.TotalSize,
+                sum.Free + (long)region.FreeBytes,
+                sum.MinimumFree + (long)region.MinimumFreeBytes,
+                Math.Max(sum.Largest, (long)region.LargestFreeBlock),
+                long.MaxValue);
+        }
+
+        foreach (var (name, statistics) in byName)
+        {
+            var lowest = _snapshotRegions.TryGetValue(name, out var previous) ? Math.Min(previous.LowestLargest, statistics.Largest) : statistics.Largest;
+            _snapshotRegions[name] = statistics with { LowestLargest = lowest };
+            if (!_snapshotSeries.TryGetValue(name, out var series))
+            {
+                series = (new BoundedSeries(SeriesPoints, keepMinimum: true), new BoundedSeries(SeriesPoints, keepMinimum: true));
+                _snapshotSeries[name] = series;
+            }
+
+            series.Largest.Add(seconds, statistics.Largest);
+            series.Free.Add(seconds, statistics.Free);
+        }
+    }
+
+    private void Complete(TraceAnalysis analysis)
+    {
+        analysis.LiveBlocksAtEnd = _live.Count;
+        analysis.LiveBytesAtEnd = _liveBytes;
+        analysis.InUseTotal = _total.Points();
+        foreach (var track in _regions.Values)
+        {
+            analysis.InUseByRegion[track.Name] = track.Series.Points();
+            analysis.PeakByRegion[track.Name] = track.Peak;
+        }
+
+        foreach (var track in _caps.Values)
+        {
+            analysis.InUseByCaps[track.Name] = track.Series.Points();
+            analysis.PeakByCaps[track.Name] = track.Peak;
+        }
+
+        foreach (var (name, series) in _snapshotSeries)
+        {
+            analysis.LargestFreeByRegion[name] = series.Largest.Points();
+            analysis.FreeByRegion[name] = series.Free.Points();
+        }
+
+        analysis.Regions = [.. _snapshotRegions.Select(p => new RegionRow(p.Key, p.Value.Caps.ToCapsString(), p.Value.Total, p.Value.Free, p.Value.MinimumFree, p.Value.Largest, p.Value.LowestLargest))];
+
+        // Leaks: the live blocks at the end, grouped by site (one pass over the live set).
+        var leakRegions = new Dictionary<int, HashSet<string>>();
+        var leakCaps = new Dictionary<int, HashSet<string>>();
+        var firstRequest = new Dictionary<int, long>();
+        foreach (var block in _live.Values)
+        {
+            Add(leakRegions, block.Site, block.Region.Name);
+            Add(leakCaps, block.Site, block.Caps.Name);
+            firstRequest[block.Site] = firstRequest.TryGetValue(block.Site, out var first) ? Math.Min(first, block.Request) : block.Request;
+        }
+
+        analysis.LeaksBySite =
+        [
+            .. Enumerable.Range(0, _sites.Count)
+                .Where(i => _sites[i].LiveBlocks > 0)
+                .OrderByDescending(i => _sites[i].LiveBytes)
+                .Take(TraceAnalysis.ListLimit)
+                .Select(i => new SiteRow(_sites[i].Site, _sites[i].LiveBlocks, _sites[i].LiveBytes, Join(leakRegions, i), Join(leakCaps, i), firstRequest.GetValueOrDefault(i))),
+        ];
+        analysis.TopSitesByBytes = [.. Enumerable.Range(0, _sites.Count).OrderByDescending(i => _sites[i].Bytes).Take(TopRows).Select(Row)];
+        analysis.TopSitesByCount = [.. Enumerable.Range(0, _sites.Count).OrderByDescending(i => _sites[i].Allocations).Take(TopRows).Select(Row)];
+
+        SiteRow Row(int i) => new(_sites[i].Site, _sites[i].Allocations, _sites[i].Bytes, string.Empty, string.Empty, 0);
+
+        static void Add(Dictionary<int, HashSet<string>> sets, int site, string value)
+        {
+            if (!sets.TryGetValue(site, out var set))
+            {
+                set = [];
+                sets[site] = set;
+            }
+
+            set.Add(value);
+        }
+
+        static string Join(Dictionary<int, HashSet<string>> sets, int site) =>
+            sets.TryGetValue(site, out var set) ? string.Join(", ", set.Order(StringComparer.Ordinal)) : string.Empty;
+    }
+
+    private int SiteOf(CallSite site)
+    {
+        ref var id = ref CollectionsMarshal.GetValueRefOrAddDefault(_siteIds, site, out var exists);
+        if (!exists)
+        {
+            id = _sites.Count;
+            _sites.Add(new SiteStats(site));
+        }
+
+        return id;
+    }
+
+    private Track Region(string? name)
+    {
+        name ??= "(no region)";
+        if (!_regions.TryGetValue(name, out var track))
+        {
+            track = new Track(name, keepMinimum: false);
+            _regions[name] = track;
+        }
+
+        return track;
+    }
+
+    private Track Caps(MallocCaps caps)
+    {
+        if (!_caps.TryGetValue(caps, out var track))
+        {
+            track = new Track(caps.ToCapsString(), keepMinimum: false);
+            _caps[caps] = track;
+        }
+
+        return track;
+    }
+
+    private readonly record struct LiveBlock(int Site, nuint Size, Track Region, Track Caps, long Request);
+
+    private readonly record struct RegionStatistics(MallocCaps Caps, long Total, long Free, long MinimumFree, long Largest, long LowestLargest);
+
+    private sealed class SiteStats(CallSite site)
+    {
+        public CallSite Site { get; } = site;
+
+        public long Allocations { get; set; }
+
+        public long Bytes { get; set; }
+
+        public long LiveBlocks { get; set; }
+
+        public long LiveBytes { get; set; }
+    }
+
+    /// <summary>Bytes in use for one region or caps value, with its series and peak.</summary>
+    private sealed class Track(string name, bool keepMinimum)
+    {
+        public string Name { get; } = name;
+
+        public BoundedSeries Series { get; } = new(SeriesPoints, keepMinimum);
+
+        public long Bytes { get; private set; }
+
+        public long Peak { get; private set; }
+
+        public void Change(long delta, double seconds)
+        {
+            Bytes += delta;
+            Peak = Math.Max(Peak, Bytes);
+            Series.Add(seconds, Bytes);
+        }
+    }
+}

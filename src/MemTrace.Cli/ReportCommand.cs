@@ -1,0 +1,160 @@
+// `memtrace report TRACE.jsonl [--html FILE] [--json]`: reads a trace in one streaming pass and
+// shows peak use, the blocks live at the end grouped by call site, the top call sites, failures
+// and errors — as tables, as JSON, and as an HTML page with charts.
+//
+// Exit codes: 0 the report is complete (a torn last line, normal after a crash, is only a
+// warning); 3 a report was made but lines were unreadable or the writer dropped events, so it
+// is partial; 2 the input is unusable (missing, unreadable, empty, no event in it); 1 the HTML
+// file could not be written. Problems go to standard error with their line numbers.
+using System.CommandLine;
+using MemTrace.Cli.Report;
+using MemTrace.Diagnostics;
+using Spectre.Console;
+
+namespace MemTrace.Cli;
+
+/// <summary>The <c>report</c> command.</summary>
+internal static class ReportCommand
+{
+    public const int ExitComplete = 0;
+    public const int ExitOutputFailed = 1;
+    public const int ExitUnusable = 2;
+    public const int ExitPartial = 3;
+
+    /// <summary>Traces at least this large show a progress bar on an interactive terminal.</summary>
+    public const long ProgressThreshold = 8L * 1024 * 1024;
+
+    private const int ProblemsShown = 20;
+
+    public static Command Create()
+    {
+        var trace = new Argument<string>("trace") { Description = "A JSON Lines trace written by MemTrace (memtrace demo --trace FILE, or TraceFileWriter)." };
+        var html = new Option<string?>("--html") { Description = "Also write a self-contained HTML page with charts to this file." };
+        var json = new Option<bool>("--json") { Description = "Write the report as JSON on standard output instead of tables." };
+        var command = new Command("report", "Report on a trace: peak use, leaks by call site, top call sites, failures and errors; --html for charts.")
+        {
+            trace,
+            html,
+            json,
+        };
+        command.SetAction(result =>
+        {
+            using var stdout = Console.OpenStandardOutput();
+            return Run(result.GetValue(trace)!, result.GetValue(html), result.GetValue(json), AnsiConsole.Console, stdout, Console.Error);
+        });
+        return command;
+    }
+
+    /// <summary>Runs the report; returns the exit code.</summary>
+    public static int Run(string tracePath, string? htmlPath, bool json, IAnsiConsole console, Stream standardOutput, TextWriter standardError)
+    {
+        TraceReader reader;
+        try
+        {
+            reader = TraceReader.Open(tracePath);
+        }
+        catch (Exception e) when (e is FileNotFoundException or DirectoryNotFoundException)
+        {
+            standardError.WriteLine($"memtrace: cannot read '{tracePath}': no such file.");
+            return ExitUnusable;
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or ArgumentException or NotSupportedException)
+        {
+            standardError.WriteLine($"memtrace: cannot read '{tracePath}': {e.Message}");
+            return ExitUnusable;
+        }
+
+        TraceAnalysis analysis;
+        using (reader)
+        {
+            try
+            {
+                var showProgress = !json && console.Profile.Capabilities.Interactive && reader.Length >= ProgressThreshold;
+                analysis = showProgress ? AnalyzeWithProgress(console, reader, tracePath) : TraceAnalyzer.Analyze(reader, tracePath);
+            }
+            catch (IOException e)
+            {
+                standardError.WriteLine($"memtrace: reading '{tracePath}' failed at line {reader.LineNumber + 1}: {e.Message}");
+                return ExitUnusable;
+            }
+        }
+
+        WriteProblems(standardError, analysis);
+        if (analysis.Events == 0)
+        {
+            var why = analysis.Lines == 0 ? "the file is empty" : $"none of its {analysis.Lines} lines is a MemTrace event";
+            standardError.WriteLine($"memtrace: '{tracePath}' is not a usable trace: {why}.");
+            return ExitUnusable;
+        }
+
+        if (json)
+        {
+            JsonReport.Write(standardOutput, analysis);
+            standardOutput.Flush();
+        }
+        else
+        {
+            ConsoleReport.Render(console, analysis);
+        }
+
+        if (htmlPath is not null)
+        {
+            try
+            {
+                File.WriteAllText(htmlPath, HtmlReport.Render(analysis));
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException or ArgumentException or NotSupportedException)
+            {
+                standardError.WriteLine($"memtrace: cannot write '{htmlPath}': {e.Message}");
+                return ExitOutputFailed;
+            }
+
+            if (!json)
+            {
+                console.MarkupLine($"HTML report written to [bold]{Markup.Escape(htmlPath)}[/]");
+            }
+        }
+
+        return analysis.IsPartial ? ExitPartial : ExitComplete;
+    }
+
+    private static TraceAnalysis AnalyzeWithProgress(IAnsiConsole console, TraceReader reader, string tracePath)
+    {
+        TraceAnalysis? analysis = null;
+        console.Progress()
+            .AutoClear(true)
+            .Columns(new TaskDescriptionColumn(), new ProgressBarColumn(), new PercentageColumn(), new RemainingTimeColumn())
+            .Start(context =>
+            {
+                var task = context.AddTask("Reading " + Markup.Escape(Path.GetFileName(tracePath)), maxValue: reader.Length ?? 1);
+                analysis = TraceAnalyzer.Analyze(reader, tracePath, (position, _) => task.Value = position);
+            });
+        return analysis!;
+    }
+
+    private static void WriteProblems(TextWriter error, TraceAnalysis analysis)
+    {
+        foreach (var problem in analysis.Problems.Take(ProblemsShown))
+        {
+            var severity = problem.LosesEvents ? "error" : "warning";
+            error.WriteLine($"memtrace: {analysis.Source}: {severity}: {problem}");
+        }
+
+        if (analysis.ProblemCount > ProblemsShown)
+        {
+            error.WriteLine($"memtrace: {analysis.Source}: … and {analysis.ProblemCount - ProblemsShown} more problems (--json lists the first {TraceReaderOptionsLimit}).");
+        }
+
+        if (!analysis.HasEnd && analysis.Events > 0)
+        {
+            error.WriteLine($"memtrace: {analysis.Source}: note: the trace has no end line: its writer did not close it (killed, or still running).");
+        }
+
+        if (analysis.IsPartial)
+        {
+            error.WriteLine($"memtrace: {analysis.Source}: the report is partial: {analysis.BadLines} lines could not be read and the writer dropped {analysis.DroppedEvents} events.");
+        }
+    }
+
+    private static int TraceReaderOptionsLimit => new TraceReaderOptions().MaxProblemsKept;
+}

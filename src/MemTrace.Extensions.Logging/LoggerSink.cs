@@ -1,0 +1,99 @@
+// LoggerSink: heap events into Microsoft.Extensions.Logging, as structured log messages. Each
+// kind has an event id and a message template whose placeholders are the event's fields, so a
+// structured logger (Serilog, OpenTelemetry) keeps them as properties. The level follows
+// HeapEventKindExtensions.GetLevel (allocation -> Trace ... memory error -> Error), and the
+// logger's IsEnabled is tested first, so a logger that ignores Trace costs one call per event.
+using MemTrace.Diagnostics;
+using Microsoft.Extensions.Logging;
+
+namespace MemTrace.Extensions.Logging;
+
+/// <summary>Writes heap events to an <see cref="ILogger"/>.</summary>
+/// <remarks>
+/// Event ids: 1 allocation, 2 free, 3 realloc, 4 failed allocation, 5 memory error, 6 checkpoint, 7 snapshot.
+/// Levels: allocations, frees and reallocs <see cref="LogLevel.Trace"/>; snapshots <see cref="LogLevel.Debug"/>;
+/// checkpoints <see cref="LogLevel.Information"/>; failed allocations <see cref="LogLevel.Warning"/>; memory
+/// errors <see cref="LogLevel.Error"/>. Runs on the allocating thread, so a slow logger slows allocations:
+/// restrict it (<c>restrictedToMinimumLevel</c>) or configure the logger's own filters.
+/// </remarks>
+public sealed partial class LoggerSink : IHeapEventSink
+{
+    private readonly ILogger _logger;
+
+    /// <summary>Creates a sink over <paramref name="logger"/>.</summary>
+    /// <param name="logger">The logger.</param>
+    /// <exception cref="ArgumentNullException"><paramref name="logger"/> is null.</exception>
+    public LoggerSink(ILogger logger)
+    {
+        ArgumentNullException.ThrowIfNull(logger);
+        _logger = logger;
+    }
+
+    /// <summary>The <see cref="LogLevel"/> of an event kind.</summary>
+    /// <param name="kind">The kind.</param>
+    /// <returns>The level.</returns>
+    public static LogLevel ToLogLevel(HeapEventKind kind) => kind.GetLevel() switch
+    {
+        HeapEventLevel.Debug => LogLevel.Debug,
+        HeapEventLevel.Information => LogLevel.Information,
+        HeapEventLevel.Warning => LogLevel.Warning,
+        HeapEventLevel.Error => LogLevel.Error,
+        _ => LogLevel.Trace,
+    };
+
+    /// <summary>Logs the event when the logger is enabled for its level.</summary>
+    /// <param name="heapEvent">The event.</param>
+    public void Emit(in HeapEvent heapEvent)
+    {
+        if (!_logger.IsEnabled(ToLogLevel(heapEvent.Kind)))
+        {
+            return;
+        }
+
+        switch (heapEvent.Kind)
+        {
+            case HeapEventKind.Allocation:
+                LogAllocation(heapEvent.Size, heapEvent.Address, heapEvent.Caps.ToCapsString(), heapEvent.RegionName, heapEvent.RequestNumber, heapEvent.Site.ToString());
+                break;
+            case HeapEventKind.Free:
+                LogFree(heapEvent.Size, heapEvent.Address, heapEvent.RequestNumber, heapEvent.Site.ToString(), heapEvent.AllocatedAt?.ToString());
+                break;
+            case HeapEventKind.Reallocation:
+                LogReallocation(heapEvent.PreviousSize, heapEvent.PreviousAddress, heapEvent.Size, heapEvent.Address, heapEvent.RequestNumber, heapEvent.Site.ToString());
+                break;
+            case HeapEventKind.FailedAllocation:
+                LogFailure(heapEvent.Size, heapEvent.Caps.ToCapsString(), heapEvent.RequestNumber, heapEvent.Site.ToString());
+                break;
+            case HeapEventKind.MemoryError:
+                LogError(heapEvent.Error?.Message ?? "memory error", heapEvent.Error?.Kind.ToString(), heapEvent.Site.ToString(), heapEvent.Error?.ToString());
+                break;
+            case HeapEventKind.Checkpoint:
+                LogCheckpoint(heapEvent.Label, heapEvent.LiveBlocks, heapEvent.LiveBytes);
+                break;
+            default:
+                LogSnapshot(heapEvent.LiveBlocks, heapEvent.LiveBytes, heapEvent.Regions?.Count ?? 0);
+                break;
+        }
+    }
+
+    [LoggerMessage(EventId = 1, EventName = "Allocation", Level = LogLevel.Trace, Message = "Allocated {Size} bytes at {Address} ({Caps}, region {Region}), request #{RequestNumber}, at {Site}")]
+    private partial void LogAllocation(nuint size, nuint address, string caps, string? region, long requestNumber, string site);
+
+    [LoggerMessage(EventId = 2, EventName = "Free", Level = LogLevel.Trace, Message = "Freed {Size} bytes at {Address}, request #{RequestNumber}, at {Site}; allocated at {AllocatedAt}")]
+    private partial void LogFree(nuint size, nuint address, long requestNumber, string site, string? allocatedAt);
+
+    [LoggerMessage(EventId = 3, EventName = "Reallocation", Level = LogLevel.Trace, Message = "Reallocated {PreviousSize} bytes at {PreviousAddress} to {Size} bytes at {Address}, request #{RequestNumber}, at {Site}")]
+    private partial void LogReallocation(nuint previousSize, nuint previousAddress, nuint size, nuint address, long requestNumber, string site);
+
+    [LoggerMessage(EventId = 4, EventName = "FailedAllocation", Level = LogLevel.Warning, Message = "Allocation of {Size} bytes ({Caps}) failed, request #{RequestNumber}, at {Site}")]
+    private partial void LogFailure(nuint size, string caps, long requestNumber, string site);
+
+    [LoggerMessage(EventId = 5, EventName = "MemoryError", Level = LogLevel.Error, Message = "Memory error: {ErrorMessage} ({ErrorKind}) detected at {Site}\n{Report}")]
+    private partial void LogError(string errorMessage, string? errorKind, string site, string? report);
+
+    [LoggerMessage(EventId = 6, EventName = "Checkpoint", Level = LogLevel.Information, Message = "Checkpoint {Label}: {LiveBlocks} live blocks, {LiveBytes} bytes")]
+    private partial void LogCheckpoint(string? label, long liveBlocks, long liveBytes);
+
+    [LoggerMessage(EventId = 7, EventName = "Snapshot", Level = LogLevel.Debug, Message = "Heap snapshot: {LiveBlocks} live blocks, {LiveBytes} bytes, {RegionCount} regions")]
+    private partial void LogSnapshot(long liveBlocks, long liveBytes, int regionCount);
+}

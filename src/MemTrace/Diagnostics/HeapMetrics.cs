@@ -1,0 +1,191 @@
+// HeapMetrics: a tracker's figures as System.Diagnostics.Metrics instruments, for dotnet-counters,
+// OpenTelemetry and any MeterListener. The meter is named "MemTrace".
+//
+// Almost everything is observable — gauges and counters read from the tracker and its heap when
+// a listener collects — so metrics cost the allocation path nothing. The one exception is the
+// histogram of allocation sizes, which needs every allocation: HeapMetrics is also a sink, to be
+// added to the tracker's pipeline, and records a size only when a listener has enabled the
+// histogram (one field test otherwise).
+//
+// The sink must exist before the tracker (the tracker takes its pipeline when it is created) and
+// the gauges need the tracker, hence the two steps: create HeapMetrics, add it to the pipeline,
+// create the tracker, then Observe(tracker) — or use the constructor that takes the tracker when
+// no histogram is wanted.
+using System.Diagnostics.Metrics;
+
+namespace MemTrace.Diagnostics;
+
+/// <summary>
+/// A <see cref="Meter"/> named <c>MemTrace</c> with a tracker's figures: live bytes and blocks; free bytes,
+/// minimum free and largest free block per region and per capability; counters of allocations, frees,
+/// failures and errors; and a histogram of allocation sizes (when this is also a sink of the tracker).
+/// </summary>
+/// <remarks>
+/// Instruments (units in brackets): <c>memtrace.live.bytes</c> [By], <c>memtrace.live.blocks</c> [{block}];
+/// <c>memtrace.region.free</c>, <c>memtrace.region.minimum_free</c>, <c>memtrace.region.largest_free_block</c>,
+/// <c>memtrace.region.size</c> [By] tagged <c>region</c> and <c>caps</c>; <c>memtrace.caps.free</c>,
+/// <c>memtrace.caps.minimum_free</c>, <c>memtrace.caps.largest_free_block</c> [By] tagged <c>caps</c> (for
+/// <see cref="MemoryTracker.MemoryInfoCaps"/>); counters <c>memtrace.allocations</c>, <c>memtrace.frees</c>,
+/// <c>memtrace.allocation_failures</c>, <c>memtrace.errors</c>; histogram <c>memtrace.allocation.size</c> [By]
+/// tagged <c>region</c>. Regions that share a name are reported together (sums; the largest block of any).
+/// Unbounded (process heap) regions report no free figures.
+/// </remarks>
+/// <example>
+/// <code>
+/// using var metrics = new HeapMetrics();
+/// using var events = new HeapEventPipelineBuilder().WriteTo.Sink(metrics).Build();
+/// using var tracker = new MemoryTracker(heap, new MemoryTrackerOptions { Events = events });
+/// metrics.Observe(tracker);
+/// // dotnet-counters monitor -p PID --counters MemTrace
+/// </code>
+/// </example>
+public sealed class HeapMetrics : IHeapEventSink, IDisposable
+{
+    /// <summary>The meter's name.</summary>
+    public const string MeterName = "MemTrace";
+
+    private readonly Meter _meter;
+    private readonly Histogram<long> _allocationSizes;
+    private MemoryTracker? _tracker;
+
+    /// <summary>Creates the meter and its instruments; they report nothing until <see cref="Observe(MemoryTracker)"/>.</summary>
+    public HeapMetrics()
+    {
+        _meter = new Meter(MeterName, typeof(HeapMetrics).Assembly.GetName().Version?.ToString());
+        _meter.CreateObservableGauge("memtrace.live.bytes", () => Tracked(t => t.LiveBytes), "By", "Requested bytes of the blocks the tracker holds live.");
+        _meter.CreateObservableGauge("memtrace.live.blocks", () => Tracked(t => t.LiveBlocks), "{block}", "Blocks the tracker holds live.");
+        _meter.CreateObservableGauge("memtrace.region.free", () => PerRegion(static r => r.FreeBytes, largest: false), "By", "Free bytes of each region.");
+        _meter.CreateObservableGauge("memtrace.region.minimum_free", () => PerRegion(static r => r.MinimumFreeBytes, largest: false), "By", "Lifetime minimum of free bytes of each region.");
+        _meter.CreateObservableGauge("memtrace.region.largest_free_block", () => PerRegion(static r => r.LargestFreeBlock, largest: true), "By", "Largest free block of each region: the largest request guaranteed to succeed.");
+        _meter.CreateObservableGauge("memtrace.region.size", () => PerRegion(static r => r.TotalSize, largest: false), "By", "Size of each region, metadata included.");
+        _meter.CreateObservableGauge("memtrace.caps.free", () => PerCaps(static (h, c) => h.GetFreeSize(c)), "By", "heap_caps_get_free_size for each capability.");
+        _meter.CreateObservableGauge("memtrace.caps.minimum_free", () => PerCaps(static (h, c) => h.GetMinimumFreeSize(c)), "By", "heap_caps_get_minimum_free_size for each capability.");
+        _meter.CreateObservableGauge("memtrace.caps.largest_free_block", () => PerCaps(static (h, c) => h.GetLargestFreeBlock(c)), "By", "heap_caps_get_largest_free_block for each capability.");
+        _meter.CreateObservableCounter("memtrace.allocations", () => Tracked(t => t.TotalAllocations), "{allocation}", "Allocations recorded.");
+        _meter.CreateObservableCounter("memtrace.frees", () => Tracked(t => t.TotalFrees), "{free}", "Frees of recorded blocks.");
+        _meter.CreateObservableCounter("memtrace.allocation_failures", () => Tracked(t => t.FailedAllocationCount), "{failure}", "Failed allocation requests.");
+        _meter.CreateObservableCounter("memtrace.errors", () => Tracked(t => t.Heap.ErrorCount), "{error}", "Memory errors detected (double free, invalid pointer, corruption).");
+        _allocationSizes = _meter.CreateHistogram<long>("memtrace.allocation.size", "By", "Requested size of each allocation (recorded only while a listener enables it).");
+    }
+
+    /// <summary>Creates the meter and observes <paramref name="tracker"/> at once (no allocation-size histogram unless this is also added to the tracker's pipeline).</summary>
+    /// <param name="tracker">The tracker.</param>
+    /// <exception cref="ArgumentNullException"><paramref name="tracker"/> is null.</exception>
+    public HeapMetrics(MemoryTracker tracker)
+        : this()
+    {
+        Observe(tracker);
+    }
+
+    /// <summary>The meter.</summary>
+    public Meter Meter => _meter;
+
+    /// <summary>Makes the observable instruments report <paramref name="tracker"/> and its heap.</summary>
+    /// <param name="tracker">The tracker.</param>
+    /// <exception cref="ArgumentNullException"><paramref name="tracker"/> is null.</exception>
+    /// <exception cref="InvalidOperationException">Another tracker is already observed.</exception>
+    public void Observe(MemoryTracker tracker)
+    {
+        ArgumentNullException.ThrowIfNull(tracker);
+        var previous = Interlocked.CompareExchange(ref _tracker, tracker, null);
+        if (previous is not null && previous != tracker)
+        {
+            throw new InvalidOperationException("This HeapMetrics already observes another tracker; create one HeapMetrics per tracker.");
+        }
+    }
+
+    /// <summary>Records the size of an allocation in the histogram when a listener has enabled it.</summary>
+    /// <param name="heapEvent">The event.</param>
+    public void Emit(in HeapEvent heapEvent)
+    {
+        if (heapEvent.Kind == HeapEventKind.Allocation && _allocationSizes.Enabled)
+        {
+            _allocationSizes.Record((long)heapEvent.Size, new KeyValuePair<string, object?>("region", heapEvent.RegionName));
+        }
+    }
+
+    /// <summary>Disposes the meter: listeners stop receiving its instruments.</summary>
+    public void Dispose() => _meter.Dispose();
+
+    private IEnumerable<Measurement<long>> Tracked(Func<MemoryTracker, long> read)
+    {
+        var tracker = Volatile.Read(ref _tracker);
+        if (tracker is null)
+        {
+            return [];
+        }
+
+        return [new Measurement<long>(read(tracker))];
+    }
+
+    /// <summary>One measurement per region name: regions that share a name (an ESP32 has two "DRAM" ranges) add up, and their largest free block is the largest of any.</summary>
+    private IEnumerable<Measurement<long>> PerRegion(Func<RegionSnapshot, nuint> read, bool largest)
+    {
+        var tracker = Volatile.Read(ref _tracker);
+        if (tracker is null)
+        {
+            return [];
+        }
+
+        IReadOnlyList<RegionSnapshot> regions;
+        try
+        {
+            tracker.Heap.ThrowIfDisposed();
+            regions = tracker.Heap.SnapshotRegions();
+        }
+        catch (ObjectDisposedException)
+        {
+            return [];
+        }
+
+        var byName = new Dictionary<string, (long Value, MallocCaps Caps)>(StringComparer.Ordinal);
+        foreach (var region in regions)
+        {
+            if (region.IsUnbounded)
+            {
+                continue;
+            }
+
+            var value = (long)read(region);
+            byName[region.Name] = byName.TryGetValue(region.Name, out var sum)
+                ? (largest ? Math.Max(sum.Value, value) : sum.Value + value, sum.Caps | region.Caps)
+                : (value, region.Caps);
+        }
+
+        var measurements = new List<Measurement<long>>(byName.Count);
+        foreach (var (name, (value, caps)) in byName)
+        {
+            measurements.Add(new Measurement<long>(value, new("region", name), new("caps", caps.ToCapsString())));
+        }
+
+        return measurements;
+    }
+
+    private IEnumerable<Measurement<long>> PerCaps(Func<HeapCaps, MallocCaps, nuint> read)
+    {
+        var tracker = Volatile.Read(ref _tracker);
+        if (tracker is null)
+        {
+            return [];
+        }
+
+        var measurements = new List<Measurement<long>>(MemoryTracker.MemoryInfoCaps.Count);
+        try
+        {
+            foreach (var caps in MemoryTracker.MemoryInfoCaps)
+            {
+                var value = read(tracker.Heap, caps);
+                if (value != nuint.MaxValue)
+                {
+                    measurements.Add(new Measurement<long>((long)value, new KeyValuePair<string, object?>("caps", caps.ToCapsString())));
+                }
+            }
+        }
+        catch (ObjectDisposedException)
+        {
+            return [];
+        }
+
+        return measurements;
+    }
+}

@@ -1,0 +1,442 @@
+// TraceFileWriter: the JSON Lines trace sink. Emit, on the allocating thread, only copies the
+// event into a preallocated ring (one CAS, no lock, no allocation, no throw); a background
+// thread encodes the events and writes whole lines to the file, so formatting and I/O stay off
+// the allocation path.
+//
+// Nothing is lost silently. When the ring is full, TraceBufferFullMode says whether the emitting
+// thread waits or the event is dropped; drops (and events lost to a failed write, or emitted
+// after Dispose began) are counted and written into the file as "dropped" lines. A write that
+// fails is reported to the SelfLog and the writer goes on with the next batch.
+//
+// Crash safety: the writer writes only complete lines, in batches, each handed to the operating
+// system with one write call (TraceFlushPolicy says when), so after a SIGKILL the file holds
+// every line handed over; a write the kernel cut short can leave one torn last line, which
+// TraceReader reports instead of failing. Dispose drains the ring, writes an "end" line, and
+// flushes the file to the disk.
+using System.Runtime.CompilerServices;
+using MemTrace.Diagnostics.Sinks;
+
+namespace MemTrace.Diagnostics;
+
+/// <summary>Writes heap events to a JSON Lines trace file from a background thread.</summary>
+/// <remarks>
+/// <para>Line format: see <see cref="TraceFormat"/> and docs/tracing.md. Read traces with <see cref="TraceReader"/>
+/// or <c>memtrace report</c>.</para>
+/// <para>Cost on the emitting thread: a copy of the event into the ring (tens of nanoseconds).
+/// Throughput is bounded by the writer thread (about three million events per second on one core,
+/// see docs/benchmarks.md); with <see cref="TraceBufferFullMode.Wait"/> a program that emits
+/// faster slows to that pace, with <see cref="TraceBufferFullMode.Drop"/> it does not, and the
+/// file counts what was dropped.</para>
+/// </remarks>
+public sealed class TraceFileWriter : IHeapEventSink, IDisposable
+{
+    private const int BatchBytes = 64 * 1024;
+    private const int BusyPollMilliseconds = 10;
+    private const int IdlePollMilliseconds = 200;
+    private const long IdleAfterMilliseconds = 1000;
+    private const int Busy = 0;
+    private const int Polling = 1;
+    private const int Sleeping = 2;
+
+    private readonly EventRing _ring;
+    private readonly Stream _stream;
+    private readonly FileStream? _file;
+    private readonly bool _ownsStream;
+    private readonly TraceFileOptions _options;
+    private readonly long _flushIntervalMilliseconds;
+    private readonly long _wakeThreshold;
+    private readonly TraceLineEncoder _encoder = new(BatchBytes * 2);
+    private readonly ManualResetEventSlim _wake = new(false, spinCount: 1);
+    private readonly Thread _thread;
+    private int _writerState;
+    private long _droppedFull;
+    private long _droppedClosed;
+    private long _droppedIo;
+    private long _written;
+    private DropCounts _reported;
+    private DropCounts _committed;
+    private long _handedOver;
+    private int _flushRequested;
+    private volatile bool _closing;
+    private volatile bool _finished;
+    private int _disposed;
+
+    /// <summary>Creates (or replaces) <paramref name="path"/> and starts the writer thread.</summary>
+    /// <param name="path">The trace file.</param>
+    /// <param name="options">Settings; null for the defaults.</param>
+    /// <exception cref="ArgumentException"><paramref name="path"/> is empty, or an option is out of range.</exception>
+    /// <exception cref="IOException">The file cannot be created.</exception>
+    /// <exception cref="UnauthorizedAccessException">The file cannot be created.</exception>
+    public TraceFileWriter(string path, TraceFileOptions? options = null)
+        : this(OpenFile(path), ownsStream: true, options)
+    {
+        Path = System.IO.Path.GetFullPath(path);
+    }
+
+    /// <summary>Writes the trace to <paramref name="stream"/> (for pipes, sockets and tests).</summary>
+    /// <param name="stream">A writable stream.</param>
+    /// <param name="ownsStream">Whether <see cref="Dispose"/> disposes the stream.</param>
+    /// <param name="options">Settings; null for the defaults.</param>
+    /// <exception cref="ArgumentNullException"><paramref name="stream"/> is null.</exception>
+    /// <exception cref="ArgumentException"><paramref name="stream"/> is not writable, or an option is out of range.</exception>
+    public TraceFileWriter(Stream stream, bool ownsStream = false, TraceFileOptions? options = null)
+    {
+        ArgumentNullException.ThrowIfNull(stream);
+        if (!stream.CanWrite)
+        {
+            throw new ArgumentException("The stream is not writable.", nameof(stream));
+        }
+
+        options ??= new TraceFileOptions();
+        if (options.Capacity <= 0 || options.Capacity > (1 << 24))
+        {
+            throw new ArgumentException("Capacity must be between 1 and 16777216 events.", nameof(options));
+        }
+
+        if (options.FlushInterval < TimeSpan.FromMilliseconds(1) || !Enum.IsDefined(options.FlushPolicy) || !Enum.IsDefined(options.FullMode))
+        {
+            throw new ArgumentException("FlushInterval must be at least 1 ms, and FlushPolicy and FullMode defined values.", nameof(options));
+        }
+
+        _stream = stream;
+        _file = stream as FileStream;
+        _ownsStream = ownsStream;
+        _options = options;
+        _flushIntervalMilliseconds = (long)options.FlushInterval.TotalMilliseconds;
+        _ring = new EventRing(options.Capacity);
+        _wakeThreshold = Math.Max(1, _ring.Capacity / 8);
+        _thread = new Thread(Run) { IsBackground = true, Name = "MemTrace trace writer" };
+        _thread.Start();
+    }
+
+    /// <summary>The full path of the trace file, or null when writing to a caller's stream.</summary>
+    public string? Path { get; }
+
+    /// <summary>The settings.</summary>
+    public TraceFileOptions Options => _options;
+
+    /// <summary>Event lines handed to the operating system so far.</summary>
+    public long EventsWritten => Interlocked.Read(ref _written);
+
+    /// <summary>Events not written, for any reason: ring full in <see cref="TraceBufferFullMode.Drop"/> mode, a failed write, or emitted after <see cref="Dispose"/> began. Each is counted in a <c>dropped</c> line of the file too (except those that came after the end line).</summary>
+    public long EventsDropped => Interlocked.Read(ref _droppedFull) + Interlocked.Read(ref _droppedClosed) + Interlocked.Read(ref _droppedIo);
+
+    /// <summary>Copies the event into the ring for the writer thread. Allocation-free; never throws.</summary>
+    /// <param name="heapEvent">The event.</param>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public void Emit(in HeapEvent heapEvent)
+    {
+        if (_closing || !_ring.TryEnqueue(in heapEvent))
+        {
+            EmitSlow(in heapEvent);
+            return;
+        }
+
+        if (Volatile.Read(ref _writerState) != Busy)
+        {
+            MaybeWake();
+        }
+    }
+
+    /// <summary>Waits until every event emitted before the call is handed to the operating system.</summary>
+    /// <param name="timeout">How long to wait at most.</param>
+    /// <returns>True when they were; false on timeout or when the writer has stopped.</returns>
+    public bool Flush(TimeSpan timeout)
+    {
+        var target = _ring.Tail;
+        var deadline = Environment.TickCount64 + (long)timeout.TotalMilliseconds;
+        while (Volatile.Read(ref _handedOver) < target)
+        {
+            if (_finished || Environment.TickCount64 > deadline)
+            {
+                return Volatile.Read(ref _handedOver) >= target;
+            }
+
+            Volatile.Write(ref _flushRequested, 1);
+            Wake();
+            Thread.Sleep(1);
+        }
+
+        return true;
+    }
+
+    /// <summary>Stops accepting events, writes every event in the ring, a <c>dropped</c> line if any were dropped, and an <c>end</c> line; flushes the file to the disk and closes it.</summary>
+    /// <remarks>Events emitted while Dispose runs are counted as dropped. Errors go to the <see cref="SelfLog"/>.</remarks>
+    public void Dispose()
+    {
+        if (Interlocked.Exchange(ref _disposed, 1) != 0)
+        {
+            return;
+        }
+
+        _closing = true;
+        Wake();
+        _thread.Join();
+        _wake.Dispose();
+        if (_ownsStream)
+        {
+            try
+            {
+                _stream.Dispose();
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                SelfLog.WriteLine($"MemTrace: closing trace {Path ?? "stream"} failed: {e.Message}");
+            }
+        }
+    }
+
+    private static FileStream OpenFile(string path)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(path);
+
+        // Unbuffered: the writer batches whole lines itself, so each write call carries only complete lines.
+        return new FileStream(path, FileMode.Create, FileAccess.Write, FileShare.ReadWrite | FileShare.Delete, bufferSize: 0);
+    }
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private void EmitSlow(in HeapEvent heapEvent)
+    {
+        if (_closing || _finished)
+        {
+            Interlocked.Increment(ref _droppedClosed);
+            return;
+        }
+
+        if (_options.FullMode == TraceBufferFullMode.Drop)
+        {
+            Interlocked.Increment(ref _droppedFull);
+            return;
+        }
+
+        var spinner = default(SpinWait);
+        while (!_ring.TryEnqueue(in heapEvent))
+        {
+            if (_closing || _finished)
+            {
+                Interlocked.Increment(ref _droppedClosed);
+                return;
+            }
+
+            Wake();
+            spinner.SpinOnce();
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private void MaybeWake()
+    {
+        var state = Volatile.Read(ref _writerState);
+        if (state == Sleeping || (state == Polling && _ring.Count >= _wakeThreshold))
+        {
+            Wake();
+        }
+    }
+
+    private void Wake()
+    {
+        if (Interlocked.Exchange(ref _writerState, Busy) != Busy)
+        {
+            try
+            {
+                _wake.Set();
+            }
+            catch (ObjectDisposedException)
+            {
+                // Disposed after the writer stopped: nothing to wake.
+            }
+        }
+    }
+
+    // ---- The writer thread ----
+
+    private void Run()
+    {
+        var now = Environment.TickCount64;
+        var nextTimedFlush = now + _flushIntervalMilliseconds;
+        var lastEvent = now;
+        var unsyncedBytes = false;
+        long bufferedEvents = 0;
+        _encoder.AppendHeader(DateTimeOffset.UtcNow, Environment.ProcessId, ProcessName());
+        while (true)
+        {
+            var closing = _closing;
+            var drained = 0;
+            while (true)
+            {
+                ref var heapEvent = ref _ring.Peek();
+                if (Unsafe.IsNullRef(ref heapEvent))
+                {
+                    break;
+                }
+
+                _encoder.AppendEvent(in heapEvent);
+                _ring.Release();
+                drained++;
+                bufferedEvents++;
+                if (_encoder.Length >= BatchBytes)
+                {
+                    WriteBatch(ref bufferedEvents, ref unsyncedBytes);
+                }
+            }
+
+            ReportDrops(ref _reported.Full, ref _droppedFull, "full");
+            ReportDrops(ref _reported.Io, ref _droppedIo, "io");
+            ReportDrops(ref _reported.Closed, ref _droppedClosed, "closed");
+            now = Environment.TickCount64;
+            var timedFlushDue = now >= nextTimedFlush;
+            if (timedFlushDue)
+            {
+                nextTimedFlush = now + _flushIntervalMilliseconds;
+            }
+
+            var forced = Interlocked.Exchange(ref _flushRequested, 0) != 0;
+            if (_encoder.Length > 0 && (closing || forced || timedFlushDue || _options.FlushPolicy != TraceFlushPolicy.Interval))
+            {
+                WriteBatch(ref bufferedEvents, ref unsyncedBytes);
+            }
+
+            if (_encoder.Length == 0)
+            {
+                Volatile.Write(ref _handedOver, _ring.Head);
+            }
+
+            if (unsyncedBytes && _options.FlushPolicy == TraceFlushPolicy.EachBatchAndDisk && timedFlushDue)
+            {
+                SyncToDisk();
+                unsyncedBytes = false;
+            }
+
+            if (closing)
+            {
+                break;
+            }
+
+            if (drained > 0)
+            {
+                lastEvent = now;
+                continue;
+            }
+
+            Idle(now - lastEvent >= IdleAfterMilliseconds, nextTimedFlush - now);
+        }
+
+        Finish(bufferedEvents);
+    }
+
+    private void Idle(bool quiet, long untilTimedFlush)
+    {
+        var state = quiet ? Sleeping : Polling;
+        Volatile.Write(ref _writerState, state);
+        if (_ring.Count > 0 || _closing || Volatile.Read(ref _flushRequested) != 0)
+        {
+            Volatile.Write(ref _writerState, Busy);
+            return;
+        }
+
+        var timeout = (int)Math.Clamp(untilTimedFlush, 1, quiet ? IdlePollMilliseconds : BusyPollMilliseconds);
+        _wake.Wait(timeout);
+        _wake.Reset();
+        Volatile.Write(ref _writerState, Busy);
+    }
+
+    private void ReportDrops(ref long reported, ref long counter, string reason)
+    {
+        var total = Interlocked.Read(ref counter);
+        if (total != reported)
+        {
+            _encoder.AppendDropped(total - reported, reason, DateTimeOffset.UtcNow);
+            reported = total;
+        }
+    }
+
+    private void WriteBatch(ref long bufferedEvents, ref bool unsyncedBytes)
+    {
+        try
+        {
+            _stream.Write(_encoder.Written);
+            if (_file is null)
+            {
+                _stream.Flush();
+            }
+
+            Interlocked.Add(ref _written, bufferedEvents);
+            unsyncedBytes = true;
+            _committed = _reported;
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or ObjectDisposedException or NotSupportedException)
+        {
+            Interlocked.Add(ref _droppedIo, bufferedEvents);
+
+            // The "dropped" lines of this batch are lost with it: report those counts again in the next one.
+            _reported = _committed;
+            SelfLog.WriteLine($"MemTrace: writing trace {Path ?? "stream"} failed; {bufferedEvents} events lost (counted in a 'dropped' line if a later write succeeds): {e.Message}");
+        }
+
+        bufferedEvents = 0;
+        _encoder.Clear();
+    }
+
+    private void SyncToDisk()
+    {
+        try
+        {
+            _file?.Flush(flushToDisk: true);
+        }
+        catch (Exception e) when (e is IOException or ObjectDisposedException)
+        {
+            SelfLog.WriteLine($"MemTrace: flushing trace {Path ?? "stream"} to disk failed: {e.Message}");
+        }
+    }
+
+    private void Finish(long bufferedEvents)
+    {
+        // Events that slipped into the ring after the last drain (emitted while Dispose began) are counted, not written after "end".
+        long late = 0;
+        var spinner = default(SpinWait);
+        while (_ring.Head < _ring.Tail && spinner.Count < 1000)
+        {
+            if (Unsafe.IsNullRef(ref _ring.Peek()))
+            {
+                spinner.SpinOnce(); // A producer between its CAS and its publish.
+                continue;
+            }
+
+            _ring.Release();
+            late++;
+        }
+
+        _finished = true;
+        Interlocked.Add(ref _droppedClosed, late);
+        var unsynced = false;
+        ReportDrops(ref _reported.Full, ref _droppedFull, "full");
+        ReportDrops(ref _reported.Io, ref _droppedIo, "io");
+        ReportDrops(ref _reported.Closed, ref _droppedClosed, "closed");
+
+        _encoder.AppendEnd(EventsWritten + bufferedEvents, EventsDropped, DateTimeOffset.UtcNow);
+        WriteBatch(ref bufferedEvents, ref unsynced);
+        Volatile.Write(ref _handedOver, _ring.Head);
+        SyncToDisk();
+    }
+
+    /// <summary>Dropped events by reason, as counted in "dropped" lines.</summary>
+    private struct DropCounts
+    {
+        public long Full;
+        public long Io;
+        public long Closed;
+    }
+
+    /// <summary>The program's name: its entry assembly (not "dotnet" for `dotnet app.dll`), else the executable's.</summary>
+    private static string? ProcessName()
+    {
+        var entry = System.Reflection.Assembly.GetEntryAssembly()?.GetName().Name;
+        if (entry is not null)
+        {
+            return entry;
+        }
+
+        var path = Environment.ProcessPath;
+        return path is null ? null : System.IO.Path.GetFileNameWithoutExtension(path);
+    }
+}

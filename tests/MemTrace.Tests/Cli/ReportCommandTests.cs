@@ -1,0 +1,247 @@
+// `memtrace report`: the terminal tables, --json and --html on the demo's trace, and every kind
+// of unusable or damaged input, with its message, line number and exit code.
+using System.Text.Json;
+using MemTrace.Cli;
+using Xunit;
+
+namespace MemTrace.Tests.Cli;
+
+public sealed class ReportCommandTests : IDisposable
+{
+    private const string Header = "{\"kind\":\"header\",\"format\":\"memtrace-trace\",\"version\":1}";
+    private const string Alloc = "{\"kind\":\"alloc\",\"seq\":1,\"time\":\"2026-11-25T14:38:00.001Z\",\"thread\":1,\"addr\":\"0x1000\",\"size\":64,\"caps\":\"MALLOC_CAP_8BIT\",\"req\":1,\"region\":\"DRAM\",\"site\":{\"method\":\"heap_caps_malloc\",\"file\":\"/src/a.cs\",\"line\":3,\"func\":\"Main\",\"var\":\"p\"}}";
+    private const string End = "{\"kind\":\"end\",\"events\":1,\"dropped\":0}";
+
+    private readonly string _directory = Directory.CreateTempSubdirectory("memtrace-report-").FullName;
+
+    public void Dispose() => Directory.Delete(_directory, recursive: true);
+
+    [Fact]
+    public void The_demo_writes_a_trace_that_the_report_reads_without_problems()
+    {
+        Assert.Equal(0, DemoTrace.DemoExitCode);
+        Assert.Contains("(the 8 MiB video_buffer request failed, as intended)", DemoTrace.DemoOutput, StringComparison.Ordinal);
+
+        var (exitCode, console, _, error) = DemoTrace.Report(DemoTrace.Path);
+
+        Assert.Equal(ReportCommand.ExitComplete, exitCode);
+        Assert.Equal(string.Empty, error);
+        Assert.Contains("Blocks live at the end, by call site (2 blocks, 16.5 KiB)", console, StringComparison.Ordinal);
+        Assert.Contains("DemoWorkload.cs:40 in Run (config_table)", console, StringComparison.Ordinal);
+        Assert.Contains("DemoWorkload.cs:41 in Run (wifi_rx_buffers)", console, StringComparison.Ordinal);
+        Assert.Contains("Top call sites by bytes allocated", console, StringComparison.Ordinal);
+        Assert.Contains("Top call sites by allocations", console, StringComparison.Ordinal);
+        Assert.Contains("Peak use by region", console, StringComparison.Ordinal);
+        Assert.Contains("SPIRAM", console, StringComparison.Ordinal);
+        Assert.Contains("Failed allocations (1)", console, StringComparison.Ordinal);
+        Assert.Contains("(video_buffer)", console, StringComparison.Ordinal);
+        Assert.Contains("Memory errors (1)", console, StringComparison.Ordinal);
+        Assert.Contains("double free of 0x", console, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Json_output_carries_the_same_figures_for_machines()
+    {
+        var (exitCode, console, output, _) = DemoTrace.Report(DemoTrace.Path, json: true);
+
+        Assert.Equal(0, exitCode);
+        Assert.Equal(string.Empty, console);
+        using var json = JsonDocument.Parse(output);
+        var root = json.RootElement;
+        Assert.False(root.GetProperty("trace").GetProperty("partial").GetBoolean());
+        Assert.True(root.GetProperty("trace").GetProperty("closed").GetBoolean());
+        Assert.Equal(2, root.GetProperty("liveAtEnd").GetProperty("blocks").GetInt64());
+        Assert.Equal(4096 + (8 * 1600), root.GetProperty("liveAtEnd").GetProperty("bytes").GetInt64());
+        var leaks = root.GetProperty("liveAtEnd").GetProperty("bySite").EnumerateArray().Select(s => s.GetProperty("site").GetProperty("variable").GetString()).ToList();
+        Assert.Equal(["wifi_rx_buffers", "config_table"], leaks);
+        Assert.True(root.GetProperty("totals").GetProperty("allocations").GetInt64() > 1600);
+        Assert.Equal(root.GetProperty("totals").GetProperty("allocations").GetInt64() - 2, root.GetProperty("totals").GetProperty("frees").GetInt64());
+        Assert.Equal(8 * 1024 * 1024, root.GetProperty("failures")[0].GetProperty("size").GetInt64());
+        Assert.Equal("DoubleFree", root.GetProperty("errors")[0].GetProperty("kind").GetString());
+        Assert.Equal("scratch", root.GetProperty("errors")[0].GetProperty("allocatedAt").GetProperty("variable").GetString());
+        Assert.True(root.GetProperty("peak").GetProperty("bytes").GetInt64() > 64 * 1024);
+        Assert.True(root.GetProperty("peak").GetProperty("byRegion").GetProperty("SPIRAM").GetInt64() > 64 * 1024);
+        Assert.Contains(root.GetProperty("regions").EnumerateArray(), r => r.GetProperty("name").GetString() == "DRAM" && r.GetProperty("lowestLargestFreeBlock").GetInt64() < r.GetProperty("largestFreeBlock").GetInt64());
+        Assert.True(root.GetProperty("sizeHistogram").GetArrayLength() >= 5);
+    }
+
+    [Fact]
+    public void Html_output_is_one_self_contained_page_with_four_kinds_of_chart_and_the_leak_table()
+    {
+        var html = Path.Combine(_directory, "report.html");
+
+        var (exitCode, console, _, _) = DemoTrace.Report(DemoTrace.Path, html);
+
+        Assert.Equal(0, exitCode);
+        Assert.Contains("HTML report written to", console, StringComparison.Ordinal);
+        var page = File.ReadAllText(html);
+        Assert.Contains("Memory in use over time, by region", page, StringComparison.Ordinal);
+        Assert.Contains("Memory in use over time, by requested capabilities", page, StringComparison.Ordinal);
+        Assert.Contains("Largest free block over time (fragmentation)", page, StringComparison.Ordinal);
+        Assert.Contains("Allocation sizes", page, StringComparison.Ordinal);
+        Assert.True(page.Split("<svg class=\"chart\"").Length - 1 >= 6, "expected the in-use, caps, per-region fragmentation and histogram charts");
+        Assert.Contains("<table id=\"leaks\"", page, StringComparison.Ordinal);
+        Assert.Contains("DemoWorkload.cs:40 in Run (config_table)", page, StringComparison.Ordinal);
+        Assert.Contains("default-src 'none'", page, StringComparison.Ordinal);
+        Assert.DoesNotContain(" src=", page, StringComparison.Ordinal);
+        Assert.DoesNotContain("<link", page, StringComparison.Ordinal);
+        Assert.DoesNotContain("https://", page, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void A_missing_file_is_unusable_with_a_clear_message()
+    {
+        var (exitCode, console, _, error) = DemoTrace.Report(Path.Combine(_directory, "nope.jsonl"));
+
+        Assert.Equal(ReportCommand.ExitUnusable, exitCode);
+        Assert.Contains("nope.jsonl': no such file.", error, StringComparison.Ordinal);
+        Assert.Equal(string.Empty, console);
+    }
+
+    [Fact]
+    public void A_directory_is_unusable_with_a_clear_message()
+    {
+        var (exitCode, _, _, error) = DemoTrace.Report(_directory);
+
+        Assert.Equal(ReportCommand.ExitUnusable, exitCode);
+        Assert.Contains("memtrace: cannot read '" + _directory + "'", error, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void An_empty_file_is_unusable()
+    {
+        var (exitCode, console, _, error) = DemoTrace.Report(Write("empty.jsonl", string.Empty));
+
+        Assert.Equal(ReportCommand.ExitUnusable, exitCode);
+        Assert.Contains("the trace is empty", error, StringComparison.Ordinal);
+        Assert.Contains("is not a usable trace: the file is empty.", error, StringComparison.Ordinal);
+        Assert.Equal(string.Empty, console);
+    }
+
+    [Fact]
+    public void A_file_that_is_not_a_trace_is_unusable_and_its_lines_are_named()
+    {
+        var (exitCode, _, _, error) = DemoTrace.Report(Write("notes.txt", "shopping list\nmilk\n"));
+
+        Assert.Equal(ReportCommand.ExitUnusable, exitCode);
+        Assert.Contains("notes.txt: error: line 1: not valid JSON", error, StringComparison.Ordinal);
+        Assert.Contains("notes.txt: error: line 2: not valid JSON", error, StringComparison.Ordinal);
+        Assert.Contains("none of its 2 lines is a MemTrace event", error, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Corrupt_lines_and_unknown_kinds_give_a_partial_report_with_their_line_numbers()
+    {
+        var trace = Write("partial.jsonl", string.Join('\n', Header, Alloc, "{\"kind\":\"alloc\",\"addr\":", "{\"kind\":\"warp\"}", End) + "\n");
+
+        var (exitCode, console, _, error) = DemoTrace.Report(trace);
+
+        Assert.Equal(ReportCommand.ExitPartial, exitCode);
+        Assert.Contains("error: line 3: not valid JSON", error, StringComparison.Ordinal);
+        Assert.Contains("error: line 4: unknown event kind 'warp'; line skipped", error, StringComparison.Ordinal);
+        Assert.Contains("the report is partial: 2 lines could not be read", error, StringComparison.Ordinal);
+        Assert.Contains("a.cs:3 in Main (p)", console, StringComparison.Ordinal); // The report itself is still made.
+    }
+
+    [Fact]
+    public void Dropped_events_make_the_report_partial()
+    {
+        var trace = Write("dropped.jsonl", string.Join('\n', Header, Alloc, "{\"kind\":\"dropped\",\"count\":5,\"reason\":\"full\"}", End) + "\n");
+
+        var (exitCode, _, output, error) = DemoTrace.Report(trace, json: true);
+
+        Assert.Equal(ReportCommand.ExitPartial, exitCode);
+        Assert.Contains("line 3: the writer dropped 5 events here", error, StringComparison.Ordinal);
+        Assert.Equal(5, JsonDocument.Parse(output).RootElement.GetProperty("trace").GetProperty("droppedEvents").GetInt64());
+    }
+
+    [Fact]
+    public void A_torn_last_line_is_a_warning_and_the_report_is_complete()
+    {
+        var trace = Write("torn.jsonl", string.Join('\n', Header, Alloc, Alloc[..30]));
+
+        var (exitCode, console, _, error) = DemoTrace.Report(trace);
+
+        Assert.Equal(ReportCommand.ExitComplete, exitCode);
+        Assert.Contains("torn.jsonl: warning: line 3: the last line is incomplete", error, StringComparison.Ordinal);
+        Assert.Contains("note: the trace has no end line", error, StringComparison.Ordinal);
+        Assert.Contains("1 blocks, 64 B", console, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void An_html_file_that_cannot_be_written_fails_with_exit_code_1()
+    {
+        var trace = Write("ok.jsonl", string.Join('\n', Header, Alloc, End) + "\n");
+
+        var (exitCode, _, _, error) = DemoTrace.Report(trace, Path.Combine(_directory, "no-such-dir", "r.html"));
+
+        Assert.Equal(ReportCommand.ExitOutputFailed, exitCode);
+        Assert.Contains("memtrace: cannot write", error, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void The_memtrace_command_line_runs_demo_with_trace_then_report_as_the_README_shows()
+    {
+        var root = _directory;
+        var cli = Path.Combine(AppContext.BaseDirectory, "MemTrace.Cli.dll");
+        var demo = MemTrace.Tests.Diagnostics.ChildProcess.Run("dotnet", [cli, "demo", "--trace", "out.jsonl"], root, TimeSpan.FromSeconds(90));
+        Assert.True(demo.ExitCode == 0, demo.Output + demo.Error);
+
+        var report = MemTrace.Tests.Diagnostics.ChildProcess.Run("dotnet", [cli, "report", "out.jsonl", "--html", "report.html"], root, TimeSpan.FromSeconds(90));
+        Assert.True(report.ExitCode == 0, report.Output + report.Error);
+        Assert.Contains("Blocks live at the end", report.Output, StringComparison.Ordinal);
+        Assert.True(new FileInfo(Path.Combine(root, "report.html")).Length > 10_000);
+
+        var missing = MemTrace.Tests.Diagnostics.ChildProcess.Run("dotnet", [cli, "report", "missing.jsonl"], root, TimeSpan.FromSeconds(90));
+        Assert.Equal(2, missing.ExitCode);
+        Assert.Contains("no such file", missing.Error, StringComparison.Ordinal);
+    }
+
+    private string Write(string name, string text)
+    {
+        var path = Path.Combine(_directory, name);
+        File.WriteAllText(path, text);
+        return path;
+    }
+}
+
+public sealed class ReportProgressTests : IDisposable
+{
+    private readonly string _directory = Directory.CreateTempSubdirectory("memtrace-progress-").FullName;
+
+    public void Dispose() => Directory.Delete(_directory, recursive: true);
+
+    [Fact]
+    public void A_large_trace_shows_a_progress_bar_on_an_interactive_terminal_only()
+    {
+        var path = Path.Combine(_directory, "large.jsonl");
+        using (var file = new StreamWriter(path))
+        {
+            file.WriteLine("{\"kind\":\"header\",\"format\":\"memtrace-trace\",\"version\":1}");
+            for (var i = 0; i < 40_000; i++)
+            {
+                var kind = i % 2 == 0 ? "alloc" : "free";
+                file.WriteLine($"{{\"kind\":\"{kind}\",\"seq\":{i + 1},\"time\":\"2026-11-25T14:38:00.001Z\",\"thread\":1,\"addr\":\"0x{0x1000 + (i / 2 * 64):x}\",\"size\":64,\"caps\":\"MALLOC_CAP_8BIT\",\"req\":{(i / 2) + 1},\"region\":\"DRAM\",\"site\":{{\"method\":\"heap_caps_malloc\",\"file\":\"/home/dev/firmware/src/network/PacketQueue.cs\",\"line\":118,\"func\":\"Enqueue\",\"var\":\"packet\"}}}}");
+            }
+        }
+
+        Assert.True(new FileInfo(path).Length >= ReportCommand.ProgressThreshold);
+        var text = new StringWriter();
+        var interactive = Spectre.Console.AnsiConsole.Create(new Spectre.Console.AnsiConsoleSettings
+        {
+            Ansi = Spectre.Console.AnsiSupport.Yes,
+            ColorSystem = Spectre.Console.ColorSystemSupport.NoColors,
+            Interactive = Spectre.Console.InteractionSupport.Yes,
+            Out = new Spectre.Console.AnsiConsoleOutput(text),
+        });
+
+        var exitCode = ReportCommand.Run(path, null, false, interactive, new MemoryStream(), new StringWriter());
+        var (plainExit, plain, _, _) = DemoTrace.Report(path);
+
+        Assert.Equal(0, exitCode);
+        Assert.Contains("Reading large.jsonl", text.ToString(), StringComparison.Ordinal);
+        Assert.Contains("%", text.ToString(), StringComparison.Ordinal);
+        Assert.Equal(0, plainExit);
+        Assert.DoesNotContain("Reading large.jsonl", plain, StringComparison.Ordinal);
+    }
+}

@@ -1,0 +1,132 @@
+// TraceAnalyzer: the figures of the report on a trace small enough to check by hand, and a
+// trace far larger than the memory the analysis may use, read as a stream.
+using System.Text;
+using MemTrace.Cli.Report;
+using MemTrace.Diagnostics;
+using MemTrace.Tests.Diagnostics;
+using Xunit;
+
+namespace MemTrace.Tests.Cli;
+
+public class TraceAnalyzerTests
+{
+    private static readonly CallSite s_siteA = new(AllocationMethod.Malloc, "/src/a.cs", 10, "Load", "table");
+    private static readonly CallSite s_siteB = new(AllocationMethod.Calloc, "/src/b.cs", 20, "Send", "packet");
+
+    [Fact]
+    public void Peak_leaks_and_call_sites_are_computed_from_the_events()
+    {
+        var t0 = TestEvents.Time;
+        HeapEvent[] events =
+        [
+            Event(HeapEventKind.Allocation, 1, 0xA0, 100, s_siteA, t0),
+            Event(HeapEventKind.Allocation, 2, 0xB0, 200, s_siteB, t0.AddMilliseconds(100)),   // live 300
+            Event(HeapEventKind.Free, 3, 0xA0, 100, s_siteA, t0.AddMilliseconds(200)),         // live 200
+            Event(HeapEventKind.Reallocation, 4, 0xC0, 300, s_siteB, t0.AddMilliseconds(300)) with { PreviousAddress = 0xB0, PreviousSize = 200 }, // live 300
+            Event(HeapEventKind.Allocation, 5, 0xD0, 50, s_siteA, t0.AddMilliseconds(400)),    // live 350: the peak
+            Event(HeapEventKind.Free, 6, 0xEE, 8, s_siteA, t0.AddMilliseconds(500)),           // never allocated in the trace
+            TestEvents.Failure() with { Time = t0.AddMilliseconds(600) },
+            TestEvents.Error() with { Time = t0.AddMilliseconds(700) },
+        ];
+
+        var a = Analyze(events);
+
+        Assert.Equal(350, a.PeakBytes);
+        Assert.Equal(2, a.PeakBlocks);
+        Assert.Equal(0.4, a.PeakSeconds, 3);
+        Assert.Equal(0.7, a.DurationSeconds, 3);
+        Assert.Equal((3L, 2L, 1L, 1L, 1L, 1L), (a.Allocations, a.Frees, a.Reallocations, a.Failures, a.Errors, a.UnknownFrees));
+        Assert.Equal((2L, 350L), (a.LiveBlocksAtEnd, a.LiveBytesAtEnd));
+        Assert.Equal([(s_siteB, 1L, 300L), (s_siteA, 1L, 50L)], a.LeaksBySite.Select(r => (r.Site, r.Blocks, r.Bytes)));
+        Assert.Equal("#5", "#" + a.LeaksBySite[1].FirstRequest);
+        Assert.Equal([(s_siteB, 200L), (s_siteA, 150L)], a.TopSitesByBytes.Select(r => (r.Site, r.Bytes)));
+        Assert.Equal([(s_siteA, 2L), (s_siteB, 1L)], a.TopSitesByCount.Select(r => (r.Site, r.Blocks)));
+        Assert.Equal(350, a.PeakByRegion["DRAM"]);
+        Assert.Equal(1, a.SizeHistogram[5]);  // 50 in [32, 64)
+        Assert.Equal(1, a.SizeHistogram[6]);  // 100 in [64, 128)
+        Assert.Equal(1, a.SizeHistogram[7]);  // 200 in [128, 256)
+        Assert.Equal("video_buffer", a.FailureList.Single().Site.VariableName);
+        Assert.Equal("DoubleFree", a.ErrorList.Single().Kind);
+        Assert.Equal(350, a.InUseTotal.Max(p => p.Value));
+    }
+
+    [Fact]
+    public void Snapshots_give_the_free_and_largest_free_block_series_of_each_region_name()
+    {
+        RegionSnapshot Region(string name, nuint free, nuint largest) => new(name, MallocCaps.Internal, 1000, free, largest, free, false);
+        HeapEvent Snapshot(int ms, params RegionSnapshot[] regions) => TestEvents.Snapshot() with { Time = TestEvents.Time.AddMilliseconds(ms), Regions = regions };
+
+        var a = Analyze(
+        [
+            Snapshot(0, Region("DRAM", 900, 800), Region("DRAM", 500, 400), Region("IRAM", 100, 100)),
+            Snapshot(500, Region("DRAM", 600, 100), Region("DRAM", 500, 300), Region("IRAM", 100, 100)),
+        ]);
+
+        Assert.Equal([800.0, 300.0], a.LargestFreeByRegion["DRAM"].Select(p => p.Value));
+        Assert.Equal([1400.0, 1100.0], a.FreeByRegion["DRAM"].Select(p => p.Value));
+        var dram = a.Regions.Single(r => r.Name == "DRAM");
+        Assert.Equal((2000L, 1100L, 300L, 300L), (dram.Total, dram.Free, dram.Largest, dram.LowestLargest));
+    }
+
+    [Fact]
+    public void A_bounded_series_keeps_its_capacity_and_the_peak_of_each_interval()
+    {
+        var series = new BoundedSeries(capacity: 16, keepMinimum: false);
+        for (var i = 0; i < 10_000; i++)
+        {
+            series.Add(i * 0.001, i == 5_000 ? 1_000_000 : i);
+        }
+
+        var points = series.Points();
+        Assert.True(points.Count <= 16);
+        Assert.Equal(1_000_000, points.Max(p => p.Value));
+        Assert.True(points.Zip(points.Skip(1)).All(p => p.First.Seconds < p.Second.Seconds));
+        Assert.Equal(9_999, points[^1].Value);
+    }
+
+    [Fact]
+    public void A_bounded_series_of_points_far_apart_stays_within_its_capacity()
+    {
+        // Snapshots ten seconds apart: halving the buckets once merges none of them.
+        var series = new BoundedSeries(capacity: 16, keepMinimum: true);
+        for (var i = 0; i < 1000; i++)
+        {
+            series.Add(i * 10.0, 1000 - i);
+        }
+
+        var points = series.Points();
+        Assert.True(points.Count <= 16);
+        Assert.Equal(1, points.Min(p => p.Value));
+        Assert.True(points[0].Value > 800 && points[0].Seconds == 0);
+    }
+
+    private static TraceAnalysis Analyze(HeapEvent[] events)
+    {
+        var stream = new MemoryStream();
+        using (var writer = new TraceFileWriter(stream, ownsStream: false))
+        {
+            foreach (var e in events)
+            {
+                writer.Emit(e);
+            }
+        }
+
+        stream.Position = 0;
+        using var reader = new TraceReader(stream);
+        return TraceAnalyzer.Analyze(reader, "test");
+    }
+
+    private static HeapEvent Event(HeapEventKind kind, long sequence, nuint address, nuint size, CallSite site, DateTimeOffset time) => new()
+    {
+        Kind = kind,
+        Sequence = sequence,
+        Time = time,
+        ThreadId = 1,
+        Address = address,
+        Size = size,
+        Caps = MallocCaps.Bit8,
+        RequestNumber = sequence,
+        Site = site,
+        RegionName = "DRAM",
+    };
+}

@@ -1,0 +1,40 @@
+// ConsoleSink: one readable line per event, with the facts a person looks for.
+using MemTrace.Diagnostics;
+using Xunit;
+
+namespace MemTrace.Tests.Diagnostics;
+
+public class ConsoleSinkTests
+{
+    [Fact]
+    public void Each_kind_is_one_line_with_its_facts()
+    {
+        var output = new StringWriter();
+        var sink = new ConsoleSink(output);
+
+        foreach (var e in TestEvents.OneOfEachKind())
+        {
+            sink.Emit(e);
+        }
+
+        var lines = output.ToString().Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        Assert.Contains(lines, l => l.Contains("alloc", StringComparison.Ordinal) && l.Contains("256 B", StringComparison.Ordinal) && l.Contains("0x3ffb0a10", StringComparison.Ordinal) && l.Contains("Demo.cs:30 in Run (buffer)", StringComparison.Ordinal) && l.Contains("MALLOC_CAP_8BIT", StringComparison.Ordinal));
+        Assert.Contains(lines, l => l.Contains("free", StringComparison.Ordinal) && l.Contains("Demo.cs:62", StringComparison.Ordinal) && l.Contains("allocated at Demo.cs:30", StringComparison.Ordinal));
+        Assert.Contains(lines, l => l.Contains("realloc", StringComparison.Ordinal) && l.Contains("from 256 B at 0x3ffb0a10", StringComparison.Ordinal));
+        Assert.Contains(lines, l => l.Contains("FAILED", StringComparison.Ordinal) && l.Contains("8388608 B", StringComparison.Ordinal) && l.Contains("(video_buffer)", StringComparison.Ordinal));
+        Assert.Contains(lines, l => l.Contains("ERROR", StringComparison.Ordinal) && l.Contains("double free of 0x3ffb0a10", StringComparison.Ordinal));
+        Assert.Contains(lines, l => l.Contains("checkpoint", StringComparison.Ordinal) && l.Contains("'after init ✓': 2 live blocks, 768 B", StringComparison.Ordinal) && l.Contains("host unbounded", StringComparison.Ordinal));
+        Assert.Contains(lines, l => l.Contains("snapshot", StringComparison.Ordinal) && l.Contains("DRAM free 183000 largest 180224 min 170000", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public void A_memory_error_keeps_its_whole_report_indented_under_the_line()
+    {
+        var text = ConsoleSink.Format(TestEvents.Error());
+
+        Assert.Contains("\n      first freed at /src/App/Demo.cs:62 in Run (buffer) on thread 1", text, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void A_null_writer_is_refused() => Assert.Throws<ArgumentNullException>(() => new ConsoleSink(null!));
+}

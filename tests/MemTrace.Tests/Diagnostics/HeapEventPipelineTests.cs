@@ -1,0 +1,234 @@
+// HeapEventPipelineBuilder and HeapEventPipeline: composition, levels, filters, one-shot Build,
+// ownership, and misuse.
+using MemTrace.Diagnostics;
+using Xunit;
+
+namespace MemTrace.Tests.Diagnostics;
+
+public class HeapEventPipelineTests
+{
+    [Fact]
+    public void Every_sink_receives_every_event_in_order()
+    {
+        var first = new ListSink();
+        var second = new ListSink();
+        using var pipeline = new HeapEventPipelineBuilder().WriteTo.Sink(first).WriteTo.Sink(second).Build();
+
+        foreach (var e in TestEvents.OneOfEachKind())
+        {
+            pipeline.Emit(e);
+        }
+
+        Assert.Equal(TestEvents.OneOfEachKind().Select(e => e.Sequence), first.Events.Select(e => e.Sequence));
+        Assert.Equal(first.Events.Select(e => e.Sequence), second.Events.Select(e => e.Sequence));
+        Assert.Equal(2, pipeline.Sinks.Count);
+    }
+
+    [Fact]
+    public void Minimum_level_drops_lower_events_before_any_sink()
+    {
+        var sink = new ListSink();
+        using var pipeline = new HeapEventPipelineBuilder().MinimumLevel(HeapEventLevel.Warning).WriteTo.Sink(sink).Build();
+
+        foreach (var e in TestEvents.OneOfEachKind())
+        {
+            pipeline.Emit(e);
+        }
+
+        Assert.Equal([HeapEventKind.FailedAllocation, HeapEventKind.MemoryError], sink.Events.Select(e => e.Kind));
+        Assert.False(pipeline.IsEnabled(HeapEventKind.Allocation));
+        Assert.True(pipeline.IsEnabled(HeapEventKind.MemoryError));
+    }
+
+    [Fact]
+    public void A_sink_restricted_to_a_level_sees_only_that_level_while_others_see_everything()
+    {
+        var errorsOnly = new ListSink();
+        var everything = new ListSink();
+        using var pipeline = new HeapEventPipelineBuilder()
+            .WriteTo.Sink(errorsOnly, HeapEventLevel.Error)
+            .WriteTo.Sink(everything)
+            .Build();
+
+        foreach (var e in TestEvents.OneOfEachKind())
+        {
+            pipeline.Emit(e);
+        }
+
+        Assert.Equal([HeapEventKind.MemoryError], errorsOnly.Events.Select(e => e.Kind));
+        Assert.Equal(7, everything.Events.Count);
+    }
+
+    [Fact]
+    public void Filters_include_exclude_and_select_kinds()
+    {
+        var sink = new ListSink();
+        using var pipeline = new HeapEventPipelineBuilder()
+            .Filter.ByKinds(HeapEventKind.Allocation, HeapEventKind.Free, HeapEventKind.Reallocation)
+            .Filter.ByExcluding((in HeapEvent e) => e.Kind == HeapEventKind.Free)
+            .Filter.ByIncludingOnly((in HeapEvent e) => e.Size >= 256)
+            .WriteTo.Sink(sink)
+            .Build();
+
+        foreach (var e in TestEvents.OneOfEachKind())
+        {
+            pipeline.Emit(e);
+        }
+
+        pipeline.Emit(TestEvents.Allocation(sequence: 99, size: 16));
+
+        Assert.Equal([HeapEventKind.Allocation, HeapEventKind.Reallocation], sink.Events.Select(e => e.Kind));
+    }
+
+    [Fact]
+    public void Build_runs_once_and_the_builder_refuses_changes_afterwards()
+    {
+        var builder = new HeapEventPipelineBuilder();
+        using var pipeline = builder.Build();
+
+        Assert.Throws<InvalidOperationException>(() => builder.Build());
+        Assert.Throws<InvalidOperationException>(() => builder.WriteTo.Sink(new ListSink()));
+        Assert.Throws<InvalidOperationException>(() => builder.Filter.ByKinds(HeapEventKind.Free));
+        Assert.Throws<InvalidOperationException>(() => builder.MinimumLevel(HeapEventLevel.Error));
+    }
+
+    [Fact]
+    public void Misuse_is_rejected_when_configuring()
+    {
+        var builder = new HeapEventPipelineBuilder();
+
+        Assert.Throws<ArgumentNullException>(() => builder.WriteTo.Sink((IHeapEventSink)null!));
+        Assert.Throws<ArgumentNullException>(() => builder.WriteTo.Sink((Func<IHeapEventSink>)null!));
+        Assert.Throws<ArgumentNullException>(() => builder.Filter.ByIncludingOnly(null!));
+        Assert.Throws<ArgumentNullException>(() => builder.Filter.ByExcluding(null!));
+        Assert.Throws<ArgumentException>(() => builder.Filter.ByKinds());
+        Assert.Throws<ArgumentException>(() => builder.Filter.ByKinds((HeapEventKind)42));
+        Assert.Throws<ArgumentOutOfRangeException>(() => builder.MinimumLevel((HeapEventLevel)9));
+        Assert.Throws<ArgumentOutOfRangeException>(() => builder.WriteTo.Sink(new ListSink(), (HeapEventLevel)(-1)));
+        Assert.ThrowsAny<ArgumentException>(() => builder.WriteTo.TraceFile(string.Empty));
+    }
+
+    [Fact]
+    public void An_empty_pipeline_accepts_events_and_reports_nothing_enabled()
+    {
+        using var pipeline = new HeapEventPipelineBuilder().Build();
+
+        pipeline.Emit(TestEvents.Allocation());
+
+        Assert.Empty(pipeline.Sinks);
+        Assert.False(pipeline.IsEnabled(HeapEventKind.MemoryError));
+    }
+
+    [Fact]
+    public void Disposing_the_pipeline_disposes_its_sinks_and_stops_delivery()
+    {
+        var sink = new ListSink();
+        var pipeline = new HeapEventPipelineBuilder().WriteTo.Sink(sink).Build();
+
+        pipeline.Dispose();
+        pipeline.Dispose();
+        pipeline.Emit(TestEvents.Allocation());
+
+        Assert.True(sink.Disposed);
+        Assert.Empty(sink.Events);
+        Assert.False(pipeline.IsEnabled(HeapEventKind.MemoryError));
+    }
+
+    [Fact]
+    public void A_sink_factory_that_fails_disposes_the_sinks_built_before_it()
+    {
+        var built = new ListSink();
+        var builder = new HeapEventPipelineBuilder()
+            .WriteTo.Sink(() => built)
+            .WriteTo.Sink(() => throw new IOException("disk gone"));
+
+        var e = Assert.Throws<IOException>(() => builder.Build());
+
+        Assert.Equal("disk gone", e.Message);
+        Assert.True(built.Disposed);
+    }
+
+    [Fact]
+    public void A_trace_file_in_a_missing_directory_fails_at_Build_with_the_IO_error()
+    {
+        var path = Path.Combine(Path.GetTempPath(), "memtrace-no-such-dir-" + Guid.NewGuid().ToString("N"), "trace.jsonl");
+        var builder = new HeapEventPipelineBuilder().WriteTo.TraceFile(path);
+
+        Assert.Throws<DirectoryNotFoundException>(() => builder.Build());
+    }
+
+    [Fact]
+    public unsafe void A_trackers_events_below_the_pipelines_minimum_level_reach_no_sink()
+    {
+        // The tracker builds events whenever a sink is attached; the pipeline's first test drops them.
+        var sink = new ListSink();
+        using var pipeline = new HeapEventPipelineBuilder().MinimumLevel(HeapEventLevel.Error).WriteTo.Sink(sink).Build();
+        using var heap = new HeapCaps(HeapLayout.Esp32(), new HeapCapsOptions { ErrorOutput = null });
+        using (var tracker = new MemoryTracker(heap, new MemoryTrackerOptions { Output = null, Events = pipeline }))
+        {
+            var p = tracker.Malloc(64, MallocCaps.Default);
+            tracker.Free(ref p);
+        }
+
+        Assert.Empty(sink.Events);
+    }
+}
+
+[Collection(SelfLogCollection.Name)]
+public class HeapEventPipelineSelfLogTests
+{
+    [Fact]
+    public void A_throwing_sink_is_reported_to_the_self_log_and_the_next_sink_still_receives_the_event()
+    {
+        var after = new ListSink();
+        var messages = SelfLogCollection.Capture(() =>
+        {
+            using var pipeline = new HeapEventPipelineBuilder().WriteTo.Sink(new ThrowingSink()).WriteTo.Sink(after).Build();
+            pipeline.Emit(TestEvents.Allocation());
+            pipeline.Emit(TestEvents.Free());
+        });
+
+        Assert.Equal(2, after.Events.Count);
+        Assert.Equal(2, messages.Count(m => m.Contains("emitting a Allocation event to sink ThrowingSink", StringComparison.Ordinal) || m.Contains("emitting a Free event to sink ThrowingSink", StringComparison.Ordinal)));
+        Assert.Contains(messages, m => m.Contains("ThrowingSink threw while being disposed", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public void A_throwing_filter_drops_the_event_and_is_reported()
+    {
+        var sink = new ListSink();
+        var messages = SelfLogCollection.Capture(() =>
+        {
+            using var pipeline = new HeapEventPipelineBuilder()
+                .Filter.ByIncludingOnly((in HeapEvent e) => e.Kind == HeapEventKind.Free ? throw new InvalidOperationException("bad filter") : true)
+                .WriteTo.Sink(sink)
+                .Build();
+            pipeline.Emit(TestEvents.Allocation());
+            pipeline.Emit(TestEvents.Free());
+        });
+
+        Assert.Equal([HeapEventKind.Allocation], sink.Events.Select(e => e.Kind));
+        Assert.Contains(messages, m => m.Contains("threw on a Free event, which was dropped", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public unsafe void A_throwing_sink_in_a_trackers_pipeline_never_breaks_an_allocation()
+    {
+        var after = new ListSink();
+        var messages = SelfLogCollection.Capture(() =>
+        {
+            using var pipeline = new HeapEventPipelineBuilder().WriteTo.Sink(new ThrowingSink()).WriteTo.Sink(after).Build();
+            using var heap = new HeapCaps(HeapLayout.Esp32(), new HeapCapsOptions { ErrorOutput = null });
+            using var tracker = new MemoryTracker(heap, new MemoryTrackerOptions { Output = null, Events = pipeline, SnapshotInterval = TimeSpan.Zero });
+            tracker.Malloc(out byte* block, 100, MallocCaps.Default);
+            Assert.True(block != null);
+            tracker.Free(ref block);
+            Assert.True(block == null);
+            Assert.Equal(0, tracker.LiveBlocks);
+        });
+
+        Assert.Contains(after.Events, e => e.Kind == HeapEventKind.Allocation);
+        Assert.Contains(after.Events, e => e.Kind == HeapEventKind.Free);
+        Assert.Contains(messages, m => m.Contains("sink ThrowingSink", StringComparison.Ordinal));
+    }
+}

@@ -1,0 +1,198 @@
+// HeapMetrics through a MeterListener: every gauge matches what the heap and tracker say, the
+// counters count, and the size histogram records only while a listener enables it.
+using System.Diagnostics.Metrics;
+using MemTrace.Diagnostics;
+using Xunit;
+
+namespace MemTrace.Tests.Diagnostics;
+
+public unsafe class HeapMetricsTests
+{
+    [Fact]
+    public void Gauges_and_counters_report_the_tracker_and_its_heap()
+    {
+        using var metrics = new HeapMetrics();
+        using var events = new HeapEventPipelineBuilder().WriteTo.Sink(metrics).Build();
+        using var heap = new HeapCaps(HeapLayout.Esp32(4), new HeapCapsOptions { ErrorOutput = null });
+        using var tracker = new MemoryTracker(heap, new MemoryTrackerOptions { Output = null, Events = events, SnapshotInterval = TimeSpan.Zero });
+        metrics.Observe(tracker);
+        using var recorder = new Recorder(metrics.Meter);
+
+        tracker.Malloc(out byte* a, 100, MallocCaps.Spiram);
+        tracker.Malloc(out byte* b, 200, MallocCaps.Spiram);
+        tracker.Malloc(out byte* c, 300, MallocCaps.Internal | MallocCaps.Bit8);
+        var copy = a;
+        tracker.Free(ref a);
+        tracker.Free(ref copy); // A double free: one error.
+        tracker.Malloc(64 * 1024 * 1024, MallocCaps.Spiram); // Fails.
+        var sizes = recorder.All("memtrace.allocation.size");
+        recorder.Collect();
+
+        Assert.Equal(500, recorder.Single("memtrace.live.bytes"));
+        Assert.Equal(2, recorder.Single("memtrace.live.blocks"));
+        Assert.Equal(3, recorder.Single("memtrace.allocations"));
+        Assert.Equal(1, recorder.Single("memtrace.frees"));
+        Assert.Equal(1, recorder.Single("memtrace.allocation_failures"));
+        Assert.Equal(1, recorder.Single("memtrace.errors"));
+        Assert.Equal((long)heap.GetFreeSize(MallocCaps.Spiram), recorder.Tagged("memtrace.region.free", "region", "SPIRAM"));
+        Assert.Equal((long)heap.GetLargestFreeBlock(MallocCaps.Spiram), recorder.Tagged("memtrace.region.largest_free_block", "region", "SPIRAM"));
+        Assert.Equal((long)heap.GetTotalSize(MallocCaps.Spiram), recorder.Tagged("memtrace.region.size", "region", "SPIRAM"));
+        Assert.Equal((long)heap.GetMinimumFreeSize(MallocCaps.Spiram), recorder.Tagged("memtrace.region.minimum_free", "region", "SPIRAM"));
+        Assert.Equal((long)heap.GetFreeSize(MallocCaps.Internal), recorder.Tagged("memtrace.caps.free", "caps", "MALLOC_CAP_INTERNAL"));
+        Assert.Equal((long)heap.GetMinimumFreeSize(MallocCaps.Internal), recorder.Tagged("memtrace.caps.minimum_free", "caps", "MALLOC_CAP_INTERNAL"));
+        Assert.Equal((long)heap.GetLargestFreeBlock(MallocCaps.Dma), recorder.Tagged("memtrace.caps.largest_free_block", "caps", "MALLOC_CAP_DMA"));
+
+        // The two "DRAM" ranges of an ESP32 are one region name: their free bytes add up.
+        var dram = heap.Layout.Regions.Where(r => r.Name == "DRAM").ToList();
+        Assert.Equal(2, dram.Count);
+        Assert.True(recorder.Tagged("memtrace.region.free", "region", "DRAM") > (long)dram.Max(r => r.Size) - 4096);
+
+        Assert.Equal([100L, 200, 300], sizes);
+        tracker.Free(ref b);
+        tracker.Free(ref c);
+    }
+
+    [Fact]
+    public void The_size_histogram_records_nothing_while_no_listener_enables_it()
+    {
+        using var metrics = new HeapMetrics();
+        using var events = new HeapEventPipelineBuilder().WriteTo.Sink(metrics).Build();
+        using var heap = new HeapCaps(HeapLayout.Esp32(), new HeapCapsOptions { ErrorOutput = null });
+        using var tracker = new MemoryTracker(heap, new MemoryTrackerOptions { Output = null, Events = events, SnapshotInterval = TimeSpan.Zero });
+        metrics.Observe(tracker);
+
+        var histogram = (Histogram<long>)Instrument(metrics.Meter, "memtrace.allocation.size");
+        tracker.Malloc(out byte* before, 111, MallocCaps.Default);
+        Assert.False(histogram.Enabled);
+        using (var gaugesOnly = new Recorder(metrics.Meter, name => name != "memtrace.allocation.size"))
+        {
+            tracker.Malloc(out byte* during, 222, MallocCaps.Default);
+            Assert.False(histogram.Enabled);
+            Assert.Empty(gaugesOnly.All("memtrace.allocation.size"));
+            tracker.Free(ref during);
+        }
+
+        using var all = new Recorder(metrics.Meter);
+        Assert.True(histogram.Enabled);
+        tracker.Malloc(out byte* after, 333, MallocCaps.Default);
+        Assert.Equal([333L], all.All("memtrace.allocation.size"));
+        tracker.Free(ref before);
+        tracker.Free(ref after);
+    }
+
+    [Fact]
+    public void Before_Observe_and_after_the_heap_is_gone_the_instruments_report_nothing_and_do_not_throw()
+    {
+        using var metrics = new HeapMetrics();
+        using var recorder = new Recorder(metrics.Meter);
+        recorder.Collect();
+        Assert.Empty(recorder.Measurements);
+
+        var heap = new HeapCaps(HeapLayout.Esp32(), new HeapCapsOptions { ErrorOutput = null });
+        var tracker = new MemoryTracker(heap, new MemoryTrackerOptions { Output = null });
+        metrics.Observe(tracker);
+        metrics.Observe(tracker); // The same tracker again is fine.
+        tracker.Dispose();
+        heap.Dispose();
+        recorder.Collect();
+
+        Assert.DoesNotContain(recorder.Measurements, m => m.Name.StartsWith("memtrace.region.", StringComparison.Ordinal) || m.Name.StartsWith("memtrace.caps.", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public void Observing_a_second_tracker_or_null_is_refused()
+    {
+        using var heap1 = new HeapCaps(HeapLayout.Esp32(), new HeapCapsOptions { ErrorOutput = null });
+        using var heap2 = new HeapCaps(HeapLayout.Esp32(), new HeapCapsOptions { ErrorOutput = null });
+        using var tracker1 = new MemoryTracker(heap1, new MemoryTrackerOptions { Output = null });
+        using var tracker2 = new MemoryTracker(heap2, new MemoryTrackerOptions { Output = null });
+        using var metrics = new HeapMetrics(tracker1);
+
+        Assert.Throws<InvalidOperationException>(() => metrics.Observe(tracker2));
+        Assert.Throws<ArgumentNullException>(() => metrics.Observe(null!));
+        Assert.Equal(HeapMetrics.MeterName, metrics.Meter.Name);
+    }
+
+    [Fact]
+    public void An_unbounded_host_region_reports_live_figures_but_no_free_figures()
+    {
+        using var heap = new HeapCaps(HeapLayout.Host());
+        using var tracker = new MemoryTracker(heap, new MemoryTrackerOptions { Output = null });
+        using var metrics = new HeapMetrics(tracker);
+        using var recorder = new Recorder(metrics.Meter);
+        var p = tracker.Malloc(48, MallocCaps.Default);
+
+        recorder.Collect();
+
+        Assert.Equal(48, recorder.Single("memtrace.live.bytes"));
+        Assert.DoesNotContain(recorder.Measurements, m => m.Name == "memtrace.region.free");
+        tracker.Free(ref p);
+    }
+
+    private static Instrument Instrument(Meter meter, string name)
+    {
+        Instrument? found = null;
+        using var listener = new MeterListener();
+        listener.InstrumentPublished = (instrument, _) =>
+        {
+            if (instrument.Meter == meter && instrument.Name == name)
+            {
+                found = instrument;
+            }
+        };
+        listener.Start();
+        return found ?? throw new InvalidOperationException(name + " not published");
+    }
+
+    /// <summary>A MeterListener that records the long measurements of one meter's instruments.</summary>
+    private sealed class Recorder : IDisposable
+    {
+        private readonly MeterListener _listener = new();
+
+        public Recorder(Meter meter, Func<string, bool>? include = null)
+        {
+            _listener.InstrumentPublished = (instrument, listener) =>
+            {
+                if (instrument.Meter == meter && (include?.Invoke(instrument.Name) ?? true))
+                {
+                    listener.EnableMeasurementEvents(instrument);
+                }
+            };
+            _listener.SetMeasurementEventCallback<long>((instrument, value, tags, _) =>
+            {
+                lock (Measurements)
+                {
+                    Measurements.Add((instrument.Name, value, tags.ToArray()));
+                }
+            });
+            _listener.Start();
+        }
+
+        public List<(string Name, long Value, KeyValuePair<string, object?>[] Tags)> Measurements { get; } = [];
+
+        public void Collect()
+        {
+            lock (Measurements)
+            {
+                Measurements.Clear();
+            }
+
+            _listener.RecordObservableInstruments();
+        }
+
+        public long Single(string name) => Assert.Single(Measurements, m => m.Name == name).Value;
+
+        public long Tagged(string name, string tag, string value) =>
+            Assert.Single(Measurements, m => m.Name == name && m.Tags.Any(t => t.Key == tag && (string?)t.Value == value)).Value;
+
+        public List<long> All(string name)
+        {
+            lock (Measurements)
+            {
+                return [.. Measurements.Where(m => m.Name == name).Select(m => m.Value)];
+            }
+        }
+
+        public void Dispose() => _listener.Dispose();
+    }
+}

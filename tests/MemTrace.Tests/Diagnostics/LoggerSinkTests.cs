@@ -1,0 +1,132 @@
+// The ILogger adapter (MemTrace.Extensions.Logging): levels, event ids, structured fields, the
+// logger's own IsEnabled, and WriteTo.Logger in a pipeline.
+using MemTrace.Diagnostics;
+using MemTrace.Extensions.Logging;
+using Microsoft.Extensions.Logging;
+using Xunit;
+
+namespace MemTrace.Tests.Diagnostics;
+
+public class LoggerSinkTests
+{
+    [Fact]
+    public void Each_kind_is_logged_at_its_level_with_its_event_id_and_fields()
+    {
+        var logger = new RecordingLogger(LogLevel.Trace);
+        var sink = new LoggerSink(logger);
+
+        foreach (var e in TestEvents.OneOfEachKind())
+        {
+            sink.Emit(e);
+        }
+
+        Assert.Equal(
+            [(LogLevel.Trace, 1), (LogLevel.Trace, 2), (LogLevel.Trace, 3), (LogLevel.Warning, 4), (LogLevel.Error, 5), (LogLevel.Information, 6), (LogLevel.Debug, 7)],
+            logger.Entries.Select(e => (e.Level, e.EventId.Id)));
+        var allocation = logger.Entries[0];
+        Assert.Equal("Allocation", allocation.EventId.Name);
+        Assert.Equal((nuint)256, allocation.Field("Size"));
+        Assert.Equal("/src/App/Demo.cs:30 in Run (buffer)", allocation.Field("Site"));
+        Assert.Equal("DRAM", allocation.Field("Region"));
+        var error = logger.Entries[4];
+        Assert.Contains("double free of 0x3ffb0a10", error.Message, StringComparison.Ordinal);
+        Assert.Equal("DoubleFree", error.Field("ErrorKind"));
+        Assert.Contains("after init ✓", logger.Entries[5].Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Nothing_is_formatted_for_levels_the_logger_ignores()
+    {
+        var logger = new RecordingLogger(LogLevel.Warning);
+        var sink = new LoggerSink(logger);
+
+        foreach (var e in TestEvents.OneOfEachKind())
+        {
+            sink.Emit(e);
+        }
+
+        Assert.Equal([LogLevel.Warning, LogLevel.Error], logger.Entries.Select(e => e.Level));
+    }
+
+    [Fact]
+    public void WriteTo_Logger_defaults_to_warnings_and_errors_and_can_take_everything()
+    {
+        var defaults = new RecordingLogger(LogLevel.Trace);
+        var everything = new RecordingLogger(LogLevel.Trace);
+        using (var pipeline = new HeapEventPipelineBuilder()
+            .WriteTo.Logger(defaults)
+            .WriteTo.Logger(everything, HeapEventLevel.Trace)
+            .Build())
+        {
+            foreach (var e in TestEvents.OneOfEachKind())
+            {
+                pipeline.Emit(e);
+            }
+        }
+
+        Assert.Equal([4, 5], defaults.Entries.Select(e => e.EventId.Id));
+        Assert.Equal(7, everything.Entries.Count);
+    }
+
+    [Fact]
+    public void WriteTo_Logger_takes_a_factory_and_names_the_category_MemTrace()
+    {
+        var factory = new RecordingFactory();
+        using var pipeline = new HeapEventPipelineBuilder().WriteTo.Logger(factory).Build();
+        pipeline.Emit(TestEvents.Failure());
+
+        Assert.Equal("MemTrace", factory.Category);
+        Assert.Single(factory.Logger.Entries);
+    }
+
+    [Fact]
+    public void Null_arguments_are_refused()
+    {
+        Assert.Throws<ArgumentNullException>(() => new LoggerSink(null!));
+        Assert.Throws<ArgumentNullException>(() => new HeapEventPipelineBuilder().WriteTo.Logger((ILogger)null!));
+        Assert.Throws<ArgumentNullException>(() => new HeapEventPipelineBuilder().WriteTo.Logger((ILoggerFactory)null!));
+    }
+
+    private sealed record Entry(LogLevel Level, EventId EventId, string Message, IReadOnlyList<KeyValuePair<string, object?>> State)
+    {
+        public object? Field(string name) => State.Single(p => p.Key == name).Value;
+    }
+
+    private sealed class RecordingLogger(LogLevel minimum) : ILogger
+    {
+        public List<Entry> Entries { get; } = [];
+
+        public IDisposable? BeginScope<TState>(TState state)
+            where TState : notnull => null;
+
+        public bool IsEnabled(LogLevel logLevel) => logLevel >= minimum;
+
+        public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter)
+        {
+            Assert.True(IsEnabled(logLevel), "logged a level the logger said it ignores");
+            var fields = state as IReadOnlyList<KeyValuePair<string, object?>> ?? [];
+            Entries.Add(new Entry(logLevel, eventId, formatter(state, exception), fields));
+        }
+    }
+
+    private sealed class RecordingFactory : ILoggerFactory
+    {
+        public RecordingLogger Logger { get; } = new(LogLevel.Trace);
+
+        public string? Category { get; private set; }
+
+        public void AddProvider(ILoggerProvider provider)
+        {
+        }
+
+        public ILogger CreateLogger(string categoryName)
+        {
+            Category = categoryName;
+            return Logger;
+        }
+
+        public void Dispose()
+        {
+        }
+    }
+}

@@ -1,0 +1,298 @@
+// TraceFileWriter: what goes into the file, the flush policies, the full-buffer modes with their
+// "dropped" lines, concurrency, disposal, and an allocation-free Emit.
+using System.Text.Json;
+using MemTrace.Diagnostics;
+using Xunit;
+
+namespace MemTrace.Tests.Diagnostics;
+
+public sealed class TraceFileWriterTests : IDisposable
+{
+    private readonly string _directory = Directory.CreateTempSubdirectory("memtrace-writer-").FullName;
+
+    public void Dispose() => Directory.Delete(_directory, recursive: true);
+
+    [Fact]
+    public void Every_kind_round_trips_through_the_file_and_the_reader()
+    {
+        var path = Path.Combine(_directory, "all.jsonl");
+        var events = TestEvents.OneOfEachKind();
+        using (var writer = new TraceFileWriter(path))
+        {
+            foreach (var e in events)
+            {
+                writer.Emit(e);
+            }
+        }
+
+        var lines = File.ReadAllLines(path);
+        Assert.Equal(events.Length + 2, lines.Length); // Header, the events, end.
+        Assert.StartsWith("{\"kind\":\"header\",\"format\":\"memtrace-trace\",\"version\":1,", lines[0], StringComparison.Ordinal);
+        Assert.StartsWith("{\"kind\":\"end\",", lines[^1], StringComparison.Ordinal);
+        Assert.All(lines, line => JsonDocument.Parse(line).Dispose());
+
+        using var reader = TraceReader.Open(path);
+        var read = reader.ReadAll().ToList();
+        Assert.Empty(reader.Problems);
+        Assert.True(reader.HasEnd);
+        Assert.Equal(events.Length, read.Count);
+        for (var i = 0; i < events.Length; i++)
+        {
+            var (expected, actual) = (events[i], read[i]);
+            Assert.Equal(expected.Kind, actual.Kind);
+            Assert.Equal(expected.Sequence, actual.Sequence);
+            Assert.Equal(expected.Time, actual.Time);
+            Assert.Equal(expected.ThreadId, actual.ThreadId);
+            Assert.Equal(expected.Address, actual.Address);
+            Assert.Equal(expected.Size, actual.Size);
+            Assert.Equal(expected.PreviousAddress, actual.PreviousAddress);
+            Assert.Equal(expected.PreviousSize, actual.PreviousSize);
+            Assert.Equal(expected.RequestNumber, actual.RequestNumber);
+            Assert.Equal(expected.RegionName, actual.RegionName);
+            Assert.Equal(expected.Label, actual.Label);
+            Assert.Equal(expected.LiveBlocks, actual.LiveBlocks);
+            Assert.Equal(expected.LiveBytes, actual.LiveBytes);
+            Assert.Equal(expected.AllocatedAt, actual.AllocatedAt);
+            if (expected.Kind is not (HeapEventKind.Checkpoint or HeapEventKind.Snapshot))
+            {
+                Assert.Equal(expected.Site, actual.Site);
+                Assert.Equal(expected.Caps, actual.Caps);
+            }
+
+            Assert.Equal(expected.Regions, actual.Regions);
+        }
+
+        var error = read.Single(e => e.Kind == HeapEventKind.MemoryError).Error!;
+        Assert.Equal(MemoryErrorKind.DoubleFree, error.Kind);
+        Assert.Equal(AllocationMethod.Free, error.Operation);
+        Assert.Equal(TestEvents.FreeSite, error.FreedAt);
+        Assert.Equal("a \"quoted\" note\nwith two lines", error.Note);
+        Assert.Equal(TestEvents.Error().Error!.Message, error.Message);
+    }
+
+    [Fact]
+    public unsafe void A_trackers_events_reach_the_file_in_order()
+    {
+        var path = Path.Combine(_directory, "tracker.jsonl");
+        using (var pipeline = new HeapEventPipelineBuilder().WriteTo.TraceFile(path).Build())
+        using (var heap = new HeapCaps(HeapLayout.Esp32(4), new HeapCapsOptions { ErrorOutput = null }))
+        using (var tracker = new MemoryTracker(heap, new MemoryTrackerOptions { Output = null, Events = pipeline }))
+        {
+            for (var i = 0; i < 1000; i++)
+            {
+                tracker.Malloc(out byte* block, (nuint)(i + 1), MallocCaps.Spiram);
+                tracker.Free(ref block);
+            }
+        }
+
+        using var reader = TraceReader.Open(path);
+        var events = reader.ReadAll().ToList();
+        Assert.Empty(reader.Problems);
+        Assert.Equal(1000, events.Count(e => e.Kind == HeapEventKind.Allocation));
+        Assert.Equal(1000, events.Count(e => e.Kind == HeapEventKind.Free));
+        Assert.Equal(Enumerable.Range(1, events.Count).Select(i => (long)i), events.Select(e => e.Sequence));
+        Assert.All(events.Where(e => e.Kind == HeapEventKind.Allocation), e => Assert.Equal("block", e.Site.VariableName));
+    }
+
+    [Fact]
+    public void Drop_mode_counts_what_did_not_fit_and_writes_the_count_into_the_file()
+    {
+        var gate = new BlockingStream();
+        const int Emitted = 500;
+        long dropped;
+        using (var writer = new TraceFileWriter(gate, ownsStream: false, new TraceFileOptions { Capacity = 16, FullMode = TraceBufferFullMode.Drop }))
+        {
+            gate.WaitUntilBlocked(); // The header write is stuck: the ring can only fill.
+            for (var i = 0; i < Emitted; i++)
+            {
+                writer.Emit(TestEvents.Allocation(sequence: i + 1, address: (nuint)(0x1000 + (i * 16))));
+            }
+
+            dropped = writer.EventsDropped;
+            Assert.True(dropped >= Emitted - 16 - 1, $"only {dropped} dropped");
+            gate.Release();
+        }
+
+        gate.Position = 0;
+        using var reader = new TraceReader(gate);
+        var events = reader.ReadAll().ToList();
+        Assert.Equal(dropped, reader.DroppedEvents);
+        Assert.Equal(Emitted, events.Count + reader.DroppedEvents);
+        Assert.Contains(reader.Problems, p => p.Kind == TraceProblemKind.DroppedEvents && p.Message.Contains("its buffer was full in drop mode", StringComparison.Ordinal));
+        Assert.Contains("\"kind\":\"dropped\",\"count\":" + dropped + ",\"reason\":\"full\"", System.Text.Encoding.UTF8.GetString(gate.ToArray()), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Wait_mode_loses_nothing_when_the_ring_is_far_smaller_than_the_burst()
+    {
+        var path = Path.Combine(_directory, "wait.jsonl");
+        const int Threads = 4;
+        const int PerThread = 5000;
+        using (var writer = new TraceFileWriter(path, new TraceFileOptions { Capacity = 16, FullMode = TraceBufferFullMode.Wait }))
+        {
+            Parallel.For(0, Threads, t =>
+            {
+                for (var i = 0; i < PerThread; i++)
+                {
+                    writer.Emit(TestEvents.Allocation(sequence: (t * PerThread) + i + 1));
+                }
+            });
+            Assert.Equal(0, writer.EventsDropped);
+        }
+
+        using var reader = TraceReader.Open(path);
+        var sequences = reader.ReadAll().Select(e => e.Sequence).Order().ToList();
+        Assert.Equal(0, reader.DroppedEvents);
+        Assert.Equal(Enumerable.Range(1, Threads * PerThread).Select(i => (long)i), sequences);
+    }
+
+    [Theory]
+    [InlineData(TraceFlushPolicy.EachBatch)]
+    [InlineData(TraceFlushPolicy.EachBatchAndDisk)]
+    public void Batch_policies_put_events_in_the_file_within_milliseconds_without_Flush_or_Dispose(TraceFlushPolicy policy)
+    {
+        var path = Path.Combine(_directory, policy + ".jsonl");
+        using var writer = new TraceFileWriter(path, new TraceFileOptions { FlushPolicy = policy });
+        writer.Emit(TestEvents.Allocation());
+
+        var deadline = Environment.TickCount64 + 5000;
+        while (CountLines(path) < 2 && Environment.TickCount64 < deadline)
+        {
+            Thread.Sleep(5);
+        }
+
+        Assert.Equal(2, CountLines(path));
+    }
+
+    [Fact]
+    public void Interval_policy_holds_lines_until_the_interval_or_an_explicit_Flush()
+    {
+        var path = Path.Combine(_directory, "interval.jsonl");
+        using var writer = new TraceFileWriter(path, new TraceFileOptions { FlushPolicy = TraceFlushPolicy.Interval, FlushInterval = TimeSpan.FromMinutes(10) });
+        writer.Emit(TestEvents.Allocation());
+        Thread.Sleep(100);
+        Assert.Equal(0, CountLines(path)); // Not even the header: the first timed write is ten minutes away.
+
+        Assert.True(writer.Flush(TimeSpan.FromSeconds(5)));
+
+        Assert.Equal(2, CountLines(path));
+        Assert.Equal(1, writer.EventsWritten);
+    }
+
+    [Fact]
+    public void Events_emitted_after_Dispose_are_counted_as_dropped_not_written()
+    {
+        var path = Path.Combine(_directory, "after.jsonl");
+        var writer = new TraceFileWriter(path);
+        writer.Emit(TestEvents.Allocation());
+        writer.Dispose();
+        writer.Emit(TestEvents.Free());
+        writer.Dispose();
+
+        Assert.Equal(1, writer.EventsWritten);
+        Assert.Equal(1, writer.EventsDropped);
+        Assert.EndsWith("\"events\":1,\"dropped\":0}", File.ReadAllLines(path)[^1], StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Emit_allocates_nothing()
+    {
+        var path = Path.Combine(_directory, "alloc.jsonl");
+        using var writer = new TraceFileWriter(path, new TraceFileOptions { Capacity = 1 << 16, FullMode = TraceBufferFullMode.Drop });
+        var e = TestEvents.Allocation();
+        writer.Emit(e); // Warm up.
+
+        var before = GC.GetAllocatedBytesForCurrentThread();
+        for (var i = 0; i < 10_000; i++)
+        {
+            writer.Emit(e);
+        }
+
+        Assert.Equal(0, GC.GetAllocatedBytesForCurrentThread() - before);
+    }
+
+    [Fact]
+    public void Bad_options_and_arguments_are_refused()
+    {
+        Assert.Throws<ArgumentNullException>(() => new TraceFileWriter((Stream)null!));
+        Assert.Throws<ArgumentException>(() => new TraceFileWriter(new MemoryStream([], writable: false)));
+        Assert.Throws<ArgumentException>(() => new TraceFileWriter(new MemoryStream(), options: new TraceFileOptions { Capacity = 0 }));
+        Assert.Throws<ArgumentException>(() => new TraceFileWriter(new MemoryStream(), options: new TraceFileOptions { FlushInterval = TimeSpan.Zero }));
+        Assert.Throws<ArgumentException>(() => new TraceFileWriter(new MemoryStream(), options: new TraceFileOptions { FullMode = (TraceBufferFullMode)7 }));
+        Assert.ThrowsAny<ArgumentException>(() => new TraceFileWriter(string.Empty));
+    }
+
+    private static int CountLines(string path)
+    {
+        using var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite);
+        return new StreamReader(stream).ReadToEnd().Count(c => c == '\n');
+    }
+
+    /// <summary>A memory stream whose writes block until released, to hold the writer thread.</summary>
+    private sealed class BlockingStream : MemoryStream
+    {
+        private readonly ManualResetEventSlim _released = new(false);
+        private readonly ManualResetEventSlim _blocked = new(false);
+
+        public void WaitUntilBlocked() => Assert.True(_blocked.Wait(TimeSpan.FromSeconds(10)));
+
+        public void Release() => _released.Set();
+
+        public override void Write(ReadOnlySpan<byte> buffer)
+        {
+            _blocked.Set();
+            _released.Wait();
+            base.Write(buffer);
+        }
+    }
+}
+
+[Collection(SelfLogCollection.Name)]
+public class TraceFileWriterFailureTests
+{
+    [Fact]
+    public void A_failing_write_is_reported_to_the_self_log_counted_and_written_as_dropped_once_writes_work_again()
+    {
+        var stream = new FlakyStream();
+        TraceFileWriter? writer = null;
+        var messages = SelfLogCollection.Capture(() =>
+        {
+            writer = new TraceFileWriter(stream, ownsStream: false);
+            writer.Emit(TestEvents.Allocation());
+            var deadline = Environment.TickCount64 + 5000;
+            while (writer.EventsDropped == 0 && Environment.TickCount64 < deadline)
+            {
+                Thread.Sleep(5);
+            }
+
+            stream.Failing = false;
+            writer.Emit(TestEvents.Free());
+            writer.Dispose();
+        });
+
+        Assert.Equal(1, writer!.EventsDropped);
+        Assert.Equal(1, writer.EventsWritten);
+        Assert.Contains(messages, m => m.Contains("writing trace stream failed; 1 events lost", StringComparison.Ordinal));
+        stream.Position = 0;
+        using var reader = new TraceReader(stream);
+        var events = reader.ReadAll().ToList();
+        Assert.Equal([HeapEventKind.Free], events.Select(e => e.Kind));
+        Assert.Equal(1, reader.DroppedEvents);
+        Assert.Contains(reader.Problems, p => p.Message.Contains("a write to the file failed", StringComparison.Ordinal));
+    }
+
+    private sealed class FlakyStream : MemoryStream
+    {
+        public volatile bool Failing = true;
+
+        public override void Write(ReadOnlySpan<byte> buffer)
+        {
+            if (Failing)
+            {
+                throw new IOException("No space left on device");
+            }
+
+            base.Write(buffer);
+        }
+    }
+}

@@ -1,0 +1,217 @@
+// TraceReader on bad input: truncated, corrupt and non-JSON lines, unknown kinds, missing and
+// invalid fields, over-long lines, empty input — each reported with its line number while the
+// good lines around it are still read.
+using System.Text;
+using MemTrace.Diagnostics;
+using Xunit;
+
+namespace MemTrace.Tests.Diagnostics;
+
+public class TraceReaderTests
+{
+    private const string Header = "{\"kind\":\"header\",\"format\":\"memtrace-trace\",\"version\":1,\"time\":\"2026-11-25T14:38:00.000Z\",\"pid\":42,\"process\":\"app\"}";
+    private const string Alloc = "{\"kind\":\"alloc\",\"seq\":1,\"time\":\"2026-11-25T14:38:00.001Z\",\"thread\":1,\"addr\":\"0x1000\",\"size\":64,\"caps\":\"MALLOC_CAP_8BIT\",\"req\":1,\"region\":\"DRAM\",\"site\":{\"method\":\"heap_caps_malloc\",\"file\":\"/src/a.cs\",\"line\":3,\"func\":\"Main\",\"var\":\"p\"}}";
+    private const string Free = "{\"kind\":\"free\",\"seq\":2,\"time\":\"2026-11-25T14:38:00.002Z\",\"thread\":1,\"addr\":\"0x1000\",\"size\":64,\"caps\":\"MALLOC_CAP_8BIT\",\"req\":1,\"site\":{\"method\":\"heap_caps_free\"}}";
+
+    [Fact]
+    public void A_clean_trace_reads_without_problems_and_with_its_header()
+    {
+        var reader = Read(Header, Alloc, Free, "{\"kind\":\"end\",\"events\":2,\"dropped\":0}");
+
+        Assert.Equal([HeapEventKind.Allocation, HeapEventKind.Free], reader.Events.Select(e => e.Kind));
+        Assert.Empty(reader.Problems);
+        Assert.Equal("app", reader.Header!.ProcessName);
+        Assert.Equal(42, reader.Header.ProcessId);
+        Assert.True(reader.HasEnd);
+        var alloc = reader.Events[0];
+        Assert.Equal((nuint)0x1000, alloc.Address);
+        Assert.Equal(MallocCaps.Bit8, alloc.Caps);
+        Assert.Equal(new CallSite(AllocationMethod.Malloc, "/src/a.cs", 3, "Main", "p"), alloc.Site);
+        Assert.Equal(new DateTimeOffset(2026, 11, 25, 14, 38, 0, 1, TimeSpan.Zero), alloc.Time);
+    }
+
+    [Fact]
+    public void A_torn_last_line_is_reported_as_torn_with_its_line_number_and_the_rest_is_read()
+    {
+        var text = string.Join('\n', Header, Alloc, Free) + "\n" + Alloc[..57];
+
+        var reader = Read(text);
+
+        Assert.Equal(2, reader.Events.Count);
+        var problem = Assert.Single(reader.Problems);
+        Assert.Equal(TraceProblemKind.TornLastLine, problem.Kind);
+        Assert.Equal(4, problem.Line);
+        Assert.False(problem.LosesEvents);
+        Assert.True(reader.Reader.TornLastLine);
+        Assert.Equal(0, reader.Reader.BadLineCount);
+        Assert.StartsWith("line 4: the last line is incomplete", problem.ToString(), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void A_complete_last_line_without_a_newline_is_read()
+    {
+        var reader = Read(string.Join('\n', Header, Alloc, Free));
+
+        Assert.Equal(2, reader.Events.Count);
+        Assert.Empty(reader.Problems);
+    }
+
+    [Fact]
+    public void Corrupt_and_non_JSON_lines_in_the_middle_are_reported_and_skipped()
+    {
+        var reader = Read(Header, Alloc, "this is not json", Alloc[..40] + "}", "[1,2,3]", "{\"size\":3}", Free, "{\"kind\":\"alloc\"} trailing");
+
+        Assert.Equal([HeapEventKind.Allocation, HeapEventKind.Free], reader.Events.Select(e => e.Kind));
+        Assert.Equal(
+            [(3L, TraceProblemKind.InvalidJson), (4L, TraceProblemKind.InvalidJson), (5L, TraceProblemKind.NotAnObject), (6L, TraceProblemKind.MissingKind), (8L, TraceProblemKind.InvalidJson)],
+            reader.Problems.Select(p => (p.Line, p.Kind)));
+        Assert.Equal(5, reader.Reader.BadLineCount);
+        Assert.All(reader.Problems, p => Assert.True(p.LosesEvents));
+        Assert.Contains("a JSON array, not an object", reader.Problems[2].Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void An_unknown_kind_is_named_in_the_report_and_skipped()
+    {
+        var reader = Read(Header, "{\"kind\":\"teleport\",\"seq\":1}", Alloc);
+
+        var problem = Assert.Single(reader.Problems);
+        Assert.Equal((2L, TraceProblemKind.UnknownKind), (problem.Line, problem.Kind));
+        Assert.Contains("'teleport'", problem.Message, StringComparison.Ordinal);
+        Assert.Single(reader.Events);
+    }
+
+    [Theory]
+    [InlineData("{\"kind\":\"alloc\",\"seq\":1,\"size\":3}", TraceProblemKind.MissingField, "needs \"addr\" and \"size\"")]
+    [InlineData("{\"kind\":\"free\",\"seq\":1}", TraceProblemKind.MissingField, "needs \"addr\"")]
+    [InlineData("{\"kind\":\"error\",\"addr\":\"0x1\"}", TraceProblemKind.MissingField, "needs \"error\"")]
+    [InlineData("{\"kind\":\"alloc\",\"addr\":\"12ab\",\"size\":3}", TraceProblemKind.InvalidValue, "\"addr\" is not an address")]
+    [InlineData("{\"kind\":\"alloc\",\"addr\":\"0x10\",\"size\":-3}", TraceProblemKind.InvalidValue, "\"size\" is not a non-negative integer")]
+    [InlineData("{\"kind\":\"alloc\",\"addr\":\"0x10\",\"size\":\"big\"}", TraceProblemKind.InvalidValue, "\"size\" is not a non-negative integer")]
+    [InlineData("{\"kind\":\"alloc\",\"addr\":\"0x10\",\"size\":1,\"caps\":\"MALLOC_CAP_WINGS\"}", TraceProblemKind.InvalidValue, "unknown capability")]
+    [InlineData("{\"kind\":\"alloc\",\"addr\":\"0x10\",\"size\":1,\"time\":\"yesterday\"}", TraceProblemKind.InvalidValue, "\"time\" is not an ISO 8601 time")]
+    [InlineData("{\"kind\":\"alloc\",\"addr\":\"0x10\",\"size\":1,\"site\":[]}", TraceProblemKind.InvalidValue, "\"site\" is not an object")]
+    [InlineData("{\"kind\":\"error\",\"addr\":\"0x10\",\"error\":{\"type\":\"Gremlins\"}}", TraceProblemKind.InvalidValue, "unknown memory error type 'Gremlins'")]
+    [InlineData("{\"kind\":\"error\",\"addr\":\"0x10\",\"error\":{\"type\":\"\"}}", TraceProblemKind.InvalidValue, "unknown memory error type ''")]
+    [InlineData("{\"kind\":\"snapshot\",\"regions\":{}}", TraceProblemKind.InvalidValue, "\"regions\" is not an array")]
+    [InlineData("{\"kind\":7}", TraceProblemKind.InvalidValue, "\"kind\" is not a string")]
+    public void A_line_with_a_missing_or_invalid_field_is_reported_with_the_field(string line, TraceProblemKind kind, string message)
+    {
+        var reader = Read(Header, line, Alloc);
+
+        var problem = Assert.Single(reader.Problems);
+        Assert.Equal((2L, kind), (problem.Line, problem.Kind));
+        Assert.Contains(message, problem.Message, StringComparison.Ordinal);
+        Assert.Single(reader.Events);
+    }
+
+    [Fact]
+    public void An_empty_trace_is_reported_as_empty()
+    {
+        var reader = Read(string.Empty);
+
+        Assert.Empty(reader.Events);
+        Assert.Equal(TraceProblemKind.EmptyTrace, Assert.Single(reader.Problems).Kind);
+        Assert.Equal(0, reader.Reader.LineNumber);
+    }
+
+    [Fact]
+    public void Blank_lines_and_CRLF_endings_are_accepted()
+    {
+        var reader = Read(Header + "\r\n\r\n" + Alloc + "\r\n   \n" + Free + "\r\n");
+
+        Assert.Equal(2, reader.Events.Count);
+        Assert.Empty(reader.Problems);
+    }
+
+    [Fact]
+    public void A_line_longer_than_the_limit_is_skipped_in_bounded_memory_and_the_next_is_read()
+    {
+        var huge = "{\"kind\":\"label\",\"pad\":\"" + new string('x', 3000) + "\"}";
+        var options = new TraceReaderOptions { MaxLineBytes = 1024 };
+
+        var reader = Read(options, Header, huge, Alloc, huge, Free);
+
+        Assert.Equal([HeapEventKind.Allocation, HeapEventKind.Free], reader.Events.Select(e => e.Kind));
+        Assert.Equal([(2L, TraceProblemKind.LineTooLong), (4L, TraceProblemKind.LineTooLong)], reader.Problems.Select(p => (p.Line, p.Kind)));
+        Assert.Equal(5, reader.Reader.LineNumber);
+    }
+
+    [Fact]
+    public void A_newer_format_version_is_a_warning_and_what_is_understood_is_read()
+    {
+        var reader = Read("{\"kind\":\"header\",\"format\":\"memtrace-trace\",\"version\":9}", Alloc);
+
+        var problem = Assert.Single(reader.Problems);
+        Assert.Equal(TraceProblemKind.UnsupportedFormat, problem.Kind);
+        Assert.False(problem.LosesEvents);
+        Assert.Single(reader.Events);
+    }
+
+    [Fact]
+    public void Dropped_lines_add_up_and_are_reported_where_they_are()
+    {
+        var reader = Read(Header, Alloc, "{\"kind\":\"dropped\",\"count\":12,\"reason\":\"full\"}", Free, "{\"kind\":\"dropped\",\"count\":3,\"reason\":\"io\"}");
+
+        Assert.Equal(15, reader.Reader.DroppedEvents);
+        Assert.Equal([3L, 5L], reader.Problems.Select(p => p.Line));
+        Assert.Contains("dropped 12 events here (its buffer was full in drop mode)", reader.Problems[0].Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Problems_beyond_the_limit_are_counted_and_passed_to_the_callback_but_not_kept()
+    {
+        var seen = 0;
+        var lines = Enumerable.Repeat("garbage", 50).Prepend(Header).Append(Alloc).ToArray();
+
+        var reader = Read(new TraceReaderOptions { MaxProblemsKept = 10, OnProblem = _ => seen++ }, lines);
+
+        Assert.Equal(10, reader.Problems.Count);
+        Assert.Equal(50, reader.Reader.ProblemCount);
+        Assert.Equal(50, seen);
+        Assert.Single(reader.Events);
+    }
+
+    [Fact]
+    public void Unknown_fields_are_ignored_so_newer_writers_stay_readable()
+    {
+        var reader = Read(Header, Alloc.Replace("\"seq\":1,", "\"seq\":1,\"future\":{\"nested\":[1,{\"a\":2}]},", StringComparison.Ordinal));
+
+        Assert.Empty(reader.Problems);
+        Assert.Single(reader.Events);
+    }
+
+    [Fact]
+    public void Opening_a_missing_file_throws_FileNotFoundException()
+    {
+        var path = Path.Combine(Path.GetTempPath(), "memtrace-missing-" + Guid.NewGuid().ToString("N") + ".jsonl");
+
+        Assert.Throws<FileNotFoundException>(() => TraceReader.Open(path));
+    }
+
+    [Fact]
+    public void Bad_arguments_are_refused()
+    {
+        Assert.Throws<ArgumentNullException>(() => new TraceReader(null!));
+        Assert.Throws<ArgumentException>(() => new TraceReader(new MemoryStream(), new TraceReaderOptions { MaxLineBytes = 10 }));
+    }
+
+    private static ReadResult Read(params string[] lines) => Read(null, lines);
+
+    private static ReadResult Read(TraceReaderOptions? options, params string[] lines)
+    {
+        var text = lines.Length == 1 ? lines[0] : string.Join('\n', lines) + "\n";
+        var reader = new TraceReader(new MemoryStream(Encoding.UTF8.GetBytes(text)), options);
+        var events = reader.ReadAll().ToList();
+        return new ReadResult(reader, events);
+    }
+
+    private sealed record ReadResult(TraceReader Reader, List<HeapEvent> Events)
+    {
+        public IReadOnlyList<TraceProblem> Problems => Reader.Problems;
+
+        public TraceHeader? Header => Reader.Header;
+
+        public bool HasEnd => Reader.HasEnd;
+    }
+}
