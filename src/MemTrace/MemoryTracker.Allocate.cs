@@ -201,8 +201,13 @@ public sealed unsafe partial class MemoryTracker
     {
         Heap.ThrowIfDisposed();
         var cell = Cell();
-        var handle = TakeHandle(cell);
         var request = NextRequestNumber(cell);
+        if (_admission != 0 && !Admit(request, method, unchecked(n * size), caps, site, 0))
+        {
+            return null;
+        }
+
+        var handle = TakeHandle(cell);
         var debug = Heap.HasDebugRegions;
         if (debug)
         {
@@ -279,6 +284,11 @@ public sealed unsafe partial class MemoryTracker
             return null;
         }
 
+        if (enabled && _admission != 0 && !Admit(0, AllocationMethod.Realloc, size, caps, CallSiteRegistry.GetId(AllocationMethod.Realloc, file, line, function, variable), (nuint)ptr))
+        {
+            return null;
+        }
+
         var debug = Heap.HasDebugRegions;
         if (debug)
         {
@@ -329,6 +339,12 @@ public sealed unsafe partial class MemoryTracker
         }
 
         Heap.SetTag(block, handle);
-        Commit(cell, handle, block, size, caps, site, NextRequestNumber(cell));
+        var request = NextRequestNumber(cell);
+        if (_admission != 0)
+        {
+            CheckBreak(request, AllocationMethod.Realloc, size, caps, site, 0);
+        }
+
+        Commit(cell, handle, block, size, caps, site, request);
     }
 }
