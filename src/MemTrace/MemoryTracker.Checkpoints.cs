@@ -17,7 +17,8 @@ public sealed unsafe partial class MemoryTracker
     /// <summary>
     /// Takes a checkpoint (the CRT's <c>_CrtMemCheckpoint</c>): the tracker's counters now, and a mark
     /// that tells which blocks are allocated after it. Emits a <see cref="HeapEventKind.Checkpoint"/>
-    /// event with every region's statistics when a sink is attached.
+    /// event with every region's statistics when a sink is attached (its label is the name, or
+    /// <c>checkpoint #n</c> for an unnamed one).
     /// </summary>
     /// <param name="name">A name for reports, or null.</param>
     /// <returns>The checkpoint.</returns>
@@ -33,7 +34,7 @@ public sealed unsafe partial class MemoryTracker
         }
 
         var checkpoint = new MemoryCheckpoint(this, name, epoch, DateTimeOffset.UtcNow, LiveBlocks, LiveBytes, TotalAllocations, TotalFrees, FailedAllocationCount);
-        EmitSnapshot(checkpoint.ToString(), HeapEventKind.Checkpoint);
+        EmitSnapshot(name ?? checkpoint.ToString(), HeapEventKind.Checkpoint);
         return checkpoint;
     }
 
