@@ -1,4 +1,6 @@
 // AllocationRecord: the seed's MemoryTraceInfo as data, one per live block or failed request.
+using System.Diagnostics;
+
 namespace MemTrace;
 
 /// <summary>
@@ -49,6 +51,9 @@ public sealed record AllocationRecord
     /// <summary>True for a request that failed (the seed's <c>failure</c> field).</summary>
     public bool Failure { get; init; }
 
+    /// <summary>True for a failed request that the tracker's <see cref="MemoryTracker.AllocationHook"/> refused (an injected failure): the heap was not asked.</summary>
+    public bool Refused { get; init; }
+
     /// <summary>The request number: 1, 2, 3, … per tracker (see <see cref="MemoryTracker"/> for the order across threads).</summary>
     public required long RequestNumber { get; init; }
 
@@ -57,4 +62,11 @@ public sealed record AllocationRecord
 
     /// <summary>When the request was made, to within a few milliseconds (see <see cref="MemoryTracker"/>).</summary>
     public required DateTimeOffset Timestamp { get; init; }
+
+    /// <summary>
+    /// The managed stack of the allocation, from the caller of the tracker down, at most
+    /// <see cref="MemoryTrackerOptions.StackTraceDepth"/> frames without file information; null when
+    /// stack capture is off (the default).
+    /// </summary>
+    public StackTrace? StackTrace { get; init; }
 }

@@ -201,8 +201,13 @@ public sealed unsafe partial class MemoryTracker
     {
         Heap.ThrowIfDisposed();
         var cell = Cell();
-        var handle = TakeHandle(cell);
         var request = NextRequestNumber(cell);
+        if (_admission != 0 && !Admit(request, method, unchecked(n * size), caps, site, 0))
+        {
+            return null;
+        }
+
+        var handle = TakeHandle(cell);
         if (Heap.HasDebugRegions)
         {
             return TrackedAllocateChecked(cell, handle, request, method, alignment, n, size, caps, site);
@@ -330,6 +335,11 @@ public sealed unsafe partial class MemoryTracker
             return null;
         }
 
+        if (enabled && _admission != 0 && !Admit(0, AllocationMethod.Realloc, size, caps, CallSiteRegistry.GetId(AllocationMethod.Realloc, file, line, function, variable), (nuint)ptr))
+        {
+            return null;
+        }
+
         var block = Heap.ReallocTagged(AllocationMethod.Realloc, ptr, size, caps, out var oldState, out var oldTag);
         if (block is not null)
         {
@@ -369,6 +379,12 @@ public sealed unsafe partial class MemoryTracker
         }
 
         Heap.SetTag(block, handle);
-        Commit(cell, handle, block, size, caps, site, NextRequestNumber(cell));
+        var request = NextRequestNumber(cell);
+        if (_admission != 0)
+        {
+            CheckBreak(request, AllocationMethod.Realloc, size, caps, site, 0);
+        }
+
+        Commit(cell, handle, block, size, caps, site, request);
     }
 }

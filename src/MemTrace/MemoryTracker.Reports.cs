@@ -48,11 +48,11 @@ public sealed unsafe partial class MemoryTracker
     {
         ThrowIfDisposed();
         var records = ReadRecords(RecordState.Live);
-        records.Sort(static (a, b) => a.RequestNumber.CompareTo(b.RequestNumber));
+        records.Sort(static (a, b) => a.Record.RequestNumber.CompareTo(b.Record.RequestNumber));
         var list = new List<AllocationRecord>(records.Count);
-        foreach (var record in records)
+        foreach (var copy in records)
         {
-            list.Add(ToAllocationRecord(record));
+            list.Add(ToAllocationRecord(copy));
         }
 
         return list;
@@ -120,14 +120,21 @@ public sealed unsafe partial class MemoryTracker
             }
 
             text.AppendLine();
+            if (record.StackTrace is { } stack)
+            {
+                text.Append(StackCapture.Format(stack, "          "));
+            }
         }
 
         text.Append(CultureInfo.InvariantCulture, $"  Total: {records.Count} live block{(records.Count == 1 ? string.Empty : "s")}, {bytes} bytes").AppendLine();
         return text.ToString();
     }
 
-    /// <summary>The seed's log_memory_allocation: records a failed request and logs it with heap information for its caps.</summary>
-    private void LogFailure(AllocationMethod method, nuint size, MallocCaps caps, uint site, long request)
+    /// <summary>
+    /// The seed's log_memory_allocation: records a failed request and logs it with heap information for
+    /// its caps (for a request the allocation hook refused, with no heap information: the heap was not asked).
+    /// </summary>
+    private void LogFailure(AllocationMethod method, nuint size, MallocCaps caps, uint site, long request, bool refused = false)
     {
         var record = new AllocationRecord
         {
@@ -136,9 +143,11 @@ public sealed unsafe partial class MemoryTracker
             Caps = caps,
             Address = 0,
             Failure = true,
+            Refused = refused,
             RequestNumber = request,
             ThreadId = Environment.CurrentManagedThreadId,
             Timestamp = ToTime(CoarseClock.Now),
+            StackTrace = CaptureFailureStack(),
         };
 
         lock (_failureLock)
@@ -159,11 +168,21 @@ public sealed unsafe partial class MemoryTracker
         }
 
         var text = new StringBuilder();
-        text.Append(CultureInfo.InvariantCulture, $"MemTrace: allocation failed: {record.MethodName} of {size} bytes, caps {caps.ToCapsString()}, request #{request}, thread {record.ThreadId}").AppendLine();
+        var what = refused ? "allocation refused by the allocation hook (injected failure)" : "allocation failed";
+        text.Append(CultureInfo.InvariantCulture, $"MemTrace: {what}: {record.MethodName} of {size} bytes, caps {caps.ToCapsString()}, request #{request}, thread {record.ThreadId}").AppendLine();
         text.Append("  at ").AppendLine(record.AllocatedAt.ToString());
-        var heapInfo = new StringWriter(CultureInfo.InvariantCulture);
-        Heap.PrintHeapInfo(caps, heapInfo);
-        text.Append(heapInfo);
+        if (record.StackTrace is { } stack)
+        {
+            text.Append(StackCapture.Format(stack, "    "));
+        }
+
+        if (!refused)
+        {
+            var heapInfo = new StringWriter(CultureInfo.InvariantCulture);
+            Heap.PrintHeapInfo(caps, heapInfo);
+            text.Append(heapInfo);
+        }
+
         Write(output, text.ToString());
     }
 

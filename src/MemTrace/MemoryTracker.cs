@@ -3,13 +3,20 @@
 // This file holds the core: creation, the per-thread cells, record handles, and the
 // IAllocationObserver side through which the heap reports allocations made on it directly.
 // MemoryTracker.Allocate.cs has the tracked allocation methods, MemoryTracker.Free.cs the
-// free, MemoryTracker.Reports.cs the listings and logs.
+// free, MemoryTracker.Reports.cs the listings and logs, MemoryTracker.Checkpoints.cs and
+// MemoryTracker.Leaks.cs checkpoints and leak reports, MemoryTracker.DebugAids.cs the break on a
+// request, the allocation hook and stack capture, MemoryTracker.ThreadStatistics.cs per-thread
+// accounting.
 //
 // Cost model (see docs/benchmarks.md): a tracked malloc+free pair takes no lock and allocates
 // nothing managed. The record handle travels in the block's tag, so free finds its record in
 // O(1) whatever the number of live blocks; handles and request numbers come from per-thread
-// caches; call sites are interned ids.
+// caches; call sites are interned ids. The debugging aids cost, when off, one test of a field on
+// allocation (_admission: a break request or a hook) and one on commit and free (_recordAids:
+// stacks or per-thread statistics); each record also takes the checkpoint epoch, one load.
+using System.Diagnostics;
 using System.Runtime.CompilerServices;
+using System.Runtime.ExceptionServices;
 using MemTrace.Internals;
 using MemTrace.Tracking;
 
@@ -42,6 +49,8 @@ public sealed unsafe partial class MemoryTracker : IDisposable, IAllocationObser
     private readonly long _startTick;
     private readonly DateTimeOffset _startTime;
     private readonly bool _clearOnFree;
+    private readonly bool _checkIntegrityOnDispose;
+    private readonly bool _reportLeaksAtExit;
     private long _requestCounter;
     private volatile bool _enabled;
     private int _disposed;
@@ -57,10 +66,30 @@ public sealed unsafe partial class MemoryTracker : IDisposable, IAllocationObser
         ArgumentNullException.ThrowIfNull(heap);
         heap.ThrowIfDisposed();
         options ??= new MemoryTrackerOptions();
-        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(options.FailedAllocationCapacity, nameof(options));
+        if (options.FailedAllocationCapacity <= 0)
+        {
+            throw new ArgumentOutOfRangeException(nameof(options), options.FailedAllocationCapacity, "FailedAllocationCapacity must be at least 1.");
+        }
+
+        if (options.StackTraceDepth is < 0 or > StackCapture.MaxDepth)
+        {
+            throw new ArgumentOutOfRangeException(nameof(options), options.StackTraceDepth, $"StackTraceDepth must be within [0, {StackCapture.MaxDepth}].");
+        }
+
         Heap = heap;
         _enabled = options.Enabled;
         _clearOnFree = options.ClearOnFree;
+        _checkIntegrityOnDispose = options.CheckIntegrityOnDispose;
+        _reportLeaksAtExit = options.ReportLeaksAtExit;
+        _stackDepth = options.StackTraceDepth;
+        _stacks = _stackDepth > 0 ? new HandleSideTable<StackFrame[]?>() : null;
+        if (options.ThreadStatistics)
+        {
+            _owners = new HandleSideTable<uint>();
+            _regionSlots = new RegionSlots();
+        }
+
+        _recordAids = _stacks is not null || _owners is not null;
         Output = options.Output;
         _failures = new AllocationRecord[options.FailedAllocationCapacity];
         _events = options.Events;
@@ -83,6 +112,11 @@ public sealed unsafe partial class MemoryTracker : IDisposable, IAllocationObser
         {
             heap.MemoryErrorDetected += OnHeapError;
             EmitSnapshot();
+        }
+
+        if (_reportLeaksAtExit)
+        {
+            AppDomain.CurrentDomain.ProcessExit += OnProcessExit;
         }
     }
 
@@ -125,12 +159,19 @@ public sealed unsafe partial class MemoryTracker : IDisposable, IAllocationObser
         {
             lock (_cellsLock)
             {
-                return _store.ReservedBytes + (_cells.Count * (long)((TrackerThreadCell.RingSize * sizeof(uint)) + 128));
+                return _store.ReservedBytes + (_cells.Count * (long)((TrackerThreadCell.RingSize * sizeof(uint)) + 128))
+                    + (_stacks?.ReservedBytes ?? 0) + (_owners?.ReservedBytes ?? 0) + (_accounts.Length * (long)ThreadAccountBytes);
             }
         }
     }
 
-    /// <summary>Detaches the tracker from its heap and releases its records. Blocks stay allocated.</summary>
+    /// <summary>
+    /// Checks the heap's integrity (unless <see cref="MemoryTrackerOptions.CheckIntegrityOnDispose"/> is
+    /// false), writes the leak report when <see cref="MemoryTrackerOptions.ReportLeaksAtExit"/> is set,
+    /// then detaches the tracker from its heap and releases its records. Blocks stay allocated.
+    /// </summary>
+    /// <exception cref="MemoryErrorException">The integrity check found a corruption and the heap's policy is
+    /// <see cref="MemoryErrorPolicy.Throw"/>; the tracker is disposed all the same.</exception>
     public void Dispose()
     {
         if (Interlocked.Exchange(ref _disposed, 1) != 0)
@@ -139,6 +180,25 @@ public sealed unsafe partial class MemoryTracker : IDisposable, IAllocationObser
         }
 
         _enabled = false;
+        ExceptionDispatchInfo? integrityFailure = null;
+        try
+        {
+            if (_checkIntegrityOnDispose)
+            {
+                CheckIntegrityAtShutdown();
+            }
+        }
+        catch (MemoryErrorException e)
+        {
+            integrityFailure = ExceptionDispatchInfo.Capture(e);
+        }
+
+        if (_reportLeaksAtExit)
+        {
+            AppDomain.CurrentDomain.ProcessExit -= OnProcessExit;
+            WriteShutdownLeakReport();
+        }
+
         if (_events is not null)
         {
             EmitSnapshot();
@@ -150,6 +210,33 @@ public sealed unsafe partial class MemoryTracker : IDisposable, IAllocationObser
         _store.Dispose();
         ThreadCells.ReleaseSlot(_slot);
         CoarseClock.Release();
+        integrityFailure?.Throw();
+    }
+
+    /// <summary>
+    /// Runs the heap's integrity check while the tracker is still attached, so that corruptions are
+    /// reported with what it knows of the blocks. Regions that check blocks report what they find
+    /// themselves (under the heap's policy); when a region fails the check and reports nothing (a TLSF
+    /// region without poisoning), its own description of the damage goes to the heap's error output.
+    /// </summary>
+    private void CheckIntegrityAtShutdown()
+    {
+        try
+        {
+            var errorsBefore = Heap.ErrorCount;
+            if (Heap.CheckIntegrityAll(print: false) || Heap.ErrorCount != errorsBefore || Heap.ErrorOutput is not { } output)
+            {
+                return;
+            }
+
+            var details = new StringWriter(System.Globalization.CultureInfo.InvariantCulture);
+            Heap.CheckIntegrityAll(print: true, details);
+            Write(output, "MEMTRACE ERROR: the heap failed its integrity check when the tracker was disposed" + Environment.NewLine + details);
+        }
+        catch (ObjectDisposedException)
+        {
+            // The heap went first: there is nothing left to check.
+        }
     }
 
     // ---- Per-thread cells ----
@@ -169,6 +256,11 @@ public sealed unsafe partial class MemoryTracker : IDisposable, IAllocationObser
         lock (_cellsLock)
         {
             _cells.Add(cell);
+            if (_owners is not null)
+            {
+                cell.Account = new ThreadAccount(_accounts.Length, cell.Thread, cell.ThreadId);
+                Volatile.Write(ref _accounts, [.. _accounts, cell.Account]);
+            }
         }
 
         ThreadCells.Set(_slot, cell);
@@ -290,8 +382,23 @@ public sealed unsafe partial class MemoryTracker : IDisposable, IAllocationObser
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private void Commit(TrackerThreadCell cell, uint handle, void* block, nuint size, MallocCaps caps, uint site, long request)
     {
+        if (_recordAids)
+        {
+            CommitWithAids(cell, handle, block, size, caps, site, request);
+            return;
+        }
+
         ref var record = ref _store[handle];
         TrackedRecord.BeginWrite(ref record);
+        WriteLive(ref record, cell, block, size, caps, site, request);
+        TrackedRecord.EndWrite(ref record, RecordState.Live);
+        Count(cell, block, size, caps, site, request);
+    }
+
+    /// <summary>The fields of a new live record; the caller holds the record's write window.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private void WriteLive(ref TrackedRecord record, TrackerThreadCell cell, void* block, nuint size, MallocCaps caps, uint site, long request)
+    {
         record.Caps = (uint)caps;
         record.Address = (nuint)block;
         record.Size = size;
@@ -301,8 +408,13 @@ public sealed unsafe partial class MemoryTracker : IDisposable, IAllocationObser
         record.ReallocSite = 0;
         record.ThreadId = cell.ThreadId;
         record.FreeSite = 0;
-        record.FreeThreadId = 0;
-        TrackedRecord.EndWrite(ref record, RecordState.Live);
+        record.Epoch = Volatile.Read(ref _checkpointEpoch);
+    }
+
+    /// <summary>The counters and event of a new live block.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private void Count(TrackerThreadCell cell, void* block, nuint size, MallocCaps caps, uint site, long request)
+    {
         cell.LiveBytes += (long)size;
         cell.LiveBlocks++;
         cell.Allocations++;
@@ -321,6 +433,11 @@ public sealed unsafe partial class MemoryTracker : IDisposable, IAllocationObser
         record.FreeSite = freeSite;
         record.FreeThreadId = cell.ThreadId;
         TrackedRecord.EndWrite(ref record, RecordState.Freed);
+        if (_recordAids)
+        {
+            ReleaseAids(handle, record.Size);
+        }
+
         cell.LiveBytes -= (long)record.Size;
         cell.LiveBlocks--;
         cell.Frees++;
@@ -343,6 +460,11 @@ public sealed unsafe partial class MemoryTracker : IDisposable, IAllocationObser
         record.Size = size;
         record.Caps = (uint)caps;
         record.ReallocSite = site;
+        if (_recordAids)
+        {
+            ReallocAids(handle, block, oldSize, size);
+        }
+
         TrackedRecord.EndWrite(ref record, RecordState.Live);
         cell.LiveBytes += (long)size - (long)oldSize;
         if (_events is not null)
@@ -351,7 +473,8 @@ public sealed unsafe partial class MemoryTracker : IDisposable, IAllocationObser
         }
     }
 
-    private AllocationRecord ToAllocationRecord(in TrackedRecord record) => new()
+    /// <summary>A record for users; <paramref name="stack"/> is the allocation's kept frames, if any.</summary>
+    private AllocationRecord ToAllocationRecord(in TrackedRecord record, StackFrame[]? stack = null) => new()
     {
         AllocatedAt = CallSiteRegistry.Get(record.AllocSite),
         ReallocatedAt = record.ReallocSite != 0 ? CallSiteRegistry.Get(record.ReallocSite) : null,
@@ -361,26 +484,42 @@ public sealed unsafe partial class MemoryTracker : IDisposable, IAllocationObser
         RequestNumber = record.RequestNumber,
         ThreadId = record.ThreadId,
         Timestamp = ToTime(record.Timestamp),
+        StackTrace = StackCapture.ToStackTrace(stack),
     };
 
     private DateTimeOffset ToTime(long tick) => _startTime.AddMilliseconds(tick - _startTick);
 
-    /// <summary>Consistent copies of every record in <paramref name="state"/>.</summary>
-    private List<TrackedRecord> ReadRecords(RecordState state)
+    /// <summary>Consistent copies of every record in <paramref name="state"/>, with their handles and kept stacks.</summary>
+    private List<RecordCopy> ReadRecords(RecordState state)
     {
-        var list = new List<TrackedRecord>();
+        var list = new List<RecordCopy>();
         var limit = _store.HandleLimit;
         for (uint handle = 1; handle < limit; handle++)
         {
-            var record = TrackedRecord.ReadConsistent(ref _store[handle]);
+            var record = ReadWithStack(handle, out var stack);
             if (record.State == state)
             {
-                list.Add(record);
+                list.Add(new RecordCopy(handle, record, stack));
             }
         }
 
         return list;
     }
+
+    /// <summary>A consistent copy of a record and of the stack kept beside it (null when stacks are not kept).</summary>
+    private TrackedRecord ReadWithStack(uint handle, out StackFrame[]? stack)
+    {
+        if (_stacks is null)
+        {
+            stack = null;
+            return TrackedRecord.ReadConsistent(ref _store[handle]);
+        }
+
+        return TrackedRecord.ReadConsistent<StackFrame[]?>(ref _store[handle], _stacks, handle, out stack);
+    }
+
+    /// <summary>A user record of a copied record, with its stack when stacks are kept.</summary>
+    private AllocationRecord ToAllocationRecord(in RecordCopy copy) => ToAllocationRecord(copy.Record, copy.Stack);
 
     private void ClearTagsOfLiveBlocks()
     {
@@ -391,9 +530,9 @@ public sealed unsafe partial class MemoryTracker : IDisposable, IAllocationObser
 
         try
         {
-            foreach (var record in ReadRecords(RecordState.Live))
+            foreach (var copy in ReadRecords(RecordState.Live))
             {
-                Heap.SetTag((void*)record.Address, 0);
+                Heap.SetTag((void*)copy.Record.Address, 0);
             }
         }
         catch (ObjectDisposedException)
@@ -431,6 +570,11 @@ public sealed unsafe partial class MemoryTracker : IDisposable, IAllocationObser
 
         var cell = Cell();
         var request = NextRequestNumber(cell);
+        if (_admission != 0)
+        {
+            CheckBreak(request, method, size, caps, CallSiteRegistry.Unlocated(method), 0);
+        }
+
         if (block is null)
         {
             cell.PushFront(tag);
@@ -459,15 +603,15 @@ public sealed unsafe partial class MemoryTracker : IDisposable, IAllocationObser
         string? note = error.Note;
         if (blockTag != 0 && blockTag < _store.HandleLimit)
         {
-            var record = TrackedRecord.ReadConsistent(ref _store[blockTag]);
+            var record = ReadWithStack(blockTag, out var stack);
             if (record.State == RecordState.Live)
             {
-                block = ToAllocationRecord(record);
+                block = ToAllocationRecord(record, stack);
             }
             else if (record.State == RecordState.Freed && record.Address == error.Address)
             {
                 // A freed block damaged while it waited in quarantine.
-                block = ToAllocationRecord(record);
+                block = ToAllocationRecord(record, stack);
                 freedAt = CallSiteRegistry.Get(record.FreeSite);
                 freedBy = record.FreeThreadId;
             }
@@ -475,25 +619,32 @@ public sealed unsafe partial class MemoryTracker : IDisposable, IAllocationObser
 
         if (error.Kind is MemoryErrorKind.DoubleFree or MemoryErrorKind.ReallocOfFreedBlock)
         {
-            TrackedRecord? latest = null;
-            foreach (var record in ReadRecords(RecordState.Freed))
+            RecordCopy? latest = null;
+            foreach (var copy in ReadRecords(RecordState.Freed))
             {
-                if (record.Address == error.Address && (latest is null || record.RequestNumber > latest.Value.RequestNumber))
+                if (copy.Record.Address == error.Address && (latest is null || copy.Record.RequestNumber > latest.Value.Record.RequestNumber))
                 {
-                    latest = record;
+                    latest = copy;
                 }
             }
 
             if (latest is { } freed)
             {
                 block = ToAllocationRecord(freed);
-                freedAt = CallSiteRegistry.Get(freed.FreeSite);
-                freedBy = freed.FreeThreadId;
+                freedAt = CallSiteRegistry.Get(freed.Record.FreeSite);
+                freedBy = freed.Record.FreeThreadId;
             }
             else
             {
                 note = "The tracker no longer holds this block's record (it was not tracked, or its record has been reused).";
             }
+        }
+
+        if (block?.StackTrace is { } trace)
+        {
+            // MemoryError has no field for a stack; it goes with the notes, one line per frame.
+            var frames = "allocation stack:\n" + StackCapture.Format(trace, "  ").TrimEnd().Replace(Environment.NewLine, "\n", StringComparison.Ordinal);
+            note = note is null ? frames : note + "\n" + frames;
         }
 
         return error with

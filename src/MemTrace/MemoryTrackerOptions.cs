@@ -1,4 +1,5 @@
-// MemoryTrackerOptions: settings fixed when a MemoryTracker is created.
+// MemoryTrackerOptions: settings fixed when a MemoryTracker is created. Every debugging aid is off
+// by default and, when off, costs the tracked hot path at most one predictable branch.
 namespace MemTrace;
 
 /// <summary>Settings of a <see cref="MemoryTracker"/>.</summary>
@@ -25,4 +26,34 @@ public sealed class MemoryTrackerOptions
 
     /// <summary>Whether <see cref="MemoryTracker.Free{T}(ref T*, string, string, int, string)"/> zeroes a tracked block before freeing it, as the seed's <c>free_unregister_allocation</c> does. Default true.</summary>
     public bool ClearOnFree { get; init; } = true;
+
+    /// <summary>
+    /// Frames of managed stack kept per allocation, from the caller of the tracker down (ESP-IDF's
+    /// <c>CONFIG_HEAP_TRACING_STACK_DEPTH</c>); 0, the default, captures none. Traces are kept in managed
+    /// memory beside the records, never on the traced heap, and appear in listings, leak reports,
+    /// failure logs and error reports (<see cref="AllocationRecord.StackTrace"/>). Each capture walks the
+    /// whole stack, which costs microseconds: see docs/benchmarks.md. At most 256.
+    /// </summary>
+    public int StackTraceDepth { get; init; }
+
+    /// <summary>
+    /// Keep current and peak bytes per thread and per region (ESP-IDF's <c>CONFIG_HEAP_TASK_TRACKING</c>),
+    /// read with <see cref="MemoryTracker.GetThreadStatistics"/>. A block stays charged to the thread that
+    /// allocated it until it is freed, by whichever thread. Costs a few interlocked operations per
+    /// allocation and free when on. Default false.
+    /// </summary>
+    public bool ThreadStatistics { get; init; }
+
+    /// <summary>
+    /// Write a leak report of every block still live to <see cref="MemoryTracker.Output"/> when the tracker
+    /// is disposed or, if it never is, when the process exits (<see cref="AppDomain.ProcessExit"/>), as the
+    /// CRT's <c>_CRTDBG_LEAK_CHECK_DF</c> does. Default false.
+    /// </summary>
+    public bool ReportLeaksAtExit { get; init; }
+
+    /// <summary>
+    /// Check the whole heap's integrity when the tracker is disposed (<see cref="HeapCaps.CheckIntegrityAll(bool, TextWriter?)"/>):
+    /// a corruption found is reported as any memory error, under the heap's <see cref="HeapCaps.ErrorPolicy"/>. Default true.
+    /// </summary>
+    public bool CheckIntegrityOnDispose { get; init; } = true;
 }

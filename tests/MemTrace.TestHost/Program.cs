@@ -8,6 +8,8 @@ return args.FirstOrDefault() switch
     "abort-on-allocation-failure" => AbortOnAllocationFailure(),
     "trace-until-killed" when args.Length == 2 => TraceUntilKilled(args[1]),
     "metrics-demo" when args.Length == 2 => MetricsDemo(int.Parse(args[1], System.Globalization.CultureInfo.InvariantCulture)),
+    "leak-report-at-exit" => LeakReportAtExit(),
+    "fail-fast-double-free" => FailFastDoubleFree(),
     _ => Usage(),
 };
 
@@ -85,6 +87,33 @@ static unsafe int MetricsDemo(int seconds)
         tracker.Free(ref p);
     }
 
+    return 0;
+}
+
+// A tracker that is never disposed, with ReportLeaksAtExit: the report of the block still live is
+// written to the tracker's output (standard output) when the process exits.
+static unsafe int LeakReportAtExit()
+{
+    var heap = new HeapCaps(HeapLayout.Host());
+    var tracker = new MemoryTracker(heap, new MemoryTrackerOptions { ReportLeaksAtExit = true });
+    tracker.Malloc(out byte* leaked_buffer, 123, MallocCaps.Bit8);
+    tracker.Malloc(out byte* freed_buffer, 45, MallocCaps.Default);
+    tracker.Free(ref freed_buffer);
+    Console.WriteLine("main returns");
+    GC.KeepAlive(tracker);
+    return 0;
+}
+
+// The FailFast error policy: a double free ends the process, with the report on standard error.
+static unsafe int FailFastDoubleFree()
+{
+    using var heap = new HeapCaps(HeapLayout.Host(), new HeapCapsOptions { ErrorPolicy = MemoryErrorPolicy.FailFast });
+    using var tracker = new MemoryTracker(heap, new MemoryTrackerOptions { Output = null });
+    tracker.Malloc(out byte* buffer, 64, MallocCaps.Default);
+    var copy = buffer;
+    tracker.Free(ref buffer);
+    tracker.Free(ref copy);
+    Console.WriteLine("not reached");
     return 0;
 }
 

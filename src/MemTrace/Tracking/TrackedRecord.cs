@@ -1,5 +1,10 @@
 // TrackedRecord: what a tracker stores per block, 60 bytes of native memory, no references.
 //
+// The checkpoint epoch of a live block and the freeing thread of a freed block share one field:
+// each is meaningful in one state only (leak reports read live records, double-free reports
+// freed ones), and the union keeps the record at 60 bytes, so that with the slack of its chunk,
+// the handle rings and the per-thread cells the tracker stays within 64 bytes per live block.
+//
 // Strings live in the CallSiteRegistry; a record holds site ids. A record is written only by
 // the thread that owns its block (the allocating thread, or the thread whose free or realloc
 // claimed the block from the heap, which makes it the only one), and read by any thread that
@@ -57,10 +62,24 @@ internal struct TrackedRecord
     /// <summary>Call-site id of the free (Freed state only).</summary>
     public uint FreeSite;
 
-    /// <summary>Managed id of the freeing thread (Freed state only).</summary>
-    public int FreeThreadId;
+    /// <summary>Live: <see cref="Epoch"/>. Freed: <see cref="FreeThreadId"/>.</summary>
+    private uint _epochOrFreeThread;
 
     public readonly RecordState State => (RecordState)((Version >> 1) & 3);
+
+    /// <summary>The tracker's checkpoint counter when the block was allocated (Live state only): the block was allocated since checkpoint k when this is at least k's epoch.</summary>
+    public uint Epoch
+    {
+        readonly get => _epochOrFreeThread;
+        set => _epochOrFreeThread = value;
+    }
+
+    /// <summary>Managed id of the freeing thread (Freed state only).</summary>
+    public int FreeThreadId
+    {
+        readonly get => (int)_epochOrFreeThread;
+        set => _epochOrFreeThread = (uint)value;
+    }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static void BeginWrite(ref TrackedRecord record)
@@ -97,4 +116,33 @@ internal struct TrackedRecord
             spinner.SpinOnce();
         }
     }
+
+    /// <summary>
+    /// A consistent copy of a record and of its entry in a side table: the entry is read inside the
+    /// record's window, so both describe the same block even when the handle is being reused (a
+    /// writer sets side entries between <see cref="BeginWrite"/> and <see cref="EndWrite"/>).
+    /// </summary>
+    public static TrackedRecord ReadConsistent<T>(ref TrackedRecord record, HandleSideTable<T> side, uint handle, out T? entry)
+    {
+        var spinner = default(SpinWait);
+        while (true)
+        {
+            var before = Volatile.Read(ref record.Version);
+            if ((before & 1) == 0)
+            {
+                var copy = record;
+                entry = side.Get(handle);
+                Interlocked.MemoryBarrier();
+                if (Volatile.Read(ref record.Version) == before)
+                {
+                    return copy;
+                }
+            }
+
+            spinner.SpinOnce();
+        }
+    }
 }
+
+/// <summary>A copy of a record with its handle and, when the tracker keeps stacks, the stack read with it.</summary>
+internal readonly record struct RecordCopy(uint Handle, TrackedRecord Record, System.Diagnostics.StackFrame[]? Stack = null);

@@ -31,6 +31,9 @@ internal sealed class TrackerThreadCell(object owner) : ThreadCell(owner)
     public long Allocations;
     public long Frees;
 
+    /// <summary>The thread's account of per-thread statistics; null when they are off.</summary>
+    public ThreadAccount? Account;
+
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public uint Pop()
     {

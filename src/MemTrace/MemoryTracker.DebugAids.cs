@@ -1,0 +1,202 @@
+// Debugging aids of the CRT debug heap for tracked allocations: a break when request number N is
+// allocated (_CrtSetBreakAlloc), an allocation hook that can refuse requests to inject failures
+// (_CrtSetAllocHook), and the capture of each allocation's stack (the slow path of commits when
+// MemoryTrackerOptions.StackTraceDepth or ThreadStatistics is on).
+//
+// Cost when off: the break and the hook together are one test of _admission per allocation (the
+// break compare itself runs only when a break is set); stacks and per-thread statistics are one
+// test of the readonly _recordAids per commit and free. Everything behind those tests is NoInlining.
+using System.Diagnostics;
+using System.Runtime.CompilerServices;
+using MemTrace.Tracking;
+
+namespace MemTrace;
+
+public sealed unsafe partial class MemoryTracker
+{
+    [ThreadStatic]
+    private static bool t_inHook;
+
+    private readonly Lock _aidsLock = new();
+    private readonly int _stackDepth;
+    private readonly HandleSideTable<StackFrame[]?>? _stacks;
+    private readonly bool _recordAids;
+    private int _admission;
+    private long _breakAlloc;
+    private AllocationHook? _allocationHook;
+    private Action<AllocationRequest>? _breakAllocCallback;
+    private long _refusedCount;
+
+    /// <summary>
+    /// The request number to break at (the CRT's <c>_CrtSetBreakAlloc</c>); 0, the default, for none. When
+    /// that request is allocated, <see cref="BreakAllocCallback"/> is called if set; otherwise, with a debugger
+    /// attached, <see cref="Debugger.Break"/> stops in the allocating call; otherwise a line is written to
+    /// <see cref="Output"/>. Request numbers are those of <see cref="AllocationRecord.RequestNumber"/>.
+    /// </summary>
+    /// <exception cref="ArgumentOutOfRangeException">The value is negative.</exception>
+    public long BreakAlloc
+    {
+        get => Volatile.Read(ref _breakAlloc);
+        set
+        {
+            ArgumentOutOfRangeException.ThrowIfNegative(value);
+            lock (_aidsLock)
+            {
+                Volatile.Write(ref _breakAlloc, value);
+                UpdateAdmission();
+            }
+        }
+    }
+
+    /// <summary>Called, instead of breaking into the debugger, when request <see cref="BreakAlloc"/> is allocated; null for the default.</summary>
+    public Action<AllocationRequest>? BreakAllocCallback
+    {
+        get => Volatile.Read(ref _breakAllocCallback);
+        set => Volatile.Write(ref _breakAllocCallback, value);
+    }
+
+    /// <summary>
+    /// Called before every tracked allocation and realloc is served (the CRT's <c>_CrtSetAllocHook</c>);
+    /// when it returns false the request is refused: it fails without asking the heap, is logged as a
+    /// refused failure (<see cref="AllocationRecord.Refused"/>) and counted in
+    /// <see cref="RefusedAllocationCount"/>. Null, the default, for none. See <see cref="FailureInjection"/>.
+    /// </summary>
+    /// <remarks>
+    /// The hook sees the requests made through this tracker's methods. Allocations made on the
+    /// <see cref="HeapCaps"/> directly are recorded but cannot be refused: the heap does not ask the
+    /// tracker before serving them. An exception thrown by the hook propagates to the allocating call,
+    /// which then allocates nothing.
+    /// </remarks>
+    public AllocationHook? AllocationHook
+    {
+        get => Volatile.Read(ref _allocationHook);
+        set
+        {
+            lock (_aidsLock)
+            {
+                Volatile.Write(ref _allocationHook, value);
+                UpdateAdmission();
+            }
+        }
+    }
+
+    /// <summary>Requests refused by <see cref="AllocationHook"/> since the tracker was created (also counted in <see cref="FailedAllocationCount"/>).</summary>
+    public long RefusedAllocationCount => Interlocked.Read(ref _refusedCount);
+
+    /// <summary>Frames of stack kept per allocation (<see cref="MemoryTrackerOptions.StackTraceDepth"/>); 0 when none.</summary>
+    public int StackTraceDepth => _stackDepth;
+
+    private void UpdateAdmission() =>
+        Volatile.Write(ref _admission, (Volatile.Read(ref _breakAlloc) != 0 ? 1 : 0) | (Volatile.Read(ref _allocationHook) is not null ? 2 : 0));
+
+    /// <summary>
+    /// The slow path of a tracked request when a break or a hook is set: breaks at the chosen request,
+    /// then asks the hook. Returns false when the hook refused the request; the caller then gives its
+    /// handle back and returns null.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private bool Admit(long request, AllocationMethod method, nuint size, MallocCaps caps, uint site, nuint address)
+    {
+        CheckBreak(request, method, size, caps, site, address);
+        var hook = Volatile.Read(ref _allocationHook);
+        if (hook is null || t_inHook)
+        {
+            return true;
+        }
+
+        var admitted = true;
+        t_inHook = true;
+        try
+        {
+            admitted = hook(new AllocationRequest(request, method, size, caps, CallSiteRegistry.Get(site), address, Environment.CurrentManagedThreadId));
+        }
+        finally
+        {
+            t_inHook = false;
+        }
+
+        if (!admitted)
+        {
+            // A realloc of a live block has no request number of its own; its failure is logged with a
+            // fresh one, as a failed realloc is.
+            Interlocked.Increment(ref _refusedCount);
+            LogFailure(method, size, caps, site, request != 0 ? request : NextRequestNumber(Cell()), refused: true);
+        }
+
+        return admitted;
+    }
+
+    /// <summary>Breaks (or calls the callback) when <paramref name="request"/> is the one asked for.</summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private void CheckBreak(long request, AllocationMethod method, nuint size, MallocCaps caps, uint site, nuint address)
+    {
+        if (request == 0 || request != Volatile.Read(ref _breakAlloc))
+        {
+            return;
+        }
+
+        var details = new AllocationRequest(request, method, size, caps, CallSiteRegistry.Get(site), address, Environment.CurrentManagedThreadId);
+        var callback = Volatile.Read(ref _breakAllocCallback);
+        if (callback is not null)
+        {
+            callback(details);
+        }
+        else if (Debugger.IsAttached)
+        {
+            Debugger.Break();
+        }
+        else
+        {
+            Write(Output, $"MemTrace: break at request #{request} ({method.ToCName()} of {size} bytes at {details.Site}); no debugger attached.{Environment.NewLine}");
+        }
+    }
+
+    /// <summary>The commit of a new live block when stacks or per-thread statistics are kept.</summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private void CommitWithAids(TrackerThreadCell cell, uint handle, void* block, nuint size, MallocCaps caps, uint site, long request)
+    {
+        var stack = _stacks is not null ? StackCapture.Capture(_stackDepth) : null;
+        var region = _owners is not null ? RegionSlotOf(block) : 0;
+        ref var record = ref _store[handle];
+        TrackedRecord.BeginWrite(ref record);
+        WriteLive(ref record, cell, block, size, caps, site, request);
+
+        // Side entries inside the write window, so that readers see them with the record they belong to.
+        if (_stacks is not null)
+        {
+            _stacks.At(handle) = stack;
+        }
+
+        if (_owners is not null)
+        {
+            _owners.At(handle) = PackOwner(cell.Account!, region);
+        }
+
+        TrackedRecord.EndWrite(ref record, RecordState.Live);
+        cell.Account?.Allocated(region, (long)size);
+        Count(cell, block, size, caps, site, request);
+    }
+
+    /// <summary>Per-thread statistics of a freed block. Its stack stays beside its record, for double-free reports, until the handle is reused.</summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private void ReleaseAids(uint handle, nuint size)
+    {
+        if (_owners is not null)
+        {
+            ChargeFree(handle, size);
+        }
+    }
+
+    /// <summary>Per-thread statistics of a block resized or moved by a realloc; runs inside the record's write window.</summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private void ReallocAids(uint handle, void* block, nuint oldSize, nuint newSize)
+    {
+        if (_owners is not null)
+        {
+            ChargeRealloc(handle, block, oldSize, newSize);
+        }
+    }
+
+    /// <summary>The stack of a failed request, when stacks are kept.</summary>
+    private System.Diagnostics.StackTrace? CaptureFailureStack() => _stacks is not null ? StackCapture.ToStackTrace(StackCapture.Capture(_stackDepth)) : null;
+}

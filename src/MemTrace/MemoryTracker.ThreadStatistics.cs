@@ -1,0 +1,300 @@
+// Per-thread statistics: ESP-IDF's heap task tracking (heap_task_info.c) for threads: current and
+// peak bytes per thread and per region, a block charged to its allocating thread until it is freed
+// by any thread, and the print_all_task_stat_overview / print_all_task_stat reports.
+//
+// Each thread that allocates gets an account (with its cell); each block's account and region slot
+// are kept beside its record in a side table, so that a free on another thread finds the account to
+// charge in O(1). All of it exists only when MemoryTrackerOptions.ThreadStatistics is on.
+using System.Globalization;
+using System.Text;
+using MemTrace.Internals;
+using MemTrace.Tracking;
+
+namespace MemTrace;
+
+public sealed unsafe partial class MemoryTracker
+{
+    /// <summary>Approximate managed bytes of one account (four arrays of region counters and the object).</summary>
+    private const int ThreadAccountBytes = (4 * ThreadAccount.MaxRegions * sizeof(long)) + 160;
+
+    private readonly HandleSideTable<uint>? _owners;
+    private readonly RegionSlots? _regionSlots;
+    private ThreadAccount[] _accounts = [];
+
+    /// <summary>
+    /// What each thread that allocated holds now and held at most, in total and per region (ESP-IDF's
+    /// <c>heap_caps_get_all_task_stat</c>), with the live blocks charged to it. Threads appear in the order
+    /// of their first allocation; ended threads stay, as ESP-IDF keeps deleted tasks.
+    /// </summary>
+    /// <returns>One entry per thread that allocated.</returns>
+    /// <exception cref="InvalidOperationException">The tracker was created without <see cref="MemoryTrackerOptions.ThreadStatistics"/>.</exception>
+    /// <exception cref="ObjectDisposedException">The tracker was disposed.</exception>
+    public IReadOnlyList<ThreadMemoryStatistics> GetThreadStatistics()
+    {
+        if (_owners is null || _regionSlots is null)
+        {
+            ThrowHelper.ThrowInvalidOperation("Per-thread statistics are off: create the tracker with MemoryTrackerOptions.ThreadStatistics = true.");
+        }
+
+        ThrowIfDisposed();
+        var accounts = Volatile.Read(ref _accounts);
+        var names = _regionSlots.Names;
+        var blocks = LiveBlocksByOwner(_owners);
+        var regions = DescribeRegions(names);
+        var result = new List<ThreadMemoryStatistics>(accounts.Length);
+        foreach (var account in accounts)
+        {
+            if (Volatile.Read(ref account.Allocations) == 0)
+            {
+                continue;
+            }
+
+            var perRegion = new List<ThreadRegionStatistics>();
+            for (var slot = 0; slot < names.Count; slot++)
+            {
+                if (Volatile.Read(ref account.RegionAllocations[slot]) == 0)
+                {
+                    continue;
+                }
+
+                blocks.TryGetValue(PackOwner(account, slot), out var list);
+                list?.Sort(static (a, b) => a.RequestNumber.CompareTo(b.RequestNumber));
+                perRegion.Add(new ThreadRegionStatistics
+                {
+                    RegionName = names[slot],
+                    Caps = regions[slot].Caps,
+                    RegionSize = regions[slot].Size,
+                    CurrentBytes = Volatile.Read(ref account.RegionCurrentBytes[slot]),
+                    PeakBytes = Volatile.Read(ref account.RegionPeakBytes[slot]),
+                    CurrentBlocks = Volatile.Read(ref account.RegionCurrentBlocks[slot]),
+                    Allocations = Volatile.Read(ref account.RegionAllocations[slot]),
+                    Blocks = (IReadOnlyList<AllocationRecord>?)list ?? [],
+                });
+            }
+
+            result.Add(new ThreadMemoryStatistics
+            {
+                ThreadId = account.ThreadId,
+                Name = account.Thread.Name ?? account.Name,
+                IsAlive = account.Thread.IsAlive,
+                CurrentBytes = Volatile.Read(ref account.CurrentBytes),
+                PeakBytes = Volatile.Read(ref account.PeakBytes),
+                CurrentBlocks = Volatile.Read(ref account.CurrentBlocks),
+                Allocations = Volatile.Read(ref account.Allocations),
+                Regions = perRegion,
+            });
+        }
+
+        return result;
+    }
+
+    /// <summary>
+    /// Prints the per-thread overview as ESP-IDF's <c>heap_caps_print_all_task_stat_overview</c> does: a box
+    /// table of thread, status, current and peak usage and the number of regions used.
+    /// </summary>
+    /// <param name="output">Where to print; null for <see cref="Output"/>.</param>
+    /// <returns>The statistics printed.</returns>
+    /// <exception cref="InvalidOperationException">The tracker was created without <see cref="MemoryTrackerOptions.ThreadStatistics"/>.</exception>
+    /// <exception cref="ObjectDisposedException">The tracker was disposed.</exception>
+    public IReadOnlyList<ThreadMemoryStatistics> PrintThreadStatisticsOverview(TextWriter? output = null)
+    {
+        var stats = GetThreadStatistics();
+        Write(output ?? Output, FormatThreadOverview(stats));
+        return stats;
+    }
+
+    /// <summary>
+    /// Prints every thread's statistics as ESP-IDF's <c>heap_caps_print_all_task_stat</c> does: per thread a
+    /// line of totals, per region a line of usage, and per live block its address and size.
+    /// </summary>
+    /// <param name="output">Where to print; null for <see cref="Output"/>.</param>
+    /// <returns>The statistics printed.</returns>
+    /// <exception cref="InvalidOperationException">The tracker was created without <see cref="MemoryTrackerOptions.ThreadStatistics"/>.</exception>
+    /// <exception cref="ObjectDisposedException">The tracker was disposed.</exception>
+    public IReadOnlyList<ThreadMemoryStatistics> PrintThreadStatistics(TextWriter? output = null)
+    {
+        var stats = GetThreadStatistics();
+        Write(output ?? Output, FormatThreadDetails(stats));
+        return stats;
+    }
+
+    internal static string FormatThreadOverview(IReadOnlyList<ThreadMemoryStatistics> stats)
+    {
+        string[] headers = ["THREAD", "STATUS", "CURRENT MEMORY USAGE", "PEAK MEMORY USAGE", "TOTAL HEAP USED"];
+        var rows = stats.Select(static s => new[]
+        {
+            ThreadLabel(s),
+            s.IsAlive ? "ALIVE" : "DELETED",
+            s.CurrentBytes.ToString(CultureInfo.InvariantCulture),
+            s.PeakBytes.ToString(CultureInfo.InvariantCulture),
+            s.Regions.Count.ToString(CultureInfo.InvariantCulture),
+        }).ToList();
+        var widths = headers.Select((h, i) => Math.Max(h.Length, rows.Count == 0 ? 0 : rows.Max(r => r[i].Length))).ToArray();
+
+        var text = new StringBuilder();
+        Rule(text, widths, '┌', '┬', '┐');
+        Row(text, widths, headers, rightAlignedFrom: int.MaxValue);
+        Rule(text, widths, '├', '┼', '┤');
+        foreach (var row in rows)
+        {
+            Row(text, widths, row, rightAlignedFrom: 2);
+        }
+
+        Rule(text, widths, '└', '┴', '┘');
+        return text.ToString();
+
+        static void Rule(StringBuilder text, int[] widths, char left, char middle, char right)
+        {
+            text.Append(left);
+            for (var i = 0; i < widths.Length; i++)
+            {
+                text.Append('─', widths[i] + 2).Append(i == widths.Length - 1 ? right : middle);
+            }
+
+            text.AppendLine();
+        }
+
+        static void Row(StringBuilder text, int[] widths, string[] cells, int rightAlignedFrom)
+        {
+            text.Append('│');
+            for (var i = 0; i < widths.Length; i++)
+            {
+                var cell = i >= rightAlignedFrom ? cells[i].PadLeft(widths[i]) : cells[i].PadRight(widths[i]);
+                text.Append(' ').Append(cell).Append(" │");
+            }
+
+            text.AppendLine();
+        }
+    }
+
+    internal static string FormatThreadDetails(IReadOnlyList<ThreadMemoryStatistics> stats)
+    {
+        var text = new StringBuilder();
+        foreach (var thread in stats)
+        {
+            text.Append(CultureInfo.InvariantCulture, $"{(thread.IsAlive ? "ALIVE" : "DELETED")}: {ThreadLabel(thread)}, CURRENT MEMORY USAGE {thread.CurrentBytes}, PEAK MEMORY USAGE {thread.PeakBytes}, TOTAL HEAP USED {thread.Regions.Count}:").AppendLine();
+            foreach (var region in thread.Regions)
+            {
+                text.Append(CultureInfo.InvariantCulture, $"    HEAP: {region.RegionName}, CAPS: 0x{(uint)region.Caps:x8}, SIZE: {HeapCaps.Bytes(region.RegionSize)}, USAGE: CURRENT {region.CurrentBytes} ({Percent(region.CurrentBytes, region.RegionSize)}), PEAK {region.PeakBytes} ({Percent(region.PeakBytes, region.RegionSize)}), ALLOC COUNT: {region.CurrentBlocks}").AppendLine();
+                foreach (var block in region.Blocks)
+                {
+                    text.Append(CultureInfo.InvariantCulture, $"        ALLOC {MemoryError.Hex(block.Address)}, SIZE {block.Size}").AppendLine();
+                }
+            }
+        }
+
+        return text.ToString();
+    }
+
+    private static string ThreadLabel(ThreadMemoryStatistics thread) => thread.Name is { Length: > 0 } name
+        ? string.Create(CultureInfo.InvariantCulture, $"{name} (thread {thread.ThreadId})")
+        : string.Create(CultureInfo.InvariantCulture, $"thread {thread.ThreadId}");
+
+    private static string Percent(long bytes, nuint regionSize) => regionSize == 0 || regionSize == nuint.MaxValue
+        ? "-"
+        : string.Create(CultureInfo.InvariantCulture, $"{(long)((ulong)bytes * 100 / regionSize)}%");
+
+    /// <summary>The side-table word of a block charged to <paramref name="account"/> in region slot <paramref name="region"/>; never 0.</summary>
+    private static uint PackOwner(ThreadAccount account, int region) => ((uint)(account.Index + 1) << 8) | (uint)region;
+
+    private int RegionSlotOf(void* block) => _regionSlots!.SlotOf(Heap.RegionNameOf(block));
+
+    /// <summary>Charges the free of a block to the thread that allocated it.</summary>
+    private void ChargeFree(uint handle, nuint size)
+    {
+        var owner = _owners!.Get(handle);
+        if (owner != 0)
+        {
+            Volatile.Read(ref _accounts)[(int)(owner >> 8) - 1].Freed((int)(owner & 0xFF), (long)size);
+        }
+    }
+
+    /// <summary>Charges a realloc to the thread that allocated the block, moving it between region slots if it moved; the caller holds the record's write window.</summary>
+    private void ChargeRealloc(uint handle, void* block, nuint oldSize, nuint newSize)
+    {
+        var owner = _owners!.Get(handle);
+        if (owner == 0)
+        {
+            return;
+        }
+
+        var account = Volatile.Read(ref _accounts)[(int)(owner >> 8) - 1];
+        var from = (int)(owner & 0xFF);
+        var to = RegionSlotOf(block);
+        account.Resized(from, (long)oldSize, to, (long)newSize);
+        if (to != from)
+        {
+            _owners.At(handle) = PackOwner(account, to);
+        }
+    }
+
+    /// <summary>Every live block, grouped by the owner word of its side entry.</summary>
+    private Dictionary<uint, List<AllocationRecord>> LiveBlocksByOwner(HandleSideTable<uint> owners)
+    {
+        var byOwner = new Dictionary<uint, List<AllocationRecord>>();
+        var limit = _store.HandleLimit;
+        for (uint handle = 1; handle < limit; handle++)
+        {
+            var owner = 0u;
+            var stack = default(System.Diagnostics.StackFrame[]);
+            var record = _stacks is null
+                ? TrackedRecord.ReadConsistent(ref _store[handle], owners, handle, out owner)
+                : ReadWithStackAndOwner(handle, owners, out stack, out owner);
+            if (record.State != RecordState.Live || owner == 0)
+            {
+                continue;
+            }
+
+            if (!byOwner.TryGetValue(owner, out var list))
+            {
+                byOwner[owner] = list = [];
+            }
+
+            list.Add(ToAllocationRecord(record, stack));
+        }
+
+        return byOwner;
+    }
+
+    /// <summary>A record with both its stack and its owner word, all three from one write of the record.</summary>
+    private TrackedRecord ReadWithStackAndOwner(uint handle, HandleSideTable<uint> owners, out System.Diagnostics.StackFrame[]? stack, out uint owner)
+    {
+        while (true)
+        {
+            var record = ReadWithStack(handle, out stack);
+            var again = TrackedRecord.ReadConsistent(ref _store[handle], owners, handle, out owner);
+            if (again.Version == record.Version)
+            {
+                return record;
+            }
+        }
+    }
+
+    /// <summary>The capabilities and total size of each slot's regions (those with its name), from the heap's current regions.</summary>
+    private (MallocCaps Caps, nuint Size)[] DescribeRegions(IReadOnlyList<string> names)
+    {
+        var described = new (MallocCaps Caps, nuint Size)[names.Count];
+        IReadOnlyList<Diagnostics.RegionSnapshot> snapshots;
+        try
+        {
+            snapshots = Heap.SnapshotRegions();
+        }
+        catch (ObjectDisposedException)
+        {
+            return described;
+        }
+
+        foreach (var region in snapshots)
+        {
+            for (var slot = 0; slot < names.Count; slot++)
+            {
+                if (string.Equals(names[slot], region.Name, StringComparison.Ordinal))
+                {
+                    described[slot] = (described[slot].Caps | region.Caps, HeapInfo.SaturatingAdd(described[slot].Size, region.TotalSize));
+                }
+            }
+        }
+
+        return described;
+    }
+}

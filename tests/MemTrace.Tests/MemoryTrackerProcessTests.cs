@@ -1,0 +1,40 @@
+// Scenarios that need a process of their own (MemTrace.TestHost): the leak report written at
+// process exit by a tracker never disposed, and the FailFast error policy ending the process on
+// a double free with the report on standard error.
+using Xunit;
+
+namespace MemTrace.Tests;
+
+public class MemoryTrackerProcessTests
+{
+    [Fact]
+    public void A_tracker_never_disposed_reports_its_leaks_when_the_process_exits()
+    {
+        var result = TestHost.Run("leak-report-at-exit");
+
+        Assert.Equal(0, result.ExitCode);
+        var output = result.StandardOutput;
+        Assert.True(output.IndexOf("main returns", StringComparison.Ordinal) < output.IndexOf("detected memory leaks", StringComparison.Ordinal));
+        Assert.Contains("MemTrace: detected memory leaks since tracking began: 1 block, 123 bytes, from 1 call site", output, StringComparison.Ordinal);
+        Assert.Contains("variables: leaked_buffer", output, StringComparison.Ordinal);
+        Assert.Contains("123 bytes long, MALLOC_CAP_8BIT", output, StringComparison.Ordinal);
+        Assert.Contains("Program.cs:", output, StringComparison.Ordinal);
+        Assert.DoesNotContain("freed_buffer", output, StringComparison.Ordinal);
+        Assert.Contains("SUMMARY: MemTrace: 123 bytes leaked in 1 allocation.", output, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Under_the_fail_fast_policy_a_double_free_ends_the_process_with_the_report_on_standard_error()
+    {
+        var result = TestHost.Run("fail-fast-double-free");
+
+        Assert.NotEqual(0, result.ExitCode);
+        Assert.DoesNotContain("not reached", result.StandardOutput, StringComparison.Ordinal);
+        var error = result.StandardError;
+        Assert.Contains("MEMTRACE ERROR: double free of 0x", error, StringComparison.Ordinal);
+        Assert.Contains("(64-byte block)", error, StringComparison.Ordinal);
+        Assert.Matches(@"detected by heap_caps_free at .*MemTrace\.TestHost[/\\]Program\.cs:\d+ in .* \(copy\)", error);
+        Assert.Matches(@"allocated at .*Program\.cs:\d+ in .* \(buffer\)", error);
+        Assert.Matches(@"first freed at .*Program\.cs:\d+ in .* \(buffer\) on thread \d+", error);
+    }
+}

@@ -1,0 +1,199 @@
+// Per-thread statistics (ESP-IDF's task tracking for threads): current and peak bytes per thread
+// and per region, frees on other threads charged to the allocating thread, reallocs, ended
+// threads, ESP-IDF's printed formats, and the option being off.
+using Xunit;
+
+namespace MemTrace.Tests;
+
+public unsafe class MemoryTrackerThreadStatisticsTests
+{
+    [Fact]
+    public void A_free_on_another_thread_is_charged_to_the_thread_that_allocated()
+    {
+        using var heap = new HeapCaps(HeapLayout.Host());
+        using var tracker = new MemoryTracker(heap, new MemoryTrackerOptions { Output = null, ThreadStatistics = true });
+        tracker.Malloc(out byte* mine1, 100, MallocCaps.Default);
+        tracker.Malloc(out byte* mine2, 200, MallocCaps.Default);
+        byte* theirs = null;
+        var worker = new Thread(() =>
+        {
+            tracker.Malloc(out theirs, 1000, MallocCaps.Default);
+            tracker.Free(ref mine2); // The main thread's block, freed here.
+        })
+        { Name = "worker" };
+        worker.Start();
+        worker.Join();
+
+        tracker.Free(ref theirs); // The worker's block, freed here.
+
+        var stats = tracker.GetThreadStatistics();
+        Assert.Equal(2, stats.Count);
+        var main = stats[0];
+        var other = stats[1];
+        Assert.Equal(Environment.CurrentManagedThreadId, main.ThreadId);
+        Assert.True(main.IsAlive);
+        Assert.Equal(100, main.CurrentBytes);
+        Assert.Equal(300, main.PeakBytes);
+        Assert.Equal(1, main.CurrentBlocks);
+        Assert.Equal(2, main.Allocations);
+        Assert.Equal("worker", other.Name);
+        Assert.False(other.IsAlive);
+        Assert.Equal(0, other.CurrentBytes);
+        Assert.Equal(1000, other.PeakBytes);
+        Assert.Equal(0, other.CurrentBlocks);
+        Assert.Equal(1, other.Allocations);
+        var region = Assert.Single(main.Regions);
+        Assert.Equal((nuint)mine1, Assert.Single(region.Blocks).Address);
+        Assert.Empty(Assert.Single(other.Regions).Blocks);
+        tracker.Free(ref mine1);
+    }
+
+    [Fact]
+    public void Current_and_peak_are_kept_per_region_with_the_regions_caps_and_size()
+    {
+        using var heap = new HeapCaps(HeapLayout.Esp32(4), new HeapCapsOptions { ErrorOutput = null });
+        using var tracker = new MemoryTracker(heap, new MemoryTrackerOptions { Output = null, ThreadStatistics = true });
+        tracker.Malloc(out byte* external, 5000, MallocCaps.Spiram);
+        tracker.Malloc(out byte* dma, 300, MallocCaps.Dma);
+        tracker.Malloc(out byte* dma2, 200, MallocCaps.Dma);
+        tracker.Free(ref dma);
+
+        var thread = Assert.Single(tracker.GetThreadStatistics());
+        var spiram = thread.Regions.Single(r => r.RegionName == "SPIRAM");
+        var dram = thread.Regions.Single(r => r.RegionName != "SPIRAM");
+
+        Assert.Equal(2, thread.Regions.Count);
+        Assert.Equal(5000, spiram.CurrentBytes);
+        Assert.Equal(5000, spiram.PeakBytes);
+        Assert.Equal(1, spiram.CurrentBlocks);
+        Assert.Equal(4u << 20, spiram.RegionSize);
+        Assert.True(spiram.Caps.HasFlag(MallocCaps.Spiram));
+        Assert.Equal(200, dram.CurrentBytes);
+        Assert.Equal(500, dram.PeakBytes);
+        Assert.Equal(1, dram.CurrentBlocks);
+        Assert.Equal(2, dram.Allocations);
+        Assert.True(dram.Caps.HasFlag(MallocCaps.Dma));
+        Assert.Equal(heap.Layout.Regions.Where(r => r.Name == dram.RegionName).Aggregate((nuint)0, (sum, r) => sum + r.Size), dram.RegionSize);
+        Assert.Equal(5200, thread.CurrentBytes);
+        Assert.Equal(5500, thread.PeakBytes);
+        tracker.Free(ref external);
+        tracker.Free(ref dma2);
+    }
+
+    [Fact]
+    public void A_realloc_moves_bytes_within_the_allocating_threads_account()
+    {
+        using var heap = new HeapCaps(HeapLayout.Esp32(4), new HeapCapsOptions { ErrorOutput = null });
+        using var tracker = new MemoryTracker(heap, new MemoryTrackerOptions { Output = null, ThreadStatistics = true });
+        tracker.Malloc(out byte* data, 100, MallocCaps.Internal);
+        var internalRegion = Assert.Single(Assert.Single(tracker.GetThreadStatistics()).Regions).RegionName;
+
+        Assert.True(tracker.Realloc(ref data, 700, MallocCaps.Internal));
+        var grown = Assert.Single(tracker.GetThreadStatistics());
+        Assert.Equal(700, grown.CurrentBytes);
+        Assert.Equal(700, grown.PeakBytes);
+
+        Assert.True(tracker.Realloc(ref data, 300, MallocCaps.Spiram)); // Moves to PSRAM.
+        var moved = Assert.Single(tracker.GetThreadStatistics());
+        Assert.Equal(300, moved.CurrentBytes);
+        Assert.Equal(700, moved.PeakBytes);
+        Assert.Equal(0, moved.Regions.Single(r => r.RegionName == internalRegion).CurrentBytes);
+        Assert.Equal(0, moved.Regions.Single(r => r.RegionName == internalRegion).CurrentBlocks);
+        Assert.Equal(300, moved.Regions.Single(r => r.RegionName == "SPIRAM").CurrentBytes);
+        Assert.Equal((nuint)data, Assert.Single(moved.Regions.Single(r => r.RegionName == "SPIRAM").Blocks).Address);
+        tracker.Free(ref data);
+        Assert.Equal(0, Assert.Single(tracker.GetThreadStatistics()).CurrentBytes);
+    }
+
+    [Fact]
+    public void Blocks_allocated_on_the_heap_directly_are_charged_too()
+    {
+        using var heap = new HeapCaps(HeapLayout.Host());
+        using var tracker = new MemoryTracker(heap, new MemoryTrackerOptions { Output = null, ThreadStatistics = true });
+
+        var p = heap.Malloc(64, MallocCaps.Default);
+
+        Assert.Equal(64, Assert.Single(tracker.GetThreadStatistics()).CurrentBytes);
+        heap.Free(p);
+        Assert.Equal(0, Assert.Single(tracker.GetThreadStatistics()).CurrentBytes);
+    }
+
+    [Fact]
+    public void Many_threads_freeing_each_others_blocks_leave_every_account_at_zero()
+    {
+        using var heap = new HeapCaps(HeapLayout.Host());
+        using var tracker = new MemoryTracker(heap, new MemoryTrackerOptions { Output = null, ThreadStatistics = true });
+        var handoff = new System.Collections.Concurrent.BlockingCollection<nint>();
+        var producers = Enumerable.Range(0, 3).Select(_ => new Thread(() =>
+        {
+            for (var i = 0; i < 2000; i++)
+            {
+                handoff.Add((nint)tracker.Malloc((nuint)(1 + (i % 100)), MallocCaps.Default));
+            }
+        })).ToList();
+        var consumer = new Thread(() =>
+        {
+            foreach (var p in handoff.GetConsumingEnumerable())
+            {
+                var block = (void*)p;
+                tracker.Free(ref block);
+            }
+        });
+        consumer.Start();
+        producers.ForEach(t => t.Start());
+        producers.ForEach(t => t.Join());
+        handoff.CompleteAdding();
+        consumer.Join();
+
+        var stats = tracker.GetThreadStatistics();
+        Assert.Equal(3, stats.Count);
+        Assert.All(stats, s => Assert.Equal(0, s.CurrentBytes));
+        Assert.All(stats, s => Assert.Equal(0, s.CurrentBlocks));
+        Assert.All(stats, s => Assert.Equal(2000, s.Allocations));
+        Assert.All(stats, s => Assert.InRange(s.PeakBytes, 100, 2000 * 100));
+        Assert.Equal(0, tracker.LiveBytes);
+    }
+
+    [Fact]
+    public void The_overview_and_details_print_as_ESP_IDF_prints_task_statistics()
+    {
+        using var heap = new HeapCaps(HeapLayout.Host());
+        using var tracker = new MemoryTracker(heap, new MemoryTrackerOptions { Output = null, ThreadStatistics = true });
+        byte* a = null;
+        var id = 0;
+        var app = new Thread(() =>
+        {
+            id = Environment.CurrentManagedThreadId;
+            tracker.Malloc(out a, 256, MallocCaps.Default);
+        })
+        { Name = "app" };
+        app.Start();
+        app.Join();
+        var output = new StringWriter();
+
+        tracker.PrintThreadStatisticsOverview(output);
+        tracker.PrintThreadStatistics(output);
+
+        var lines = output.ToString().Split(Environment.NewLine);
+        Assert.StartsWith("┌", lines[0], StringComparison.Ordinal);
+        Assert.Matches(@"^│ THREAD +│ STATUS +│ CURRENT MEMORY USAGE │ PEAK MEMORY USAGE │ TOTAL HEAP USED │$", lines[1]);
+        Assert.StartsWith("├", lines[2], StringComparison.Ordinal);
+        Assert.Matches($@"^│ app \(thread {id}\) +│ DELETED +│ +256 │ +256 │ +1 │$", lines[3]);
+        Assert.StartsWith("└", lines[4], StringComparison.Ordinal);
+        Assert.All(lines[..5], l => Assert.Equal(lines[0].Length, l.Length));
+        Assert.Equal($"DELETED: app (thread {id}), CURRENT MEMORY USAGE 256, PEAK MEMORY USAGE 256, TOTAL HEAP USED 1:", lines[5]);
+        Assert.Matches(@"^    HEAP: host, CAPS: 0x[0-9a-f]{8}, SIZE: unbounded, USAGE: CURRENT 256 \(-\), PEAK 256 \(-\), ALLOC COUNT: 1$", lines[6]);
+        Assert.Equal($"        ALLOC 0x{(nuint)a:x}, SIZE 256", lines[7]);
+        tracker.Free(ref a);
+    }
+
+    [Fact]
+    public void Statistics_are_off_by_default_and_asking_for_them_says_how_to_turn_them_on()
+    {
+        using var f = new HostFixture(withTracker: true);
+
+        var e = Assert.Throws<InvalidOperationException>(() => f.T.GetThreadStatistics());
+        Assert.Contains("ThreadStatistics = true", e.Message, StringComparison.Ordinal);
+        Assert.Throws<InvalidOperationException>(() => f.T.PrintThreadStatisticsOverview());
+    }
+}
