@@ -59,6 +59,12 @@ public unsafe class HeapCapsModelTests
         .AddRegion("SPIRAM", 96 * 1024, MallocCaps.Spiram | MallocCaps.Default, MallocCaps.None, MallocCaps.Bit8 | MallocCaps.Bit32 | MallocCaps.Pid5, addedAtRuntime: true)
         .Build();
 
+    private static string Regions(HeapCaps heap) => string.Join("; ", s_regions.Select(r =>
+    {
+        var info = heap.GetInfo(r.Marker);
+        return $"{r.Name}: free {info.TotalFreeBytes}, largest {info.LargestFreeBlock}, blocks {info.AllocatedBlocks}/{info.FreeBlocks}";
+    }));
+
     private static void Run(Op[] ops)
     {
         var layout = Layout();
@@ -96,11 +102,12 @@ public unsafe class HeapCapsModelTests
                     {
                         // LargestFreeBlock is the largest request guaranteed to succeed: a plain request
                         // below it must not fail. An aligned one needs size + alignment + a 16-byte gap,
-                        // rounded up to its TLSF class (at most an eighth more in these regions).
+                        // rounded up to the alignment (tlsf_memalign's adjust_request_size(..., align)),
+                        // then to its TLSF class (at most an eighth more in these regions).
                         // DMA-capable requests are also rounded up to their alignment (heap_align_hw).
                         var size = (op.Caps & MallocCaps.Dma) != 0 ? (op.Size + alignment - 1) & ~(alignment - 1) : op.Size;
-                        var needed = op.Kind == Kind.Aligned ? ((size + alignment + 16) * 9 / 8) + 64 : (size + 3) & ~(nuint)3;
-                        Assert.True(Impossible(op.Caps) || heap.GetLargestFreeBlock(op.Caps) < needed, $"step {step}: {op} failed with room left");
+                        var needed = op.Kind == Kind.Aligned ? ((((size + 3) & ~(nuint)3) + alignment + 16 + alignment - 1) & ~(alignment - 1)) * 9 / 8 : (size + 3) & ~(nuint)3;
+                        Assert.True(Impossible(op.Caps) || heap.GetLargestFreeBlock(op.Caps) < needed, $"step {step}: {op} failed with room left: largest free block {heap.GetLargestFreeBlock(op.Caps)}, needed {needed}; " + Regions(heap));
                         break;
                     }
 
