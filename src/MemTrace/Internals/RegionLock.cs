@@ -1,10 +1,14 @@
 // RegionLock: the lock of one region, ESP-IDF's per-heap spinlock for .NET.
 //
 // A region holds its lock for a few dozen nanoseconds (one TLSF operation). System.Threading.Lock
-// costs about 15 ns per acquire-release pair here even uncontended, half a TLSF malloc; a
-// compare-exchange on the owner's thread id costs a few. Under contention the waiter spins, then
-// yields (SpinWait). The owner id also catches re-entry from the same thread, e.g. a heap walker
-// that allocates on the region it walks: that would spin forever, so it throws instead.
+// costs about 15 ns per acquire-release pair here even uncontended, half a TLSF malloc; one
+// compare-exchange of 0 -> 1 costs a few. Under contention the waiter spins, then yields (SpinWait).
+//
+// Not re-entrant. The only way back into a region while its lock is held is a user callback run
+// under the lock (a heap walker, a live-block visitor) that allocates or frees on the same region:
+// that would spin forever. Such callers take the lock with EnterForCallbacks, which also records the
+// thread; a waiter that finds itself recorded throws a LockRecursionException instead of spinning.
+// The fast path never reads the thread id (a thread-static read costs more than the CAS).
 //
 // Usage: `using (_lock.Enter()) { ... }`; the scope is a struct, so nothing is allocated.
 using System.Runtime.CompilerServices;
@@ -13,26 +17,36 @@ namespace MemTrace.Internals;
 
 internal sealed class RegionLock
 {
-    private int _owner;
+    private int _held;
+
+    /// <summary>Thread running user callbacks under the lock (EnterForCallbacks), 0 when none.</summary>
+    private int _callbackThread;
 
     /// <summary>Takes the lock; dispose the result to release it.</summary>
-    /// <exception cref="LockRecursionException">This thread already holds the lock.</exception>
+    /// <exception cref="LockRecursionException">This thread holds the lock to run callbacks (a visitor re-entering its region).</exception>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public Scope Enter()
     {
-        var me = Environment.CurrentManagedThreadId;
-        if (Interlocked.CompareExchange(ref _owner, me, 0) != 0)
+        if (Interlocked.CompareExchange(ref _held, 1, 0) != 0)
         {
-            EnterSlow(me);
+            EnterSlow();
         }
 
-        return new Scope(this);
+        return new Scope(this, clearsCallbackThread: false);
+    }
+
+    /// <summary>Takes the lock to run user callbacks under it: a callback that re-enters the region throws instead of deadlocking.</summary>
+    public Scope EnterForCallbacks()
+    {
+        Enter();
+        Volatile.Write(ref _callbackThread, Environment.CurrentManagedThreadId);
+        return new Scope(this, clearsCallbackThread: true);
     }
 
     [MethodImpl(MethodImplOptions.NoInlining)]
-    private void EnterSlow(int me)
+    private void EnterSlow()
     {
-        if (Volatile.Read(ref _owner) == me)
+        if (Volatile.Read(ref _callbackThread) == Environment.CurrentManagedThreadId)
         {
             throw new LockRecursionException("This thread already holds the region's lock: a heap walker or callback must not allocate or free on the region it runs for.");
         }
@@ -42,17 +56,30 @@ internal sealed class RegionLock
         {
             spinner.SpinOnce();
         }
-        while (Volatile.Read(ref _owner) != 0 || Interlocked.CompareExchange(ref _owner, me, 0) != 0);
+        while (Volatile.Read(ref _held) != 0 || Interlocked.CompareExchange(ref _held, 1, 0) != 0);
     }
 
     /// <summary>Holds the lock until disposed.</summary>
     public readonly ref struct Scope
     {
         private readonly RegionLock _lock;
+        private readonly bool _clearsCallbackThread;
 
-        public Scope(RegionLock owner) => _lock = owner;
+        public Scope(RegionLock owner, bool clearsCallbackThread)
+        {
+            _lock = owner;
+            _clearsCallbackThread = clearsCallbackThread;
+        }
 
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        public void Dispose() => Volatile.Write(ref _lock._owner, 0);
+        public void Dispose()
+        {
+            if (_clearsCallbackThread)
+            {
+                _lock._callbackThread = 0;
+            }
+
+            Volatile.Write(ref _lock._held, 0);
+        }
     }
 }

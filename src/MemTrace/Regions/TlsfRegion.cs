@@ -215,7 +215,7 @@ internal sealed unsafe class TlsfRegion : Region
 
     public override void ForEachLiveBlock(Action<nuint, nuint, uint> visitor)
     {
-        using (_lock.Enter())
+        using (_lock.EnterForCallbacks())
         {
             if (!_disposed)
             {
@@ -226,7 +226,7 @@ internal sealed unsafe class TlsfRegion : Region
 
     public override void Walk(RegionWalkVisitor visitor)
     {
-        using (_lock.Enter())
+        using (_lock.EnterForCallbacks())
         {
             if (!_disposed)
             {

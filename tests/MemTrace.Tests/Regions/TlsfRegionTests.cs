@@ -200,6 +200,36 @@ public unsafe class TlsfRegionTests
     }
 
     [Fact]
+    public void A_visitor_that_reenters_its_region_gets_LockRecursionException_and_the_lock_is_released()
+    {
+        using var region = new TlsfRegion("DRAM", Caps0, Caps1, MallocCaps.None, 16384);
+        var block = region.Allocate(64, 4, false, 0);
+        Assert.Throws<LockRecursionException>(() => region.ForEachLiveBlock((_, _, _) => region.Allocate(16, 4, false, 0)));
+        Assert.Throws<LockRecursionException>(() => region.Walk((_, _, _) =>
+        {
+            region.Free(block, false, out _);
+            return true;
+        }));
+
+        // Both visitors left the lock free and the heap intact: the block is still live and can be freed.
+        Assert.Equal(BlockState.Live, region.Free(block, false, out _));
+        Assert.True(region.CheckIntegrity(null));
+
+        // Another thread that waits for the lock while a visitor runs is not mistaken for a re-entry: it gets the lock after.
+        Assert.True(region.Allocate(48, 4, false, 0) is not null);
+        Thread? waiter = null;
+        var allocated = false;
+        region.ForEachLiveBlock((_, _, _) =>
+        {
+            waiter = new Thread(() => allocated = region.Allocate(32, 4, false, 0) is not null);
+            waiter.Start();
+            Thread.Sleep(50);
+        });
+        Assert.True(waiter!.Join(TimeSpan.FromSeconds(10)));
+        Assert.True(allocated);
+    }
+
+    [Fact]
     public void Heap_walker()
     {
         // test_walker.c "heap walker": the tagged 16-byte block is found, used, with its size.
