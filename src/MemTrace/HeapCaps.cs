@@ -565,14 +565,18 @@ public sealed unsafe partial class HeapCaps : IDisposable
     /// <summary>heap_caps_malloc_base's loop: by priority, then in list order, the first region that succeeds.</summary>
     private void* AllocateFromRegions(nuint size, MallocCaps caps, nuint alignment, bool zero, uint tag)
     {
-        var regions = _set.Ordered;
+        var set = _set;
+        var regions = set.Ordered;
+        var allCaps = set.AllCaps;
+        var capsAt = set.CapsByPriority;
+        var i = 0;
         for (var priority = 0; priority < HeapRegionLayout.PriorityCount; priority++)
         {
-            foreach (var region in regions)
+            for (var r = 0; r < regions.Length; r++, i++)
             {
-                if ((region.CapsAt(priority) & caps) != 0 && (region.AllCaps & caps) == caps)
+                if ((capsAt[i] & caps) != 0 && (allCaps[r] & caps) == caps)
                 {
-                    var block = region.Allocate(size, alignment, zero, tag);
+                    var block = regions[r].Allocate(size, alignment, zero, tag);
                     if (block is not null)
                     {
                         return block;
@@ -662,12 +666,34 @@ public sealed unsafe partial class HeapCaps : IDisposable
     private Region? FindRegion(void* ptr)
     {
         var set = _set;
-        if (set.ByAddress.Length == 0)
+        var address = (nuint)ptr;
+        if (set.HasNested)
         {
-            return set.Unbounded;
+            return FindInListOrder(set.Ordered, address) ?? set.Unbounded;
         }
 
-        return (set.HasNested ? FindInListOrder(set.Ordered, (nuint)ptr) : FindBounded(set.ByAddress, (nuint)ptr)) ?? set.Unbounded;
+        // Bounded regions by address: one comparison pair per level, on arrays (no virtual calls).
+        var starts = set.Starts;
+        var ends = set.Ends;
+        int low = 0, high = starts.Length - 1;
+        while (low <= high)
+        {
+            var mid = (low + high) >>> 1;
+            if (address < starts[mid])
+            {
+                high = mid - 1;
+            }
+            else if (address >= ends[mid])
+            {
+                low = mid + 1;
+            }
+            else
+            {
+                return set.ByAddress[mid];
+            }
+        }
+
+        return set.Unbounded;
     }
 
     /// <summary>find_containing_heap: the first region in list order that holds the address (regions added later, possibly nested inside others, come first).</summary>
@@ -676,30 +702,6 @@ public sealed unsafe partial class HeapCaps : IDisposable
         foreach (var region in ordered)
         {
             if (!region.IsUnbounded && address >= region.Start && address < region.End)
-            {
-                return region;
-            }
-        }
-
-        return null;
-    }
-
-    private static Region? FindBounded(Region[] byAddress, nuint address)
-    {
-        int low = 0, high = byAddress.Length - 1;
-        while (low <= high)
-        {
-            var mid = (low + high) >>> 1;
-            var region = byAddress[mid];
-            if (address < region.Start)
-            {
-                high = mid - 1;
-            }
-            else if (address >= region.End)
-            {
-                low = mid + 1;
-            }
-            else
             {
                 return region;
             }
@@ -738,6 +740,10 @@ public sealed unsafe partial class HeapCaps : IDisposable
         {
             Ordered = ordered;
             ByAddress = [.. ordered.Where(static r => !r.IsUnbounded).OrderBy(static r => r.Start)];
+            AllCaps = [.. ordered.Select(static r => r.AllCaps)];
+            CapsByPriority = [.. Enumerable.Range(0, HeapRegionLayout.PriorityCount).SelectMany(p => ordered.Select(r => r.CapsAt(p)))];
+            Starts = [.. ByAddress.Select(static r => r.Start)];
+            Ends = [.. ByAddress.Select(static r => r.End)];
             Unbounded = ordered.FirstOrDefault(static r => r.IsUnbounded);
             for (var i = 1; i < ByAddress.Length; i++)
             {
@@ -753,6 +759,18 @@ public sealed unsafe partial class HeapCaps : IDisposable
 
         /// <summary>Bounded regions by start address, for finding a pointer's region in O(log n).</summary>
         public Region[] ByAddress { get; }
+
+        /// <summary>Every capability of each region of <see cref="Ordered"/>.</summary>
+        public MallocCaps[] AllCaps { get; }
+
+        /// <summary>The capabilities of each region of <see cref="Ordered"/> at each priority: priority × region count + region.</summary>
+        public MallocCaps[] CapsByPriority { get; }
+
+        /// <summary>Start address of each region of <see cref="ByAddress"/>.</summary>
+        public nuint[] Starts { get; }
+
+        /// <summary>End address (exclusive) of each region of <see cref="ByAddress"/>.</summary>
+        public nuint[] Ends { get; }
 
         /// <summary>The process-heap region, if any: it owns every address no bounded region has.</summary>
         public Region? Unbounded { get; }
