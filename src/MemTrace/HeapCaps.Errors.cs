@@ -136,6 +136,7 @@ public sealed unsafe partial class HeapCaps
     [MethodImpl(MethodImplOptions.NoInlining)]
     internal void DrainCorruptions(AllocationMethod operation)
     {
+        _corruptions.Reset();
         foreach (var region in _set.Ordered)
         {
             if (!region.HasPendingCorruptions)

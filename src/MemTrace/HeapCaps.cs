@@ -38,6 +38,9 @@ public sealed unsafe partial class HeapCaps : IDisposable
     private readonly QuarantineOptions? _quarantine;
     private readonly int _checkEvery;
     private volatile RegionSet _set;
+
+    /// <summary>Raised by the checking regions when they queue a corruption; drained after the operation.</summary>
+    private readonly CorruptionSignal _corruptions = new();
     private volatile bool _debugRegions;
     private long _operations;
     private AllocationFailedCallback? _failedAllocCallback;
@@ -423,7 +426,7 @@ public sealed unsafe partial class HeapCaps : IDisposable
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     internal void AfterOperation(AllocationMethod method)
     {
-        if (_debugRegions)
+        if (_debugRegions && _corruptions.IsRaised)
         {
             DrainCorruptions(method);
         }
@@ -713,7 +716,7 @@ public sealed unsafe partial class HeapCaps : IDisposable
     /// <summary>Wraps a region in the poisoning decorator when the heap's options ask for checks.</summary>
     internal Region Decorate(Region region) =>
         Poisoning != PoisoningLevel.None || _quarantine is not null
-            ? new PoisoningRegion(region, Poisoning, _quarantine, _alignment)
+            ? new PoisoningRegion(region, Poisoning, _quarantine, _alignment, _corruptions)
             : region;
 
     /// <summary>Counts one heap operation; every N-th runs the periodic integrity check.</summary>

@@ -168,9 +168,15 @@ internal sealed unsafe class HostRegion : Region
             NativeMemory.Clear(ptr, header->Size);
         }
 
-        if (inspector is not null && !inspector.Approve((byte*)ptr, header->Size, header->Tag))
+        if (inspector is not null)
         {
-            return BlockState.Live; // Held: claimed (a second free sees Freed) but not given back to the process heap.
+            var size = header->Size;
+            var approved = inspector.Approve((byte*)ptr, ref size, header->Tag);
+            block = new BlockInfo(size, header->Tag);
+            if (!approved)
+            {
+                return BlockState.Live; // Held: claimed (a second free sees Freed) but not given back to the process heap.
+            }
         }
 
         FreeNative(header, (byte*)ptr);

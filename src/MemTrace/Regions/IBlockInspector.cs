@@ -10,5 +10,8 @@ internal unsafe interface IBlockInspector
     /// (held: quarantined, or set aside because it is damaged); a held block is freed later with
     /// <see cref="Region.ReleaseHeld(void*)"/>, or never.
     /// </summary>
-    bool Approve(byte* block, nuint usableSize, uint tag);
+    /// <param name="block">The block's data in the region.</param>
+    /// <param name="size">In: the block's usable size in the region. Out: the size the region reports for the block (a decorator's own size of it).</param>
+    /// <param name="tag">The block's tag.</param>
+    bool Approve(byte* block, ref nuint size, uint tag);
 }

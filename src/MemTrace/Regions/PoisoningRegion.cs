@@ -28,7 +28,7 @@ using System.Runtime.InteropServices;
 
 namespace MemTrace.Regions;
 
-internal sealed unsafe class PoisoningRegion : Region, IBlockInspector
+internal sealed unsafe class PoisoningRegion : Region
 {
     public const uint HeadCanary = 0xABBA1234;
     public const uint TailCanary = 0xBAAD5678;
@@ -40,6 +40,9 @@ internal sealed unsafe class PoisoningRegion : Region, IBlockInspector
     [ThreadStatic]
     private static FreeContext? t_context;
 
+    private readonly Internals.CorruptionSignal _signal;
+    private readonly HeadInspector _clearingInspector;
+    private readonly HeadInspector _keepingInspector;
     private readonly Region _inner;
     private readonly PoisoningLevel _level;
     private readonly QuarantineOptions? _quarantine;
@@ -59,9 +62,12 @@ internal sealed unsafe class PoisoningRegion : Region, IBlockInspector
     private volatile bool _hasPending;
     private volatile int _reportedCount;
 
-    public PoisoningRegion(Region inner, PoisoningLevel level, QuarantineOptions? quarantine, nuint alignment)
+    public PoisoningRegion(Region inner, PoisoningLevel level, QuarantineOptions? quarantine, nuint alignment, Internals.CorruptionSignal? signal = null)
         : base(inner.Name, inner.Caps0, inner.Caps1, inner.Caps2)
     {
+        _signal = signal ?? new Internals.CorruptionSignal();
+        _clearingInspector = new HeadInspector(this, clear: true);
+        _keepingInspector = new HeadInspector(this, clear: false);
         _inner = inner;
         _level = level;
         _quarantine = quarantine;
@@ -142,6 +148,19 @@ internal sealed unsafe class PoisoningRegion : Region, IBlockInspector
 
     public override BlockState Free(void* ptr, bool clearIfTagged, out BlockInfo block, IBlockInspector? inspector)
     {
+        if (_slowPath == 0 && _quarantine is null)
+        {
+            // Every user pointer is inner + head and nothing stays held: the inspector is one of the region's
+            // two (clearing or not), so a free touches no per-thread state.
+            return _inner.Free((byte*)ptr - _head, clearIfTagged: false, out block, clearIfTagged ? _clearingInspector : _keepingInspector);
+        }
+
+        return FreeWithContext(ptr, clearIfTagged, out block);
+    }
+
+    /// <summary>A free with aligned blocks or a quarantine: the thread's context carries the pointer and what the inspection did.</summary>
+    private BlockState FreeWithContext(void* ptr, bool clearIfTagged, out BlockInfo block)
+    {
         var user = (nuint)ptr;
         var inner = user - _head;
         if (_slowPath != 0 && !FindInner(user, out inner, out var state))
@@ -150,14 +169,16 @@ internal sealed unsafe class PoisoningRegion : Region, IBlockInspector
             return state;
         }
 
-        var context = t_context ??= new FreeContext();
+        var context = t_context ?? NewContext();
+        if (context.Region != this)
+        {
+            context.Region = this;
+        }
+
         context.User = user;
         context.Clear = clearIfTagged;
-        context.Size = 0;
-        context.Evicted.Clear();
         context.Held = false;
-        var result = _inner.Free((void*)inner, clearIfTagged: false, out var innerBlock, this);
-        block = result == BlockState.Live ? new BlockInfo(context.Size, innerBlock.Tag) : default;
+        var result = _inner.Free((void*)inner, clearIfTagged: false, out block, context);
         if (result == BlockState.Live && !context.Held && _slowPath != 0)
         {
             ForgetAligned(user, inner);
@@ -165,28 +186,42 @@ internal sealed unsafe class PoisoningRegion : Region, IBlockInspector
 
         if (context.Evicted.Count > 0)
         {
-            ReleaseEvicted(context.Evicted);
+            try
+            {
+                ReleaseEvicted(context.Evicted);
+            }
+            finally
+            {
+                context.Evicted.Clear();
+            }
         }
 
         return result;
     }
 
-    /// <summary>The inner region asks whether to free a block now: the canaries decide, then the quarantine.</summary>
-    public bool Approve(byte* innerBlock, nuint usableSize, uint tag)
+    /// <summary>
+    /// The inner region asks whether to free a block now: the canaries decide, then the quarantine.
+    /// <paramref name="size"/> comes in as the inner block's usable size and goes out as the block's requested size.
+    /// <paramref name="context"/> is null on the fast path (no quarantine, no aligned blocks).
+    /// </summary>
+    private bool Approve(byte* user, byte* innerBlock, ref nuint size, uint tag, bool clear, FreeContext? context)
     {
-        var context = t_context!;
-        var user = (byte*)context.User;
+        var usableSize = size;
         var damage = Inspect(user, innerBlock, usableSize, tag);
         if (damage is not null)
         {
-            context.Size = damage.Size;
-            context.Held = true;
+            size = damage.Size;
+            if (context is not null)
+            {
+                context.Held = true;
+            }
+
             SetAside(damage, usableSize);
             return false;
         }
 
-        var size = *(uint*)(user - 4);
-        context.Size = size;
+        var requested = *(uint*)(user - 4);
+        size = requested;
         if (_reportedCount != 0)
         {
             ForgetReported((nuint)user);
@@ -196,9 +231,9 @@ internal sealed unsafe class PoisoningRegion : Region, IBlockInspector
         {
             new Span<byte>(innerBlock, (int)usableSize).Fill(FreeFill);
         }
-        else if (context.Clear && tag != 0)
+        else if (clear && tag != 0)
         {
-            NativeMemory.Clear(user, size); // The seed's free_unregister_allocation zeroing.
+            NativeMemory.Clear(user, requested); // The seed's free_unregister_allocation zeroing.
         }
 
         if (_quarantine is null)
@@ -206,7 +241,8 @@ internal sealed unsafe class PoisoningRegion : Region, IBlockInspector
             return true;
         }
 
-        context.Held = true;
+        // A quarantine always frees with a context (FreeWithContext).
+        context!.Held = true;
         using (_lock.EnterScope())
         {
             _held[(nuint)user] = new Held((nuint)innerBlock, usableSize, size, tag, Quarantined: true);
@@ -563,6 +599,7 @@ internal sealed unsafe class PoisoningRegion : Region, IBlockInspector
 
             _pending.Add(damage);
             _hasPending = true;
+            _signal.Raise();
             _reportedCount = _reported.Count;
         }
     }
@@ -707,12 +744,24 @@ internal sealed unsafe class PoisoningRegion : Region, IBlockInspector
     private readonly record struct Held(nuint Inner, nuint InnerSize, nuint Size, uint Tag, bool Quarantined);
 
     /// <summary>What the free in progress on this thread tells <see cref="Approve"/>, and what Approve hands back.</summary>
-    private sealed class FreeContext
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private static FreeContext NewContext() => t_context = new FreeContext();
+
+    /// <summary>One thread's free in progress on the slow path: what the inspection needs and what it found.</summary>
+    private sealed class FreeContext : IBlockInspector
     {
+        public PoisoningRegion? Region;
         public nuint User;
         public bool Clear;
-        public nuint Size;
         public bool Held;
         public readonly List<(nuint User, Held Held)> Evicted = [];
+
+        public bool Approve(byte* block, ref nuint size, uint tag) => Region!.Approve((byte*)User, block, ref size, tag, Clear, this);
+    }
+
+    /// <summary>The fast path's inspector: the user pointer is the inner block plus the head.</summary>
+    private sealed class HeadInspector(PoisoningRegion region, bool clear) : IBlockInspector
+    {
+        public bool Approve(byte* block, ref nuint size, uint tag) => region.Approve(block + region._head, block, ref size, tag, clear, context: null);
     }
 }

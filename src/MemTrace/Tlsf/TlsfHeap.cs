@@ -334,9 +334,15 @@ internal sealed unsafe partial class TlsfHeap : IDisposable
             NativeMemory.Clear(_base + user, blockSize);
         }
 
-        if (inspector is not null && !inspector.Approve(_base + user, blockSize, tag))
+        if (inspector is not null)
         {
-            return TlsfPointer.Live; // Held by the inspector: stays allocated.
+            var reported = (nuint)blockSize;
+            var approved = inspector.Approve(_base + user, ref reported, tag);
+            size = reported;
+            if (!approved)
+            {
+                return TlsfPointer.Live; // Held by the inspector: stays allocated.
+            }
         }
 
         _heap->FreeBytes += blockSize + TlsfConfiguration.BlockHeaderOverhead;
