@@ -640,13 +640,6 @@ public sealed unsafe partial class MemoryTracker : IDisposable, IAllocationObser
             }
         }
 
-        if (block?.StackTrace is { } trace)
-        {
-            // MemoryError has no field for a stack; it goes with the notes, one line per frame.
-            var frames = "allocation stack:\n" + StackCapture.Format(trace, "  ").TrimEnd().Replace(Environment.NewLine, "\n", StringComparison.Ordinal);
-            note = note is null ? frames : note + "\n" + frames;
-        }
-
         return error with
         {
             Block = block ?? error.Block,
@@ -654,6 +647,7 @@ public sealed unsafe partial class MemoryTracker : IDisposable, IAllocationObser
             BlockAddress = block?.Address ?? error.BlockAddress,
             FreedAt = freedAt ?? error.FreedAt,
             FreedByThreadId = freedBy ?? error.FreedByThreadId,
+            AllocationStackTrace = block?.StackTrace ?? error.AllocationStackTrace,
             Note = note,
         };
     }
