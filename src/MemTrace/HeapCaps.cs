@@ -720,7 +720,7 @@ public sealed unsafe partial class HeapCaps : IDisposable
     {
         if (Interlocked.Increment(ref _operations) % _checkEvery == 0)
         {
-            CheckIntegrityAll(print: false);
+            CheckIntegrityReporting("at the periodic check (IntegrityCheckInterval)");
         }
     }
 

@@ -215,23 +215,15 @@ public sealed unsafe partial class MemoryTracker : IDisposable, IAllocationObser
 
     /// <summary>
     /// Runs the heap's integrity check while the tracker is still attached, so that corruptions are
-    /// reported with what it knows of the blocks. Regions that check blocks report what they find
-    /// themselves (under the heap's policy); when a region fails the check and reports nothing (a TLSF
-    /// region without poisoning), its own description of the damage goes to the heap's error output.
+    /// reported with what it knows of the blocks. Everything found is reported as a <see cref="MemoryError"/>
+    /// under the heap's policy, a region whose own structures are damaged (a TLSF region without
+    /// poisoning) included.
     /// </summary>
     private void CheckIntegrityAtShutdown()
     {
         try
         {
-            var errorsBefore = Heap.ErrorCount;
-            if (Heap.CheckIntegrityAll(print: false) || Heap.ErrorCount != errorsBefore || Heap.ErrorOutput is not { } output)
-            {
-                return;
-            }
-
-            var details = new StringWriter(System.Globalization.CultureInfo.InvariantCulture);
-            Heap.CheckIntegrityAll(print: true, details);
-            Write(output, "MEMTRACE ERROR: the heap failed its integrity check when the tracker was disposed" + Environment.NewLine + details);
+            Heap.CheckIntegrityReporting("when the tracker was disposed");
         }
         catch (ObjectDisposedException)
         {

@@ -10,6 +10,7 @@ return args.FirstOrDefault() switch
     "metrics-demo" when args.Length == 2 => MetricsDemo(int.Parse(args[1], System.Globalization.CultureInfo.InvariantCulture)),
     "leak-report-at-exit" => LeakReportAtExit(),
     "fail-fast-double-free" => FailFastDoubleFree(),
+    "fail-fast-corrupt-heap-at-dispose" => FailFastCorruptHeapAtDispose(),
     _ => Usage(),
 };
 
@@ -117,8 +118,25 @@ static unsafe int FailFastDoubleFree()
     return 0;
 }
 
+// The FailFast error policy at a tracker's disposal: a TLSF header overwritten (an overrun of the
+// block before it) is found by the integrity check and ends the process, with the report on standard error.
+static unsafe int FailFastCorruptHeapAtDispose()
+{
+    using var heap = new HeapCaps(HeapLayout.Esp32(), new HeapCapsOptions { ErrorPolicy = MemoryErrorPolicy.FailFast });
+    var tracker = new MemoryTracker(heap, new MemoryTrackerOptions { Output = null });
+    tracker.Malloc(out byte* victim, 64, MallocCaps.Default);
+    tracker.Malloc(out byte* next, 64, MallocCaps.Default);
+    *((nuint*)next - 1) = 0xDEAD0;
+    Console.WriteLine("disposing");
+    Console.Out.Flush();
+    tracker.Dispose();
+    Console.WriteLine("not reached");
+    GC.KeepAlive(victim is null);
+    return 0;
+}
+
 static int Usage()
 {
-    Console.Error.WriteLine("usage: MemTrace.TestHost abort-on-allocation-failure | trace-until-killed PATH | metrics-demo SECONDS");
+    Console.Error.WriteLine("usage: MemTrace.TestHost abort-on-allocation-failure | trace-until-killed PATH | metrics-demo SECONDS | leak-report-at-exit | fail-fast-double-free | fail-fast-corrupt-heap-at-dispose");
     return 64;
 }
