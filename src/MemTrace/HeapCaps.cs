@@ -133,9 +133,13 @@ public sealed unsafe partial class HeapCaps : IDisposable
         }
         else
         {
-            var tag = observer.BeginAllocation();
-            block = MallocTagged(AllocationMethod.Malloc, size, caps, tag);
-            observer.EndAllocation(tag, block, AllocationMethod.Malloc, size, caps);
+            block = observer.BeginAllocation(AllocationMethod.Malloc, size, caps, out var tag, out var request)
+                ? MallocTagged(AllocationMethod.Malloc, size, caps, tag)
+                : Refused(size != 0, size, caps, AllocationMethod.Malloc);
+            if (tag != 0)
+            {
+                observer.EndAllocation(tag, request, block, AllocationMethod.Malloc, size, caps);
+            }
         }
 
         AfterOperation(AllocationMethod.Malloc);
@@ -160,9 +164,13 @@ public sealed unsafe partial class HeapCaps : IDisposable
         }
         else
         {
-            var tag = observer.BeginAllocation();
-            block = CallocTagged(AllocationMethod.Calloc, n, size, caps, tag);
-            observer.EndAllocation(tag, block, AllocationMethod.Calloc, unchecked(n * size), caps);
+            block = observer.BeginAllocation(AllocationMethod.Calloc, unchecked(n * size), caps, out var tag, out var request)
+                ? CallocTagged(AllocationMethod.Calloc, n, size, caps, tag)
+                : Refused(size != 0, unchecked(n * size), caps, AllocationMethod.Calloc);
+            if (tag != 0)
+            {
+                observer.EndAllocation(tag, request, block, AllocationMethod.Calloc, unchecked(n * size), caps);
+            }
         }
 
         AfterOperation(AllocationMethod.Calloc);
@@ -187,9 +195,13 @@ public sealed unsafe partial class HeapCaps : IDisposable
         }
         else
         {
-            var tag = observer.BeginAllocation();
-            block = AlignedAllocTagged(AllocationMethod.AlignedAlloc, alignment, 1, size, caps, tag);
-            observer.EndAllocation(tag, block, AllocationMethod.AlignedAlloc, size, caps);
+            block = observer.BeginAllocation(AllocationMethod.AlignedAlloc, size, caps, out var tag, out var request)
+                ? AlignedAllocTagged(AllocationMethod.AlignedAlloc, alignment, 1, size, caps, tag)
+                : Refused(AlignedFailureCallsBack(alignment, 1, size), size, caps, AllocationMethod.AlignedAlloc);
+            if (tag != 0)
+            {
+                observer.EndAllocation(tag, request, block, AllocationMethod.AlignedAlloc, size, caps);
+            }
         }
 
         AfterOperation(AllocationMethod.AlignedAlloc);
@@ -214,9 +226,13 @@ public sealed unsafe partial class HeapCaps : IDisposable
         }
         else
         {
-            var tag = observer.BeginAllocation();
-            block = AlignedAllocTagged(AllocationMethod.AlignedCalloc, alignment, n, size, caps, tag);
-            observer.EndAllocation(tag, block, AllocationMethod.AlignedCalloc, unchecked(n * size), caps);
+            block = observer.BeginAllocation(AllocationMethod.AlignedCalloc, unchecked(n * size), caps, out var tag, out var request)
+                ? AlignedAllocTagged(AllocationMethod.AlignedCalloc, alignment, n, size, caps, tag)
+                : Refused(AlignedFailureCallsBack(alignment, n, size), unchecked(n * size), caps, AllocationMethod.AlignedCalloc);
+            if (tag != 0)
+            {
+                observer.EndAllocation(tag, request, block, AllocationMethod.AlignedCalloc, unchecked(n * size), caps);
+            }
         }
 
         AfterOperation(AllocationMethod.AlignedCalloc);
@@ -248,9 +264,17 @@ public sealed unsafe partial class HeapCaps : IDisposable
                 return MallocTagged(AllocationMethod.Realloc, size, caps, 0);
             }
 
-            var tag = observer.BeginAllocation();
+            if (!observer.BeginAllocation(AllocationMethod.Realloc, size, caps, out var tag, out var request))
+            {
+                return Refused(size != 0, size, caps, AllocationMethod.Realloc);
+            }
+
             var fresh = MallocTagged(AllocationMethod.Realloc, size, caps, tag);
-            observer.EndAllocation(tag, fresh, AllocationMethod.Realloc, size, caps);
+            if (tag != 0)
+            {
+                observer.EndAllocation(tag, request, fresh, AllocationMethod.Realloc, size, caps);
+            }
+
             return fresh;
         }
 
@@ -260,13 +284,15 @@ public sealed unsafe partial class HeapCaps : IDisposable
             return null;
         }
 
+        if (observer is not null && !observer.AdmitReallocation(ptr, size, caps, AllocationMethod.Realloc))
+        {
+            return Refused(true, size, caps, AllocationMethod.Realloc);
+        }
+
         var block = ReallocTagged(AllocationMethod.Realloc, ptr, size, caps, out var oldState, out var oldTag);
         if (block is not null)
         {
-            if (observer is not null)
-            {
-                NotifyReallocated(observer, block, oldTag, size, caps);
-            }
+            observer?.OnReallocated(oldTag, block, size, caps, AllocationMethod.Realloc);
 
             return block;
         }
@@ -483,23 +509,6 @@ public sealed unsafe partial class HeapCaps : IDisposable
         }
 
         ReportBadPointer(state, method, ptr, detectedAt: null);
-    }
-
-    private void NotifyReallocated(IAllocationObserver observer, void* block, uint tag, nuint size, MallocCaps caps)
-    {
-        if (tag != 0)
-        {
-            observer.OnReallocated(tag, block, size, caps, AllocationMethod.Realloc);
-            return;
-        }
-
-        // A block the observer did not know (made while it was not recording): record it from now on.
-        var fresh = observer.BeginAllocation();
-        if (fresh != 0)
-        {
-            SetTag(block, fresh);
-            observer.EndAllocation(fresh, block, AllocationMethod.Realloc, size, caps);
-        }
     }
 
     /// <summary>heap_caps_malloc_base: no failure handling.</summary>

@@ -543,17 +543,27 @@ public sealed unsafe partial class MemoryTracker : IDisposable, IAllocationObser
 
     // ---- IAllocationObserver: allocations made on the heap directly ----
 
-    uint IAllocationObserver.BeginAllocation()
+    bool IAllocationObserver.BeginAllocation(AllocationMethod method, nuint size, MallocCaps caps, out uint tag, out long request)
     {
+        tag = 0;
+        request = 0;
         if (!_enabled)
         {
-            return 0;
+            return true;
         }
 
-        return TakeHandle(Cell());
+        var cell = Cell();
+        request = NextRequestNumber(cell);
+        if (_admission != 0 && !AdmitDirect(request, method, size, caps, 0))
+        {
+            return false;
+        }
+
+        tag = TakeHandle(cell);
+        return true;
     }
 
-    void IAllocationObserver.EndAllocation(uint tag, void* block, AllocationMethod method, nuint size, MallocCaps caps)
+    void IAllocationObserver.EndAllocation(uint tag, long request, void* block, AllocationMethod method, nuint size, MallocCaps caps)
     {
         if (tag == 0)
         {
@@ -561,12 +571,6 @@ public sealed unsafe partial class MemoryTracker : IDisposable, IAllocationObser
         }
 
         var cell = Cell();
-        var request = NextRequestNumber(cell);
-        if (_admission != 0)
-        {
-            CheckBreak(request, method, size, caps, CallSiteRegistry.Unlocated(method), 0);
-        }
-
         if (block is null)
         {
             cell.PushFront(tag);
@@ -581,8 +585,21 @@ public sealed unsafe partial class MemoryTracker : IDisposable, IAllocationObser
         Commit(cell, tag, block, size, caps, CallSiteRegistry.Unlocated(method), request);
     }
 
-    void IAllocationObserver.OnReallocated(uint tag, void* block, nuint size, MallocCaps caps, AllocationMethod method) =>
-        Reallocated(Cell(), tag, block, size, caps, CallSiteRegistry.Unlocated(method));
+    bool IAllocationObserver.AdmitReallocation(void* ptr, nuint size, MallocCaps caps, AllocationMethod method) =>
+        !_enabled || _admission == 0 || AdmitDirect(0, method, size, caps, (nuint)ptr);
+
+    void IAllocationObserver.OnReallocated(uint tag, void* block, nuint size, MallocCaps caps, AllocationMethod method)
+    {
+        if (tag != 0)
+        {
+            Reallocated(Cell(), tag, block, size, caps, CallSiteRegistry.Unlocated(method));
+        }
+        else if (_enabled)
+        {
+            // A block made while the tracker was not recording: record it from now on.
+            TrackFromNow(block, size, caps, CallSiteRegistry.Unlocated(method));
+        }
+    }
 
     void IAllocationObserver.OnFreed(uint tag, void* block, AllocationMethod method) =>
         Release(Cell(), tag, CallSiteRegistry.Unlocated(method));
