@@ -75,11 +75,14 @@ public sealed unsafe partial class HeapCaps : IDisposable
         // heap added with heap_caps_add_region during startup (PSRAM) pushed at the head.
         var startup = new List<Region>();
         var addedAtStartup = new List<Region>();
+        var numbered = new List<Region>();
         try
         {
             foreach (var region in layout.Regions)
             {
-                (region.AddedAtRuntime ? addedAtStartup : startup).Add(Decorate(CreateRegion(region, layout.Alignment)));
+                var created = Decorate(CreateRegion(region, layout.Alignment));
+                numbered.Add(created);
+                (region.AddedAtRuntime ? addedAtStartup : startup).Add(created);
             }
         }
         catch
@@ -95,7 +98,7 @@ public sealed unsafe partial class HeapCaps : IDisposable
             ordered.Insert(0, region);
         }
 
-        _set = new RegionSet([.. ordered]);
+        _set = new RegionSet([.. ordered], [.. numbered]);
         _debugRegions = _set.Ordered.Any(static r => r.ChecksBlocks);
     }
 
@@ -743,9 +746,10 @@ public sealed unsafe partial class HeapCaps : IDisposable
     /// <summary>An immutable snapshot of the regions: replaced as a whole when a region is added.</summary>
     private sealed class RegionSet
     {
-        public RegionSet(Region[] ordered)
+        public RegionSet(Region[] ordered, Region[] numbered)
         {
             Ordered = ordered;
+            Numbered = numbered;
             ByAddress = [.. ordered.Where(static r => !r.IsUnbounded).OrderBy(static r => r.Start)];
             Unbounded = ordered.FirstOrDefault(static r => r.IsUnbounded);
             for (var i = 1; i < ByAddress.Length; i++)
@@ -759,6 +763,9 @@ public sealed unsafe partial class HeapCaps : IDisposable
 
         /// <summary>In ESP-IDF's list order: the order requests try them.</summary>
         public Region[] Ordered { get; }
+
+        /// <summary>By region number: the layout's order, then regions added at run time in the order they were added. A region keeps its number.</summary>
+        public Region[] Numbered { get; }
 
         /// <summary>Bounded regions by start address, for finding a pointer's region in O(log n).</summary>
         public Region[] ByAddress { get; }

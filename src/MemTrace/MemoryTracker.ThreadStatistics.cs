@@ -4,7 +4,9 @@
 //
 // Each thread that allocates gets an account (with its cell); each block's account and region slot
 // are kept beside its record in a side table, so that a free on another thread finds the account to
-// charge in O(1). All of it exists only when MemoryTrackerOptions.ThreadStatistics is on.
+// charge in O(1). A region is counted by its number in the heap (RegionSlots), so regions that share
+// a name have rows of their own ("DRAM", "DRAM#2"). All of it exists only when
+// MemoryTrackerOptions.ThreadStatistics is on.
 using System.Globalization;
 using System.Text;
 using MemTrace.Internals;
@@ -18,7 +20,6 @@ public sealed unsafe partial class MemoryTracker
     private const int ThreadAccountBytes = (4 * ThreadAccount.MaxRegions * sizeof(long)) + 160;
 
     private readonly HandleSideTable<uint>? _owners;
-    private readonly RegionSlots? _regionSlots;
     private ThreadAccount[] _accounts = [];
 
     /// <summary>
@@ -31,16 +32,15 @@ public sealed unsafe partial class MemoryTracker
     /// <exception cref="ObjectDisposedException">The tracker was disposed.</exception>
     public IReadOnlyList<ThreadMemoryStatistics> GetThreadStatistics()
     {
-        if (_owners is null || _regionSlots is null)
+        if (_owners is null)
         {
             ThrowHelper.ThrowInvalidOperation("Per-thread statistics are off: create the tracker with MemoryTrackerOptions.ThreadStatistics = true.");
         }
 
         ThrowIfDisposed();
         var accounts = Volatile.Read(ref _accounts);
-        var names = _regionSlots.Names;
         var blocks = LiveBlocksByOwner(_owners);
-        var regions = DescribeRegions(names);
+        var slots = RegionSlots.Describe(Heap.DescribeNumberedRegions());
         var result = new List<ThreadMemoryStatistics>(accounts.Length);
         foreach (var account in accounts)
         {
@@ -50,7 +50,7 @@ public sealed unsafe partial class MemoryTracker
             }
 
             var perRegion = new List<ThreadRegionStatistics>();
-            for (var slot = 0; slot < names.Count; slot++)
+            for (var slot = 0; slot < slots.Length; slot++)
             {
                 if (Volatile.Read(ref account.RegionAllocations[slot]) == 0)
                 {
@@ -61,9 +61,11 @@ public sealed unsafe partial class MemoryTracker
                 list?.Sort(static (a, b) => a.RequestNumber.CompareTo(b.RequestNumber));
                 perRegion.Add(new ThreadRegionStatistics
                 {
-                    RegionName = names[slot],
-                    Caps = regions[slot].Caps,
-                    RegionSize = regions[slot].Size,
+                    RegionName = slots[slot].Name,
+                    RegionLabel = slots[slot].Label,
+                    RegionStart = slots[slot].Start,
+                    Caps = slots[slot].Caps,
+                    RegionSize = slots[slot].TotalSize,
                     CurrentBytes = Volatile.Read(ref account.RegionCurrentBytes[slot]),
                     PeakBytes = Volatile.Read(ref account.RegionPeakBytes[slot]),
                     CurrentBlocks = Volatile.Read(ref account.RegionCurrentBlocks[slot]),
@@ -175,7 +177,7 @@ public sealed unsafe partial class MemoryTracker
             text.Append(CultureInfo.InvariantCulture, $"{(thread.IsAlive ? "ALIVE" : "DELETED")}: {ThreadLabel(thread)}, CURRENT MEMORY USAGE {thread.CurrentBytes}, PEAK MEMORY USAGE {thread.PeakBytes}, TOTAL HEAP USED {thread.Regions.Count}:").AppendLine();
             foreach (var region in thread.Regions)
             {
-                text.Append(CultureInfo.InvariantCulture, $"    HEAP: {region.RegionName}, CAPS: 0x{(uint)region.Caps:x8}, SIZE: {HeapCaps.Bytes(region.RegionSize)}, USAGE: CURRENT {region.CurrentBytes} ({Percent(region.CurrentBytes, region.RegionSize)}), PEAK {region.PeakBytes} ({Percent(region.PeakBytes, region.RegionSize)}), ALLOC COUNT: {region.CurrentBlocks}").AppendLine();
+                text.Append(CultureInfo.InvariantCulture, $"    HEAP: {region.RegionLabel ?? region.RegionName}, CAPS: 0x{(uint)region.Caps:x8}, SIZE: {HeapCaps.Bytes(region.RegionSize)}, USAGE: CURRENT {region.CurrentBytes} ({Percent(region.CurrentBytes, region.RegionSize)}), PEAK {region.PeakBytes} ({Percent(region.PeakBytes, region.RegionSize)}), ALLOC COUNT: {region.CurrentBlocks}").AppendLine();
                 foreach (var block in region.Blocks)
                 {
                     text.Append(CultureInfo.InvariantCulture, $"        ALLOC {MemoryError.Hex(block.Address)}, SIZE {block.Size}").AppendLine();
@@ -197,7 +199,7 @@ public sealed unsafe partial class MemoryTracker
     /// <summary>The side-table word of a block charged to <paramref name="account"/> in region slot <paramref name="region"/>; never 0.</summary>
     private static uint PackOwner(ThreadAccount account, int region) => ((uint)(account.Index + 1) << 8) | (uint)region;
 
-    private int RegionSlotOf(void* block) => _regionSlots!.SlotOf(Heap.RegionNameOf(block));
+    private int RegionSlotOf(void* block) => RegionSlots.SlotOf(Heap.RegionNumberOf(block));
 
     /// <summary>Charges the free of a block to the thread that allocated it.</summary>
     private void ChargeFree(uint handle, nuint size)
@@ -268,33 +270,5 @@ public sealed unsafe partial class MemoryTracker
                 return record;
             }
         }
-    }
-
-    /// <summary>The capabilities and total size of each slot's regions (those with its name), from the heap's current regions.</summary>
-    private (MallocCaps Caps, nuint Size)[] DescribeRegions(IReadOnlyList<string> names)
-    {
-        var described = new (MallocCaps Caps, nuint Size)[names.Count];
-        IReadOnlyList<Diagnostics.RegionSnapshot> snapshots;
-        try
-        {
-            snapshots = Heap.SnapshotRegions();
-        }
-        catch (ObjectDisposedException)
-        {
-            return described;
-        }
-
-        foreach (var region in snapshots)
-        {
-            for (var slot = 0; slot < names.Count; slot++)
-            {
-                if (string.Equals(names[slot], region.Name, StringComparison.Ordinal))
-                {
-                    described[slot] = (described[slot].Caps | region.Caps, HeapInfo.SaturatingAdd(described[slot].Size, region.TotalSize));
-                }
-            }
-        }
-
-        return described;
     }
 }

@@ -86,7 +86,6 @@ public sealed unsafe partial class MemoryTracker : IDisposable, IAllocationObser
         if (options.ThreadStatistics)
         {
             _owners = new HandleSideTable<uint>();
-            _regionSlots = new RegionSlots();
         }
 
         _recordAids = _stacks is not null || _owners is not null;

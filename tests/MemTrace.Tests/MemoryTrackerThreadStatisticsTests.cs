@@ -1,6 +1,9 @@
 // Per-thread statistics (ESP-IDF's task tracking for threads): current and peak bytes per thread
 // and per region, frees on other threads charged to the allocating thread, reallocs, ended
 // threads, ESP-IDF's printed formats, and the option being off.
+using System.Runtime.InteropServices;
+using MemTrace.Internals;
+using MemTrace.Tracking;
 using Xunit;
 
 namespace MemTrace.Tests;
@@ -73,11 +76,144 @@ public unsafe class MemoryTrackerThreadStatisticsTests
         Assert.Equal(1, dram.CurrentBlocks);
         Assert.Equal(2, dram.Allocations);
         Assert.True(dram.Caps.HasFlag(MallocCaps.Dma));
-        Assert.Equal(heap.Layout.Regions.Where(r => r.Name == dram.RegionName).Aggregate((nuint)0, (sum, r) => sum + r.Size), dram.RegionSize);
+        Assert.Equal(heap.Layout.Regions.First(r => r.Name == dram.RegionName).Size, dram.RegionSize); // The first DRAM region only.
+        Assert.Equal(dram.RegionName, dram.RegionLabel);
         Assert.Equal(5200, thread.CurrentBytes);
         Assert.Equal(5500, thread.PeakBytes);
         tracker.Free(ref external);
         tracker.Free(ref dma2);
+    }
+
+    [Fact]
+    public void Regions_that_share_a_name_have_a_row_each_told_apart_by_label_and_start()
+    {
+        using var heap = new HeapCaps(HeapLayout.Esp32(), new HeapCapsOptions { ErrorOutput = null });
+        using var tracker = new MemoryTracker(heap, new MemoryTrackerOptions { Output = null, ThreadStatistics = true });
+        tracker.Malloc(out byte* small, 100, MallocCaps.Bit8);   // The smaller DRAM region is tried first.
+        tracker.Malloc(out byte* large, 10000, MallocCaps.Bit8); // Too large for it: the other DRAM region.
+        var dramSizes = heap.Layout.Regions.Where(r => r.Name == "DRAM").Select(r => r.Size).ToList();
+
+        var thread = Assert.Single(tracker.GetThreadStatistics());
+
+        Assert.Equal(2, thread.Regions.Count);
+        var first = thread.Regions[0];
+        var second = thread.Regions[1];
+        Assert.Equal(("DRAM", "DRAM"), (first.RegionName, first.RegionLabel));
+        Assert.Equal(("DRAM", "DRAM#2"), (second.RegionName, second.RegionLabel));
+        Assert.Equal((100L, 1L, dramSizes[0]), (first.CurrentBytes, first.CurrentBlocks, first.RegionSize));
+        Assert.Equal((10000L, 1L, dramSizes[1]), (second.CurrentBytes, second.CurrentBlocks, second.RegionSize));
+        Assert.InRange((nuint)small, first.RegionStart, first.RegionStart + first.RegionSize - 1);
+        Assert.InRange((nuint)large, second.RegionStart, second.RegionStart + second.RegionSize - 1);
+        Assert.Equal((nuint)small, Assert.Single(first.Blocks).Address);
+        Assert.Equal((nuint)large, Assert.Single(second.Blocks).Address);
+
+        var output = new StringWriter();
+        tracker.PrintThreadStatistics(output);
+        tracker.PrintThreadStatisticsOverview(output);
+        var text = output.ToString();
+        Assert.Contains($"    HEAP: DRAM, CAPS: 0x{(uint)first.Caps:x8}, SIZE: {dramSizes[0]}, USAGE: CURRENT 100 (", text, StringComparison.Ordinal);
+        Assert.Contains($"    HEAP: DRAM#2, CAPS: 0x{(uint)second.Caps:x8}, SIZE: {dramSizes[1]}, USAGE: CURRENT 10000 (", text, StringComparison.Ordinal);
+        Assert.Contains("TOTAL HEAP USED 2:", text, StringComparison.Ordinal); // Two heaps, as ESP-IDF counts them.
+        Assert.Matches(@"│ +10100 │ +10100 │ +2 │", text);
+
+        // A realloc that moves the block from one DRAM region to the other moves its bytes between the rows.
+        Assert.True(tracker.Realloc(ref small, 20000, MallocCaps.Bit8));
+        var moved = Assert.Single(tracker.GetThreadStatistics());
+        Assert.Equal((0L, 0L), (moved.Regions[0].CurrentBytes, moved.Regions[0].CurrentBlocks));
+        Assert.Equal((30000L, 2L), (moved.Regions[1].CurrentBytes, moved.Regions[1].CurrentBlocks));
+        Assert.Equal(100, moved.Regions[0].PeakBytes);
+        tracker.Free(ref small);
+        tracker.Free(ref large);
+    }
+
+    [Fact]
+    public void Regions_added_at_run_time_are_counted_after_the_layouts_and_numbered_in_the_order_added()
+    {
+        const int size = 16 * 1024;
+        var memory1 = NativeMemory.Alloc(size);
+        var memory2 = NativeMemory.Alloc(size);
+        try
+        {
+            using var heap = new HeapCaps(HeapLayout.Esp32(), new HeapCapsOptions { ErrorOutput = null });
+            using var tracker = new MemoryTracker(heap, new MemoryTrackerOptions { Output = null, ThreadStatistics = true });
+            MallocCaps[] caps = [MallocCaps.Pid2, MallocCaps.None, MallocCaps.None];
+            Assert.Equal(HeapCapsResult.Ok, heap.AddRegionWithCaps(caps, memory1, (byte*)memory1 + size));
+            Assert.Equal(HeapCapsResult.Ok, heap.AddRegionWithCaps(caps, memory2, (byte*)memory2 + size));
+            var layoutRegions = heap.Layout.Regions.Count;
+
+            var a = heap.Malloc(8000, MallocCaps.Pid2);  // The last added is tried first.
+            var b = heap.Malloc(12000, MallocCaps.Pid2); // No longer fits there: the first added.
+
+            Assert.Equal(layoutRegions + 1, heap.RegionNumberOf(a));
+            Assert.Equal(layoutRegions, heap.RegionNumberOf(b));
+            var regions = Assert.Single(tracker.GetThreadStatistics()).Regions;
+            Assert.Equal(["runtime", "runtime#2"], regions.Select(r => r.RegionLabel));
+            Assert.Equal([(nuint)memory1, (nuint)memory2], regions.Select(r => r.RegionStart));
+            Assert.Equal([12000L, 8000L], regions.Select(r => r.CurrentBytes));
+            heap.Free(a);
+            heap.Free(b);
+        }
+        finally
+        {
+            NativeMemory.Free(memory1);
+            NativeMemory.Free(memory2);
+        }
+    }
+
+    [Fact]
+    public void A_regions_number_is_its_place_in_the_layout_and_outside_every_region_is_minus_one()
+    {
+        using var heap = new HeapCaps(HeapLayout.Esp32(4), new HeapCapsOptions { ErrorOutput = null });
+        var described = heap.DescribeNumberedRegions();
+        var blocks = new List<nint>();
+
+        Assert.Equal(heap.Layout.Regions.Select(r => r.Name), described.Select(r => r.Name));
+        Assert.Equal(Enumerable.Range(0, described.Length), described.Select(r => r.Number));
+        Assert.Equal(["DRAM", "DRAM#2", "D/IRAM", "D/IRAM#2", "IRAM", "SPIRAM"], described.Select(r => r.Label));
+        (nuint Size, MallocCaps Caps, string Label)[] requests =
+        [
+            (100, MallocCaps.Bit8, "DRAM"), (10000, MallocCaps.Bit8, "DRAM#2"), (10000, MallocCaps.Dma, "D/IRAM"),
+            (20000, MallocCaps.Dma, "D/IRAM#2"), (100, MallocCaps.Exec, "IRAM"), (100, MallocCaps.Spiram, "SPIRAM"),
+        ];
+        foreach (var (size, caps, label) in requests)
+        {
+            var p = heap.Malloc(size, caps);
+            Assert.True(p != null);
+            blocks.Add((nint)p);
+            var region = described[heap.RegionNumberOf(p)];
+            Assert.Equal(label, region.Label);
+            Assert.InRange((nuint)p, region.Start, region.Start + region.TotalSize - 1);
+        }
+
+        var outside = stackalloc byte[1];
+        Assert.Equal(-1, heap.RegionNumberOf(outside));
+        Assert.Equal(-1, heap.RegionNumberOf(null));
+        foreach (var b in blocks)
+        {
+            heap.Free((void*)b);
+        }
+
+        heap.Dispose();
+        Assert.Equal(described, heap.DescribeNumberedRegions()); // Still answers after disposal.
+    }
+
+    [Fact]
+    public void Regions_numbered_past_the_last_slot_share_it_as_other_regions()
+    {
+        var regions = Enumerable.Range(0, 34).Select(i => new NumberedRegion(i, "R", i == 0 ? "R" : $"R#{i + 1}", (MallocCaps)(1u << (i % 20)), (nuint)(0x1000 * (i + 1)), 100)).ToList();
+
+        var slots = RegionSlots.Describe(regions);
+
+        Assert.Equal(ThreadAccount.MaxRegions, slots.Length);
+        Assert.Equal("R#31", slots[30].Label);
+        Assert.Equal("(other regions)", slots[^1].Label);
+        Assert.Equal((nuint)300, slots[^1].TotalSize);
+        Assert.Equal(regions[31].Caps | regions[32].Caps | regions[33].Caps, slots[^1].Caps);
+        Assert.Equal(30, RegionSlots.SlotOf(30));
+        Assert.Equal(31, RegionSlots.SlotOf(31));
+        Assert.Equal(31, RegionSlots.SlotOf(40));
+        Assert.Equal(31, RegionSlots.SlotOf(-1));
+        Assert.Equal("R#3", RegionSlots.Describe(regions.Take(3).ToList())[2].Label);
     }
 
     [Fact]
