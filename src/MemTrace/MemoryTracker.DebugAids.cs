@@ -207,21 +207,21 @@ public sealed unsafe partial class MemoryTracker
 
     /// <summary>Per-thread statistics of a freed block. Its stack stays beside its record, for double-free reports, until the handle is reused.</summary>
     [MethodImpl(MethodImplOptions.NoInlining)]
-    private void ReleaseAids(uint handle, nuint size)
+    private void ReleaseAids(TrackerThreadCell cell, uint handle, nuint size)
     {
         if (_owners is not null)
         {
-            ChargeFree(handle, size);
+            ChargeFree(cell, handle, size);
         }
     }
 
     /// <summary>Per-thread statistics of a block resized or moved by a realloc; runs inside the record's write window.</summary>
     [MethodImpl(MethodImplOptions.NoInlining)]
-    private void ReallocAids(uint handle, void* block, nuint oldSize, nuint newSize)
+    private void ReallocAids(TrackerThreadCell cell, uint handle, void* block, nuint oldSize, nuint newSize)
     {
         if (_owners is not null)
         {
-            ChargeRealloc(handle, block, oldSize, newSize);
+            ChargeRealloc(cell, handle, block, oldSize, newSize);
         }
     }
 

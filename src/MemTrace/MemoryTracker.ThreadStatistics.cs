@@ -16,8 +16,8 @@ namespace MemTrace;
 
 public sealed unsafe partial class MemoryTracker
 {
-    /// <summary>Approximate managed bytes of one account (four arrays of region counters and the object).</summary>
-    private const int ThreadAccountBytes = (4 * ThreadAccount.MaxRegions * sizeof(long)) + 160;
+    /// <summary>Approximate managed bytes of one account.</summary>
+    private const int ThreadAccountBytes = ThreadAccount.ReservedBytes;
 
     private readonly HandleSideTable<uint>? _owners;
     private ThreadAccount[] _accounts = [];
@@ -44,7 +44,7 @@ public sealed unsafe partial class MemoryTracker
         var result = new List<ThreadMemoryStatistics>(accounts.Length);
         foreach (var account in accounts)
         {
-            if (Volatile.Read(ref account.Allocations) == 0)
+            if (account.Allocations == 0)
             {
                 continue;
             }
@@ -52,7 +52,8 @@ public sealed unsafe partial class MemoryTracker
             var perRegion = new List<ThreadRegionStatistics>();
             for (var slot = 0; slot < slots.Length; slot++)
             {
-                if (Volatile.Read(ref account.RegionAllocations[slot]) == 0)
+                var region = account.Region(slot);
+                if (region.Allocations == 0)
                 {
                     continue;
                 }
@@ -66,10 +67,10 @@ public sealed unsafe partial class MemoryTracker
                     RegionStart = slots[slot].Start,
                     Caps = slots[slot].Caps,
                     RegionSize = slots[slot].TotalSize,
-                    CurrentBytes = Volatile.Read(ref account.RegionCurrentBytes[slot]),
-                    PeakBytes = Volatile.Read(ref account.RegionPeakBytes[slot]),
-                    CurrentBlocks = Volatile.Read(ref account.RegionCurrentBlocks[slot]),
-                    Allocations = Volatile.Read(ref account.RegionAllocations[slot]),
+                    CurrentBytes = region.CurrentBytes,
+                    PeakBytes = region.PeakBytes,
+                    CurrentBlocks = region.CurrentBlocks,
+                    Allocations = region.Allocations,
                     Blocks = (IReadOnlyList<AllocationRecord>?)list ?? [],
                 });
             }
@@ -79,10 +80,10 @@ public sealed unsafe partial class MemoryTracker
                 ThreadId = account.ThreadId,
                 Name = account.Thread.Name ?? account.Name,
                 IsAlive = account.Thread.IsAlive,
-                CurrentBytes = Volatile.Read(ref account.CurrentBytes),
-                PeakBytes = Volatile.Read(ref account.PeakBytes),
-                CurrentBlocks = Volatile.Read(ref account.CurrentBlocks),
-                Allocations = Volatile.Read(ref account.Allocations),
+                CurrentBytes = account.CurrentBytes,
+                PeakBytes = account.PeakBytes,
+                CurrentBlocks = account.CurrentBlocks,
+                Allocations = account.Allocations,
                 Regions = perRegion,
             });
         }
@@ -201,18 +202,19 @@ public sealed unsafe partial class MemoryTracker
 
     private int RegionSlotOf(void* block) => RegionSlots.SlotOf(Heap.RegionNumberOf(block));
 
-    /// <summary>Charges the free of a block to the thread that allocated it.</summary>
-    private void ChargeFree(uint handle, nuint size)
+    /// <summary>Charges the free of a block to the thread that allocated it: on its own side when that thread frees it (<paramref name="cell"/> is the freeing thread's), on the remote side otherwise.</summary>
+    private void ChargeFree(TrackerThreadCell cell, uint handle, nuint size)
     {
         var owner = _owners!.Get(handle);
         if (owner != 0)
         {
-            Volatile.Read(ref _accounts)[(int)(owner >> 8) - 1].Freed((int)(owner & 0xFF), (long)size);
+            var account = Volatile.Read(ref _accounts)[(int)(owner >> 8) - 1];
+            account.Freed((int)(owner & 0xFF), (long)size, byOwner: ReferenceEquals(account, cell.Account));
         }
     }
 
     /// <summary>Charges a realloc to the thread that allocated the block, moving it between region slots if it moved; the caller holds the record's write window.</summary>
-    private void ChargeRealloc(uint handle, void* block, nuint oldSize, nuint newSize)
+    private void ChargeRealloc(TrackerThreadCell cell, uint handle, void* block, nuint oldSize, nuint newSize)
     {
         var owner = _owners!.Get(handle);
         if (owner == 0)
@@ -223,7 +225,7 @@ public sealed unsafe partial class MemoryTracker
         var account = Volatile.Read(ref _accounts)[(int)(owner >> 8) - 1];
         var from = (int)(owner & 0xFF);
         var to = RegionSlotOf(block);
-        account.Resized(from, (long)oldSize, to, (long)newSize);
+        account.Resized(from, (long)oldSize, to, (long)newSize, byOwner: ReferenceEquals(account, cell.Account));
         if (to != from)
         {
             _owners.At(handle) = PackOwner(account, to);

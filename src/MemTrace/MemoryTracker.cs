@@ -426,7 +426,7 @@ public sealed unsafe partial class MemoryTracker : IDisposable, IAllocationObser
         TrackedRecord.EndWrite(ref record, RecordState.Freed);
         if (_recordAids)
         {
-            ReleaseAids(handle, record.Size);
+            ReleaseAids(cell, handle, record.Size);
         }
 
         cell.LiveBytes -= (long)record.Size;
@@ -453,7 +453,7 @@ public sealed unsafe partial class MemoryTracker : IDisposable, IAllocationObser
         record.ReallocSite = site;
         if (_recordAids)
         {
-            ReallocAids(handle, block, oldSize, size);
+            ReallocAids(cell, handle, block, oldSize, size);
         }
 
         TrackedRecord.EndWrite(ref record, RecordState.Live);

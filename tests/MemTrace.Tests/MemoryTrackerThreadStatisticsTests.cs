@@ -291,6 +291,111 @@ public unsafe class MemoryTrackerThreadStatisticsTests
     }
 
     [Fact]
+    public void The_peak_counts_frees_made_on_other_threads_before_the_next_allocation()
+    {
+        using var heap = new HeapCaps(HeapLayout.Host());
+        using var tracker = new MemoryTracker(heap, new MemoryTrackerOptions { Output = null, ThreadStatistics = true });
+        tracker.Malloc(out byte* first, 100, MallocCaps.Default);
+        OnAnotherThread(() => tracker.Free(ref first)); // Current 0, on the remote side.
+        tracker.Malloc(out byte* second, 50, MallocCaps.Default);
+
+        var mine = Assert.Single(tracker.GetThreadStatistics());
+
+        Assert.Equal(50, mine.CurrentBytes);
+        Assert.Equal(100, mine.PeakBytes); // Not 150: the owner saw the other thread's free.
+        Assert.Equal(1, mine.CurrentBlocks);
+        Assert.Equal(2, mine.Allocations);
+        var region = Assert.Single(mine.Regions);
+        Assert.Equal((50L, 100L, 1L, 2L), (region.CurrentBytes, region.PeakBytes, region.CurrentBlocks, region.Allocations));
+        tracker.Free(ref second);
+    }
+
+    [Fact]
+    public void A_realloc_on_another_thread_is_charged_to_the_allocating_thread_and_raises_its_peak()
+    {
+        using var heap = new HeapCaps(HeapLayout.Esp32(), new HeapCapsOptions { ErrorOutput = null });
+        using var tracker = new MemoryTracker(heap, new MemoryTrackerOptions { Output = null, ThreadStatistics = true });
+        tracker.Malloc(out byte* data, 100, MallocCaps.Bit8); // In the first DRAM region.
+        tracker.Malloc(out byte* kept, 40, MallocCaps.Bit8);
+
+        OnAnotherThread(() => Assert.True(tracker.Realloc(ref data, 10000, MallocCaps.Bit8))); // Moves to DRAM#2.
+
+        var mine = Assert.Single(tracker.GetThreadStatistics()); // The other thread allocated nothing.
+        Assert.Equal((10040L, 10040L, 2L), (mine.CurrentBytes, mine.PeakBytes, mine.CurrentBlocks));
+        Assert.Equal(("DRAM", 40L, 140L, 1L), (mine.Regions[0].RegionLabel, mine.Regions[0].CurrentBytes, mine.Regions[0].PeakBytes, mine.Regions[0].CurrentBlocks));
+        Assert.Equal(("DRAM#2", 10000L, 10000L, 1L, 1L), (mine.Regions[1].RegionLabel, mine.Regions[1].CurrentBytes, mine.Regions[1].PeakBytes, mine.Regions[1].CurrentBlocks, mine.Regions[1].Allocations));
+
+        OnAnotherThread(() => Assert.True(tracker.Realloc(ref data, 5000, MallocCaps.Bit8))); // Shrinks in place.
+        OnAnotherThread(() => tracker.Free(ref kept));
+        var after = Assert.Single(tracker.GetThreadStatistics());
+        Assert.Equal((5000L, 10040L, 1L), (after.CurrentBytes, after.PeakBytes, after.CurrentBlocks));
+        tracker.Free(ref data); // Back on the owner's side.
+        var end = Assert.Single(tracker.GetThreadStatistics());
+        Assert.Equal((0L, 0L), (end.CurrentBytes, end.CurrentBlocks));
+        Assert.All(end.Regions, r => Assert.Equal((0L, 0L), (r.CurrentBytes, r.CurrentBlocks)));
+    }
+
+    [Fact]
+    public void While_threads_free_each_others_blocks_a_reader_never_sees_a_negative_count_and_the_end_totals_are_exact()
+    {
+        using var heap = new HeapCaps(HeapLayout.Host());
+        using var tracker = new MemoryTracker(heap, new MemoryTrackerOptions { Output = null, ThreadStatistics = true });
+        const int perThread = 20_000;
+        var queues = Enumerable.Range(0, 2).Select(_ => new System.Collections.Concurrent.ConcurrentQueue<nint>()).ToArray();
+        var done = 0;
+        var workers = Enumerable.Range(0, 2).Select(me => new Thread(() =>
+        {
+            var other = queues[1 - me];
+            for (var i = 0; i < perThread; i++)
+            {
+                queues[me].Enqueue((nint)tracker.Malloc((nuint)(1 + (i % 64)), MallocCaps.Default));
+                if (i % 3 != 0 && other.TryDequeue(out var theirs))
+                {
+                    var p = (void*)theirs; // Another thread's block: a remote free.
+                    tracker.Free(ref p);
+                }
+                else if (queues[me].TryDequeue(out var mine))
+                {
+                    var p = (void*)mine; // Possibly this thread's own block: an owner free.
+                    tracker.Free(ref p);
+                }
+            }
+
+            Interlocked.Increment(ref done);
+        })).ToList();
+        workers.ForEach(t => t.Start());
+        var reads = 0;
+        while (Volatile.Read(ref done) < 2 || reads < 50)
+        {
+            foreach (var thread in tracker.GetThreadStatistics())
+            {
+                Assert.True(thread.CurrentBytes >= 0 && thread.CurrentBlocks >= 0, $"{thread.CurrentBytes} bytes, {thread.CurrentBlocks} blocks");
+                Assert.True(thread.PeakBytes >= thread.CurrentBytes);
+                Assert.All(thread.Regions, r => Assert.True(r.CurrentBytes >= 0 && r.CurrentBlocks >= 0));
+            }
+
+            reads++;
+        }
+
+        workers.ForEach(t => t.Join());
+        foreach (var queue in queues)
+        {
+            while (queue.TryDequeue(out var left))
+            {
+                var p = (void*)left;
+                tracker.Free(ref p);
+            }
+        }
+
+        var stats = tracker.GetThreadStatistics();
+        Assert.Equal(2, stats.Count);
+        Assert.All(stats, s => Assert.Equal((0L, 0L, (long)perThread), (s.CurrentBytes, s.CurrentBlocks, s.Allocations)));
+        Assert.All(stats, s => Assert.Equal((0L, 0L, (long)perThread), (s.Regions[0].CurrentBytes, s.Regions[0].CurrentBlocks, s.Regions[0].Allocations)));
+        Assert.All(stats, s => Assert.InRange(s.PeakBytes, 1, perThread * 64L));
+        Assert.Equal(0, tracker.LiveBytes);
+    }
+
+    [Fact]
     public void The_overview_and_details_print_as_ESP_IDF_prints_task_statistics()
     {
         using var heap = new HeapCaps(HeapLayout.Host());
@@ -331,5 +436,27 @@ public unsafe class MemoryTrackerThreadStatisticsTests
         var e = Assert.Throws<InvalidOperationException>(() => f.T.GetThreadStatistics());
         Assert.Contains("ThreadStatistics = true", e.Message, StringComparison.Ordinal);
         Assert.Throws<InvalidOperationException>(() => f.T.PrintThreadStatisticsOverview());
+    }
+
+    private static void OnAnotherThread(Action action)
+    {
+        Exception? failure = null;
+        var thread = new Thread(() =>
+        {
+            try
+            {
+                action();
+            }
+            catch (Exception e)
+            {
+                failure = e;
+            }
+        });
+        thread.Start();
+        thread.Join();
+        if (failure is not null)
+        {
+            throw new InvalidOperationException("The other thread failed.", failure);
+        }
     }
 }
