@@ -51,7 +51,7 @@ public sealed record AllocationRecord
     /// <summary>True for a request that failed (the seed's <c>failure</c> field).</summary>
     public bool Failure { get; init; }
 
-    /// <summary>True for a failed request that the tracker's <see cref="MemoryTracker.AllocationHook"/> refused (an injected failure): the heap was not asked.</summary>
+    /// <summary>True for a failed request that the tracker's <see cref="MemoryTracker.AllocationHook"/> refused (an injected failure): the heap's regions were not asked (its failure callback ran, as for a real failure).</summary>
     public bool Refused { get; init; }
 
     /// <summary>The request number: 1, 2, 3, … per tracker (see <see cref="MemoryTracker"/> for the order across threads).</summary>

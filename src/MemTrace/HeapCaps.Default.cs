@@ -23,9 +23,7 @@ public sealed unsafe partial class HeapCaps
     public void* MallocDefault(nuint size)
     {
         ThrowIfDisposed();
-        var tag = _observer?.BeginAllocation() ?? 0;
-        var block = MallocDefaultTagged(size, zero: false, tag, out var caps);
-        _observer?.EndAllocation(tag, block, AllocationMethod.MallocDefault, size, caps);
+        var block = MallocDefaultObserved(size, zero: false);
         AfterOperation(AllocationMethod.MallocDefault);
         return block;
     }
@@ -43,9 +41,7 @@ public sealed unsafe partial class HeapCaps
             return null;
         }
 
-        var tag = _observer?.BeginAllocation() ?? 0;
-        var block = MallocDefaultTagged(n * size, zero: true, tag, out var caps);
-        _observer?.EndAllocation(tag, block, AllocationMethod.MallocDefault, n * size, caps);
+        var block = MallocDefaultObserved(n * size, zero: true);
         AfterOperation(AllocationMethod.MallocDefault);
         return block;
     }
@@ -87,8 +83,14 @@ public sealed unsafe partial class HeapCaps
             return null;
         }
 
-        uint tag = 0;
+        var observer = _observer;
         var first = size <= limit ? DefaultInternal : DefaultSpiram;
+        if (observer is not null && !observer.AdmitReallocation(ptr, size, first, AllocationMethod.ReallocDefault))
+        {
+            return Refused(true, size, MallocCaps.Default, AllocationMethod.ReallocDefault);
+        }
+
+        uint tag = 0;
         var block = ReallocBase(ptr, size, first, out var oldState, ref tag);
         if (block is null && oldState == Regions.BlockState.Live)
         {
@@ -97,11 +99,7 @@ public sealed unsafe partial class HeapCaps
 
         if (block is not null)
         {
-            if (_observer is { } observer)
-            {
-                NotifyReallocated(observer, block, tag, size, MallocCaps.Default);
-            }
-
+            observer?.OnReallocated(tag, block, size, MallocCaps.Default, AllocationMethod.Realloc);
             return block;
         }
 
@@ -125,6 +123,35 @@ public sealed unsafe partial class HeapCaps
     /// </summary>
     /// <param name="limit">The threshold in bytes.</param>
     public void MallocExtmemEnable(nuint limit) => _externalMemoryLimit = limit;
+
+    /// <summary>
+    /// <see cref="MallocDefaultTagged"/> with the observer told: the hook is shown the caps tried first, and a
+    /// refused request calls the failure callback with what a real failure of <c>malloc()</c> gives.
+    /// </summary>
+    private void* MallocDefaultObserved(nuint size, bool zero)
+    {
+        if (_observer is not { } observer)
+        {
+            return MallocDefaultTagged(size, zero, 0, out _);
+        }
+
+        var limit = _externalMemoryLimit;
+        var first = limit is { } l && size > l ? DefaultSpiram : DefaultInternal;
+        if (!observer.BeginAllocation(AllocationMethod.MallocDefault, size, first, out var tag, out var request))
+        {
+            return limit is null
+                ? Refused(size != 0, size, DefaultInternal, AllocationMethod.Malloc)
+                : Refused(size != 0, size, MallocCaps.Default, AllocationMethod.MallocDefault);
+        }
+
+        var block = MallocDefaultTagged(size, zero, tag, out var caps);
+        if (tag != 0)
+        {
+            observer.EndAllocation(tag, request, block, AllocationMethod.MallocDefault, size, caps);
+        }
+
+        return block;
+    }
 
     private void* MallocDefaultTagged(nuint size, bool zero, uint tag, out MallocCaps caps)
     {

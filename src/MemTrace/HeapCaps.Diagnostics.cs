@@ -1,8 +1,13 @@
 // Looking inside the heap: integrity checks, walks, dumps, containing blocks and the local
 // minimum-free monitor, as heap_caps_check_integrity*, heap_caps_walk*, heap_caps_dump*,
 // heap_caps_get_containing_block_size and heap_caps_monitor_local_minimum_free_size_* do.
+//
+// The public checks answer true or false, as ESP-IDF's do. The checks MemTrace runs on its own
+// (the periodic one, the one at a tracker's disposal) must not fail silently: they report what they
+// find as memory errors, under the heap's policy (CheckIntegrityReporting).
 using System.Globalization;
 using System.Text;
+using System.Text.RegularExpressions;
 using MemTrace.Regions;
 
 namespace MemTrace;
@@ -42,6 +47,45 @@ public sealed unsafe partial class HeapCaps
         return sound;
     }
 
+    /// <summary>
+    /// Checks every region, as <see cref="CheckIntegrityAll(bool, TextWriter?)"/>, and reports what is wrong as memory
+    /// errors under <see cref="ErrorPolicy"/>: the corruptions a region finds itself (poisoning: canaries, fill patterns)
+    /// with their blocks, as usual; and a region that fails its check without finding any (the allocator's own
+    /// structures: TLSF block headers, free lists, the heap header) as one <see cref="MemoryErrorKind.CorruptBlock"/>
+    /// error at the first damaged address, whose note is the region's own description of the damage.
+    /// </summary>
+    /// <param name="when">What ran the check, for the error's note, e.g. <c>when the tracker was disposed</c>.</param>
+    /// <returns>True when every region is sound.</returns>
+    /// <exception cref="ObjectDisposedException">The heap was disposed.</exception>
+    /// <exception cref="MemoryErrorException">A region is damaged and the policy is <see cref="MemoryErrorPolicy.Throw"/>
+    /// (the first error found is thrown; regions after it are not reported).</exception>
+    internal bool CheckIntegrityReporting(string when)
+    {
+        ThrowIfDisposed();
+        var sound = true;
+        foreach (var region in _set.Ordered)
+        {
+            var details = new StringWriter(CultureInfo.InvariantCulture);
+            if (region.CheckIntegrity(details))
+            {
+                continue;
+            }
+
+            sound = false;
+            if (!region.HasPendingCorruptions)
+            {
+                ReportError(DescribeFailedCheck(region, details.ToString(), when));
+            }
+        }
+
+        if (_debugRegions)
+        {
+            DrainCorruptions(AllocationMethod.Unknown);
+        }
+
+        return sound;
+    }
+
     /// <summary>Checks every region (<c>heap_caps_check_integrity_all</c>).</summary>
     /// <param name="print">Whether to write what is wrong.</param>
     /// <param name="output">Where to write; null for <see cref="Console.Out"/>.</param>
@@ -60,6 +104,33 @@ public sealed unsafe partial class HeapCaps
         var region = FindRegion(address);
         return region is not null && region.CheckIntegrity(print ? output ?? Console.Out : null);
     }
+
+    /// <summary>The error for a region that failed its check and reported nothing itself: its own lines say what is wrong.</summary>
+    private static MemoryError DescribeFailedCheck(Region region, string details, string when)
+    {
+        var lines = details.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+        var first = lines.Length > 0 ? FirstAddress().Match(lines[0]) : Match.Empty;
+        var address = first.Success && ulong.TryParse(first.Groups[1].ValueSpan, NumberStyles.AllowHexSpecifier, CultureInfo.InvariantCulture, out var parsed)
+            ? (nuint)parsed
+            : region.Start;
+        var note = new StringBuilder();
+        note.Append(CultureInfo.InvariantCulture, $"region {region.Name} failed its integrity check (multi_heap_check) {when}: the allocator's own structures are damaged,");
+        note.Append("\nmost likely by a write past the end of the block before; poisoning (Light) catches such writes when they happen.");
+        foreach (var line in lines)
+        {
+            note.Append('\n').Append(line);
+        }
+
+        return new MemoryError(MemoryErrorKind.CorruptBlock, AllocationMethod.Unknown, address)
+        {
+            RegionName = region.Name,
+            Note = note.ToString(),
+        };
+    }
+
+    /// <summary>The first address a region's check names (TLSF: <c>… at 0x3ffb1234 (region offset …)</c>).</summary>
+    [GeneratedRegex(@"\bat 0x([0-9a-fA-F]+)", RegexOptions.CultureInvariant)]
+    private static partial Regex FirstAddress();
 
     /// <summary>Walks every block of every region with <paramref name="caps"/> (<c>heap_caps_walk</c>).</summary>
     /// <param name="caps">Capabilities.</param>

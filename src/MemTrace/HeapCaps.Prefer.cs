@@ -12,7 +12,16 @@ public sealed unsafe partial class HeapCaps
     public void* MallocPrefer(nuint size, params ReadOnlySpan<MallocCaps> caps)
     {
         ThrowIfDisposed();
-        var tag = _observer?.BeginAllocation() ?? 0;
+        var observer = _observer;
+        uint tag = 0;
+        long request = 0;
+        if (observer is not null && !observer.BeginAllocation(AllocationMethod.MallocPrefer, size, FirstOf(caps), out tag, out request))
+        {
+            Refused(size != 0, size, LastOf(caps), AllocationMethod.MallocPrefer);
+            AfterOperation(AllocationMethod.MallocPrefer);
+            return null;
+        }
+
         void* block = null;
         var last = MallocCaps.Default;
         foreach (var option in caps)
@@ -30,7 +39,11 @@ public sealed unsafe partial class HeapCaps
             OnAllocationFailed(size, last, AllocationMethod.MallocPrefer);
         }
 
-        _observer?.EndAllocation(tag, block, AllocationMethod.MallocPrefer, size, block is null ? last : CapsOf(caps, block));
+        if (tag != 0)
+        {
+            observer!.EndAllocation(tag, request, block, AllocationMethod.MallocPrefer, size, block is null ? last : CapsOf(caps, block));
+        }
+
         AfterOperation(AllocationMethod.MallocPrefer);
         return block;
     }
@@ -44,7 +57,16 @@ public sealed unsafe partial class HeapCaps
     public void* CallocPrefer(nuint n, nuint size, params ReadOnlySpan<MallocCaps> caps)
     {
         ThrowIfDisposed();
-        var tag = _observer?.BeginAllocation() ?? 0;
+        var observer = _observer;
+        uint tag = 0;
+        long request = 0;
+        if (observer is not null && !observer.BeginAllocation(AllocationMethod.CallocPrefer, unchecked(n * size), FirstOf(caps), out tag, out request))
+        {
+            Refused(size != 0, size, LastOf(caps), AllocationMethod.CallocPrefer);
+            AfterOperation(AllocationMethod.CallocPrefer);
+            return null;
+        }
+
         void* block = null;
         var last = MallocCaps.Default;
         foreach (var option in caps)
@@ -62,7 +84,11 @@ public sealed unsafe partial class HeapCaps
             OnAllocationFailed(size, last, AllocationMethod.CallocPrefer);
         }
 
-        _observer?.EndAllocation(tag, block, AllocationMethod.CallocPrefer, unchecked(n * size), block is null ? last : CapsOf(caps, block));
+        if (tag != 0)
+        {
+            observer!.EndAllocation(tag, request, block, AllocationMethod.CallocPrefer, unchecked(n * size), block is null ? last : CapsOf(caps, block));
+        }
+
         AfterOperation(AllocationMethod.CallocPrefer);
         return block;
     }
@@ -105,6 +131,12 @@ public sealed unsafe partial class HeapCaps
             return null;
         }
 
+        var observer = _observer;
+        if (observer is not null && !observer.AdmitReallocation(ptr, size, FirstOf(caps), AllocationMethod.ReallocPrefer))
+        {
+            return Refused(true, size, LastOf(caps), AllocationMethod.ReallocPrefer);
+        }
+
         foreach (var option in caps)
         {
             last = option;
@@ -112,11 +144,7 @@ public sealed unsafe partial class HeapCaps
             var block = ReallocBase(ptr, size, option, out var oldState, ref tag);
             if (block is not null)
             {
-                if (_observer is { } observer)
-                {
-                    NotifyReallocated(observer, block, tag, size, option);
-                }
-
+                observer?.OnReallocated(tag, block, size, option, AllocationMethod.Realloc);
                 return block;
             }
 
@@ -134,6 +162,12 @@ public sealed unsafe partial class HeapCaps
         OnAllocationFailed(size, last, AllocationMethod.ReallocPrefer);
         return null;
     }
+
+    /// <summary>The most preferred set, what an allocation hook is shown: the first, or DEFAULT when none was given.</summary>
+    private static MallocCaps FirstOf(ReadOnlySpan<MallocCaps> caps) => caps.IsEmpty ? MallocCaps.Default : caps[0];
+
+    /// <summary>The last set tried when all fail, what the failure callback gets: the last, or DEFAULT when none was given.</summary>
+    private static MallocCaps LastOf(ReadOnlySpan<MallocCaps> caps) => caps.IsEmpty ? MallocCaps.Default : caps[^1];
 
     /// <summary>The first of <paramref name="caps"/> whose region holds <paramref name="block"/>, for the record.</summary>
     private MallocCaps CapsOf(ReadOnlySpan<MallocCaps> caps, void* block)

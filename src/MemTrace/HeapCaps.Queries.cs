@@ -2,6 +2,8 @@
 // when its capabilities include every requested bit (heap_caps_match); sums saturate at
 // nuint.MaxValue when an unbounded (process heap) region is included.
 using System.Globalization;
+using System.Runtime.CompilerServices;
+using MemTrace.Internals;
 
 namespace MemTrace;
 
@@ -92,6 +94,48 @@ public sealed unsafe partial class HeapCaps
 
     /// <summary>The name of the region that holds <paramref name="ptr"/>, or null.</summary>
     internal string? RegionNameOf(void* ptr) => FindRegion(ptr)?.Name;
+
+    /// <summary>
+    /// The number of the region that holds <paramref name="ptr"/>, or -1: an index that tells apart regions with the
+    /// same name (an ESP32's two DRAM regions), stable for the heap's life: the layout's order, then regions added at
+    /// run time in the order they were added (see <see cref="DescribeNumberedRegions"/>). O(regions) after the lookup.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal int RegionNumberOf(void* ptr)
+    {
+        var region = FindRegion(ptr);
+        var numbered = _set.Numbered; // A set read after FindRegion's holds every region of the one it read: sets only grow.
+        for (var i = 0; i < numbered.Length; i++)
+        {
+            if (ReferenceEquals(numbered[i], region))
+            {
+                return i;
+            }
+        }
+
+        return -1;
+    }
+
+    /// <summary>
+    /// Every region by number (<see cref="RegionNumberOf"/>), with a label that tells apart regions with the same name:
+    /// the name for the first of them, <c>name#2</c>, <c>name#3</c>, … for the next. Reads only what never changes, so
+    /// it answers after the heap is disposed too.
+    /// </summary>
+    internal NumberedRegion[] DescribeNumberedRegions()
+    {
+        var numbered = _set.Numbered;
+        var described = new NumberedRegion[numbered.Length];
+        var seen = new Dictionary<string, int>(StringComparer.Ordinal);
+        for (var i = 0; i < numbered.Length; i++)
+        {
+            var region = numbered[i];
+            var count = seen[region.Name] = seen.GetValueOrDefault(region.Name) + 1;
+            var label = count == 1 ? region.Name : string.Create(CultureInfo.InvariantCulture, $"{region.Name}#{count}");
+            described[i] = new NumberedRegion(i, region.Name, label, region.AllCaps, region.IsUnbounded ? 0 : region.Start, region.TotalSize);
+        }
+
+        return described;
+    }
 
     /// <summary>Every region's statistics now, in list order.</summary>
     internal IReadOnlyList<Diagnostics.RegionSnapshot> SnapshotRegions()

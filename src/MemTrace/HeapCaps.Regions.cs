@@ -60,7 +60,7 @@ public sealed unsafe partial class HeapCaps
                 return HeapCapsResult.NoMemory;
             }
 
-            _set = new RegionSet([region, .. set.Ordered]);
+            _set = new RegionSet([region, .. set.Ordered], [.. set.Numbered, region]);
             _debugRegions |= region.ChecksBlocks;
             if (_monitorSnapshots is not null)
             {

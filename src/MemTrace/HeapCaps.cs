@@ -78,11 +78,14 @@ public sealed unsafe partial class HeapCaps : IDisposable
         // heap added with heap_caps_add_region during startup (PSRAM) pushed at the head.
         var startup = new List<Region>();
         var addedAtStartup = new List<Region>();
+        var numbered = new List<Region>();
         try
         {
             foreach (var region in layout.Regions)
             {
-                (region.AddedAtRuntime ? addedAtStartup : startup).Add(Decorate(CreateRegion(region, layout.Alignment)));
+                var created = Decorate(CreateRegion(region, layout.Alignment));
+                numbered.Add(created);
+                (region.AddedAtRuntime ? addedAtStartup : startup).Add(created);
             }
         }
         catch
@@ -98,7 +101,7 @@ public sealed unsafe partial class HeapCaps : IDisposable
             ordered.Insert(0, region);
         }
 
-        _set = new RegionSet([.. ordered]);
+        _set = new RegionSet([.. ordered], [.. numbered]);
         _debugRegions = _set.Ordered.Any(static r => r.ChecksBlocks);
     }
 
@@ -136,9 +139,13 @@ public sealed unsafe partial class HeapCaps : IDisposable
         }
         else
         {
-            var tag = observer.BeginAllocation();
-            block = MallocTagged(AllocationMethod.Malloc, size, caps, tag);
-            observer.EndAllocation(tag, block, AllocationMethod.Malloc, size, caps);
+            block = observer.BeginAllocation(AllocationMethod.Malloc, size, caps, out var tag, out var request)
+                ? MallocTagged(AllocationMethod.Malloc, size, caps, tag)
+                : Refused(size != 0, size, caps, AllocationMethod.Malloc);
+            if (tag != 0)
+            {
+                observer.EndAllocation(tag, request, block, AllocationMethod.Malloc, size, caps);
+            }
         }
 
         AfterOperation(AllocationMethod.Malloc);
@@ -163,9 +170,13 @@ public sealed unsafe partial class HeapCaps : IDisposable
         }
         else
         {
-            var tag = observer.BeginAllocation();
-            block = CallocTagged(AllocationMethod.Calloc, n, size, caps, tag);
-            observer.EndAllocation(tag, block, AllocationMethod.Calloc, unchecked(n * size), caps);
+            block = observer.BeginAllocation(AllocationMethod.Calloc, unchecked(n * size), caps, out var tag, out var request)
+                ? CallocTagged(AllocationMethod.Calloc, n, size, caps, tag)
+                : Refused(size != 0, unchecked(n * size), caps, AllocationMethod.Calloc);
+            if (tag != 0)
+            {
+                observer.EndAllocation(tag, request, block, AllocationMethod.Calloc, unchecked(n * size), caps);
+            }
         }
 
         AfterOperation(AllocationMethod.Calloc);
@@ -190,9 +201,13 @@ public sealed unsafe partial class HeapCaps : IDisposable
         }
         else
         {
-            var tag = observer.BeginAllocation();
-            block = AlignedAllocTagged(AllocationMethod.AlignedAlloc, alignment, 1, size, caps, tag);
-            observer.EndAllocation(tag, block, AllocationMethod.AlignedAlloc, size, caps);
+            block = observer.BeginAllocation(AllocationMethod.AlignedAlloc, size, caps, out var tag, out var request)
+                ? AlignedAllocTagged(AllocationMethod.AlignedAlloc, alignment, 1, size, caps, tag)
+                : Refused(AlignedFailureCallsBack(alignment, 1, size), size, caps, AllocationMethod.AlignedAlloc);
+            if (tag != 0)
+            {
+                observer.EndAllocation(tag, request, block, AllocationMethod.AlignedAlloc, size, caps);
+            }
         }
 
         AfterOperation(AllocationMethod.AlignedAlloc);
@@ -217,9 +232,13 @@ public sealed unsafe partial class HeapCaps : IDisposable
         }
         else
         {
-            var tag = observer.BeginAllocation();
-            block = AlignedAllocTagged(AllocationMethod.AlignedCalloc, alignment, n, size, caps, tag);
-            observer.EndAllocation(tag, block, AllocationMethod.AlignedCalloc, unchecked(n * size), caps);
+            block = observer.BeginAllocation(AllocationMethod.AlignedCalloc, unchecked(n * size), caps, out var tag, out var request)
+                ? AlignedAllocTagged(AllocationMethod.AlignedCalloc, alignment, n, size, caps, tag)
+                : Refused(AlignedFailureCallsBack(alignment, n, size), unchecked(n * size), caps, AllocationMethod.AlignedCalloc);
+            if (tag != 0)
+            {
+                observer.EndAllocation(tag, request, block, AllocationMethod.AlignedCalloc, unchecked(n * size), caps);
+            }
         }
 
         AfterOperation(AllocationMethod.AlignedCalloc);
@@ -251,9 +270,17 @@ public sealed unsafe partial class HeapCaps : IDisposable
                 return MallocTagged(AllocationMethod.Realloc, size, caps, 0);
             }
 
-            var tag = observer.BeginAllocation();
+            if (!observer.BeginAllocation(AllocationMethod.Realloc, size, caps, out var tag, out var request))
+            {
+                return Refused(size != 0, size, caps, AllocationMethod.Realloc);
+            }
+
             var fresh = MallocTagged(AllocationMethod.Realloc, size, caps, tag);
-            observer.EndAllocation(tag, fresh, AllocationMethod.Realloc, size, caps);
+            if (tag != 0)
+            {
+                observer.EndAllocation(tag, request, fresh, AllocationMethod.Realloc, size, caps);
+            }
+
             return fresh;
         }
 
@@ -263,13 +290,15 @@ public sealed unsafe partial class HeapCaps : IDisposable
             return null;
         }
 
+        if (observer is not null && !observer.AdmitReallocation(ptr, size, caps, AllocationMethod.Realloc))
+        {
+            return Refused(true, size, caps, AllocationMethod.Realloc);
+        }
+
         var block = ReallocTagged(AllocationMethod.Realloc, ptr, size, caps, out var oldState, out var oldTag);
         if (block is not null)
         {
-            if (observer is not null)
-            {
-                NotifyReallocated(observer, block, oldTag, size, caps);
-            }
+            observer?.OnReallocated(oldTag, block, size, caps, AllocationMethod.Realloc);
 
             return block;
         }
@@ -486,23 +515,6 @@ public sealed unsafe partial class HeapCaps : IDisposable
         }
 
         ReportBadPointer(state, method, ptr, detectedAt: null);
-    }
-
-    private void NotifyReallocated(IAllocationObserver observer, void* block, uint tag, nuint size, MallocCaps caps)
-    {
-        if (tag != 0)
-        {
-            observer.OnReallocated(tag, block, size, caps, AllocationMethod.Realloc);
-            return;
-        }
-
-        // A block the observer did not know (made while it was not recording): record it from now on.
-        var fresh = observer.BeginAllocation();
-        if (fresh != 0)
-        {
-            SetTag(block, fresh);
-            observer.EndAllocation(fresh, block, AllocationMethod.Realloc, size, caps);
-        }
     }
 
     /// <summary>heap_caps_malloc_base: no failure handling.</summary>
@@ -725,7 +737,7 @@ public sealed unsafe partial class HeapCaps : IDisposable
     {
         if (Interlocked.Increment(ref _operations) % _checkEvery == 0)
         {
-            CheckIntegrityAll(print: false);
+            CheckIntegrityReporting("at the periodic check (IntegrityCheckInterval)");
         }
     }
 
@@ -739,9 +751,10 @@ public sealed unsafe partial class HeapCaps : IDisposable
     /// <summary>An immutable snapshot of the regions: replaced as a whole when a region is added.</summary>
     private sealed class RegionSet
     {
-        public RegionSet(Region[] ordered)
+        public RegionSet(Region[] ordered, Region[] numbered)
         {
             Ordered = ordered;
+            Numbered = numbered;
             ByAddress = [.. ordered.Where(static r => !r.IsUnbounded).OrderBy(static r => r.Start)];
             AllCaps = [.. ordered.Select(static r => r.AllCaps)];
             CapsByPriority = [.. Enumerable.Range(0, HeapRegionLayout.PriorityCount).SelectMany(p => ordered.Select(r => r.CapsAt(p)))];
@@ -759,6 +772,9 @@ public sealed unsafe partial class HeapCaps : IDisposable
 
         /// <summary>In ESP-IDF's list order: the order requests try them.</summary>
         public Region[] Ordered { get; }
+
+        /// <summary>By region number: the layout's order, then regions added at run time in the order they were added. A region keeps its number.</summary>
+        public Region[] Numbered { get; }
 
         /// <summary>Bounded regions by start address, for finding a pointer's region in O(log n).</summary>
         public Region[] ByAddress { get; }

@@ -28,6 +28,8 @@ public sealed class HeapCapsOptions
     /// <summary>
     /// Check the integrity of every region after every N-th heap operation (the CRT debug heap's
     /// <c>_CRTDBG_CHECK_EVERY_N_DF</c>); 0 (the default) never. A check walks every block: use a large N.
+    /// What a check finds is reported as <see cref="MemoryError"/>s under <see cref="ErrorPolicy"/>, a region whose
+    /// own structures are damaged (a TLSF header overwritten) included, and again at every check while it stays damaged.
     /// </summary>
     public int IntegrityCheckInterval { get; init; }
 

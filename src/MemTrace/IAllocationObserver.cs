@@ -1,17 +1,38 @@
 // IAllocationObserver: the hook a MemoryTracker attaches to a HeapCaps (ESP-IDF's
 // esp_heap_trace_alloc_hook / free_hook), so that it sees every allocation made on the heap,
-// also those made through HeapCaps directly, which it records with no call site.
+// also those made through HeapCaps directly, which it records with no call site, and can refuse
+// them (the tracker's allocation hook: injected failures).
+//
+// Cost: the heap makes one interface call before and one after each allocation while an observer
+// is attached, and tests the answer of the first (one predictable branch); an observer with no
+// allocation hook answers yes after one test of a field.
 namespace MemTrace;
 
 internal unsafe interface IAllocationObserver
 {
-    /// <summary>Reserves an owner word (tag) for an allocation about to be made directly on the heap; 0 when not recording.</summary>
-    uint BeginAllocation();
+    /// <summary>
+    /// Starts an allocation made directly on the heap: draws its request number, asks the allocation hook, if
+    /// any, and reserves the block's owner word (<paramref name="tag"/>, 0 when not recording).
+    /// </summary>
+    /// <returns>
+    /// False when the request is refused. The observer has then logged and counted the refusal and holds nothing
+    /// for it; the heap fails the request as it fails one that no region can serve (null, and the failure
+    /// callback where that request would call it) and does not call <see cref="EndAllocation"/>.
+    /// </returns>
+    bool BeginAllocation(AllocationMethod method, nuint size, MallocCaps caps, out uint tag, out long request);
 
     /// <summary>Completes what <see cref="BeginAllocation"/> started: records the block, or on failure (null) gives the tag back and logs the failure.</summary>
-    void EndAllocation(uint tag, void* block, AllocationMethod method, nuint size, MallocCaps caps);
+    void EndAllocation(uint tag, long request, void* block, AllocationMethod method, nuint size, MallocCaps caps);
 
-    /// <summary>A tagged block was reallocated directly on the heap.</summary>
+    /// <summary>
+    /// Asks whether a realloc of <paramref name="ptr"/> to a non-zero <paramref name="size"/>, made directly on the heap,
+    /// may be served. False when the allocation hook refused it (logged and counted): the heap leaves the block intact
+    /// and fails the request as one no region can serve. A pointer that is not a live block is never refused, so that
+    /// the heap reports it.
+    /// </summary>
+    bool AdmitReallocation(void* ptr, nuint size, MallocCaps caps, AllocationMethod method);
+
+    /// <summary>A block was reallocated directly on the heap; <paramref name="tag"/> is 0 for a block the observer did not record (it may record it from now on, setting its tag).</summary>
     void OnReallocated(uint tag, void* block, nuint size, MallocCaps caps, AllocationMethod method);
 
     /// <summary>A tagged block was freed directly on the heap.</summary>

@@ -1,6 +1,8 @@
 // MemoryError: one detected error, with everything needed to find its cause: the kind, the
 // address, the block, where the block was allocated, where it was first freed, and the call
-// that detected the error (which, as ESP-IDF users learnt, is often not the culprit).
+// that detected the error (which, as ESP-IDF users learnt, is often not the culprit), and the
+// allocation's stack when the tracker kept one.
+using System.Diagnostics;
 using System.Globalization;
 using System.Text;
 
@@ -40,6 +42,14 @@ public sealed record MemoryError
 
     /// <summary>The size of the block concerned: the requested size when a tracker knew it, else the usable size the heap knows.</summary>
     public nuint? BlockSize { get; init; }
+
+    /// <summary>
+    /// The managed stack of the block's allocation, when the tracker that knew the block kept one
+    /// (<see cref="MemoryTrackerOptions.StackTraceDepth"/> above 0); null otherwise. It is the stack of
+    /// <see cref="Block"/> (<see cref="AllocationRecord.StackTrace"/>): for a double free, that of the
+    /// freed block's allocation.
+    /// </summary>
+    public StackTrace? AllocationStackTrace { get; init; }
 
     /// <summary>Where the block was first freed, for a double free or a realloc of a freed block, when known.</summary>
     public CallSite? FreedAt { get; init; }
@@ -82,6 +92,12 @@ public sealed record MemoryError
             {
                 text.Append("  last reallocated at ").AppendLine(realloc.ToString());
             }
+        }
+
+        if (AllocationStackTrace is { } stack)
+        {
+            text.AppendLine("  allocation stack:");
+            text.Append(Tracking.StackCapture.Format(stack, "    "));
         }
 
         if (FreedAt is { } freed)

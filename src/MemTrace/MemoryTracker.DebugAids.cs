@@ -8,6 +8,7 @@
 // test of the readonly _recordAids per commit and free. Everything behind those tests is NoInlining.
 using System.Diagnostics;
 using System.Runtime.CompilerServices;
+using MemTrace.Regions;
 using MemTrace.Tracking;
 
 namespace MemTrace;
@@ -56,16 +57,22 @@ public sealed unsafe partial class MemoryTracker
     }
 
     /// <summary>
-    /// Called before every tracked allocation and realloc is served (the CRT's <c>_CrtSetAllocHook</c>);
-    /// when it returns false the request is refused: it fails without asking the heap, is logged as a
-    /// refused failure (<see cref="AllocationRecord.Refused"/>) and counted in
-    /// <see cref="RefusedAllocationCount"/>. Null, the default, for none. See <see cref="FailureInjection"/>.
+    /// Called before every allocation and realloc on the tracked heap is served (the CRT's <c>_CrtSetAllocHook</c>),
+    /// those made through this tracker's methods and those made on the <see cref="HeapCaps"/> directly alike;
+    /// when it returns false the request is refused. Null, the default, for none. See <see cref="FailureInjection"/>.
     /// </summary>
     /// <remarks>
-    /// The hook sees the requests made through this tracker's methods. Allocations made on the
-    /// <see cref="HeapCaps"/> directly are recorded but cannot be refused: the heap does not ask the
-    /// tracker before serving them. An exception thrown by the hook propagates to the allocating call,
-    /// which then allocates nothing.
+    /// <para>A refused request fails as a request that no region can serve, so that the code under test cannot tell
+    /// an injected failure from a real one: it returns null (a realloc leaves its block intact), the heap's
+    /// failed-allocation callback runs where that request would call it (and, with
+    /// <see cref="HeapCapsOptions.AbortOnAllocationFailure"/>, the process ends), and it is logged as a refused
+    /// failure (<see cref="AllocationRecord.Refused"/>) and counted in <see cref="RefusedAllocationCount"/>. The
+    /// regions are not asked.</para>
+    /// <para>Requests made on the heap directly have no source location (<see cref="CallSite.IsKnown"/> is false), so
+    /// <see cref="FailureInjection.FailAtSite(string, int)"/> never refuses them. While <see cref="Enabled"/> is false, no
+    /// request is shown to the hook; requests the hook itself makes are not shown to it again; a realloc of a pointer
+    /// that is not a live block is not shown (the heap reports it). With no hook set, this costs a request one test of
+    /// a field. An exception thrown by the hook propagates to the allocating call, which then allocates nothing.</para>
     /// </remarks>
     public AllocationHook? AllocationHook
     {
@@ -91,15 +98,36 @@ public sealed unsafe partial class MemoryTracker
 
     /// <summary>
     /// The slow path of a tracked request when a break or a hook is set: breaks at the chosen request,
-    /// then asks the hook. Returns false when the hook refused the request; the caller then gives its
+    /// then asks the hook. Returns false when the hook refused the request: the refusal is logged and
+    /// counted, and the heap's failure callback runs as for a real failure; the caller then gives its
     /// handle back and returns null.
     /// </summary>
     [MethodImpl(MethodImplOptions.NoInlining)]
     private bool Admit(long request, AllocationMethod method, nuint size, MallocCaps caps, uint site, nuint address)
     {
+        if (AskHook(request, method, size, caps, site, address))
+        {
+            return true;
+        }
+
+        Heap.OnTrackedRequestRefused(size, caps, method);
+        return false;
+    }
+
+    /// <summary>
+    /// <see cref="Admit"/> for a request made on the heap directly (no call site): the heap itself fails a refused
+    /// request, calling its failure callback as that request would.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private bool AdmitDirect(long request, AllocationMethod method, nuint size, MallocCaps caps, nuint address) =>
+        AskHook(request, method, size, caps, CallSiteRegistry.Unlocated(method), address);
+
+    /// <summary>Breaks at the chosen request, then asks the hook; logs and counts a refusal. A realloc of a pointer that is not a live block is never refused, so that the heap reports it.</summary>
+    private bool AskHook(long request, AllocationMethod method, nuint size, MallocCaps caps, uint site, nuint address)
+    {
         CheckBreak(request, method, size, caps, site, address);
         var hook = Volatile.Read(ref _allocationHook);
-        if (hook is null || t_inHook)
+        if (hook is null || t_inHook || (address != 0 && Heap.QueryBlock((void*)address, out _) != BlockState.Live))
         {
             return true;
         }
@@ -179,21 +207,21 @@ public sealed unsafe partial class MemoryTracker
 
     /// <summary>Per-thread statistics of a freed block. Its stack stays beside its record, for double-free reports, until the handle is reused.</summary>
     [MethodImpl(MethodImplOptions.NoInlining)]
-    private void ReleaseAids(uint handle, nuint size)
+    private void ReleaseAids(TrackerThreadCell cell, uint handle, nuint size)
     {
         if (_owners is not null)
         {
-            ChargeFree(handle, size);
+            ChargeFree(cell, handle, size);
         }
     }
 
     /// <summary>Per-thread statistics of a block resized or moved by a realloc; runs inside the record's write window.</summary>
     [MethodImpl(MethodImplOptions.NoInlining)]
-    private void ReallocAids(uint handle, void* block, nuint oldSize, nuint newSize)
+    private void ReallocAids(TrackerThreadCell cell, uint handle, void* block, nuint oldSize, nuint newSize)
     {
         if (_owners is not null)
         {
-            ChargeRealloc(handle, block, oldSize, newSize);
+            ChargeRealloc(cell, handle, block, oldSize, newSize);
         }
     }
 

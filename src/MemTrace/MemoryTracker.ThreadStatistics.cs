@@ -4,7 +4,9 @@
 //
 // Each thread that allocates gets an account (with its cell); each block's account and region slot
 // are kept beside its record in a side table, so that a free on another thread finds the account to
-// charge in O(1). All of it exists only when MemoryTrackerOptions.ThreadStatistics is on.
+// charge in O(1). A region is counted by its number in the heap (RegionSlots), so regions that share
+// a name have rows of their own ("DRAM", "DRAM#2"). All of it exists only when
+// MemoryTrackerOptions.ThreadStatistics is on.
 using System.Globalization;
 using System.Text;
 using MemTrace.Internals;
@@ -14,11 +16,10 @@ namespace MemTrace;
 
 public sealed unsafe partial class MemoryTracker
 {
-    /// <summary>Approximate managed bytes of one account (four arrays of region counters and the object).</summary>
-    private const int ThreadAccountBytes = (4 * ThreadAccount.MaxRegions * sizeof(long)) + 160;
+    /// <summary>Approximate managed bytes of one account.</summary>
+    private const int ThreadAccountBytes = ThreadAccount.ReservedBytes;
 
     private readonly HandleSideTable<uint>? _owners;
-    private readonly RegionSlots? _regionSlots;
     private ThreadAccount[] _accounts = [];
 
     /// <summary>
@@ -31,28 +32,28 @@ public sealed unsafe partial class MemoryTracker
     /// <exception cref="ObjectDisposedException">The tracker was disposed.</exception>
     public IReadOnlyList<ThreadMemoryStatistics> GetThreadStatistics()
     {
-        if (_owners is null || _regionSlots is null)
+        if (_owners is null)
         {
             ThrowHelper.ThrowInvalidOperation("Per-thread statistics are off: create the tracker with MemoryTrackerOptions.ThreadStatistics = true.");
         }
 
         ThrowIfDisposed();
         var accounts = Volatile.Read(ref _accounts);
-        var names = _regionSlots.Names;
         var blocks = LiveBlocksByOwner(_owners);
-        var regions = DescribeRegions(names);
+        var slots = RegionSlots.Describe(Heap.DescribeNumberedRegions());
         var result = new List<ThreadMemoryStatistics>(accounts.Length);
         foreach (var account in accounts)
         {
-            if (Volatile.Read(ref account.Allocations) == 0)
+            if (account.Allocations == 0)
             {
                 continue;
             }
 
             var perRegion = new List<ThreadRegionStatistics>();
-            for (var slot = 0; slot < names.Count; slot++)
+            for (var slot = 0; slot < slots.Length; slot++)
             {
-                if (Volatile.Read(ref account.RegionAllocations[slot]) == 0)
+                var region = account.Region(slot);
+                if (region.Allocations == 0)
                 {
                     continue;
                 }
@@ -61,13 +62,15 @@ public sealed unsafe partial class MemoryTracker
                 list?.Sort(static (a, b) => a.RequestNumber.CompareTo(b.RequestNumber));
                 perRegion.Add(new ThreadRegionStatistics
                 {
-                    RegionName = names[slot],
-                    Caps = regions[slot].Caps,
-                    RegionSize = regions[slot].Size,
-                    CurrentBytes = Volatile.Read(ref account.RegionCurrentBytes[slot]),
-                    PeakBytes = Volatile.Read(ref account.RegionPeakBytes[slot]),
-                    CurrentBlocks = Volatile.Read(ref account.RegionCurrentBlocks[slot]),
-                    Allocations = Volatile.Read(ref account.RegionAllocations[slot]),
+                    RegionName = slots[slot].Name,
+                    RegionLabel = slots[slot].Label,
+                    RegionStart = slots[slot].Start,
+                    Caps = slots[slot].Caps,
+                    RegionSize = slots[slot].TotalSize,
+                    CurrentBytes = region.CurrentBytes,
+                    PeakBytes = region.PeakBytes,
+                    CurrentBlocks = region.CurrentBlocks,
+                    Allocations = region.Allocations,
                     Blocks = (IReadOnlyList<AllocationRecord>?)list ?? [],
                 });
             }
@@ -77,10 +80,10 @@ public sealed unsafe partial class MemoryTracker
                 ThreadId = account.ThreadId,
                 Name = account.Thread.Name ?? account.Name,
                 IsAlive = account.Thread.IsAlive,
-                CurrentBytes = Volatile.Read(ref account.CurrentBytes),
-                PeakBytes = Volatile.Read(ref account.PeakBytes),
-                CurrentBlocks = Volatile.Read(ref account.CurrentBlocks),
-                Allocations = Volatile.Read(ref account.Allocations),
+                CurrentBytes = account.CurrentBytes,
+                PeakBytes = account.PeakBytes,
+                CurrentBlocks = account.CurrentBlocks,
+                Allocations = account.Allocations,
                 Regions = perRegion,
             });
         }
@@ -175,7 +178,7 @@ public sealed unsafe partial class MemoryTracker
             text.Append(CultureInfo.InvariantCulture, $"{(thread.IsAlive ? "ALIVE" : "DELETED")}: {ThreadLabel(thread)}, CURRENT MEMORY USAGE {thread.CurrentBytes}, PEAK MEMORY USAGE {thread.PeakBytes}, TOTAL HEAP USED {thread.Regions.Count}:").AppendLine();
             foreach (var region in thread.Regions)
             {
-                text.Append(CultureInfo.InvariantCulture, $"    HEAP: {region.RegionName}, CAPS: 0x{(uint)region.Caps:x8}, SIZE: {HeapCaps.Bytes(region.RegionSize)}, USAGE: CURRENT {region.CurrentBytes} ({Percent(region.CurrentBytes, region.RegionSize)}), PEAK {region.PeakBytes} ({Percent(region.PeakBytes, region.RegionSize)}), ALLOC COUNT: {region.CurrentBlocks}").AppendLine();
+                text.Append(CultureInfo.InvariantCulture, $"    HEAP: {region.RegionLabel ?? region.RegionName}, CAPS: 0x{(uint)region.Caps:x8}, SIZE: {HeapCaps.Bytes(region.RegionSize)}, USAGE: CURRENT {region.CurrentBytes} ({Percent(region.CurrentBytes, region.RegionSize)}), PEAK {region.PeakBytes} ({Percent(region.PeakBytes, region.RegionSize)}), ALLOC COUNT: {region.CurrentBlocks}").AppendLine();
                 foreach (var block in region.Blocks)
                 {
                     text.Append(CultureInfo.InvariantCulture, $"        ALLOC {MemoryError.Hex(block.Address)}, SIZE {block.Size}").AppendLine();
@@ -197,20 +200,21 @@ public sealed unsafe partial class MemoryTracker
     /// <summary>The side-table word of a block charged to <paramref name="account"/> in region slot <paramref name="region"/>; never 0.</summary>
     private static uint PackOwner(ThreadAccount account, int region) => ((uint)(account.Index + 1) << 8) | (uint)region;
 
-    private int RegionSlotOf(void* block) => _regionSlots!.SlotOf(Heap.RegionNameOf(block));
+    private int RegionSlotOf(void* block) => RegionSlots.SlotOf(Heap.RegionNumberOf(block));
 
-    /// <summary>Charges the free of a block to the thread that allocated it.</summary>
-    private void ChargeFree(uint handle, nuint size)
+    /// <summary>Charges the free of a block to the thread that allocated it: on its own side when that thread frees it (<paramref name="cell"/> is the freeing thread's), on the remote side otherwise.</summary>
+    private void ChargeFree(TrackerThreadCell cell, uint handle, nuint size)
     {
         var owner = _owners!.Get(handle);
         if (owner != 0)
         {
-            Volatile.Read(ref _accounts)[(int)(owner >> 8) - 1].Freed((int)(owner & 0xFF), (long)size);
+            var account = Volatile.Read(ref _accounts)[(int)(owner >> 8) - 1];
+            account.Freed((int)(owner & 0xFF), (long)size, byOwner: ReferenceEquals(account, cell.Account));
         }
     }
 
     /// <summary>Charges a realloc to the thread that allocated the block, moving it between region slots if it moved; the caller holds the record's write window.</summary>
-    private void ChargeRealloc(uint handle, void* block, nuint oldSize, nuint newSize)
+    private void ChargeRealloc(TrackerThreadCell cell, uint handle, void* block, nuint oldSize, nuint newSize)
     {
         var owner = _owners!.Get(handle);
         if (owner == 0)
@@ -221,7 +225,7 @@ public sealed unsafe partial class MemoryTracker
         var account = Volatile.Read(ref _accounts)[(int)(owner >> 8) - 1];
         var from = (int)(owner & 0xFF);
         var to = RegionSlotOf(block);
-        account.Resized(from, (long)oldSize, to, (long)newSize);
+        account.Resized(from, (long)oldSize, to, (long)newSize, byOwner: ReferenceEquals(account, cell.Account));
         if (to != from)
         {
             _owners.At(handle) = PackOwner(account, to);
@@ -268,33 +272,5 @@ public sealed unsafe partial class MemoryTracker
                 return record;
             }
         }
-    }
-
-    /// <summary>The capabilities and total size of each slot's regions (those with its name), from the heap's current regions.</summary>
-    private (MallocCaps Caps, nuint Size)[] DescribeRegions(IReadOnlyList<string> names)
-    {
-        var described = new (MallocCaps Caps, nuint Size)[names.Count];
-        IReadOnlyList<Diagnostics.RegionSnapshot> snapshots;
-        try
-        {
-            snapshots = Heap.SnapshotRegions();
-        }
-        catch (ObjectDisposedException)
-        {
-            return described;
-        }
-
-        foreach (var region in snapshots)
-        {
-            for (var slot = 0; slot < names.Count; slot++)
-            {
-                if (string.Equals(names[slot], region.Name, StringComparison.Ordinal))
-                {
-                    described[slot] = (described[slot].Caps | region.Caps, HeapInfo.SaturatingAdd(described[slot].Size, region.TotalSize));
-                }
-            }
-        }
-
-        return described;
     }
 }

@@ -86,7 +86,6 @@ public sealed unsafe partial class MemoryTracker : IDisposable, IAllocationObser
         if (options.ThreadStatistics)
         {
             _owners = new HandleSideTable<uint>();
-            _regionSlots = new RegionSlots();
         }
 
         _recordAids = _stacks is not null || _owners is not null;
@@ -215,23 +214,15 @@ public sealed unsafe partial class MemoryTracker : IDisposable, IAllocationObser
 
     /// <summary>
     /// Runs the heap's integrity check while the tracker is still attached, so that corruptions are
-    /// reported with what it knows of the blocks. Regions that check blocks report what they find
-    /// themselves (under the heap's policy); when a region fails the check and reports nothing (a TLSF
-    /// region without poisoning), its own description of the damage goes to the heap's error output.
+    /// reported with what it knows of the blocks. Everything found is reported as a <see cref="MemoryError"/>
+    /// under the heap's policy, a region whose own structures are damaged (a TLSF region without
+    /// poisoning) included.
     /// </summary>
     private void CheckIntegrityAtShutdown()
     {
         try
         {
-            var errorsBefore = Heap.ErrorCount;
-            if (Heap.CheckIntegrityAll(print: false) || Heap.ErrorCount != errorsBefore || Heap.ErrorOutput is not { } output)
-            {
-                return;
-            }
-
-            var details = new StringWriter(System.Globalization.CultureInfo.InvariantCulture);
-            Heap.CheckIntegrityAll(print: true, details);
-            Write(output, "MEMTRACE ERROR: the heap failed its integrity check when the tracker was disposed" + Environment.NewLine + details);
+            Heap.CheckIntegrityReporting("when the tracker was disposed");
         }
         catch (ObjectDisposedException)
         {
@@ -435,7 +426,7 @@ public sealed unsafe partial class MemoryTracker : IDisposable, IAllocationObser
         TrackedRecord.EndWrite(ref record, RecordState.Freed);
         if (_recordAids)
         {
-            ReleaseAids(handle, record.Size);
+            ReleaseAids(cell, handle, record.Size);
         }
 
         cell.LiveBytes -= (long)record.Size;
@@ -462,7 +453,7 @@ public sealed unsafe partial class MemoryTracker : IDisposable, IAllocationObser
         record.ReallocSite = site;
         if (_recordAids)
         {
-            ReallocAids(handle, block, oldSize, size);
+            ReallocAids(cell, handle, block, oldSize, size);
         }
 
         TrackedRecord.EndWrite(ref record, RecordState.Live);
@@ -551,17 +542,27 @@ public sealed unsafe partial class MemoryTracker : IDisposable, IAllocationObser
 
     // ---- IAllocationObserver: allocations made on the heap directly ----
 
-    uint IAllocationObserver.BeginAllocation()
+    bool IAllocationObserver.BeginAllocation(AllocationMethod method, nuint size, MallocCaps caps, out uint tag, out long request)
     {
+        tag = 0;
+        request = 0;
         if (!_enabled)
         {
-            return 0;
+            return true;
         }
 
-        return TakeHandle(Cell());
+        var cell = Cell();
+        request = NextRequestNumber(cell);
+        if (_admission != 0 && !AdmitDirect(request, method, size, caps, 0))
+        {
+            return false;
+        }
+
+        tag = TakeHandle(cell);
+        return true;
     }
 
-    void IAllocationObserver.EndAllocation(uint tag, void* block, AllocationMethod method, nuint size, MallocCaps caps)
+    void IAllocationObserver.EndAllocation(uint tag, long request, void* block, AllocationMethod method, nuint size, MallocCaps caps)
     {
         if (tag == 0)
         {
@@ -569,12 +570,6 @@ public sealed unsafe partial class MemoryTracker : IDisposable, IAllocationObser
         }
 
         var cell = Cell();
-        var request = NextRequestNumber(cell);
-        if (_admission != 0)
-        {
-            CheckBreak(request, method, size, caps, CallSiteRegistry.Unlocated(method), 0);
-        }
-
         if (block is null)
         {
             cell.PushFront(tag);
@@ -589,8 +584,21 @@ public sealed unsafe partial class MemoryTracker : IDisposable, IAllocationObser
         Commit(cell, tag, block, size, caps, CallSiteRegistry.Unlocated(method), request);
     }
 
-    void IAllocationObserver.OnReallocated(uint tag, void* block, nuint size, MallocCaps caps, AllocationMethod method) =>
-        Reallocated(Cell(), tag, block, size, caps, CallSiteRegistry.Unlocated(method));
+    bool IAllocationObserver.AdmitReallocation(void* ptr, nuint size, MallocCaps caps, AllocationMethod method) =>
+        !_enabled || _admission == 0 || AdmitDirect(0, method, size, caps, (nuint)ptr);
+
+    void IAllocationObserver.OnReallocated(uint tag, void* block, nuint size, MallocCaps caps, AllocationMethod method)
+    {
+        if (tag != 0)
+        {
+            Reallocated(Cell(), tag, block, size, caps, CallSiteRegistry.Unlocated(method));
+        }
+        else if (_enabled)
+        {
+            // A block made while the tracker was not recording: record it from now on.
+            TrackFromNow(block, size, caps, CallSiteRegistry.Unlocated(method));
+        }
+    }
 
     void IAllocationObserver.OnFreed(uint tag, void* block, AllocationMethod method) =>
         Release(Cell(), tag, CallSiteRegistry.Unlocated(method));
@@ -640,13 +648,6 @@ public sealed unsafe partial class MemoryTracker : IDisposable, IAllocationObser
             }
         }
 
-        if (block?.StackTrace is { } trace)
-        {
-            // MemoryError has no field for a stack; it goes with the notes, one line per frame.
-            var frames = "allocation stack:\n" + StackCapture.Format(trace, "  ").TrimEnd().Replace(Environment.NewLine, "\n", StringComparison.Ordinal);
-            note = note is null ? frames : note + "\n" + frames;
-        }
-
         return error with
         {
             Block = block ?? error.Block,
@@ -654,6 +655,7 @@ public sealed unsafe partial class MemoryTracker : IDisposable, IAllocationObser
             BlockAddress = block?.Address ?? error.BlockAddress,
             FreedAt = freedAt ?? error.FreedAt,
             FreedByThreadId = freedBy ?? error.FreedByThreadId,
+            AllocationStackTrace = block?.StackTrace ?? error.AllocationStackTrace,
             Note = note,
         };
     }

@@ -39,8 +39,9 @@ public sealed class MemoryTrackerOptions
     /// <summary>
     /// Keep current and peak bytes per thread and per region (ESP-IDF's <c>CONFIG_HEAP_TASK_TRACKING</c>),
     /// read with <see cref="MemoryTracker.GetThreadStatistics"/>. A block stays charged to the thread that
-    /// allocated it until it is freed, by whichever thread. Costs a few interlocked operations per
-    /// allocation and free when on. Default false.
+    /// allocated it until it is freed, by whichever thread. When on, an allocation, and a free or realloc on the
+    /// allocating thread, cost a region lookup and plain counter updates; a free or realloc on another thread, a
+    /// few interlocked operations. Default false.
     /// </summary>
     public bool ThreadStatistics { get; init; }
 

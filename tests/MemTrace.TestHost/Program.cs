@@ -6,10 +6,12 @@ using MemTrace.Diagnostics;
 return args.FirstOrDefault() switch
 {
     "abort-on-allocation-failure" => AbortOnAllocationFailure(),
+    "abort-on-refused-allocation" => AbortOnRefusedAllocation(),
     "trace-until-killed" when args.Length == 2 => TraceUntilKilled(args[1]),
     "metrics-demo" when args.Length == 2 => MetricsDemo(int.Parse(args[1], System.Globalization.CultureInfo.InvariantCulture)),
     "leak-report-at-exit" => LeakReportAtExit(),
     "fail-fast-double-free" => FailFastDoubleFree(),
+    "fail-fast-corrupt-heap-at-dispose" => FailFastCorruptHeapAtDispose(),
     _ => Usage(),
 };
 
@@ -22,6 +24,23 @@ static unsafe int AbortOnAllocationFailure()
         Console.Out.Flush();
     });
     heap.Malloc(128 * 1024 * 1024, MallocCaps.Default);
+    Console.WriteLine("not reached");
+    return 0;
+}
+
+// An allocation refused by a tracker's hook fails as a real failure does: with
+// AbortOnAllocationFailure, the failure callback runs, then the process ends.
+static unsafe int AbortOnRefusedAllocation()
+{
+    using var heap = new HeapCaps(HeapLayout.Esp32(), new HeapCapsOptions { AbortOnAllocationFailure = true });
+    heap.RegisterFailedAllocCallback((_, _, _) =>
+    {
+        Console.WriteLine("callback ran");
+        Console.Out.Flush();
+    });
+    using var tracker = new MemoryTracker(heap, new MemoryTrackerOptions { Output = null });
+    tracker.AllocationHook = FailureInjection.FailNth(1);
+    heap.MallocDefault(64);
     Console.WriteLine("not reached");
     return 0;
 }
@@ -117,8 +136,25 @@ static unsafe int FailFastDoubleFree()
     return 0;
 }
 
+// The FailFast error policy at a tracker's disposal: a TLSF header overwritten (an overrun of the
+// block before it) is found by the integrity check and ends the process, with the report on standard error.
+static unsafe int FailFastCorruptHeapAtDispose()
+{
+    using var heap = new HeapCaps(HeapLayout.Esp32(), new HeapCapsOptions { ErrorPolicy = MemoryErrorPolicy.FailFast });
+    var tracker = new MemoryTracker(heap, new MemoryTrackerOptions { Output = null });
+    tracker.Malloc(out byte* victim, 64, MallocCaps.Default);
+    tracker.Malloc(out byte* next, 64, MallocCaps.Default);
+    *((nuint*)next - 1) = 0xDEAD0;
+    Console.WriteLine("disposing");
+    Console.Out.Flush();
+    tracker.Dispose();
+    Console.WriteLine("not reached");
+    GC.KeepAlive(victim is null);
+    return 0;
+}
+
 static int Usage()
 {
-    Console.Error.WriteLine("usage: MemTrace.TestHost abort-on-allocation-failure | trace-until-killed PATH | metrics-demo SECONDS");
+    Console.Error.WriteLine("usage: MemTrace.TestHost abort-on-allocation-failure | abort-on-refused-allocation | trace-until-killed PATH | metrics-demo SECONDS | leak-report-at-exit | fail-fast-double-free | fail-fast-corrupt-heap-at-dispose");
     return 64;
 }

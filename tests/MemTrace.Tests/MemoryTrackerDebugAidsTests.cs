@@ -115,7 +115,7 @@ public unsafe class MemoryTrackerDebugAidsTests
         Assert.Equal(32u, failure.Size);
         Assert.Equal("p", failure.VariableName);
         Assert.Equal(5, f.T.LiveBlocks);
-        Assert.Empty(f.Failures.Calls); // The heap was not asked, so its failure callback did not run.
+        Assert.Equal([(32u, MallocCaps.Default, "heap_caps_malloc")], f.Failures.Calls.Select(c => ((uint)c.Size, c.Caps, c.Function))); // As for a real failure.
         Assert.Contains("allocation refused by the allocation hook (injected failure): heap_caps_malloc of 32 bytes", f.Output.ToString(), StringComparison.Ordinal);
         FreeAll(f.T, results.Where(p => p != 0));
     }
@@ -339,8 +339,58 @@ public unsafe class MemoryTrackerDebugAidsTests
         var error = Assert.Single(heap.RecentErrors);
         Assert.Equal(MemoryErrorKind.DoubleFree, error.Kind);
         Assert.NotNull(error.Block!.StackTrace);
-        Assert.Contains("note: allocation stack:", errors.ToString(), StringComparison.Ordinal);
-        Assert.Contains("note:   " + frame, errors.ToString(), StringComparison.Ordinal);
+        Assert.Same(error.Block.StackTrace, error.AllocationStackTrace);
+        Assert.Contains("  allocation stack:" + Environment.NewLine + "    " + frame, errors.ToString(), StringComparison.Ordinal);
+        Assert.DoesNotContain("note: allocation stack", errors.ToString(), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void An_error_carries_the_allocation_stack_of_its_block_only_when_stacks_are_kept()
+    {
+        foreach (var depth in new[] { 0, 6 })
+        {
+            using var heap = new HeapCaps(HeapLayout.Host(), new HeapCapsOptions { ErrorOutput = null });
+            using var tracker = new MemoryTracker(heap, new MemoryTrackerOptions { Output = null, StackTraceDepth = depth });
+            var p = (byte*)Level1(tracker);
+
+            heap.Free(p + 8); // An interior pointer: the error names the block that contains it.
+
+            var error = Assert.Single(heap.RecentErrors);
+            Assert.Equal(MemoryErrorKind.InteriorPointer, error.Kind);
+            Assert.Equal((nuint)p, error.Block!.Address);
+            if (depth == 0)
+            {
+                Assert.Null(error.AllocationStackTrace);
+                Assert.DoesNotContain("allocation stack", error.ToString(), StringComparison.Ordinal);
+            }
+            else
+            {
+                Assert.Equal(nameof(Level5), error.AllocationStackTrace!.GetFrame(0)!.GetMethod()!.Name);
+                Assert.Equal(depth, error.AllocationStackTrace.FrameCount);
+                var lines = error.ToString().Split(Environment.NewLine);
+                var at = Array.IndexOf(lines, "  allocation stack:");
+                Assert.True(at > 0, error.ToString());
+                Assert.All(lines[(at + 1)..(at + 1 + depth)], l => Assert.StartsWith("    at ", l, StringComparison.Ordinal));
+            }
+
+            Assert.Null(error.Note);
+            var copy = p;
+            tracker.Free(ref copy);
+        }
+    }
+
+    [Fact]
+    public void A_stack_given_to_an_error_by_hand_is_printed_after_the_block()
+    {
+        var stack = new StackTrace();
+        var error = new MemoryError(MemoryErrorKind.DoubleFree, AllocationMethod.Free, 0x1000) { AllocationStackTrace = stack, Note = "hello" };
+
+        var text = error.ToString();
+
+        Assert.Contains("  allocation stack:" + Environment.NewLine + "    at ", text, StringComparison.Ordinal);
+        Assert.True(text.IndexOf("allocation stack", StringComparison.Ordinal) < text.IndexOf("note: hello", StringComparison.Ordinal));
+        Assert.Equal(error, error with { });
+        Assert.NotEqual(error, error with { AllocationStackTrace = null });
     }
 
     [Fact]

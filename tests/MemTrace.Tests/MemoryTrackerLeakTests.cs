@@ -319,11 +319,86 @@ public unsafe class MemoryTrackerLeakTests
 
         tracker.Dispose();
 
-        Assert.Contains("MEMTRACE ERROR: the heap failed its integrity check when the tracker was disposed", errors.ToString(), StringComparison.Ordinal);
+        var error = Assert.Single(heap.RecentErrors);
+        Assert.Equal(1, heap.ErrorCount);
+        Assert.Equal(MemoryErrorKind.CorruptBlock, error.Kind);
+        Assert.Equal("DRAM", error.RegionName);
+        Assert.InRange(error.Address, (nuint)victim, (nuint)next); // The first damaged header: between the two blocks' data.
+        Assert.Contains("failed its integrity check (multi_heap_check) when the tracker was disposed", error.Note, StringComparison.Ordinal);
+        Assert.Contains("TLSF check: ", error.Note, StringComparison.Ordinal);
+        Assert.StartsWith($"MEMTRACE ERROR: corrupt block header at 0x{error.Address:x}", errors.ToString(), StringComparison.Ordinal);
+        Assert.Contains("note: TLSF check: ", errors.ToString(), StringComparison.Ordinal);
         *headerOfNext = saved;
         Assert.True(heap.CheckIntegrityAll(print: false));
         heap.Free(victim);
         heap.Free(next);
+    }
+
+    [Fact]
+    public void A_damaged_heap_found_at_disposal_follows_the_throw_policy_and_raises_the_error_event_and_the_tracker_is_disposed_all_the_same()
+    {
+        using var heap = new HeapCaps(HeapLayout.Esp32(), new HeapCapsOptions { ErrorOutput = null, ErrorPolicy = MemoryErrorPolicy.Throw });
+        var raised = new List<MemoryError>();
+        heap.MemoryErrorDetected += (_, e) => raised.Add(e.Error);
+        var sink = new ListSink();
+        var tracker = new MemoryTracker(heap, new MemoryTrackerOptions { Output = null, Events = sink, SnapshotInterval = TimeSpan.Zero });
+        tracker.Malloc(out byte* victim, 64, MallocCaps.Default);
+        tracker.Malloc(out byte* next, 64, MallocCaps.Default);
+        var headerOfNext = (nuint*)next - 1;
+        var saved = *headerOfNext;
+        *headerOfNext = 0xDEAD0;
+
+        var thrown = Assert.Throws<MemoryErrorException>(tracker.Dispose);
+
+        Assert.Equal(MemoryErrorKind.CorruptBlock, thrown.Error!.Kind);
+        Assert.Same(thrown.Error, Assert.Single(raised));
+        Assert.Same(thrown.Error, sink.Events.Single(e => e.Kind == HeapEventKind.MemoryError).Error);
+        *headerOfNext = saved;
+        using var again = new MemoryTracker(heap, new MemoryTrackerOptions { Output = null }); // Detached all the same.
+        tracker.Dispose(); // Once only.
+        Assert.Single(raised);
+        heap.Free(victim);
+        heap.Free(next);
+    }
+
+    [Fact]
+    public void A_corruption_a_poisoning_region_finds_at_disposal_is_reported_once_with_its_block()
+    {
+        using var heap = new HeapCaps(HeapLayout.Esp32(), new HeapCapsOptions { ErrorOutput = null, Poisoning = PoisoningLevel.Light });
+        var tracker = new MemoryTracker(heap, new MemoryTrackerOptions { Output = null });
+        tracker.Malloc(out byte* overrun, 20, MallocCaps.Default);
+        overrun[20] = 0x55; // One byte past the end: the tail canary.
+
+        tracker.Dispose();
+
+        var error = Assert.Single(heap.RecentErrors);
+        Assert.Equal(MemoryErrorKind.BufferOverflow, error.Kind);
+        Assert.Equal("overrun", error.Block!.VariableName);
+    }
+
+    [Fact]
+    public void The_periodic_check_reports_a_damaged_heap_structure_as_an_error()
+    {
+        var errors = new StringWriter();
+        using var heap = new HeapCaps(HeapLayout.Esp32(), new HeapCapsOptions { ErrorOutput = errors, IntegrityCheckInterval = 3 });
+        var a = heap.Malloc(64, MallocCaps.Default);
+        var b = heap.Malloc(64, MallocCaps.Default); // Operations 1 and 2: no check yet.
+        var headerOfB = (nuint*)b - 1;
+        var saved = *headerOfB;
+        *headerOfB = 0xDEAD0;
+        Assert.Equal(0, heap.ErrorCount);
+
+        heap.Malloc(0, MallocCaps.Default); // Operation 3: the check, which touches no block.
+
+        var error = Assert.Single(heap.RecentErrors);
+        Assert.Equal(MemoryErrorKind.CorruptBlock, error.Kind);
+        Assert.Contains("at the periodic check (IntegrityCheckInterval)", error.Note, StringComparison.Ordinal);
+        Assert.Contains("MEMTRACE ERROR: corrupt block header at 0x", errors.ToString(), StringComparison.Ordinal);
+        Assert.False(heap.CheckIntegrityAll(print: false)); // The public check answers and reports nothing, as ESP-IDF's.
+        Assert.Equal(1, heap.ErrorCount);
+        *headerOfB = saved;
+        heap.Free(a);
+        heap.Free(b);
     }
 
     [Fact]

@@ -1,6 +1,6 @@
 // Scenarios that need a process of their own (MemTrace.TestHost): the leak report written at
 // process exit by a tracker never disposed, and the FailFast error policy ending the process on
-// a double free with the report on standard error.
+// a double free, or on a heap found damaged when the tracker is disposed, with the report on standard error.
 using Xunit;
 
 namespace MemTrace.Tests;
@@ -36,5 +36,17 @@ public class MemoryTrackerProcessTests
         Assert.Matches(@"detected by heap_caps_free at .*MemTrace\.TestHost[/\\]Program\.cs:\d+ in .* \(copy\)", error);
         Assert.Matches(@"allocated at .*Program\.cs:\d+ in .* \(buffer\)", error);
         Assert.Matches(@"first freed at .*Program\.cs:\d+ in .* \(buffer\) on thread \d+", error);
+    }
+
+    [Fact]
+    public void Under_the_fail_fast_policy_a_heap_damaged_when_the_tracker_is_disposed_ends_the_process_with_the_report()
+    {
+        var result = TestHost.Run("fail-fast-corrupt-heap-at-dispose");
+
+        Assert.NotEqual(0, result.ExitCode);
+        Assert.DoesNotContain("not reached", result.StandardOutput, StringComparison.Ordinal);
+        Assert.Contains("disposing", result.StandardOutput, StringComparison.Ordinal);
+        Assert.Contains("MEMTRACE ERROR: corrupt block header at 0x", result.StandardError, StringComparison.Ordinal);
+        Assert.Contains("failed its integrity check (multi_heap_check) when the tracker was disposed", result.StandardError, StringComparison.Ordinal);
     }
 }

@@ -1,6 +1,9 @@
 // Per-thread statistics (ESP-IDF's task tracking for threads): current and peak bytes per thread
 // and per region, frees on other threads charged to the allocating thread, reallocs, ended
 // threads, ESP-IDF's printed formats, and the option being off.
+using System.Runtime.InteropServices;
+using MemTrace.Internals;
+using MemTrace.Tracking;
 using Xunit;
 
 namespace MemTrace.Tests;
@@ -73,11 +76,144 @@ public unsafe class MemoryTrackerThreadStatisticsTests
         Assert.Equal(1, dram.CurrentBlocks);
         Assert.Equal(2, dram.Allocations);
         Assert.True(dram.Caps.HasFlag(MallocCaps.Dma));
-        Assert.Equal(heap.Layout.Regions.Where(r => r.Name == dram.RegionName).Aggregate((nuint)0, (sum, r) => sum + r.Size), dram.RegionSize);
+        Assert.Equal(heap.Layout.Regions.First(r => r.Name == dram.RegionName).Size, dram.RegionSize); // The first DRAM region only.
+        Assert.Equal(dram.RegionName, dram.RegionLabel);
         Assert.Equal(5200, thread.CurrentBytes);
         Assert.Equal(5500, thread.PeakBytes);
         tracker.Free(ref external);
         tracker.Free(ref dma2);
+    }
+
+    [Fact]
+    public void Regions_that_share_a_name_have_a_row_each_told_apart_by_label_and_start()
+    {
+        using var heap = new HeapCaps(HeapLayout.Esp32(), new HeapCapsOptions { ErrorOutput = null });
+        using var tracker = new MemoryTracker(heap, new MemoryTrackerOptions { Output = null, ThreadStatistics = true });
+        tracker.Malloc(out byte* small, 100, MallocCaps.Bit8);   // The smaller DRAM region is tried first.
+        tracker.Malloc(out byte* large, 10000, MallocCaps.Bit8); // Too large for it: the other DRAM region.
+        var dramSizes = heap.Layout.Regions.Where(r => r.Name == "DRAM").Select(r => r.Size).ToList();
+
+        var thread = Assert.Single(tracker.GetThreadStatistics());
+
+        Assert.Equal(2, thread.Regions.Count);
+        var first = thread.Regions[0];
+        var second = thread.Regions[1];
+        Assert.Equal(("DRAM", "DRAM"), (first.RegionName, first.RegionLabel));
+        Assert.Equal(("DRAM", "DRAM#2"), (second.RegionName, second.RegionLabel));
+        Assert.Equal((100L, 1L, dramSizes[0]), (first.CurrentBytes, first.CurrentBlocks, first.RegionSize));
+        Assert.Equal((10000L, 1L, dramSizes[1]), (second.CurrentBytes, second.CurrentBlocks, second.RegionSize));
+        Assert.InRange((nuint)small, first.RegionStart, first.RegionStart + first.RegionSize - 1);
+        Assert.InRange((nuint)large, second.RegionStart, second.RegionStart + second.RegionSize - 1);
+        Assert.Equal((nuint)small, Assert.Single(first.Blocks).Address);
+        Assert.Equal((nuint)large, Assert.Single(second.Blocks).Address);
+
+        var output = new StringWriter();
+        tracker.PrintThreadStatistics(output);
+        tracker.PrintThreadStatisticsOverview(output);
+        var text = output.ToString();
+        Assert.Contains($"    HEAP: DRAM, CAPS: 0x{(uint)first.Caps:x8}, SIZE: {dramSizes[0]}, USAGE: CURRENT 100 (", text, StringComparison.Ordinal);
+        Assert.Contains($"    HEAP: DRAM#2, CAPS: 0x{(uint)second.Caps:x8}, SIZE: {dramSizes[1]}, USAGE: CURRENT 10000 (", text, StringComparison.Ordinal);
+        Assert.Contains("TOTAL HEAP USED 2:", text, StringComparison.Ordinal); // Two heaps, as ESP-IDF counts them.
+        Assert.Matches(@"│ +10100 │ +10100 │ +2 │", text);
+
+        // A realloc that moves the block from one DRAM region to the other moves its bytes between the rows.
+        Assert.True(tracker.Realloc(ref small, 20000, MallocCaps.Bit8));
+        var moved = Assert.Single(tracker.GetThreadStatistics());
+        Assert.Equal((0L, 0L), (moved.Regions[0].CurrentBytes, moved.Regions[0].CurrentBlocks));
+        Assert.Equal((30000L, 2L), (moved.Regions[1].CurrentBytes, moved.Regions[1].CurrentBlocks));
+        Assert.Equal(100, moved.Regions[0].PeakBytes);
+        tracker.Free(ref small);
+        tracker.Free(ref large);
+    }
+
+    [Fact]
+    public void Regions_added_at_run_time_are_counted_after_the_layouts_and_numbered_in_the_order_added()
+    {
+        const int size = 16 * 1024;
+        var memory1 = NativeMemory.Alloc(size);
+        var memory2 = NativeMemory.Alloc(size);
+        try
+        {
+            using var heap = new HeapCaps(HeapLayout.Esp32(), new HeapCapsOptions { ErrorOutput = null });
+            using var tracker = new MemoryTracker(heap, new MemoryTrackerOptions { Output = null, ThreadStatistics = true });
+            MallocCaps[] caps = [MallocCaps.Pid2, MallocCaps.None, MallocCaps.None];
+            Assert.Equal(HeapCapsResult.Ok, heap.AddRegionWithCaps(caps, memory1, (byte*)memory1 + size));
+            Assert.Equal(HeapCapsResult.Ok, heap.AddRegionWithCaps(caps, memory2, (byte*)memory2 + size));
+            var layoutRegions = heap.Layout.Regions.Count;
+
+            var a = heap.Malloc(8000, MallocCaps.Pid2);  // The last added is tried first.
+            var b = heap.Malloc(12000, MallocCaps.Pid2); // No longer fits there: the first added.
+
+            Assert.Equal(layoutRegions + 1, heap.RegionNumberOf(a));
+            Assert.Equal(layoutRegions, heap.RegionNumberOf(b));
+            var regions = Assert.Single(tracker.GetThreadStatistics()).Regions;
+            Assert.Equal(["runtime", "runtime#2"], regions.Select(r => r.RegionLabel));
+            Assert.Equal([(nuint)memory1, (nuint)memory2], regions.Select(r => r.RegionStart));
+            Assert.Equal([12000L, 8000L], regions.Select(r => r.CurrentBytes));
+            heap.Free(a);
+            heap.Free(b);
+        }
+        finally
+        {
+            NativeMemory.Free(memory1);
+            NativeMemory.Free(memory2);
+        }
+    }
+
+    [Fact]
+    public void A_regions_number_is_its_place_in_the_layout_and_outside_every_region_is_minus_one()
+    {
+        using var heap = new HeapCaps(HeapLayout.Esp32(4), new HeapCapsOptions { ErrorOutput = null });
+        var described = heap.DescribeNumberedRegions();
+        var blocks = new List<nint>();
+
+        Assert.Equal(heap.Layout.Regions.Select(r => r.Name), described.Select(r => r.Name));
+        Assert.Equal(Enumerable.Range(0, described.Length), described.Select(r => r.Number));
+        Assert.Equal(["DRAM", "DRAM#2", "D/IRAM", "D/IRAM#2", "IRAM", "SPIRAM"], described.Select(r => r.Label));
+        (nuint Size, MallocCaps Caps, string Label)[] requests =
+        [
+            (100, MallocCaps.Bit8, "DRAM"), (10000, MallocCaps.Bit8, "DRAM#2"), (10000, MallocCaps.Dma, "D/IRAM"),
+            (20000, MallocCaps.Dma, "D/IRAM#2"), (100, MallocCaps.Exec, "IRAM"), (100, MallocCaps.Spiram, "SPIRAM"),
+        ];
+        foreach (var (size, caps, label) in requests)
+        {
+            var p = heap.Malloc(size, caps);
+            Assert.True(p != null);
+            blocks.Add((nint)p);
+            var region = described[heap.RegionNumberOf(p)];
+            Assert.Equal(label, region.Label);
+            Assert.InRange((nuint)p, region.Start, region.Start + region.TotalSize - 1);
+        }
+
+        var outside = stackalloc byte[1];
+        Assert.Equal(-1, heap.RegionNumberOf(outside));
+        Assert.Equal(-1, heap.RegionNumberOf(null));
+        foreach (var b in blocks)
+        {
+            heap.Free((void*)b);
+        }
+
+        heap.Dispose();
+        Assert.Equal(described, heap.DescribeNumberedRegions()); // Still answers after disposal.
+    }
+
+    [Fact]
+    public void Regions_numbered_past_the_last_slot_share_it_as_other_regions()
+    {
+        var regions = Enumerable.Range(0, 34).Select(i => new NumberedRegion(i, "R", i == 0 ? "R" : $"R#{i + 1}", (MallocCaps)(1u << (i % 20)), (nuint)(0x1000 * (i + 1)), 100)).ToList();
+
+        var slots = RegionSlots.Describe(regions);
+
+        Assert.Equal(ThreadAccount.MaxRegions, slots.Length);
+        Assert.Equal("R#31", slots[30].Label);
+        Assert.Equal("(other regions)", slots[^1].Label);
+        Assert.Equal((nuint)300, slots[^1].TotalSize);
+        Assert.Equal(regions[31].Caps | regions[32].Caps | regions[33].Caps, slots[^1].Caps);
+        Assert.Equal(30, RegionSlots.SlotOf(30));
+        Assert.Equal(31, RegionSlots.SlotOf(31));
+        Assert.Equal(31, RegionSlots.SlotOf(40));
+        Assert.Equal(31, RegionSlots.SlotOf(-1));
+        Assert.Equal("R#3", RegionSlots.Describe(regions.Take(3).ToList())[2].Label);
     }
 
     [Fact]
@@ -155,6 +291,111 @@ public unsafe class MemoryTrackerThreadStatisticsTests
     }
 
     [Fact]
+    public void The_peak_counts_frees_made_on_other_threads_before_the_next_allocation()
+    {
+        using var heap = new HeapCaps(HeapLayout.Host());
+        using var tracker = new MemoryTracker(heap, new MemoryTrackerOptions { Output = null, ThreadStatistics = true });
+        tracker.Malloc(out byte* first, 100, MallocCaps.Default);
+        OnAnotherThread(() => tracker.Free(ref first)); // Current 0, on the remote side.
+        tracker.Malloc(out byte* second, 50, MallocCaps.Default);
+
+        var mine = Assert.Single(tracker.GetThreadStatistics());
+
+        Assert.Equal(50, mine.CurrentBytes);
+        Assert.Equal(100, mine.PeakBytes); // Not 150: the owner saw the other thread's free.
+        Assert.Equal(1, mine.CurrentBlocks);
+        Assert.Equal(2, mine.Allocations);
+        var region = Assert.Single(mine.Regions);
+        Assert.Equal((50L, 100L, 1L, 2L), (region.CurrentBytes, region.PeakBytes, region.CurrentBlocks, region.Allocations));
+        tracker.Free(ref second);
+    }
+
+    [Fact]
+    public void A_realloc_on_another_thread_is_charged_to_the_allocating_thread_and_raises_its_peak()
+    {
+        using var heap = new HeapCaps(HeapLayout.Esp32(), new HeapCapsOptions { ErrorOutput = null });
+        using var tracker = new MemoryTracker(heap, new MemoryTrackerOptions { Output = null, ThreadStatistics = true });
+        tracker.Malloc(out byte* data, 100, MallocCaps.Bit8); // In the first DRAM region.
+        tracker.Malloc(out byte* kept, 40, MallocCaps.Bit8);
+
+        OnAnotherThread(() => Assert.True(tracker.Realloc(ref data, 10000, MallocCaps.Bit8))); // Moves to DRAM#2.
+
+        var mine = Assert.Single(tracker.GetThreadStatistics()); // The other thread allocated nothing.
+        Assert.Equal((10040L, 10040L, 2L), (mine.CurrentBytes, mine.PeakBytes, mine.CurrentBlocks));
+        Assert.Equal(("DRAM", 40L, 140L, 1L), (mine.Regions[0].RegionLabel, mine.Regions[0].CurrentBytes, mine.Regions[0].PeakBytes, mine.Regions[0].CurrentBlocks));
+        Assert.Equal(("DRAM#2", 10000L, 10000L, 1L, 1L), (mine.Regions[1].RegionLabel, mine.Regions[1].CurrentBytes, mine.Regions[1].PeakBytes, mine.Regions[1].CurrentBlocks, mine.Regions[1].Allocations));
+
+        OnAnotherThread(() => Assert.True(tracker.Realloc(ref data, 5000, MallocCaps.Bit8))); // Shrinks in place.
+        OnAnotherThread(() => tracker.Free(ref kept));
+        var after = Assert.Single(tracker.GetThreadStatistics());
+        Assert.Equal((5000L, 10040L, 1L), (after.CurrentBytes, after.PeakBytes, after.CurrentBlocks));
+        tracker.Free(ref data); // Back on the owner's side.
+        var end = Assert.Single(tracker.GetThreadStatistics());
+        Assert.Equal((0L, 0L), (end.CurrentBytes, end.CurrentBlocks));
+        Assert.All(end.Regions, r => Assert.Equal((0L, 0L), (r.CurrentBytes, r.CurrentBlocks)));
+    }
+
+    [Fact]
+    public void While_threads_free_each_others_blocks_a_reader_never_sees_a_negative_count_and_the_end_totals_are_exact()
+    {
+        using var heap = new HeapCaps(HeapLayout.Host());
+        using var tracker = new MemoryTracker(heap, new MemoryTrackerOptions { Output = null, ThreadStatistics = true });
+        const int perThread = 20_000;
+        var queues = Enumerable.Range(0, 2).Select(_ => new System.Collections.Concurrent.ConcurrentQueue<nint>()).ToArray();
+        var done = 0;
+        var workers = Enumerable.Range(0, 2).Select(me => new Thread(() =>
+        {
+            var other = queues[1 - me];
+            for (var i = 0; i < perThread; i++)
+            {
+                queues[me].Enqueue((nint)tracker.Malloc((nuint)(1 + (i % 64)), MallocCaps.Default));
+                if (i % 3 != 0 && other.TryDequeue(out var theirs))
+                {
+                    var p = (void*)theirs; // Another thread's block: a remote free.
+                    tracker.Free(ref p);
+                }
+                else if (queues[me].TryDequeue(out var mine))
+                {
+                    var p = (void*)mine; // Possibly this thread's own block: an owner free.
+                    tracker.Free(ref p);
+                }
+            }
+
+            Interlocked.Increment(ref done);
+        })).ToList();
+        workers.ForEach(t => t.Start());
+        var reads = 0;
+        while (Volatile.Read(ref done) < 2 || reads < 50)
+        {
+            foreach (var thread in tracker.GetThreadStatistics())
+            {
+                Assert.True(thread.CurrentBytes >= 0 && thread.CurrentBlocks >= 0, $"{thread.CurrentBytes} bytes, {thread.CurrentBlocks} blocks");
+                Assert.True(thread.PeakBytes >= thread.CurrentBytes);
+                Assert.All(thread.Regions, r => Assert.True(r.CurrentBytes >= 0 && r.CurrentBlocks >= 0));
+            }
+
+            reads++;
+        }
+
+        workers.ForEach(t => t.Join());
+        foreach (var queue in queues)
+        {
+            while (queue.TryDequeue(out var left))
+            {
+                var p = (void*)left;
+                tracker.Free(ref p);
+            }
+        }
+
+        var stats = tracker.GetThreadStatistics();
+        Assert.Equal(2, stats.Count);
+        Assert.All(stats, s => Assert.Equal((0L, 0L, (long)perThread), (s.CurrentBytes, s.CurrentBlocks, s.Allocations)));
+        Assert.All(stats, s => Assert.Equal((0L, 0L, (long)perThread), (s.Regions[0].CurrentBytes, s.Regions[0].CurrentBlocks, s.Regions[0].Allocations)));
+        Assert.All(stats, s => Assert.InRange(s.PeakBytes, 1, perThread * 64L));
+        Assert.Equal(0, tracker.LiveBytes);
+    }
+
+    [Fact]
     public void The_overview_and_details_print_as_ESP_IDF_prints_task_statistics()
     {
         using var heap = new HeapCaps(HeapLayout.Host());
@@ -195,5 +436,27 @@ public unsafe class MemoryTrackerThreadStatisticsTests
         var e = Assert.Throws<InvalidOperationException>(() => f.T.GetThreadStatistics());
         Assert.Contains("ThreadStatistics = true", e.Message, StringComparison.Ordinal);
         Assert.Throws<InvalidOperationException>(() => f.T.PrintThreadStatisticsOverview());
+    }
+
+    private static void OnAnotherThread(Action action)
+    {
+        Exception? failure = null;
+        var thread = new Thread(() =>
+        {
+            try
+            {
+                action();
+            }
+            catch (Exception e)
+            {
+                failure = e;
+            }
+        });
+        thread.Start();
+        thread.Join();
+        if (failure is not null)
+        {
+            throw new InvalidOperationException("The other thread failed.", failure);
+        }
     }
 }

@@ -1,58 +1,46 @@
-// RegionSlots: small numbers for the regions a tracker's per-thread statistics count by.
+// RegionSlots: which counter slot of a thread account a region's blocks are counted in, and what
+// each slot stands for.
 //
-// A region is known to the tracker by its name (HeapCaps hands out the name of the region that
-// holds a block); regions of one layout that share a name (an ESP32 has two "DRAM" regions) share
-// a slot, as their statistics read the same to a user. Slots are given out on first use, in that
-// order; lookups compare references first (region names are the layout's string objects) and run
-// only when per-thread statistics are on.
+// A region is known by its number in the heap (HeapCaps.RegionNumberOf: the layout's order, then
+// regions added at run time), not by its name, so regions that share a name (an ESP32 has two
+// "DRAM" regions) have a slot each and read apart ("DRAM", "DRAM#2"), as ESP-IDF keeps statistics
+// per heap. An account has MaxRegions slots; regions numbered past the last share it.
+using MemTrace.Internals;
+
 namespace MemTrace.Tracking;
 
-internal sealed class RegionSlots
+internal static class RegionSlots
 {
-    private readonly Lock _lock = new();
-    private string[] _names = [];
-    private Entry[] _entries = [];
+    /// <summary>The slot that regions numbered past the others share.</summary>
+    public const int LastSlot = ThreadAccount.MaxRegions - 1;
 
-    /// <summary>The names of the slots given out so far, by slot.</summary>
-    public IReadOnlyList<string> Names => Volatile.Read(ref _names);
+    /// <summary>The slot of region number <paramref name="regionNumber"/> (-1, a block outside every region, goes to the last).</summary>
+    public static int SlotOf(int regionNumber) => (uint)regionNumber < LastSlot ? regionNumber : LastSlot;
 
-    /// <summary>The slot of the region named <paramref name="name"/> (null: a block outside every region).</summary>
-    public int SlotOf(string? name)
+    /// <summary>What each slot in use stands for: its region's label, caps, start and size; the last slot, when several regions share it, all of theirs together.</summary>
+    public static Slot[] Describe(IReadOnlyList<NumberedRegion> regions)
     {
-        name ??= "(no region)";
-        var entries = Volatile.Read(ref _entries);
-        for (var i = 0; i < entries.Length; i++)
+        var slots = new Slot[Math.Min(regions.Count, ThreadAccount.MaxRegions)];
+        for (var i = 0; i < slots.Length; i++)
         {
-            if (ReferenceEquals(entries[i].Name, name))
-            {
-                return entries[i].Slot;
-            }
+            var region = regions[i];
+            slots[i] = new Slot(region.Name, region.Label, region.Caps, region.Start, region.TotalSize);
         }
 
-        return SlotOfSlow(name);
-    }
-
-    /// <summary>A name not seen as this string object: find its slot by value, or give it a new one, and remember the object.</summary>
-    private int SlotOfSlow(string name)
-    {
-        lock (_lock)
+        if (regions.Count > ThreadAccount.MaxRegions)
         {
-            var slot = Array.IndexOf(_names, name);
-            if (slot < 0)
+            var shared = slots[LastSlot];
+            for (var i = ThreadAccount.MaxRegions; i < regions.Count; i++)
             {
-                if (_names.Length == ThreadAccount.MaxRegions)
-                {
-                    return ThreadAccount.MaxRegions - 1;
-                }
-
-                slot = _names.Length;
-                Volatile.Write(ref _names, [.. _names, name]);
+                shared = shared with { Caps = shared.Caps | regions[i].Caps, TotalSize = HeapInfo.SaturatingAdd(shared.TotalSize, regions[i].TotalSize) };
             }
 
-            Volatile.Write(ref _entries, [.. _entries, new Entry(name, slot)]);
-            return slot;
+            slots[LastSlot] = shared with { Name = "(other regions)", Label = "(other regions)" };
         }
+
+        return slots;
     }
 
-    private readonly record struct Entry(string Name, int Slot);
+    /// <summary>What one slot stands for.</summary>
+    public readonly record struct Slot(string Name, string Label, MallocCaps Caps, nuint Start, nuint TotalSize);
 }

@@ -2,18 +2,44 @@
 // peaks: ESP-IDF's per-task heap statistics (heap_task_info.c) for threads.
 //
 // As in ESP-IDF, a block stays charged to the thread that allocated it, so a free on another
-// thread subtracts from the allocating thread's account: counters are therefore updated with
-// interlocked operations (any thread may free), and a peak is raised with a compare-exchange
-// loop. This is paid only when MemoryTrackerOptions.ThreadStatistics is on; otherwise no account
-// exists.
+// thread subtracts from the allocating thread's account. Most frees happen on the allocating
+// thread, so an account has two sides (mimalloc's thread-local free list and its separate,
+// atomic, list for frees from other threads, applied to counters):
+//
+// - the owner's side, written only by the owning thread with plain stores (no interlocked
+//   operation, no fence): allocations, the owner's own frees and reallocs, and the peaks it sees;
+// - the remote side, a separate object (another cache line), updated with interlocked operations
+//   by frees and reallocs that other threads make of the owner's blocks, as signed deltas.
+//
+// A count is the sum of the two sides; readers read the remote side first, then the owner's, so a
+// block freed remotely was allocated in what they read and a count never reads below zero. Current
+// bytes can only rise through an allocation or a realloc: the owner raises its peak with its own
+// count plus the remote delta as it reads it (a count that held at that moment), and a remote
+// realloc that grows a block raises the remote peak; the peak is the larger of the two. Totals are
+// exact once the threads are quiet; while they run, a reader sees each side at some moment.
+//
+// This is paid only when MemoryTrackerOptions.ThreadStatistics is on; otherwise no account exists.
 using System.Runtime.CompilerServices;
 
 namespace MemTrace.Tracking;
 
 internal sealed class ThreadAccount
 {
-    /// <summary>Region slots per account; regions beyond the last share it.</summary>
+    /// <summary>Region slots per account; regions numbered past the last share it.</summary>
     public const int MaxRegions = 32;
+
+    /// <summary>Approximate managed bytes of one account: both sides' region counters and the objects.</summary>
+    public const int ReservedBytes = (2 * MaxRegions * 4 * sizeof(long)) + 256;
+
+    // Owner side: written by the owning thread only (plain stores), read by others with Volatile.Read.
+    private readonly Counters[] _regions = new Counters[MaxRegions];
+    private long _allocations;
+    private long _bytes;
+    private long _blocks;
+    private long _peakBytes;
+
+    // Remote side: signed deltas from other threads, interlocked.
+    private readonly Remote _remote = new();
 
     public ThreadAccount(int index, Thread thread, int threadId)
     {
@@ -35,61 +61,156 @@ internal sealed class ThreadAccount
     /// <summary>The thread's name when its account was made (a later name is read from the thread while it lives).</summary>
     public string? Name { get; }
 
-    public long CurrentBytes;
-    public long PeakBytes;
-    public long CurrentBlocks;
-    public long Allocations;
+    /// <summary>Allocations the thread made.</summary>
+    public long Allocations => Volatile.Read(ref _allocations);
 
-    public readonly long[] RegionCurrentBytes = new long[MaxRegions];
-    public readonly long[] RegionPeakBytes = new long[MaxRegions];
-    public readonly long[] RegionCurrentBlocks = new long[MaxRegions];
-    public readonly long[] RegionAllocations = new long[MaxRegions];
+    /// <summary>Bytes of the thread's blocks live now.</summary>
+    public long CurrentBytes
+    {
+        get
+        {
+            var remote = Volatile.Read(ref _remote.Bytes);
+            return Volatile.Read(ref _bytes) + remote;
+        }
+    }
 
-    /// <summary>A block of <paramref name="bytes"/> was allocated in region slot <paramref name="region"/>.</summary>
+    /// <summary>The thread's blocks live now.</summary>
+    public long CurrentBlocks
+    {
+        get
+        {
+            var remote = Volatile.Read(ref _remote.Blocks);
+            return Volatile.Read(ref _blocks) + remote;
+        }
+    }
+
+    /// <summary>The most bytes the thread's blocks ever took at once.</summary>
+    public long PeakBytes => Math.Max(Volatile.Read(ref _peakBytes), Volatile.Read(ref _remote.PeakBytes));
+
+    /// <summary>Allocations, current bytes, peak bytes and current blocks of region slot <paramref name="region"/>.</summary>
+    public (long Allocations, long CurrentBytes, long PeakBytes, long CurrentBlocks) Region(int region)
+    {
+        ref var remote = ref _remote.Regions[region];
+        ref var own = ref _regions[region];
+        var remoteAllocations = Volatile.Read(ref remote.Allocations);
+        var remoteBytes = Volatile.Read(ref remote.Bytes);
+        var remoteBlocks = Volatile.Read(ref remote.Blocks);
+        return (
+            Volatile.Read(ref own.Allocations) + remoteAllocations,
+            Volatile.Read(ref own.Bytes) + remoteBytes,
+            Math.Max(Volatile.Read(ref own.Peak), Volatile.Read(ref remote.Peak)),
+            Volatile.Read(ref own.Blocks) + remoteBlocks);
+    }
+
+    /// <summary>A block of <paramref name="bytes"/> was allocated in region slot <paramref name="region"/>; called on the owning thread only.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public void Allocated(int region, long bytes)
     {
-        Interlocked.Increment(ref Allocations);
-        Interlocked.Increment(ref RegionAllocations[region]);
-        Interlocked.Increment(ref CurrentBlocks);
-        Interlocked.Increment(ref RegionCurrentBlocks[region]);
-        Add(region, bytes);
+        _allocations++;
+        _blocks++;
+        var total = _bytes + bytes;
+        _bytes = total;
+        RaiseOwnPeak(ref _peakBytes, total + Volatile.Read(ref _remote.Bytes));
+
+        ref var counters = ref _regions[region];
+        counters.Allocations++;
+        counters.Blocks++;
+        var inRegion = counters.Bytes + bytes;
+        counters.Bytes = inRegion;
+        RaiseOwnPeak(ref counters.Peak, inRegion + Volatile.Read(ref _remote.Regions[region].Bytes));
     }
 
-    /// <summary>A block of <paramref name="bytes"/> in region slot <paramref name="region"/> was freed (by any thread).</summary>
-    public void Freed(int region, long bytes)
+    /// <summary>A block of <paramref name="bytes"/> in region slot <paramref name="region"/> was freed by the owning thread (<paramref name="byOwner"/>) or another.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public void Freed(int region, long bytes, bool byOwner)
     {
-        Interlocked.Decrement(ref CurrentBlocks);
-        Interlocked.Decrement(ref RegionCurrentBlocks[region]);
-        Add(region, -bytes);
+        if (!byOwner)
+        {
+            FreedRemotely(region, bytes);
+            return;
+        }
+
+        _blocks--;
+        _bytes -= bytes;
+        ref var counters = ref _regions[region];
+        counters.Blocks--;
+        counters.Bytes -= bytes;
     }
 
-    /// <summary>A block was resized or moved from one region slot to another by a realloc.</summary>
-    public void Resized(int fromRegion, long fromBytes, int toRegion, long toBytes)
+    /// <summary>A block was resized or moved from one region slot to another by a realloc on the owning thread (<paramref name="byOwner"/>) or another.</summary>
+    public void Resized(int fromRegion, long fromBytes, int toRegion, long toBytes, bool byOwner)
     {
+        if (!byOwner)
+        {
+            ResizedRemotely(fromRegion, fromBytes, toRegion, toBytes);
+            return;
+        }
+
+        ref var to = ref _regions[toRegion];
         if (fromRegion != toRegion)
         {
-            Interlocked.Decrement(ref RegionCurrentBlocks[fromRegion]);
-            Interlocked.Increment(ref RegionCurrentBlocks[toRegion]);
-            Interlocked.Increment(ref RegionAllocations[toRegion]);
-            RaisePeak(ref RegionPeakBytes[toRegion], Interlocked.Add(ref RegionCurrentBytes[toRegion], toBytes));
-            Interlocked.Add(ref RegionCurrentBytes[fromRegion], -fromBytes);
+            ref var from = ref _regions[fromRegion];
+            from.Blocks--;
+            from.Bytes -= fromBytes;
+            to.Blocks++;
+            to.Allocations++;
+            to.Bytes += toBytes;
         }
         else
         {
-            RaisePeak(ref RegionPeakBytes[toRegion], Interlocked.Add(ref RegionCurrentBytes[toRegion], toBytes - fromBytes));
+            to.Bytes += toBytes - fromBytes;
         }
 
-        RaisePeak(ref PeakBytes, Interlocked.Add(ref CurrentBytes, toBytes - fromBytes));
+        RaiseOwnPeak(ref to.Peak, to.Bytes + Volatile.Read(ref _remote.Regions[toRegion].Bytes));
+        _bytes += toBytes - fromBytes;
+        RaiseOwnPeak(ref _peakBytes, _bytes + Volatile.Read(ref _remote.Bytes));
     }
 
-    private void Add(int region, long bytes)
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private void FreedRemotely(int region, long bytes)
     {
-        RaisePeak(ref RegionPeakBytes[region], Interlocked.Add(ref RegionCurrentBytes[region], bytes));
-        RaisePeak(ref PeakBytes, Interlocked.Add(ref CurrentBytes, bytes));
+        ref var counters = ref _remote.Regions[region];
+        Interlocked.Decrement(ref counters.Blocks);
+        Interlocked.Add(ref counters.Bytes, -bytes);
+        Interlocked.Decrement(ref _remote.Blocks);
+        Interlocked.Add(ref _remote.Bytes, -bytes);
     }
 
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private void ResizedRemotely(int fromRegion, long fromBytes, int toRegion, long toBytes)
+    {
+        ref var to = ref _remote.Regions[toRegion];
+        long inRegion;
+        if (fromRegion != toRegion)
+        {
+            ref var from = ref _remote.Regions[fromRegion];
+            Interlocked.Decrement(ref from.Blocks);
+            Interlocked.Add(ref from.Bytes, -fromBytes);
+            Interlocked.Increment(ref to.Blocks);
+            Interlocked.Increment(ref to.Allocations);
+            inRegion = Interlocked.Add(ref to.Bytes, toBytes);
+        }
+        else
+        {
+            inRegion = Interlocked.Add(ref to.Bytes, toBytes - fromBytes);
+        }
+
+        RaiseRemotePeak(ref to.Peak, inRegion + Volatile.Read(ref _regions[toRegion].Bytes));
+        RaiseRemotePeak(ref _remote.PeakBytes, Interlocked.Add(ref _remote.Bytes, toBytes - fromBytes) + Volatile.Read(ref _bytes));
+    }
+
+    /// <summary>Raises a peak of the owner's side: only the owner writes it.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void RaisePeak(ref long peak, long value)
+    private static void RaiseOwnPeak(ref long peak, long value)
+    {
+        if (value > peak)
+        {
+            peak = value;
+        }
+    }
+
+    /// <summary>Raises a peak of the remote side, which any other thread may raise at the same time.</summary>
+    private static void RaiseRemotePeak(ref long peak, long value)
     {
         var seen = Volatile.Read(ref peak);
         while (value > seen)
@@ -102,5 +223,23 @@ internal sealed class ThreadAccount
 
             seen = won;
         }
+    }
+
+    /// <summary>One region's counters on one side.</summary>
+    private struct Counters
+    {
+        public long Allocations;
+        public long Bytes;
+        public long Blocks;
+        public long Peak;
+    }
+
+    /// <summary>The remote side: deltas that other threads apply, kept apart from the owner's counters.</summary>
+    private sealed class Remote
+    {
+        public readonly Counters[] Regions = new Counters[MaxRegions];
+        public long Bytes;
+        public long Blocks;
+        public long PeakBytes;
     }
 }

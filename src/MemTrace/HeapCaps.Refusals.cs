@@ -1,0 +1,42 @@
+// Requests that an attached tracker refuses (its allocation hook: injected failures, the CRT's
+// _CrtSetAllocHook). A refused request fails as a request that no region can serve: null, a
+// realloc's block left intact, and the failed-allocation callback (then the abort, when
+// AbortOnAllocationFailure is set) called exactly where that request would call it had the regions
+// run out of memory, with the same size, caps and function name; so the code under test cannot
+// tell an injected failure from a real one. The regions themselves are not asked.
+using System.Numerics;
+using System.Runtime.CompilerServices;
+
+namespace MemTrace;
+
+public sealed unsafe partial class HeapCaps
+{
+    /// <summary>Fails a refused request: the failure callback when <paramref name="callsBack"/> (a real failure of the same request would call it), then null.</summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private void* Refused(bool callsBack, nuint size, MallocCaps caps, AllocationMethod method)
+    {
+        if (callsBack)
+        {
+            OnAllocationFailed(size, caps, method);
+        }
+
+        return null;
+    }
+
+    /// <summary>
+    /// The failure of a request made through a tracker that the tracker's hook refused (tracked malloc, calloc,
+    /// aligned alloc, realloc): the failure callback with the request's size and caps, as a real failure would
+    /// call it (not for 0 bytes).
+    /// </summary>
+    internal void OnTrackedRequestRefused(nuint size, MallocCaps caps, AllocationMethod method)
+    {
+        if (size != 0)
+        {
+            OnAllocationFailed(size, caps, method);
+        }
+    }
+
+    /// <summary>Whether a failed aligned request calls the failure callback: a valid alignment, no overflow, and a non-zero size.</summary>
+    private static bool AlignedFailureCallsBack(nuint alignment, nuint n, nuint size) =>
+        alignment != 0 && BitOperations.IsPow2((ulong)alignment) && !MulOverflows(n, size) && n * size != 0;
+}
