@@ -349,10 +349,15 @@ public sealed unsafe partial class MemoryTracker
             }
             else if (enabled)
             {
-                TrackFromNow(block, size, caps, CallSiteRegistry.GetId(AllocationMethod.Realloc, file, line, function, variable));
+                TrackFromNow(Cell(), block, size, caps, CallSiteRegistry.GetId(AllocationMethod.Realloc, file, line, function, variable));
             }
 
             return block;
+        }
+
+        if (oldTag != 0 && _closing)
+        {
+            Abandon(ptr); // The intact block keeps no tag of a store that Dispose is freeing.
         }
 
         var site = CallSiteRegistry.GetId(AllocationMethod.Realloc, file, line, function, variable);
@@ -369,9 +374,8 @@ public sealed unsafe partial class MemoryTracker
     }
 
     /// <summary>Starts recording a block that was made while tracking was off, at its first tracked realloc.</summary>
-    private void TrackFromNow(void* block, nuint size, MallocCaps caps, uint site)
+    private void TrackFromNow(TrackerThreadCell cell, void* block, nuint size, MallocCaps caps, uint site)
     {
-        var cell = Cell();
         var handle = TakeHandle(cell);
         if (handle == 0)
         {

@@ -27,15 +27,16 @@ public sealed unsafe partial class MemoryTracker
     /// the first free's site; they are never passed to the native free. A block allocated while
     /// tracking was disabled is freed silently.
     /// </remarks>
-    /// <exception cref="ObjectDisposedException">The heap was disposed.</exception>
+    /// <exception cref="ObjectDisposedException">The tracker or its heap was disposed (and <paramref name="pointer"/> is not null; after the tracker's disposal it is left as it was).</exception>
     /// <exception cref="MemoryErrorException">The pointer is not a live block and the heap's policy is <see cref="MemoryErrorPolicy.Throw"/>.</exception>
     public void Free<T>(ref T* pointer, [CallerArgumentExpression(nameof(pointer))] string variable = "", [CallerFilePath] string file = "", [CallerLineNumber] int line = 0, [CallerMemberName] string function = "")
         where T : unmanaged
     {
         void* block = pointer;
-        pointer = null;
         if (block is not null)
         {
+            ThrowIfDisposed();
+            pointer = null;
             FreeBlock(block, AllocationMethod.Free, _clearOnFree, variable, file, line, function);
         }
     }
@@ -46,14 +47,15 @@ public sealed unsafe partial class MemoryTracker
     /// <param name="file">Filled in by the compiler.</param>
     /// <param name="line">Filled in by the compiler.</param>
     /// <param name="function">Filled in by the compiler.</param>
-    /// <exception cref="ObjectDisposedException">The heap was disposed.</exception>
+    /// <exception cref="ObjectDisposedException">The tracker or its heap was disposed (and <paramref name="pointer"/> is not null; after the tracker's disposal it is left as it was).</exception>
     /// <exception cref="MemoryErrorException">The pointer is not a live block and the heap's policy is <see cref="MemoryErrorPolicy.Throw"/>.</exception>
     public void Free(ref void* pointer, [CallerArgumentExpression(nameof(pointer))] string variable = "", [CallerFilePath] string file = "", [CallerLineNumber] int line = 0, [CallerMemberName] string function = "")
     {
         var block = pointer;
-        pointer = null;
         if (block is not null)
         {
+            ThrowIfDisposed();
+            pointer = null;
             FreeBlock(block, AllocationMethod.Free, _clearOnFree, variable, file, line, function);
         }
     }

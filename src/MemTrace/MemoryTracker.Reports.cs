@@ -80,9 +80,10 @@ public sealed unsafe partial class MemoryTracker
     /// <param name="tag">A tag for the heading, as the seed's ESP_LOG tag.</param>
     /// <param name="output">Where to print; null for <see cref="Output"/>.</param>
     /// <returns>One row per capability.</returns>
-    /// <exception cref="ObjectDisposedException">The heap was disposed.</exception>
+    /// <exception cref="ObjectDisposedException">The tracker or its heap was disposed.</exception>
     public IReadOnlyList<CapsMemoryInfo> PrintMemoryInfo(string tag, TextWriter? output = null)
     {
+        ThrowIfDisposed();
         var rows = new List<CapsMemoryInfo>(MemoryInfoCaps.Count);
         foreach (var caps in MemoryInfoCaps)
         {
