@@ -270,7 +270,7 @@ public sealed unsafe partial class MemoryTracker
     {
         if (handle != 0)
         {
-            cell.PushFront(handle);
+            ReturnUnused(cell, handle);
         }
 
         if (n != 0 && size != 0)

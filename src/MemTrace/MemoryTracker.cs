@@ -463,6 +463,20 @@ public sealed unsafe partial class MemoryTracker : IDisposable, IAllocationObser
         return batch[0];
     }
 
+    /// <summary>
+    /// Puts back a handle taken for a request that failed, to be reused first. The failure callback ran
+    /// in between and may have freed blocks on this thread, filling the ring: spill first then.
+    /// </summary>
+    private void ReturnUnused(TrackerThreadCell cell, uint handle)
+    {
+        if (cell.Count == TrackerThreadCell.RingSize)
+        {
+            Spill(cell);
+        }
+
+        cell.PushFront(handle);
+    }
+
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private void GiveHandle(TrackerThreadCell cell, uint handle)
     {
@@ -796,7 +810,7 @@ public sealed unsafe partial class MemoryTracker : IDisposable, IAllocationObser
 
         if (block is null)
         {
-            cell.PushFront(tag);
+            ReturnUnused(cell, tag);
             if (size != 0)
             {
                 LogFailure(method, size, caps, CallSiteRegistry.Unlocated(method), request);

@@ -72,6 +72,61 @@ public unsafe class MemoryTrackerTests
     }
 
     [Fact]
+    public void A_failure_callback_that_frees_tracked_blocks_never_gives_one_record_to_two_blocks()
+    {
+        // The failed request's record handle goes back to the thread's ring of free handles after the
+        // failure callback has run. When the callback's frees have just filled the ring, the handle must
+        // not overwrite another one: then a later allocation would share a record with an earlier one.
+        // Which count of frees fills the ring depends on the ring's state, so every count in a full
+        // cycle of it is tried.
+        for (var freed = 256; freed < 320; freed++)
+        {
+            using var heap = new HeapCaps(HeapLayout.Host(), new HeapCapsOptions { ErrorOutput = null });
+            using var tracker = new MemoryTracker(heap, new MemoryTrackerOptions { Output = null });
+            var live = new List<nint>();
+            for (var i = 0; i < 320; i++)
+            {
+                live.Add((nint)tracker.Malloc(16, MallocCaps.Default));
+            }
+
+            var toFree = freed;
+            var calls = 0;
+            heap.RegisterFailedAllocCallback((_, _, _) =>
+            {
+                calls++;
+                for (var i = 0; i < toFree; i++)
+                {
+                    var p = (void*)live[i];
+                    tracker.Free(ref p);
+                }
+            });
+
+            Assert.False(tracker.Malloc(out byte* huge, nuint.MaxValue / 4, MallocCaps.Default));
+
+            Assert.Equal(1, calls);
+            live.RemoveRange(0, toFree);
+            for (var i = 0; i < 320; i++)
+            {
+                live.Add((nint)tracker.Malloc(24, MallocCaps.Default));
+            }
+
+            var records = tracker.GetAllocations();
+            Assert.Equal(live.Count, tracker.LiveBlocks);
+            Assert.Equal(live.Select(p => (nuint)p).Order(), records.Select(r => r.Address).Order());
+            foreach (var block in live)
+            {
+                var p = (void*)block;
+                tracker.Free(ref p);
+            }
+
+            Assert.Empty(tracker.GetAllocations());
+            Assert.Equal(0, tracker.LiveBlocks);
+            Assert.Equal(0, heap.ErrorCount);
+            Assert.Equal(0u, heap.GetInfo(MallocCaps.None).AllocatedBlocks);
+        }
+    }
+
+    [Fact]
     public void Request_numbers_count_one_two_three_on_one_thread()
     {
         using var f = new HostFixture(withTracker: true);

@@ -61,7 +61,11 @@ internal sealed class TrackerThreadCell(object owner) : ThreadCell(owner)
         Count++;
     }
 
-    /// <summary>Puts back a handle that was taken but not used (reused first). The ring must not be full.</summary>
+    /// <summary>
+    /// Puts back a handle that was taken but not used (reused first). The ring must not be full: a
+    /// failure callback may have freed blocks on this thread since the handle was taken, so callers
+    /// spill first when it is (MemoryTracker.ReturnUnused).
+    /// </summary>
     public void PushFront(uint handle)
     {
         Debug.Assert(Count < RingSize, "PushFront onto a full ring: spill first.");
