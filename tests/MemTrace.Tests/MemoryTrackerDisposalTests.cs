@@ -29,6 +29,7 @@ public unsafe class MemoryTrackerDisposalTests
         Assert.Throws<ObjectDisposedException>(() => tracker.Malloc(out void* _, 16, MallocCaps.Default));
         Assert.Throws<ObjectDisposedException>(() => tracker.Calloc(2, 8, MallocCaps.Default));
         Assert.Throws<ObjectDisposedException>(() => tracker.AlignedAlloc(64, 16, MallocCaps.Default));
+        Assert.Throws<ObjectDisposedException>(() => tracker.AlignedAlloc(out void* _, 64, 16, MallocCaps.Default));
         Assert.Throws<ObjectDisposedException>(() => tracker.Realloc(null, 16, MallocCaps.Default));
         Assert.Throws<ObjectDisposedException>(() => tracker.Realloc(kept, 64, MallocCaps.Default));
         var alias = kept;
