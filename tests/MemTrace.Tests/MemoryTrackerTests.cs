@@ -294,41 +294,57 @@ public unsafe class MemoryTrackerTests
     [Fact]
     public void Free_zeroes_a_tracked_block_before_releasing_it()
     {
-        // After the native free, glibc reuses only the first 16 bytes of a small chunk (its
-        // tcache links), which are MemTrace's header; the user bytes stay as the free left them.
-        // So this reads freed memory on purpose, right after the free, on the same thread.
-        if (!OperatingSystem.IsLinux())
-        {
-            return;
-        }
-
+        // The block is served from memory this test owns (a region added to the host heap), so its bytes
+        // can be read after the free without reading freed memory. The host region's own zeroing is
+        // checked while the block is still allocated, in HostRegionTests.
+        using var memory = new OwnedMemory(16 * 1024);
         using var f = new HostFixture(withTracker: true);
+        Assert.Equal(HeapCapsResult.Ok, f.Heap.AddRegionWithCaps([MallocCaps.Default | MallocCaps.Bit8, MallocCaps.None, MallocCaps.None], memory.Start, memory.End));
         f.T.Malloc(out byte* buffer, 200, MallocCaps.Default);
+        Assert.True(memory.Contains(buffer, 200));
         new Span<byte>(buffer, 200).Fill(0xAB);
         var address = buffer;
 
         f.T.Free(ref buffer);
 
-        Assert.True(new Span<byte>(address, 200).IndexOfAnyExcept((byte)0) < 0);
+        // TLSF writes its free-list links over the first 8 bytes of a freed block; the rest stays as the free left it.
+        Assert.True(buffer == null);
+        Assert.True(new Span<byte>(address + 8, 192).IndexOfAnyExcept((byte)0) < 0);
+        Assert.Equal(0, f.Heap.ErrorCount);
     }
 
     [Fact]
     public void Without_clear_on_free_the_bytes_are_left_alone()
     {
-        if (!OperatingSystem.IsLinux())
-        {
-            return;
-        }
-
+        using var memory = new OwnedMemory(16 * 1024);
         using var heap = new HeapCaps(HeapLayout.Host());
+        Assert.Equal(HeapCapsResult.Ok, heap.AddRegionWithCaps([MallocCaps.Default | MallocCaps.Bit8, MallocCaps.None, MallocCaps.None], memory.Start, memory.End));
         using var tracker = new MemoryTracker(heap, new MemoryTrackerOptions { Output = null, ClearOnFree = false });
         tracker.Malloc(out byte* buffer, 200, MallocCaps.Default);
+        Assert.True(memory.Contains(buffer, 200));
         new Span<byte>(buffer, 200).Fill(0xAB);
         var address = buffer;
 
         tracker.Free(ref buffer);
 
-        Assert.Equal(0xAB, address[100]);
+        Assert.True(new Span<byte>(address + 8, 192).IndexOfAnyExcept((byte)0xAB) < 0);
+    }
+
+    [Fact]
+    public void A_block_allocated_while_disabled_is_not_zeroed_by_its_free()
+    {
+        using var memory = new OwnedMemory(16 * 1024);
+        using var f = new HostFixture(withTracker: true, trackerEnabled: false);
+        Assert.Equal(HeapCapsResult.Ok, f.Heap.AddRegionWithCaps([MallocCaps.Default | MallocCaps.Bit8, MallocCaps.None, MallocCaps.None], memory.Start, memory.End));
+        f.T.Malloc(out byte* buffer, 200, MallocCaps.Default);
+        new Span<byte>(buffer, 200).Fill(0xAB);
+        var address = buffer;
+        f.T.Enabled = true;
+
+        f.T.Free(ref buffer);
+
+        // As the seed: only a registered block is zeroed.
+        Assert.True(new Span<byte>(address + 8, 192).IndexOfAnyExcept((byte)0xAB) < 0);
     }
 
     [Fact]
@@ -614,6 +630,48 @@ public unsafe class MemoryTrackerTests
         Assert.Contains("unbounded", text, StringComparison.Ordinal);
         Assert.DoesNotContain(nuint.MaxValue.ToString(System.Globalization.CultureInfo.InvariantCulture), text, StringComparison.Ordinal);
         Assert.Contains("MALLOC_CAP_RETENTION", text, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Print_memory_info_on_a_chip_layout_shows_each_rows_minimum_free_and_largest_block()
+    {
+        using var heap = new HeapCaps(HeapLayout.Esp32());
+        var output = new StringWriter();
+        using var tracker = new MemoryTracker(heap, new MemoryTrackerOptions { Output = output });
+        var largestBefore = heap.GetLargestFreeBlock(MallocCaps.Internal);
+        var freeBefore = heap.GetFreeSize(MallocCaps.Internal);
+
+        // A low-water mark: while these blocks are live, internal RAM is at its lowest.
+        tracker.Malloc(out byte* first, 40_000, MallocCaps.Internal);
+        tracker.Malloc(out byte* second, 40_000, MallocCaps.Internal);
+        var freeAtLowest = heap.GetFreeSize(MallocCaps.Internal);
+        var largestWhileLive = heap.GetLargestFreeBlock(MallocCaps.Internal);
+        tracker.Free(ref second);
+        tracker.Malloc(out byte* keep, 1000, MallocCaps.Internal);
+        var freeNow = heap.GetFreeSize(MallocCaps.Internal);
+        var largestNow = heap.GetLargestFreeBlock(MallocCaps.Internal);
+
+        var rows = tracker.PrintMemoryInfo("chip");
+
+        var row = rows.Single(r => r.Caps == MallocCaps.Internal);
+        Assert.True(freeAtLowest < freeNow && freeNow < freeBefore, $"{freeAtLowest} < {freeNow} < {freeBefore}");
+        Assert.Equal(freeNow, row.FreeSize);
+        Assert.Equal(freeAtLowest, row.MinimumFreeSize);
+        Assert.Equal(largestNow, row.LargestFreeBlock);
+        Assert.True(largestWhileLive <= largestNow && largestNow <= largestBefore);
+        Assert.InRange(row.LargestFreeBlock, 1u, row.FreeSize);
+        Assert.Equal(heap.GetTotalSize(MallocCaps.Internal), row.TotalSize);
+
+        // Each row prints total, free, minimum free and largest block in that order.
+        var exec = rows.Single(r => r.Caps == MallocCaps.Exec);
+        Assert.InRange(exec.MinimumFreeSize, 1u, exec.FreeSize);
+        Assert.InRange(exec.LargestFreeBlock, 1u, exec.FreeSize);
+        var printed = output.ToString().Split('\n').Single(l => l.TrimStart().StartsWith("MALLOC_CAP_INTERNAL ", StringComparison.Ordinal));
+        Assert.Equal(
+            [row.TotalSize.ToString(System.Globalization.CultureInfo.InvariantCulture), row.FreeSize.ToString(System.Globalization.CultureInfo.InvariantCulture), row.MinimumFreeSize.ToString(System.Globalization.CultureInfo.InvariantCulture), row.LargestFreeBlock.ToString(System.Globalization.CultureInfo.InvariantCulture)],
+            printed.Split(' ', StringSplitOptions.RemoveEmptyEntries).Skip(1));
+        tracker.Free(ref first);
+        tracker.Free(ref keep);
     }
 
     [Fact]
