@@ -39,7 +39,7 @@ public sealed record AllocationRecord
     /// <summary>The C name of <see cref="Method"/>, as the seed logs it (<c>heap_caps_malloc</c>, …).</summary>
     public string MethodName => Method.ToCName();
 
-    /// <summary>Requested size in bytes (for calloc, n × size).</summary>
+    /// <summary>Requested size in bytes (for calloc, n × size; <see cref="nuint.MaxValue"/> for a failed calloc whose n × size overflows).</summary>
     public required nuint Size { get; init; }
 
     /// <summary>Requested capabilities.</summary>

@@ -97,6 +97,11 @@ public sealed unsafe partial class HeapCaps
             block = ReallocBase(ptr, size, MallocCaps.Default, out oldState, ref tag);
         }
 
+        if (tag != 0)
+        {
+            DropStaleTag(observer, block is not null ? block : ptr);
+        }
+
         if (block is not null)
         {
             observer?.OnReallocated(tag, block, size, MallocCaps.Default, AllocationMethod.Realloc);

@@ -137,13 +137,19 @@ public sealed unsafe partial class HeapCaps
             return Refused(true, size, LastOf(caps), AllocationMethod.ReallocPrefer);
         }
 
+        uint tag = 0;
         foreach (var option in caps)
         {
             last = option;
-            uint tag = 0;
+            tag = 0;
             var block = ReallocBase(ptr, size, option, out var oldState, ref tag);
             if (block is not null)
             {
+                if (tag != 0)
+                {
+                    DropStaleTag(observer, block);
+                }
+
                 observer?.OnReallocated(tag, block, size, option, AllocationMethod.Realloc);
                 return block;
             }
@@ -157,6 +163,11 @@ public sealed unsafe partial class HeapCaps
 
                 return null;
             }
+        }
+
+        if (tag != 0)
+        {
+            DropStaleTag(observer, ptr);
         }
 
         OnAllocationFailed(size, last, AllocationMethod.ReallocPrefer);

@@ -296,6 +296,11 @@ public sealed unsafe partial class HeapCaps : IDisposable
         }
 
         var block = ReallocTagged(AllocationMethod.Realloc, ptr, size, caps, out var oldState, out var oldTag);
+        if (oldTag != 0)
+        {
+            DropStaleTag(observer, block is not null ? block : ptr);
+        }
+
         if (block is not null)
         {
             observer?.OnReallocated(oldTag, block, size, caps, AllocationMethod.Realloc);
@@ -339,6 +344,10 @@ public sealed unsafe partial class HeapCaps : IDisposable
     }
 
     /// <summary>Releases every region's memory. Blocks still allocated become invalid.</summary>
+    /// <remarks>
+    /// An attached <see cref="MemoryTracker"/> is detached first; it can still be disposed afterwards (its blocks
+    /// are gone with the heap). The heap must not be in use on other threads while it is disposed.
+    /// </remarks>
     public void Dispose()
     {
         if (_disposed)
@@ -347,6 +356,7 @@ public sealed unsafe partial class HeapCaps : IDisposable
         }
 
         _disposed = true;
+        Volatile.Write(ref _observer, null);
         foreach (var region in _set.Ordered)
         {
             region.Dispose();
@@ -481,7 +491,29 @@ public sealed unsafe partial class HeapCaps : IDisposable
         return region.Query(ptr, out block);
     }
 
-    internal void SetTag(void* ptr, uint tag) => FindRegion(ptr)?.SetTag(ptr, tag);
+    /// <summary>Sets the tag of a live block the caller owns; nothing once the heap is disposed (its blocks are gone).</summary>
+    internal void SetTag(void* ptr, uint tag)
+    {
+        if (!_disposed)
+        {
+            FindRegion(ptr)?.SetTag(ptr, tag);
+        }
+    }
+
+    /// <summary>
+    /// Clears the tag of a block the caller does not own, if it is still a live block with tag
+    /// <paramref name="tag"/>; safe while other threads free or reallocate it. Nothing once the heap is disposed.
+    /// </summary>
+    internal void ClearTag(void* ptr, uint tag)
+    {
+        if (!_disposed)
+        {
+            FindRegion(ptr)?.ClearTag(ptr, tag);
+        }
+    }
+
+    /// <summary>Whether <see cref="Dispose"/> has run.</summary>
+    internal bool IsDisposed => _disposed;
 
     /// <summary>Every live block of every region: address, usable size, tag.</summary>
     internal void ForEachLiveBlock(Action<nuint, nuint, uint> visitor)
@@ -503,18 +535,37 @@ public sealed unsafe partial class HeapCaps : IDisposable
 
     private void FreeReporting(void* ptr, AllocationMethod method)
     {
+        // The observer is read before the free: a tag belongs to the tracker that was attached when the
+        // block was tagged, never to one attached while this free was in progress.
+        var observer = _observer;
         var state = FreeTagged(ptr, clearIfTagged: false, out var block);
         if (state == BlockState.Live)
         {
             if (block.Tag != 0)
             {
-                _observer?.OnFreed(block.Tag, ptr, method);
+                observer?.OnFreed(block.Tag, ptr, method);
             }
 
             return;
         }
 
         ReportBadPointer(state, method, ptr, detectedAt: null);
+    }
+
+    /// <summary>
+    /// After a realloc of a tagged block (<paramref name="block"/>: the result, or the intact block when it failed;
+    /// the caller owns it): a tag belongs to the tracker that was attached when the block was tagged. When no
+    /// tracker was attached as the realloc began (<paramref name="observer"/> null), or that tracker has been
+    /// detached since, the tag is stale: its tracker may have missed the block while the realloc held it, so the
+    /// tag is cleared here, before a tracker attached later could take it for one of its own.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private void DropStaleTag(IAllocationObserver? observer, void* block)
+    {
+        if (observer is null || !ReferenceEquals(Volatile.Read(ref _observer), observer))
+        {
+            SetTag(block, 0);
+        }
     }
 
     /// <summary>heap_caps_malloc_base: no failure handling.</summary>

@@ -21,7 +21,7 @@ public sealed unsafe partial class MemoryTracker
     public void* Malloc(nuint size, MallocCaps caps, [CallerFilePath] string file = "", [CallerLineNumber] int line = 0, [CallerMemberName] string function = "") =>
         _enabled
             ? TrackedAllocate(AllocationMethod.Malloc, 0, 1, size, caps, CallSiteRegistry.GetId(AllocationMethod.Malloc, file, line, function, null))
-            : Untracked(AllocationMethod.Malloc, 0, 1, size, caps);
+            : Untracked(AllocationMethod.Malloc, 0, 1, size, caps, null, file, line, function);
 
     /// <summary>Allocates and records <paramref name="size"/> bytes into <paramref name="destination"/>, recording the variable's name.</summary>
     /// <typeparam name="T">The pointer's element type.</typeparam>
@@ -39,7 +39,7 @@ public sealed unsafe partial class MemoryTracker
     {
         destination = (T*)(_enabled
             ? TrackedAllocate(AllocationMethod.Malloc, 0, 1, size, caps, CallSiteRegistry.GetId(AllocationMethod.Malloc, file, line, function, variable))
-            : Untracked(AllocationMethod.Malloc, 0, 1, size, caps));
+            : Untracked(AllocationMethod.Malloc, 0, 1, size, caps, variable, file, line, function));
         return destination is not null;
     }
 
@@ -57,7 +57,7 @@ public sealed unsafe partial class MemoryTracker
     {
         destination = _enabled
             ? TrackedAllocate(AllocationMethod.Malloc, 0, 1, size, caps, CallSiteRegistry.GetId(AllocationMethod.Malloc, file, line, function, variable))
-            : Untracked(AllocationMethod.Malloc, 0, 1, size, caps);
+            : Untracked(AllocationMethod.Malloc, 0, 1, size, caps, variable, file, line, function);
         return destination is not null;
     }
 
@@ -73,7 +73,7 @@ public sealed unsafe partial class MemoryTracker
     public void* Calloc(nuint n, nuint size, MallocCaps caps, [CallerFilePath] string file = "", [CallerLineNumber] int line = 0, [CallerMemberName] string function = "") =>
         _enabled
             ? TrackedAllocate(AllocationMethod.Calloc, 0, n, size, caps, CallSiteRegistry.GetId(AllocationMethod.Calloc, file, line, function, null))
-            : Untracked(AllocationMethod.Calloc, 0, n, size, caps);
+            : Untracked(AllocationMethod.Calloc, 0, n, size, caps, null, file, line, function);
 
     /// <summary>Allocates and records <paramref name="n"/> × <paramref name="size"/> zeroed bytes into <paramref name="destination"/>, recording the variable's name.</summary>
     /// <typeparam name="T">The pointer's element type.</typeparam>
@@ -92,7 +92,7 @@ public sealed unsafe partial class MemoryTracker
     {
         destination = (T*)(_enabled
             ? TrackedAllocate(AllocationMethod.Calloc, 0, n, size, caps, CallSiteRegistry.GetId(AllocationMethod.Calloc, file, line, function, variable))
-            : Untracked(AllocationMethod.Calloc, 0, n, size, caps));
+            : Untracked(AllocationMethod.Calloc, 0, n, size, caps, variable, file, line, function));
         return destination is not null;
     }
 
@@ -111,7 +111,7 @@ public sealed unsafe partial class MemoryTracker
     {
         destination = _enabled
             ? TrackedAllocate(AllocationMethod.Calloc, 0, n, size, caps, CallSiteRegistry.GetId(AllocationMethod.Calloc, file, line, function, variable))
-            : Untracked(AllocationMethod.Calloc, 0, n, size, caps);
+            : Untracked(AllocationMethod.Calloc, 0, n, size, caps, variable, file, line, function);
         return destination is not null;
     }
 
@@ -127,7 +127,7 @@ public sealed unsafe partial class MemoryTracker
     public void* AlignedAlloc(nuint alignment, nuint size, MallocCaps caps, [CallerFilePath] string file = "", [CallerLineNumber] int line = 0, [CallerMemberName] string function = "") =>
         _enabled
             ? TrackedAllocate(AllocationMethod.AlignedAlloc, alignment, 1, size, caps, CallSiteRegistry.GetId(AllocationMethod.AlignedAlloc, file, line, function, null))
-            : Untracked(AllocationMethod.AlignedAlloc, alignment, 1, size, caps);
+            : Untracked(AllocationMethod.AlignedAlloc, alignment, 1, size, caps, null, file, line, function);
 
     /// <summary>Allocates and records <paramref name="size"/> bytes aligned to <paramref name="alignment"/> into <paramref name="destination"/>, recording the variable's name.</summary>
     /// <typeparam name="T">The pointer's element type.</typeparam>
@@ -146,7 +146,26 @@ public sealed unsafe partial class MemoryTracker
     {
         destination = (T*)(_enabled
             ? TrackedAllocate(AllocationMethod.AlignedAlloc, alignment, 1, size, caps, CallSiteRegistry.GetId(AllocationMethod.AlignedAlloc, file, line, function, variable))
-            : Untracked(AllocationMethod.AlignedAlloc, alignment, 1, size, caps));
+            : Untracked(AllocationMethod.AlignedAlloc, alignment, 1, size, caps, variable, file, line, function));
+        return destination is not null;
+    }
+
+    /// <summary>Allocates and records <paramref name="size"/> bytes aligned to <paramref name="alignment"/> into an untyped <paramref name="destination"/>, recording the variable's name.</summary>
+    /// <param name="destination">Receives the block, or null.</param>
+    /// <param name="alignment">A power of two.</param>
+    /// <param name="size">Bytes to allocate.</param>
+    /// <param name="caps">Capabilities the memory must have.</param>
+    /// <param name="variable">Filled in by the compiler: the destination's name.</param>
+    /// <param name="file">Filled in by the compiler.</param>
+    /// <param name="line">Filled in by the compiler.</param>
+    /// <param name="function">Filled in by the compiler.</param>
+    /// <returns>True when a block was allocated.</returns>
+    /// <exception cref="ObjectDisposedException">The tracker or its heap was disposed.</exception>
+    public bool AlignedAlloc(out void* destination, nuint alignment, nuint size, MallocCaps caps, [CallerArgumentExpression(nameof(destination))] string variable = "", [CallerFilePath] string file = "", [CallerLineNumber] int line = 0, [CallerMemberName] string function = "")
+    {
+        destination = _enabled
+            ? TrackedAllocate(AllocationMethod.AlignedAlloc, alignment, 1, size, caps, CallSiteRegistry.GetId(AllocationMethod.AlignedAlloc, file, line, function, variable))
+            : Untracked(AllocationMethod.AlignedAlloc, alignment, 1, size, caps, variable, file, line, function);
         return destination is not null;
     }
 
@@ -165,7 +184,7 @@ public sealed unsafe partial class MemoryTracker
     /// <exception cref="ObjectDisposedException">The tracker or its heap was disposed.</exception>
     /// <exception cref="MemoryErrorException"><paramref name="ptr"/> is not a live block and the heap's policy is <see cref="MemoryErrorPolicy.Throw"/>.</exception>
     public void* Realloc(void* ptr, nuint size, MallocCaps caps, [CallerFilePath] string file = "", [CallerLineNumber] int line = 0, [CallerMemberName] string function = "") =>
-        TrackedRealloc(ptr, size, caps, null, file, line, function);
+        TrackedRealloc(ptr, size, caps, null, file, line, function, out _);
 
     /// <summary>
     /// Resizes the block in <paramref name="pointer"/> and updates its record, recording the
@@ -180,19 +199,51 @@ public sealed unsafe partial class MemoryTracker
     /// <param name="file">Filled in by the compiler.</param>
     /// <param name="line">Filled in by the compiler.</param>
     /// <param name="function">Filled in by the compiler.</param>
-    /// <returns>True on success (including a free by size 0); false when the block could not be resized or was not a live block.</returns>
+    /// <returns>
+    /// True on success (including a free by size 0); false when the block could not be resized, or when
+    /// <paramref name="pointer"/> was not a live block (reported; with size 0 too): <paramref name="pointer"/> is then unchanged.
+    /// </returns>
     /// <exception cref="ObjectDisposedException">The tracker or its heap was disposed.</exception>
     /// <exception cref="MemoryErrorException"><paramref name="pointer"/> is not a live block and the heap's policy is <see cref="MemoryErrorPolicy.Throw"/>.</exception>
     public bool Realloc<T>(ref T* pointer, nuint size, MallocCaps caps, [CallerArgumentExpression(nameof(pointer))] string variable = "", [CallerFilePath] string file = "", [CallerLineNumber] int line = 0, [CallerMemberName] string function = "")
         where T : unmanaged
     {
-        var result = TrackedRealloc(pointer, size, caps, variable, file, line, function);
-        if (result is null && size != 0)
+        var result = TrackedRealloc(pointer, size, caps, variable, file, line, function, out var succeeded);
+        if (!succeeded)
         {
             return false;
         }
 
         pointer = (T*)result;
+        return true;
+    }
+
+    /// <summary>
+    /// Resizes the block in an untyped <paramref name="pointer"/> and updates its record, recording the
+    /// variable's name; see <see cref="Realloc{T}(ref T*, nuint, MallocCaps, string, string, int, string)"/>.
+    /// </summary>
+    /// <param name="pointer">The block (null to allocate); receives the result on success.</param>
+    /// <param name="size">The new size; 0 frees.</param>
+    /// <param name="caps">Capabilities the memory must have.</param>
+    /// <param name="variable">Filled in by the compiler: the pointer's name.</param>
+    /// <param name="file">Filled in by the compiler.</param>
+    /// <param name="line">Filled in by the compiler.</param>
+    /// <param name="function">Filled in by the compiler.</param>
+    /// <returns>
+    /// True on success (including a free by size 0); false when the block could not be resized, or when
+    /// <paramref name="pointer"/> was not a live block (reported; with size 0 too): <paramref name="pointer"/> is then unchanged.
+    /// </returns>
+    /// <exception cref="ObjectDisposedException">The tracker or its heap was disposed.</exception>
+    /// <exception cref="MemoryErrorException"><paramref name="pointer"/> is not a live block and the heap's policy is <see cref="MemoryErrorPolicy.Throw"/>.</exception>
+    public bool Realloc(ref void* pointer, nuint size, MallocCaps caps, [CallerArgumentExpression(nameof(pointer))] string variable = "", [CallerFilePath] string file = "", [CallerLineNumber] int line = 0, [CallerMemberName] string function = "")
+    {
+        var result = TrackedRealloc(pointer, size, caps, variable, file, line, function, out var succeeded);
+        if (!succeeded)
+        {
+            return false;
+        }
+
+        pointer = result;
         return true;
     }
 
@@ -270,18 +321,19 @@ public sealed unsafe partial class MemoryTracker
     {
         if (handle != 0)
         {
-            cell.PushFront(handle);
+            ReturnUnused(cell, handle);
         }
 
         if (n != 0 && size != 0)
         {
-            LogFailure(method, unchecked(n * size), caps, site, request);
+            LogFailure(method, size, caps, site, request, elements: n);
         }
 
         return null;
     }
 
-    private void* Untracked(AllocationMethod method, nuint alignment, nuint n, nuint size, MallocCaps caps)
+    /// <summary>An allocation through the tracker while it does not record: the heap alone, and the failure logged as the seed logs it.</summary>
+    private void* Untracked(AllocationMethod method, nuint alignment, nuint n, nuint size, MallocCaps caps, string? variable, string file, int line, string function)
     {
         ThrowIfDisposed();
         Heap.ThrowIfDisposed();
@@ -291,17 +343,33 @@ public sealed unsafe partial class MemoryTracker
             AllocationMethod.Calloc => Heap.CallocTagged(method, n, size, caps, 0),
             _ => Heap.AlignedAllocTagged(method, alignment, n, size, caps, 0),
         };
+
+        if (block is null && n != 0 && size != 0)
+        {
+            UntrackedFailed(method, n, size, caps, variable, file, line, function);
+        }
+
         Heap.AfterOperation(method);
         return block;
     }
 
-    private void* TrackedRealloc(void* ptr, nuint size, MallocCaps caps, string? variable, string file, int line, string function)
+    /// <summary>Logs a failed request made through the tracker while it does not record (the seed's wrappers log every failure).</summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private void UntrackedFailed(AllocationMethod method, nuint n, nuint size, MallocCaps caps, string? variable, string file, int line, string function) =>
+        LogFailure(method, size, caps, CallSiteRegistry.GetId(method, file, line, function, variable), NextRequestNumber(Cell()), elements: n);
+
+    /// <summary>
+    /// The tracked realloc. <paramref name="succeeded"/> tells whether the call did what was asked: a block
+    /// came back, or size 0 freed a live block (or there was nothing to free); it is false for a failure
+    /// (the block is intact) and for a pointer that was not a live block (reported).
+    /// </summary>
+    private void* TrackedRealloc(void* ptr, nuint size, MallocCaps caps, string? variable, string file, int line, string function, out bool succeeded)
     {
         ThrowIfDisposed();
         Heap.ThrowIfDisposed();
         if (!Heap.HasDebugRegions)
         {
-            var result = TrackedReallocCore(ptr, size, caps, variable, file, line, function);
+            var result = TrackedReallocCore(ptr, size, caps, variable, file, line, function, out succeeded);
             Heap.AfterOperation(AllocationMethod.Realloc);
             return result;
         }
@@ -309,7 +377,7 @@ public sealed unsafe partial class MemoryTracker
         CallSiteContext.Current = CallSiteRegistry.GetId(AllocationMethod.Realloc, file, line, function, variable);
         try
         {
-            var result = TrackedReallocCore(ptr, size, caps, variable, file, line, function);
+            var result = TrackedReallocCore(ptr, size, caps, variable, file, line, function, out succeeded);
             Heap.AfterOperation(AllocationMethod.Realloc);
             return result;
         }
@@ -319,21 +387,36 @@ public sealed unsafe partial class MemoryTracker
         }
     }
 
-    private void* TrackedReallocCore(void* ptr, nuint size, MallocCaps caps, string? variable, string file, int line, string function)
+    private void* TrackedReallocCore(void* ptr, nuint size, MallocCaps caps, string? variable, string file, int line, string function, out bool succeeded)
     {
         var enabled = _enabled;
         if (ptr is null)
         {
-            return enabled
-                ? TrackedAllocate(AllocationMethod.Realloc, 0, 1, size, caps, CallSiteRegistry.GetId(AllocationMethod.Realloc, file, line, function, variable))
-                : Heap.MallocTagged(AllocationMethod.Realloc, size, caps, 0);
+            void* fresh;
+            if (enabled)
+            {
+                fresh = TrackedAllocate(AllocationMethod.Realloc, 0, 1, size, caps, CallSiteRegistry.GetId(AllocationMethod.Realloc, file, line, function, variable));
+            }
+            else
+            {
+                fresh = Heap.MallocTagged(AllocationMethod.Realloc, size, caps, 0);
+                if (fresh is null && size != 0)
+                {
+                    UntrackedFailed(AllocationMethod.Realloc, 1, size, caps, variable, file, line, function);
+                }
+            }
+
+            succeeded = fresh is not null || size == 0;
+            return fresh;
         }
 
         if (size == 0)
         {
-            FreeBlock(ptr, AllocationMethod.Realloc, clear: false, variable, file, line, function);
+            succeeded = FreeBlock(ptr, AllocationMethod.Realloc, clear: false, variable, file, line, function);
             return null;
         }
+
+        succeeded = false;
 
         if (enabled && _admission != 0 && !Admit(0, AllocationMethod.Realloc, size, caps, CallSiteRegistry.GetId(AllocationMethod.Realloc, file, line, function, variable), (nuint)ptr))
         {
@@ -349,10 +432,16 @@ public sealed unsafe partial class MemoryTracker
             }
             else if (enabled)
             {
-                TrackFromNow(block, size, caps, CallSiteRegistry.GetId(AllocationMethod.Realloc, file, line, function, variable));
+                TrackFromNow(Cell(), block, size, caps, CallSiteRegistry.GetId(AllocationMethod.Realloc, file, line, function, variable));
             }
 
+            succeeded = true;
             return block;
+        }
+
+        if (oldTag != 0 && _closing)
+        {
+            Abandon(ptr); // The intact block keeps no tag of a store that Dispose is freeing.
         }
 
         var site = CallSiteRegistry.GetId(AllocationMethod.Realloc, file, line, function, variable);
@@ -360,7 +449,7 @@ public sealed unsafe partial class MemoryTracker
         {
             Heap.ReportBadPointer(oldState, AllocationMethod.Realloc, ptr, CallSiteRegistry.Get(site));
         }
-        else if (enabled && oldState == BlockState.Live)
+        else if (oldState == BlockState.Live)
         {
             LogFailure(AllocationMethod.Realloc, size, caps, site, NextRequestNumber(Cell()));
         }
@@ -369,9 +458,8 @@ public sealed unsafe partial class MemoryTracker
     }
 
     /// <summary>Starts recording a block that was made while tracking was off, at its first tracked realloc.</summary>
-    private void TrackFromNow(void* block, nuint size, MallocCaps caps, uint site)
+    private void TrackFromNow(TrackerThreadCell cell, void* block, nuint size, MallocCaps caps, uint site)
     {
-        var cell = Cell();
         var handle = TakeHandle(cell);
         if (handle == 0)
         {

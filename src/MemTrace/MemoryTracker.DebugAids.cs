@@ -148,7 +148,8 @@ public sealed unsafe partial class MemoryTracker
             // A realloc of a live block has no request number of its own; its failure is logged with a
             // fresh one, as a failed realloc is.
             Interlocked.Increment(ref _refusedCount);
-            LogFailure(method, size, caps, site, request != 0 ? request : NextRequestNumber(Cell()), refused: true);
+            // The heap may call this on any thread, also while the tracker is being disposed: no new cell then.
+            LogFailure(method, size, caps, site, request != 0 ? request : ObserverCell() is { } cell ? NextRequestNumber(cell) : 0, refused: true);
         }
 
         return admitted;
@@ -185,22 +186,36 @@ public sealed unsafe partial class MemoryTracker
     {
         var stack = _stacks is not null ? StackCapture.Capture(_stackDepth) : null;
         var region = _owners is not null ? RegionSlotOf(block) : 0;
-        ref var record = ref _store[handle];
-        TrackedRecord.BeginWrite(ref record);
-        WriteLive(ref record, cell, block, size, caps, site, request);
-
-        // Side entries inside the write window, so that readers see them with the record they belong to.
-        if (_stacks is not null)
+        if (!EnterRecords(cell))
         {
-            _stacks.At(handle) = stack;
+            Abandon(block);
+            return;
         }
 
-        if (_owners is not null)
+        try
         {
-            _owners.At(handle) = PackOwner(cell.Account!, region);
+            ref var record = ref _store[handle];
+            TrackedRecord.BeginWrite(ref record);
+            WriteLive(ref record, cell, block, size, caps, site, request);
+
+            // Side entries inside the write window, so that readers see them with the record they belong to.
+            if (_stacks is not null)
+            {
+                _stacks.At(handle) = stack;
+            }
+
+            if (_owners is not null)
+            {
+                _owners.At(handle) = PackOwner(cell.Account!, region);
+            }
+
+            TrackedRecord.EndWrite(ref record, RecordState.Live);
+        }
+        finally
+        {
+            ExitRecords(cell);
         }
 
-        TrackedRecord.EndWrite(ref record, RecordState.Live);
         cell.Account?.Allocated(region, (long)size);
         Count(cell, block, size, caps, site, request);
     }

@@ -22,20 +22,26 @@ public sealed unsafe partial class MemoryTracker
     /// <param name="line">Filled in by the compiler.</param>
     /// <param name="function">Filled in by the compiler.</param>
     /// <remarks>
-    /// A double free, a pointer the heap never handed out and an interior pointer are reported as a
+    /// <para>A double free, a pointer the heap never handed out and an interior pointer are reported as a
     /// <see cref="MemoryError"/> naming this call, the block's allocation site and, for a double free,
     /// the first free's site; they are never passed to the native free. A block allocated while
-    /// tracking was disabled is freed silently.
+    /// tracking was disabled is freed silently.</para>
+    /// <para>The sites of a double free come from the freed block's record, which is kept only until its
+    /// handle is reused: the handle joins the back of the freeing thread's queue of free handles and is
+    /// taken again after the allocations on that thread have used those ahead of it (from one to a few
+    /// hundred). A later double free is still reported as one, with a note that the tracker no longer
+    /// holds the record and without the allocation and first-free sites.</para>
     /// </remarks>
-    /// <exception cref="ObjectDisposedException">The heap was disposed.</exception>
+    /// <exception cref="ObjectDisposedException">The tracker or its heap was disposed (and <paramref name="pointer"/> is not null; after the tracker's disposal it is left as it was).</exception>
     /// <exception cref="MemoryErrorException">The pointer is not a live block and the heap's policy is <see cref="MemoryErrorPolicy.Throw"/>.</exception>
     public void Free<T>(ref T* pointer, [CallerArgumentExpression(nameof(pointer))] string variable = "", [CallerFilePath] string file = "", [CallerLineNumber] int line = 0, [CallerMemberName] string function = "")
         where T : unmanaged
     {
         void* block = pointer;
-        pointer = null;
         if (block is not null)
         {
+            ThrowIfDisposed();
+            pointer = null;
             FreeBlock(block, AllocationMethod.Free, _clearOnFree, variable, file, line, function);
         }
     }
@@ -46,26 +52,27 @@ public sealed unsafe partial class MemoryTracker
     /// <param name="file">Filled in by the compiler.</param>
     /// <param name="line">Filled in by the compiler.</param>
     /// <param name="function">Filled in by the compiler.</param>
-    /// <exception cref="ObjectDisposedException">The heap was disposed.</exception>
+    /// <exception cref="ObjectDisposedException">The tracker or its heap was disposed (and <paramref name="pointer"/> is not null; after the tracker's disposal it is left as it was).</exception>
     /// <exception cref="MemoryErrorException">The pointer is not a live block and the heap's policy is <see cref="MemoryErrorPolicy.Throw"/>.</exception>
     public void Free(ref void* pointer, [CallerArgumentExpression(nameof(pointer))] string variable = "", [CallerFilePath] string file = "", [CallerLineNumber] int line = 0, [CallerMemberName] string function = "")
     {
         var block = pointer;
-        pointer = null;
         if (block is not null)
         {
+            ThrowIfDisposed();
+            pointer = null;
             FreeBlock(block, AllocationMethod.Free, _clearOnFree, variable, file, line, function);
         }
     }
 
+    /// <summary>Frees a block through the heap and releases its record; true when it was a live block, false when it was reported.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private void FreeBlock(void* block, AllocationMethod method, bool clear, string? variable, string file, int line, string function)
+    private bool FreeBlock(void* block, AllocationMethod method, bool clear, string? variable, string file, int line, string function)
     {
         Heap.ThrowIfDisposed();
         if (Heap.HasDebugRegions)
         {
-            FreeChecked(block, method, clear, variable, file, line, function);
-            return;
+            return FreeChecked(block, method, clear, variable, file, line, function);
         }
 
         var state = Heap.FreeTagged(block, clear, out var info);
@@ -77,15 +84,16 @@ public sealed unsafe partial class MemoryTracker
             }
 
             Heap.AfterOperation(method);
-            return;
+            return true;
         }
 
         ReportBadFree(state, block, method, variable, file, line, function);
+        return false;
     }
 
     /// <summary>The free of a heap whose regions check blocks: the call site goes with the free, so a corruption found is reported as detected here.</summary>
     [MethodImpl(MethodImplOptions.NoInlining)]
-    private void FreeChecked(void* block, AllocationMethod method, bool clear, string? variable, string file, int line, string function)
+    private bool FreeChecked(void* block, AllocationMethod method, bool clear, string? variable, string file, int line, string function)
     {
         var site = CallSiteRegistry.GetId(method, file, line, function, variable);
         CallSiteContext.Current = site;
@@ -100,10 +108,11 @@ public sealed unsafe partial class MemoryTracker
                 }
 
                 Heap.AfterOperation(method);
-                return;
+                return true;
             }
 
             ReportBadFree(state, block, method, variable, file, line, function);
+            return false;
         }
         finally
         {

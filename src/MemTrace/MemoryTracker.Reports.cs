@@ -62,6 +62,12 @@ public sealed unsafe partial class MemoryTracker
     /// Prints every live block (address, caps, size, file:line, function, variable, request number,
     /// method) and a totals line (the seed's <c>list_allocations</c>), and returns the blocks.
     /// </summary>
+    /// <remarks>
+    /// Blocks are listed by request number. On one thread that is the order of the requests; each thread
+    /// draws its numbers in blocks of 64, so with several threads the numbers have gaps and a block with a
+    /// lower number may have been allocated after one with a higher number on another thread. Use
+    /// <see cref="Checkpoint"/> and <see cref="GetAllocationsSince"/> to select blocks by time.
+    /// </remarks>
     /// <param name="output">Where to print; null for <see cref="Output"/>.</param>
     /// <returns>The live blocks, ordered by request number.</returns>
     /// <exception cref="ObjectDisposedException">The tracker was disposed.</exception>
@@ -80,9 +86,10 @@ public sealed unsafe partial class MemoryTracker
     /// <param name="tag">A tag for the heading, as the seed's ESP_LOG tag.</param>
     /// <param name="output">Where to print; null for <see cref="Output"/>.</param>
     /// <returns>One row per capability.</returns>
-    /// <exception cref="ObjectDisposedException">The heap was disposed.</exception>
+    /// <exception cref="ObjectDisposedException">The tracker or its heap was disposed.</exception>
     public IReadOnlyList<CapsMemoryInfo> PrintMemoryInfo(string tag, TextWriter? output = null)
     {
+        ThrowIfDisposed();
         var rows = new List<CapsMemoryInfo>(MemoryInfoCaps.Count);
         foreach (var caps in MemoryInfoCaps)
         {
@@ -133,13 +140,17 @@ public sealed unsafe partial class MemoryTracker
     /// <summary>
     /// The seed's log_memory_allocation: records a failed request and logs it with heap information for
     /// its caps (for a request the allocation hook refused, with no heap information: the heap was not asked).
+    /// For a calloc, <paramref name="elements"/> × <paramref name="size"/> is the request; when that product
+    /// overflows, the log names both factors and the record's size is <see cref="nuint.MaxValue"/>.
     /// </summary>
-    private void LogFailure(AllocationMethod method, nuint size, MallocCaps caps, uint site, long request, bool refused = false)
+    private void LogFailure(AllocationMethod method, nuint size, MallocCaps caps, uint site, long request, bool refused = false, nuint elements = 1)
     {
+        var overflows = elements > 1 && size > nuint.MaxValue / elements;
+        var bytes = overflows ? nuint.MaxValue : elements * size;
         var record = new AllocationRecord
         {
             AllocatedAt = CallSiteRegistry.Get(site),
-            Size = size,
+            Size = bytes,
             Caps = caps,
             Address = 0,
             Failure = true,
@@ -169,7 +180,10 @@ public sealed unsafe partial class MemoryTracker
 
         var text = new StringBuilder();
         var what = refused ? "allocation refused by the allocation hook (injected failure)" : "allocation failed";
-        text.Append(CultureInfo.InvariantCulture, $"MemTrace: {what}: {record.MethodName} of {size} bytes, caps {caps.ToCapsString()}, request #{request}, thread {record.ThreadId}").AppendLine();
+        var amount = overflows
+            ? string.Create(CultureInfo.InvariantCulture, $"{elements} x {size} bytes (overflows)")
+            : string.Create(CultureInfo.InvariantCulture, $"{bytes} bytes");
+        text.Append(CultureInfo.InvariantCulture, $"MemTrace: {what}: {record.MethodName} of {amount}, caps {caps.ToCapsString()}, request #{request}, thread {record.ThreadId}").AppendLine();
         text.Append("  at ").AppendLine(record.AllocatedAt.ToString());
         if (record.StackTrace is { } stack)
         {

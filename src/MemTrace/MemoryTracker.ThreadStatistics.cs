@@ -232,8 +232,26 @@ public sealed unsafe partial class MemoryTracker
         }
     }
 
-    /// <summary>Every live block, grouped by the owner word of its side entry.</summary>
+    /// <summary>Every live block, grouped by the owner word of its side entry (a reader's section).</summary>
+    /// <exception cref="ObjectDisposedException">The tracker is being disposed.</exception>
     private Dictionary<uint, List<AllocationRecord>> LiveBlocksByOwner(HandleSideTable<uint> owners)
+    {
+        if (!EnterReader())
+        {
+            ThrowHelper.ThrowObjectDisposed(this);
+        }
+
+        try
+        {
+            return LiveBlocksByOwnerInSection(owners);
+        }
+        finally
+        {
+            ExitReader();
+        }
+    }
+
+    private Dictionary<uint, List<AllocationRecord>> LiveBlocksByOwnerInSection(HandleSideTable<uint> owners)
     {
         var byOwner = new Dictionary<uint, List<AllocationRecord>>();
         var limit = _store.HandleLimit;

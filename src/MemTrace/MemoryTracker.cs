@@ -14,6 +14,18 @@
 // caches; call sites are interned ids. The debugging aids cost, when off, one test of a field on
 // allocation (_admission: a break request or a hook) and one on commit and free (_recordAids:
 // stacks or per-thread statistics); each record also takes the checkpoint epoch, one load.
+//
+// Disposal while other threads still run. Dispose frees the record store, and a record can be in
+// use on another thread at that moment: a free made on the heap directly reports to the tracker
+// after the block is gone, a listing may be reading. So every access to the store happens inside a
+// section. A writer (always the thread that owns the block) marks its cell busy with a plain store
+// and then reads _closing; a reader takes the shared _readers count (interlocked) and then reads
+// _closing. Dispose sets _closing, detaches from the heap, runs a process-wide memory barrier and
+// waits until no cell is busy and no reader is in: from then on no thread can reach the store. A
+// section that starts later sees _closing and touches nothing; an allocation it was completing is
+// left with no tag, so no block keeps a handle of the freed store. Sections never run user code
+// (events are emitted after them), so they are short and cannot throw. The cost on the hot path is
+// two plain stores to the thread's cell and one load of a field.
 using System.Diagnostics;
 using System.Runtime.CompilerServices;
 using System.Runtime.ExceptionServices;
@@ -37,8 +49,16 @@ namespace MemTrace;
 /// needed). Timestamps come from a shared millisecond clock that a timer refreshes every 4 ms while
 /// any tracker is alive (reading the system clock on every allocation would cost more than half a
 /// malloc). Request numbers are unique per tracker and increase on each thread (1, 2, 3, … in a
-/// single-threaded program); threads draw them in blocks of 64, so across threads their order is
-/// not the global order of the requests.</para>
+/// single-threaded program); threads draw them in blocks of 64, so with several threads the numbers
+/// in use have gaps and their order across threads is not the order in which the requests were made
+/// (use checkpoints to tell what was allocated since a point in time).</para>
+/// <para>After <see cref="Dispose"/> every method that allocates, frees, lists or reports throws
+/// <see cref="ObjectDisposedException"/>, and so does setting <see cref="Enabled"/>; the counters
+/// (<see cref="LiveBlocks"/>, <see cref="FailedAllocations"/>, …) keep their last values. Disposing
+/// the tracker while other threads still allocate and free on its heap directly is safe: the tracker
+/// detaches first and waits until no thread is inside one of its records. Its own methods, though,
+/// must not race with its disposal: a call that overlaps <see cref="Dispose"/> either completes
+/// without recording or throws <see cref="ObjectDisposedException"/>.</para>
 /// </remarks>
 public sealed unsafe partial class MemoryTracker : IDisposable, IAllocationObserver
 {
@@ -54,6 +74,12 @@ public sealed unsafe partial class MemoryTracker : IDisposable, IAllocationObser
     private long _requestCounter;
     private volatile bool _enabled;
     private int _disposed;
+
+    /// <summary>Set by Dispose before it waits for the sections that use the store: no section may start after it.</summary>
+    private volatile bool _closing;
+
+    /// <summary>Readers of the store in progress (listings, reports, error descriptions).</summary>
+    private int _readers;
 
     /// <summary>Creates a tracker and attaches it to <paramref name="heap"/>.</summary>
     /// <param name="heap">The heap to track.</param>
@@ -126,11 +152,29 @@ public sealed unsafe partial class MemoryTracker : IDisposable, IAllocationObser
     /// Whether allocations are recorded (the seed's <c>debug_track_allocation</c>). While false,
     /// tracked methods allocate without recording (the cost of <see cref="HeapCaps"/> alone);
     /// frees still release the records of blocks recorded earlier, and bad frees are still caught.
+    /// A failed request made through the tracker's methods is logged either way, as the seed's
+    /// <c>traceable_heap_caps_*</c> wrappers log every failure whatever <c>debug_track_allocation</c>
+    /// says; a failed request made on the <see cref="HeapCaps"/> directly is logged only while this is true.
+    /// False once the tracker is disposed.
     /// </summary>
+    /// <exception cref="ObjectDisposedException">Set after the tracker was disposed.</exception>
     public bool Enabled
     {
         get => _enabled;
-        set => _enabled = value;
+        set
+        {
+            ThrowIfDisposed();
+            _enabled = value;
+
+            // Dispose sets _disposed, then clears _enabled: after a full fence, either this sees
+            // _disposed or Dispose's clear comes after this write.
+            Interlocked.MemoryBarrier();
+            if (value && Volatile.Read(ref _disposed) != 0)
+            {
+                _enabled = false;
+                ThrowHelper.ThrowObjectDisposed(this);
+            }
+        }
     }
 
     /// <summary>Where listings, memory info and failed-allocation logs are written; null for nowhere.</summary>
@@ -167,8 +211,15 @@ public sealed unsafe partial class MemoryTracker : IDisposable, IAllocationObser
     /// <summary>
     /// Checks the heap's integrity (unless <see cref="MemoryTrackerOptions.CheckIntegrityOnDispose"/> is
     /// false), writes the leak report when <see cref="MemoryTrackerOptions.ReportLeaksAtExit"/> is set,
-    /// then detaches the tracker from its heap and releases its records. Blocks stay allocated.
+    /// then detaches the tracker from its heap and releases its records. Blocks stay allocated, with no
+    /// trace of the tracker: free them with <see cref="HeapCaps.Free(void*)"/>.
     /// </summary>
+    /// <remarks>
+    /// Other threads may go on allocating and freeing on the heap directly while the tracker is disposed:
+    /// the tracker detaches, then waits until no thread is inside one of its records before it frees
+    /// them. The heap may also have been disposed first. The tracker's own methods must not be called
+    /// concurrently with <see cref="Dispose"/> (see <see cref="MemoryTracker"/>).
+    /// </remarks>
     /// <exception cref="MemoryErrorException">The integrity check found a corruption and the heap's policy is
     /// <see cref="MemoryErrorPolicy.Throw"/>; the tracker is disposed all the same.</exception>
     public void Dispose()
@@ -204,9 +255,16 @@ public sealed unsafe partial class MemoryTracker : IDisposable, IAllocationObser
             Heap.MemoryErrorDetected -= OnHeapError;
         }
 
+        // No section may start from now on; wait for those in progress, then no thread can reach the store.
+        _closing = true;
         Heap.Detach(this);
+        var quiet = WaitForSections();
         ClearTagsOfLiveBlocks();
-        _store.Dispose();
+        if (quiet)
+        {
+            _store.Dispose();
+        }
+
         ThreadCells.ReleaseSlot(_slot);
         CoarseClock.Release();
         integrityFailure?.Throw();
@@ -230,10 +288,100 @@ public sealed unsafe partial class MemoryTracker : IDisposable, IAllocationObser
         }
     }
 
+    /// <summary>
+    /// Waits until no thread is inside a section that uses the store (see the top of this file). False
+    /// when one is still inside after <see cref="SectionWaitMilliseconds"/> (only a bug could cause it):
+    /// the store is then left allocated rather than freed under that thread.
+    /// </summary>
+    private bool WaitForSections()
+    {
+        // Makes _closing visible to every thread, and their busy marks to this one (the other
+        // side of the plain stores on the hot path).
+        Interlocked.MemoryBarrierProcessWide();
+        TrackerThreadCell[] cells;
+        lock (_cellsLock)
+        {
+            cells = [.. _cells];
+        }
+
+        var deadline = Environment.TickCount64 + SectionWaitMilliseconds;
+        var spinner = default(SpinWait);
+        foreach (var cell in cells)
+        {
+            while (Volatile.Read(ref cell.Busy) != 0)
+            {
+                if (ReferenceEquals(cell.Thread, Thread.CurrentThread) || Environment.TickCount64 > deadline)
+                {
+                    return false;
+                }
+
+                spinner.SpinOnce();
+            }
+        }
+
+        while (Volatile.Read(ref _readers) != 0)
+        {
+            if (Environment.TickCount64 > deadline)
+            {
+                return false;
+            }
+
+            spinner.SpinOnce();
+        }
+
+        return true;
+    }
+
+    /// <summary>How long Dispose waits for threads inside the store's sections, which run no user code and take microseconds.</summary>
+    private const int SectionWaitMilliseconds = 10_000;
+
+    /// <summary>Enters a section that writes records: false when the tracker is closing (then nothing may be written).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private bool EnterRecords(TrackerThreadCell cell)
+    {
+        Volatile.Write(ref cell.Busy, cell.Busy + 1);
+        if (!_closing)
+        {
+            return true;
+        }
+
+        Volatile.Write(ref cell.Busy, cell.Busy - 1);
+        return false;
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void ExitRecords(TrackerThreadCell cell) => Volatile.Write(ref cell.Busy, cell.Busy - 1);
+
+    /// <summary>Enters a section that reads records from any thread: false when the tracker is closing.</summary>
+    private bool EnterReader()
+    {
+        Interlocked.Increment(ref _readers);
+        if (!_closing)
+        {
+            return true;
+        }
+
+        Interlocked.Decrement(ref _readers);
+        return false;
+    }
+
+    private void ExitReader() => Interlocked.Decrement(ref _readers);
+
+    /// <summary>
+    /// A block whose record could not be written because the tracker is closing: it keeps no tag, so
+    /// that nothing later takes it for a block of the store that is being freed. The caller owns it.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private void Abandon(void* block) => Heap.SetTag(block, 0);
+
     // ---- Per-thread cells ----
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private TrackerThreadCell Cell() => ThreadCells.TryGet<TrackerThreadCell>(_slot, this) ?? CreateCell();
+
+    /// <summary>The cell of a thread that the heap calls back (it may be any thread, at any time): null once the tracker is closing.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private TrackerThreadCell? ObserverCell() => ThreadCells.TryGet<TrackerThreadCell>(_slot, this) ?? TryCreateCell();
 
     [MethodImpl(MethodImplOptions.NoInlining)]
     private TrackerThreadCell CreateCell()
@@ -243,6 +391,14 @@ public sealed unsafe partial class MemoryTracker : IDisposable, IAllocationObser
             ThrowHelper.ThrowObjectDisposed(this);
         }
 
+        return AddCell();
+    }
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private TrackerThreadCell? TryCreateCell() => _closing ? null : AddCell();
+
+    private TrackerThreadCell AddCell()
+    {
         var cell = new TrackerThreadCell(this);
         lock (_cellsLock)
         {
@@ -305,6 +461,20 @@ public sealed unsafe partial class MemoryTracker : IDisposable, IAllocationObser
         }
 
         return batch[0];
+    }
+
+    /// <summary>
+    /// Puts back a handle taken for a request that failed, to be reused first. The failure callback ran
+    /// in between and may have freed blocks on this thread, filling the ring: spill first then.
+    /// </summary>
+    private void ReturnUnused(TrackerThreadCell cell, uint handle)
+    {
+        if (cell.Count == TrackerThreadCell.RingSize)
+        {
+            Spill(cell);
+        }
+
+        cell.PushFront(handle);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -379,10 +549,17 @@ public sealed unsafe partial class MemoryTracker : IDisposable, IAllocationObser
             return;
         }
 
+        if (!EnterRecords(cell))
+        {
+            Abandon(block);
+            return;
+        }
+
         ref var record = ref _store[handle];
         TrackedRecord.BeginWrite(ref record);
         WriteLive(ref record, cell, block, size, caps, site, request);
         TrackedRecord.EndWrite(ref record, RecordState.Live);
+        ExitRecords(cell);
         Count(cell, block, size, caps, site, request);
     }
 
@@ -415,34 +592,60 @@ public sealed unsafe partial class MemoryTracker : IDisposable, IAllocationObser
         }
     }
 
-    /// <summary>Marks the record of a freed block and gives its handle back.</summary>
+    /// <summary>Marks the record of a freed block and gives its handle back (nothing once the tracker is closing).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private void Release(TrackerThreadCell cell, uint handle, uint freeSite)
     {
+        if (!EnterRecords(cell))
+        {
+            return;
+        }
+
         ref var record = ref _store[handle];
         TrackedRecord.BeginWrite(ref record);
         record.FreeSite = freeSite;
         record.FreeThreadId = cell.ThreadId;
         TrackedRecord.EndWrite(ref record, RecordState.Freed);
+        var size = record.Size;
         if (_recordAids)
         {
-            ReleaseAids(cell, handle, record.Size);
+            ReleaseAids(cell, handle, size);
         }
 
-        cell.LiveBytes -= (long)record.Size;
-        cell.LiveBlocks--;
-        cell.Frees++;
         if (_events is not null)
         {
-            EmitFree(record, freeSite);
+            ReleaseWithEvent(cell, handle, record, freeSite);
+            return;
         }
 
+        ExitRecords(cell);
+        cell.LiveBytes -= (long)size;
+        cell.LiveBlocks--;
+        cell.Frees++;
         GiveHandle(cell, handle);
     }
 
-    /// <summary>Updates the record of a block that a realloc resized or moved.</summary>
+    /// <summary>The end of <see cref="Release"/> when a sink listens: the event is built from a copy, after the section.</summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private void ReleaseWithEvent(TrackerThreadCell cell, uint handle, TrackedRecord copy, uint freeSite)
+    {
+        ExitRecords(cell);
+        cell.LiveBytes -= (long)copy.Size;
+        cell.LiveBlocks--;
+        cell.Frees++;
+        EmitFree(copy, freeSite);
+        GiveHandle(cell, handle);
+    }
+
+    /// <summary>Updates the record of a block that a realloc resized or moved (once the tracker is closing, clears the block's tag instead).</summary>
     private void Reallocated(TrackerThreadCell cell, uint handle, void* block, nuint size, MallocCaps caps, uint site)
     {
+        if (!EnterRecords(cell))
+        {
+            Abandon(block);
+            return;
+        }
+
         ref var record = ref _store[handle];
         var oldSize = record.Size;
         var oldAddress = record.Address;
@@ -457,10 +660,12 @@ public sealed unsafe partial class MemoryTracker : IDisposable, IAllocationObser
         }
 
         TrackedRecord.EndWrite(ref record, RecordState.Live);
+        var copy = _events is not null ? record : default;
+        ExitRecords(cell);
         cell.LiveBytes += (long)size - (long)oldSize;
         if (_events is not null)
         {
-            EmitReallocation(record, oldAddress, oldSize, site);
+            EmitReallocation(copy, oldAddress, oldSize, site);
         }
     }
 
@@ -480,8 +685,27 @@ public sealed unsafe partial class MemoryTracker : IDisposable, IAllocationObser
 
     private DateTimeOffset ToTime(long tick) => _startTime.AddMilliseconds(tick - _startTick);
 
-    /// <summary>Consistent copies of every record in <paramref name="state"/>, with their handles and kept stacks.</summary>
+    /// <summary>Consistent copies of every record in <paramref name="state"/>, with their handles and kept stacks (a reader's section: from any thread).</summary>
+    /// <exception cref="ObjectDisposedException">The tracker is being disposed.</exception>
     private List<RecordCopy> ReadRecords(RecordState state)
+    {
+        if (!EnterReader())
+        {
+            ThrowHelper.ThrowObjectDisposed(this);
+        }
+
+        try
+        {
+            return ReadRecordsCore(state);
+        }
+        finally
+        {
+            ExitReader();
+        }
+    }
+
+    /// <summary><see cref="ReadRecords"/> for a caller already inside a section, or Dispose once no thread is.</summary>
+    private List<RecordCopy> ReadRecordsCore(RecordState state)
     {
         var list = new List<RecordCopy>();
         var limit = _store.HandleLimit;
@@ -512,26 +736,25 @@ public sealed unsafe partial class MemoryTracker : IDisposable, IAllocationObser
     /// <summary>A user record of a copied record, with its stack when stacks are kept.</summary>
     private AllocationRecord ToAllocationRecord(in RecordCopy copy) => ToAllocationRecord(copy.Record, copy.Stack);
 
+    /// <summary>
+    /// Clears the tags of the blocks still live, so that a tracker attached later does not take them for
+    /// its own. Other threads may be freeing or reallocating these blocks meanwhile: the heap clears a tag
+    /// only while the block is live and still has that tag. Nothing to do when the heap went first.
+    /// </summary>
     private void ClearTagsOfLiveBlocks()
     {
-        if (_store.HandleLimit <= 1)
+        if (_store.HandleLimit <= 1 || Heap.IsDisposed)
         {
             return;
         }
 
-        try
+        foreach (var copy in ReadRecordsCore(RecordState.Live))
         {
-            foreach (var copy in ReadRecords(RecordState.Live))
-            {
-                Heap.SetTag((void*)copy.Record.Address, 0);
-            }
-        }
-        catch (ObjectDisposedException)
-        {
-            // The heap went first; its blocks are gone with it.
+            Heap.ClearTag((void*)copy.Record.Address, copy.Handle);
         }
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private void ThrowIfDisposed()
     {
         if (Volatile.Read(ref _disposed) != 0)
@@ -551,7 +774,12 @@ public sealed unsafe partial class MemoryTracker : IDisposable, IAllocationObser
             return true;
         }
 
-        var cell = Cell();
+        var cell = ObserverCell();
+        if (cell is null)
+        {
+            return true;
+        }
+
         request = NextRequestNumber(cell);
         if (_admission != 0 && !AdmitDirect(request, method, size, caps, 0))
         {
@@ -569,10 +797,20 @@ public sealed unsafe partial class MemoryTracker : IDisposable, IAllocationObser
             return;
         }
 
-        var cell = Cell();
+        var cell = ObserverCell();
+        if (cell is null)
+        {
+            if (block is not null)
+            {
+                Abandon(block);
+            }
+
+            return;
+        }
+
         if (block is null)
         {
-            cell.PushFront(tag);
+            ReturnUnused(cell, tag);
             if (size != 0)
             {
                 LogFailure(method, size, caps, CallSiteRegistry.Unlocated(method), request);
@@ -589,21 +827,50 @@ public sealed unsafe partial class MemoryTracker : IDisposable, IAllocationObser
 
     void IAllocationObserver.OnReallocated(uint tag, void* block, nuint size, MallocCaps caps, AllocationMethod method)
     {
+        var cell = ObserverCell();
         if (tag != 0)
         {
-            Reallocated(Cell(), tag, block, size, caps, CallSiteRegistry.Unlocated(method));
+            if (cell is null)
+            {
+                Abandon(block);
+                return;
+            }
+
+            Reallocated(cell, tag, block, size, caps, CallSiteRegistry.Unlocated(method));
         }
-        else if (_enabled)
+        else if (_enabled && cell is not null)
         {
             // A block made while the tracker was not recording: record it from now on.
-            TrackFromNow(block, size, caps, CallSiteRegistry.Unlocated(method));
+            TrackFromNow(cell, block, size, caps, CallSiteRegistry.Unlocated(method));
         }
     }
 
-    void IAllocationObserver.OnFreed(uint tag, void* block, AllocationMethod method) =>
-        Release(Cell(), tag, CallSiteRegistry.Unlocated(method));
+    void IAllocationObserver.OnFreed(uint tag, void* block, AllocationMethod method)
+    {
+        if (ObserverCell() is { } cell)
+        {
+            Release(cell, tag, CallSiteRegistry.Unlocated(method));
+        }
+    }
 
     MemoryError IAllocationObserver.Describe(MemoryError error, uint blockTag)
+    {
+        if (!EnterReader())
+        {
+            return error; // The tracker is being disposed: the error goes out as the heap built it.
+        }
+
+        try
+        {
+            return DescribeInSection(error, blockTag);
+        }
+        finally
+        {
+            ExitReader();
+        }
+    }
+
+    private MemoryError DescribeInSection(MemoryError error, uint blockTag)
     {
         AllocationRecord? block = null;
         CallSite? freedAt = null;
@@ -628,7 +895,7 @@ public sealed unsafe partial class MemoryTracker : IDisposable, IAllocationObser
         if (error.Kind is MemoryErrorKind.DoubleFree or MemoryErrorKind.ReallocOfFreedBlock)
         {
             RecordCopy? latest = null;
-            foreach (var copy in ReadRecords(RecordState.Freed))
+            foreach (var copy in ReadRecordsCore(RecordState.Freed))
             {
                 if (copy.Record.Address == error.Address && (latest is null || copy.Record.RequestNumber > latest.Value.Record.RequestNumber))
                 {

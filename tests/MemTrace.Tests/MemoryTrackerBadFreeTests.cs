@@ -193,6 +193,129 @@ public unsafe class MemoryTrackerBadFreeTests
         Assert.Equal(0u, f.Heap.GetInfo(MallocCaps.None).AllocatedBlocks);
     }
 
+    [Fact]
+    public void A_double_free_after_the_freed_record_was_reused_is_still_a_double_free_but_names_no_site()
+    {
+        // The freed record lives until its handle comes round again in this thread's ring of free
+        // handles; a few hundred allocations on the thread are more than enough for that.
+        using var f = new HostFixture(withTracker: true);
+        f.T.Malloc(out byte* victim, 64, MallocCaps.Default);
+        var copy = victim;
+        f.T.Free(ref victim);
+        for (var i = 0; i < 300; i++)
+        {
+            var p = f.T.Malloc(16, MallocCaps.Default);
+            f.T.Free(ref p);
+        }
+
+        // The documented limit applies only while the address is not live again (not handed out anew).
+        Assert.Equal(0u, f.Heap.GetAllocatedSize(copy));
+
+        f.T.Free(ref copy); var line = Line();
+
+        var error = Assert.Single(f.Heap.RecentErrors);
+        Assert.Equal(MemoryErrorKind.DoubleFree, error.Kind);
+        Assert.Equal(line, error.DetectedAt!.Value.Line);
+        Assert.Equal("copy", error.DetectedAt.Value.VariableName);
+        Assert.Null(error.Block);
+        Assert.Null(error.FreedAt);
+        Assert.Null(error.FreedByThreadId);
+        Assert.Contains("no longer holds this block's record", error.Note, StringComparison.Ordinal);
+        Assert.DoesNotContain("first freed at", f.Errors.ToString(), StringComparison.Ordinal);
+        Assert.Equal(0, f.T.LiveBlocks);
+        Assert.Equal(0u, f.Heap.GetInfo(MallocCaps.None).AllocatedBlocks);
+    }
+
+    [Theory]
+    [InlineData("host", "host")]
+    [InlineData("esp32", "esp32")]
+    [InlineData("host", "esp32")]
+    [InlineData("esp32", "host")]
+    public void A_block_of_another_heap_is_reported_and_never_freed_and_both_heaps_stay_consistent(string ownerLayout, string otherLayout)
+    {
+        using var owner = new HeapCaps(HeapLayout.FromName(ownerLayout), new HeapCapsOptions { ErrorOutput = null });
+        using var other = new HeapCaps(HeapLayout.FromName(otherLayout), new HeapCapsOptions { ErrorOutput = null });
+        using var ownerTracker = new MemoryTracker(owner, new MemoryTrackerOptions { Output = null });
+        using var otherTracker = new MemoryTracker(other, new MemoryTrackerOptions { Output = null });
+        ownerTracker.Malloc(out byte* mine, 100, MallocCaps.Default);
+        new Span<byte>(mine, 100).Fill(0x5A);
+        otherTracker.Malloc(out byte* theirs, 100, MallocCaps.Default);
+        var otherFree = other.GetInfo(MallocCaps.None);
+
+        var alias = mine;
+        otherTracker.Free(ref alias); var line = Line();
+        other.Free(mine);
+        Assert.True(other.Realloc(mine, 200, MallocCaps.Default) == null);
+
+        Assert.True(alias == null);
+        Assert.Equal(3, other.ErrorCount);
+        var first = other.RecentErrors[0];
+        Assert.True(first.Kind is MemoryErrorKind.InvalidPointer or MemoryErrorKind.OutsideHeap, first.Kind.ToString());
+        Assert.Equal(line, first.DetectedAt!.Value.Line);
+        Assert.Equal("alias", first.DetectedAt.Value.VariableName);
+        Assert.Null(first.Block);
+        Assert.Equal(otherFree, other.GetInfo(MallocCaps.None));
+        Assert.Equal((nuint)theirs, Assert.Single(otherTracker.GetAllocations()).Address);
+        Assert.Equal(1, otherTracker.LiveBlocks);
+        Assert.Equal(0, otherTracker.TotalFrees);
+
+        // The block is intact and still the owner's.
+        Assert.Equal(0, owner.ErrorCount);
+        Assert.True(new Span<byte>(mine, 100).IndexOfAnyExcept((byte)0x5A) < 0);
+        Assert.Equal((nuint)mine, Assert.Single(ownerTracker.GetAllocations()).Address);
+        Assert.True(owner.GetAllocatedSize(mine) >= 100);
+        ownerTracker.Free(ref mine);
+        otherTracker.Free(ref theirs);
+        Assert.Equal(0, owner.ErrorCount);
+        Assert.Equal(3, other.ErrorCount);
+        Assert.True(owner.CheckIntegrityAll(print: false));
+        Assert.True(other.CheckIntegrityAll(print: false));
+        Assert.Equal(0u, owner.GetInfo(MallocCaps.None).AllocatedBlocks);
+        Assert.Equal(0u, other.GetInfo(MallocCaps.None).AllocatedBlocks);
+    }
+
+    [Fact]
+    public void Two_threads_freeing_the_same_block_at_once_free_it_once_and_report_the_other_as_a_double_free()
+    {
+        const int rounds = 1000;
+        using var heap = new HeapCaps(HeapLayout.Host(), new HeapCapsOptions { ErrorOutput = null });
+        using var tracker = new MemoryTracker(heap, new MemoryTrackerOptions { Output = null });
+        var kinds = new System.Collections.Concurrent.ConcurrentQueue<MemoryErrorKind>();
+        heap.MemoryErrorDetected += (_, e) => kinds.Enqueue(e.Error.Kind);
+        var shared = 0L;
+        using var start = new Barrier(3);
+        using var done = new Barrier(3);
+        var workers = Enumerable.Range(0, 2).Select(_ => new Thread(() =>
+        {
+            for (var round = 0; round < rounds; round++)
+            {
+                start.SignalAndWait();
+                var p = (void*)Volatile.Read(ref shared);
+                tracker.Free(ref p);
+                done.SignalAndWait();
+            }
+        })).ToList();
+        workers.ForEach(w => w.Start());
+
+        for (var round = 0; round < rounds; round++)
+        {
+            Volatile.Write(ref shared, (long)tracker.Malloc((nuint)(16 + (round % 64)), MallocCaps.Default));
+            start.SignalAndWait(TestContext.Current.CancellationToken);
+            done.SignalAndWait(TestContext.Current.CancellationToken);
+            Assert.Equal(round + 1, heap.ErrorCount);
+        }
+
+        workers.ForEach(w => w.Join());
+        Assert.Equal(rounds, kinds.Count);
+        Assert.All(kinds, k => Assert.Equal(MemoryErrorKind.DoubleFree, k));
+        Assert.Equal(rounds, tracker.TotalAllocations);
+        Assert.Equal(rounds, tracker.TotalFrees);
+        Assert.Equal(0, tracker.LiveBlocks);
+        Assert.Equal(0, tracker.LiveBytes);
+        Assert.Empty(tracker.GetAllocations());
+        Assert.Equal(0u, heap.GetInfo(MallocCaps.None).AllocatedBlocks);
+    }
+
     private static void FreeThrough(MemoryTracker tracker, byte* pointer)
     {
         tracker.Free(ref pointer);

@@ -1,5 +1,6 @@
-// Many threads allocating and freeing through one tracker, half of the frees on another thread
-// than the allocation: at the end the tracker holds exactly the blocks still live.
+// Many threads allocating, reallocating and freeing through one tracker, half of the frees on
+// another thread than the allocation: at the end the tracker holds exactly the blocks still live.
+// Also: tracking switched on and off while threads allocate.
 using System.Collections.Concurrent;
 using Xunit;
 
@@ -8,7 +9,7 @@ namespace MemTrace.Tests;
 public unsafe class MemoryTrackerConcurrencyTests
 {
     [Fact]
-    public void Stress_with_cross_thread_frees_ends_with_exactly_the_expected_records()
+    public void Stress_with_reallocs_and_cross_thread_frees_ends_with_exactly_the_expected_records()
     {
         const int threads = 4;
         const int operationsPerThread = 300_000; // 1.2M operations in all.
@@ -21,42 +22,63 @@ public unsafe class MemoryTrackerConcurrencyTests
         }
 
         var survivors = new ConcurrentBag<(nint Address, nuint Size)>();
+        var failures = new ConcurrentQueue<Exception>();
         var start = new Barrier(threads);
         var workers = Enumerable.Range(0, threads).Select(t => new Thread(() =>
         {
             var random = new Random(1234 + t);
             var mine = new List<(nint Address, nuint Size)>();
             start.SignalAndWait();
-            for (var op = 0; op < operationsPerThread; op++)
+            try
             {
-                var choice = random.Next(10);
-                if (choice < 5 || mine.Count == 0)
+                for (var op = 0; op < operationsPerThread; op++)
                 {
-                    var size = (nuint)random.Next(1, 512);
-                    var p = (byte*)tracker.Malloc(size, MallocCaps.Default);
-                    p[0] = (byte)t;
-                    mine.Add(((nint)p, size));
-                }
-                else if (choice < 7)
-                {
-                    // Hand a block to the next thread, which frees it.
-                    var index = random.Next(mine.Count);
-                    handOff[(t + 1) % threads].Enqueue(mine[index].Address);
-                    mine.RemoveAt(index);
-                }
-                else
-                {
-                    var index = random.Next(mine.Count);
-                    var p = (void*)mine[index].Address;
-                    tracker.Free(ref p);
-                    mine.RemoveAt(index);
-                }
+                    var choice = random.Next(10);
+                    if (choice < 5 || mine.Count == 0)
+                    {
+                        var size = (nuint)random.Next(1, 512);
+                        var p = (byte*)tracker.Malloc(size, MallocCaps.Default);
+                        p[0] = (byte)t;
+                        mine.Add(((nint)p, size));
+                    }
+                    else if (choice < 7)
+                    {
+                        // Hand a block to the next thread, which frees it.
+                        var index = random.Next(mine.Count);
+                        handOff[(t + 1) % threads].Enqueue(mine[index].Address);
+                        mine.RemoveAt(index);
+                    }
+                    else if (choice == 7)
+                    {
+                        // Grow or shrink in place or by a move; the record follows the block.
+                        var index = random.Next(mine.Count);
+                        var p = (byte*)mine[index].Address;
+                        var size = (nuint)random.Next(1, 1024);
+                        if (!tracker.Realloc(ref p, size, MallocCaps.Default) || p[0] != (byte)t)
+                        {
+                            throw new InvalidOperationException($"realloc to {size} failed or lost the block's contents");
+                        }
 
-                while (handOff[t].TryDequeue(out var theirs))
-                {
-                    var p = (void*)theirs;
-                    tracker.Free(ref p);
+                        mine[index] = ((nint)p, size);
+                    }
+                    else
+                    {
+                        var index = random.Next(mine.Count);
+                        var p = (void*)mine[index].Address;
+                        tracker.Free(ref p);
+                        mine.RemoveAt(index);
+                    }
+
+                    while (handOff[t].TryDequeue(out var theirs))
+                    {
+                        var p = (void*)theirs;
+                        tracker.Free(ref p);
+                    }
                 }
+            }
+            catch (Exception e)
+            {
+                failures.Enqueue(e);
             }
 
             foreach (var block in mine)
@@ -77,6 +99,7 @@ public unsafe class MemoryTrackerConcurrencyTests
         }
 
         var records = tracker.GetAllocations();
+        Assert.Empty(failures);
         Assert.Equal(0, heap.ErrorCount);
         Assert.Equal(survivors.Count, records.Count);
         Assert.Equal(
@@ -97,6 +120,114 @@ public unsafe class MemoryTrackerConcurrencyTests
 
         Assert.Empty(tracker.GetAllocations());
         Assert.Equal(0u, heap.GetInfo(MallocCaps.None).AllocatedBlocks);
+    }
+
+    [Fact]
+    public void Switching_tracking_on_and_off_while_two_threads_allocate_records_exactly_what_was_allocated_while_on()
+    {
+        // The switching thread moves a phase counter around each switch: odd while switching, even
+        // when stable, and phase / 2 even means on. A block whose allocation saw the same even phase
+        // before and after was certainly allocated while tracking was on (or off) for the whole call.
+        using var heap = new HeapCaps(HeapLayout.Host(), new HeapCapsOptions { ErrorOutput = null });
+        using var tracker = new MemoryTracker(heap, new MemoryTrackerOptions { Output = null });
+        var phase = 0L;
+        var stop = 0;
+        var failures = new ConcurrentQueue<Exception>();
+        var blocks = new ConcurrentBag<(nint Address, nuint Size, int Expected)>(); // Expected: 1 recorded, 0 not, -1 unknown.
+        var frees = 0L;
+        var operations = 0L;
+        var allocators = Enumerable.Range(0, 2).Select(t => new Thread(() =>
+        {
+            try
+            {
+                var random = new Random(99 + t);
+                var mine = new List<(nint Address, nuint Size, int Expected)>();
+                while (Volatile.Read(ref stop) == 0)
+                {
+                    if (mine.Count == 0 || (mine.Count < 2000 && random.Next(3) != 0))
+                    {
+                        var size = (nuint)random.Next(1, 256);
+                        var before = Volatile.Read(ref phase);
+                        var p = tracker.Malloc(size, MallocCaps.Default);
+                        var after = Volatile.Read(ref phase);
+                        var expected = before == after && before % 2 == 0 ? (before / 2 % 2 == 0 ? 1 : 0) : -1;
+                        mine.Add(((nint)p, size, expected));
+                    }
+                    else
+                    {
+                        var index = random.Next(mine.Count);
+                        var p = (void*)mine[index].Address;
+                        tracker.Free(ref p);
+                        mine[index] = mine[^1];
+                        mine.RemoveAt(mine.Count - 1);
+                        Interlocked.Increment(ref frees);
+                    }
+
+                    Interlocked.Increment(ref operations);
+                }
+
+                foreach (var block in mine)
+                {
+                    blocks.Add(block);
+                }
+            }
+            catch (Exception e)
+            {
+                failures.Enqueue(e);
+            }
+        })).ToList();
+        allocators.ForEach(a => a.Start());
+
+        // Each stable phase lasts a varying number of operations of the allocators (not of time: the
+        // machine may be busy), and there are enough phases for the live blocks to span many of them.
+        var switches = 0;
+        for (; switches < 400 && failures.IsEmpty; switches++)
+        {
+            var target = Interlocked.Read(ref operations) + 20 + (switches * 7919 % 200);
+            while (Interlocked.Read(ref operations) < target && failures.IsEmpty)
+            {
+                Thread.Yield();
+            }
+
+            Volatile.Write(ref phase, phase + 1);
+            tracker.Enabled = !tracker.Enabled;
+            Volatile.Write(ref phase, phase + 1);
+        }
+
+        Volatile.Write(ref stop, 1);
+        allocators.ForEach(a => a.Join());
+
+        Assert.Empty(failures);
+        Assert.Equal(0, heap.ErrorCount);
+        var live = blocks.ToList();
+        var records = tracker.GetAllocations().ToDictionary(r => r.Address);
+        Assert.Equal(records.Count, tracker.LiveBlocks);
+        Assert.Equal(records.Values.Sum(r => (long)r.Size), tracker.LiveBytes);
+        Assert.Equal(tracker.TotalAllocations - tracker.TotalFrees, tracker.LiveBlocks);
+        Assert.Equal((nuint)live.Count, heap.GetInfo(MallocCaps.None).AllocatedBlocks);
+
+        // Every record is a live block of the right size; every block surely allocated while on has one,
+        // every block surely allocated while off has none.
+        var byAddress = live.ToDictionary(b => (nuint)b.Address);
+        Assert.All(records.Values, r => Assert.Equal(byAddress[r.Address].Size, r.Size));
+        Assert.All(live.Where(b => b.Expected == 1), b => Assert.True(records.ContainsKey((nuint)b.Address), "a block allocated while on has no record"));
+        Assert.All(live.Where(b => b.Expected == 0), b => Assert.False(records.ContainsKey((nuint)b.Address), "a block allocated while off has a record"));
+        var census = $"{live.Count(b => b.Expected == 1)} on, {live.Count(b => b.Expected == 0)} off, {live.Count(b => b.Expected == -1)} unknown, {switches} switches";
+        Assert.True(live.Exists(b => b.Expected == 1) && live.Exists(b => b.Expected == 0), census);
+        Assert.True(Interlocked.Read(ref frees) > 0);
+
+        tracker.Enabled = true;
+        foreach (var block in live)
+        {
+            var p = (void*)block.Address;
+            tracker.Free(ref p);
+        }
+
+        Assert.Empty(tracker.GetAllocations());
+        Assert.Equal(0, tracker.LiveBlocks);
+        Assert.Equal(0, heap.ErrorCount);
+        Assert.Equal(0u, heap.GetInfo(MallocCaps.None).AllocatedBlocks);
+
     }
 
     [Fact]

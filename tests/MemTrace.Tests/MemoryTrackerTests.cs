@@ -72,6 +72,166 @@ public unsafe class MemoryTrackerTests
     }
 
     [Fact]
+    public void Untyped_realloc_and_aligned_alloc_record_the_variable_name()
+    {
+        using var f = new HostFixture(withTracker: true);
+        void* raw = null;
+
+        Assert.True(f.T.Realloc(ref raw, 48, MallocCaps.Default)); var firstLine = Line();
+        Assert.True(f.T.AlignedAlloc(out void* aligned, 128, 100, MallocCaps.Dma)); var alignedLine = Line();
+
+        var records = f.T.GetAllocations();
+        Assert.Equal(2, records.Count);
+        Assert.Equal("raw", records[0].VariableName);
+        Assert.Equal(AllocationMethod.Realloc, records[0].Method);
+        Assert.Equal(firstLine, records[0].Line);
+        Assert.Equal((nuint)raw, records[0].Address);
+        Assert.Equal("aligned", records[1].VariableName);
+        Assert.Equal(AllocationMethod.AlignedAlloc, records[1].Method);
+        Assert.Equal(alignedLine, records[1].Line);
+        Assert.Equal(0u, (nuint)aligned % 128);
+
+        Assert.True(f.T.Realloc(ref raw, 5000, MallocCaps.Default)); var growLine = Line();
+
+        var grown = f.T.GetAllocations()[0];
+        Assert.Equal((nuint)raw, grown.Address);
+        Assert.Equal(5000u, grown.Size);
+        Assert.Equal("raw", grown.ReallocatedAt!.Value.VariableName);
+        Assert.Equal(growLine, grown.ReallocatedAt.Value.Line);
+        Assert.True(f.T.Realloc(ref raw, 0, MallocCaps.Default));
+        Assert.True(raw == null);
+        f.T.Free(ref aligned);
+        Assert.Empty(f.T.GetAllocations());
+        Assert.Equal(0, f.Heap.ErrorCount);
+    }
+
+    [Fact]
+    public void A_failed_untyped_aligned_alloc_is_logged_with_the_variable()
+    {
+        using var f = new HostFixture(withTracker: true);
+
+        Assert.False(f.T.AlignedAlloc(out void* crooked, 3, 100, MallocCaps.Default));
+
+        Assert.True(crooked == null);
+        var failure = Assert.Single(f.T.FailedAllocations);
+        Assert.Equal("crooked", failure.VariableName);
+        Assert.Equal(AllocationMethod.AlignedAlloc, failure.Method);
+    }
+
+    [Fact]
+    public void Realloc_to_zero_of_a_pointer_that_is_no_live_block_returns_false_and_keeps_the_pointer()
+    {
+        using var f = new HostFixture(withTracker: true);
+        f.T.Malloc(out byte* data, 64, MallocCaps.Default);
+        var stale = data;
+        void* staleRaw = data;
+        f.T.Free(ref data);
+
+        Assert.False(f.T.Realloc(ref stale, 0, MallocCaps.Default)); var line = Line();
+        Assert.False(f.T.Realloc(ref staleRaw, 0, MallocCaps.Default));
+
+        Assert.True(stale != null);
+        Assert.True(staleRaw == stale);
+        Assert.Equal(2, f.Heap.ErrorCount);
+        var first = f.Heap.RecentErrors[0];
+        Assert.Equal(MemoryErrorKind.ReallocOfFreedBlock, first.Kind);
+        Assert.Equal("data", first.FreedAt!.Value.VariableName);
+        Assert.Equal("stale", first.DetectedAt!.Value.VariableName);
+        Assert.Equal(line, first.DetectedAt.Value.Line);
+        Assert.Equal("staleRaw", f.Heap.RecentErrors[1].DetectedAt!.Value.VariableName);
+        Assert.Equal(1, f.T.TotalFrees);
+        Assert.Empty(f.T.FailedAllocations);
+
+        // A live block still frees by size 0, and a null pointer with size 0 is nothing to do.
+        f.T.Malloc(out byte* live, 16, MallocCaps.Default);
+        Assert.True(f.T.Realloc(ref live, 0, MallocCaps.Default));
+        Assert.True(live == null);
+        void* none = null;
+        Assert.True(f.T.Realloc(ref none, 0, MallocCaps.Default));
+        Assert.Equal(2, f.Heap.ErrorCount);
+    }
+
+    [Fact]
+    public void Realloc_to_zero_of_a_foreign_pointer_under_the_throw_policy_throws_and_keeps_the_pointer()
+    {
+        using var f = new HostFixture(MemoryErrorPolicy.Throw, withTracker: true);
+        var native = (byte*)System.Runtime.InteropServices.NativeMemory.AlignedAlloc(64, 16);
+        try
+        {
+            var stranger = native;
+            void* strangerRaw = native;
+
+            Assert.Throws<MemoryErrorException>(() => f.T.Realloc(ref stranger, 0, MallocCaps.Default));
+            Assert.Throws<MemoryErrorException>(() => f.T.Realloc(ref strangerRaw, 0, MallocCaps.Default));
+
+            Assert.True(stranger == native);
+            Assert.True(strangerRaw == native);
+            Assert.Equal(2, f.Heap.ErrorCount);
+            Assert.All(f.Heap.RecentErrors, e => Assert.Equal(MemoryErrorKind.InvalidPointer, e.Kind));
+            native[63] = 1; // Never freed by MemTrace.
+        }
+        finally
+        {
+            System.Runtime.InteropServices.NativeMemory.AlignedFree(native);
+        }
+    }
+
+    [Fact]
+    public void A_failure_callback_that_frees_tracked_blocks_never_gives_one_record_to_two_blocks()
+    {
+        // The failed request's record handle goes back to the thread's ring of free handles after the
+        // failure callback has run. When the callback's frees have just filled the ring, the handle must
+        // not overwrite another one: then a later allocation would share a record with an earlier one.
+        // Which count of frees fills the ring depends on the ring's state, so every count in a full
+        // cycle of it is tried.
+        for (var freed = 256; freed < 320; freed++)
+        {
+            using var heap = new HeapCaps(HeapLayout.Host(), new HeapCapsOptions { ErrorOutput = null });
+            using var tracker = new MemoryTracker(heap, new MemoryTrackerOptions { Output = null });
+            var live = new List<nint>();
+            for (var i = 0; i < 320; i++)
+            {
+                live.Add((nint)tracker.Malloc(16, MallocCaps.Default));
+            }
+
+            var toFree = freed;
+            var calls = 0;
+            heap.RegisterFailedAllocCallback((_, _, _) =>
+            {
+                calls++;
+                for (var i = 0; i < toFree; i++)
+                {
+                    var p = (void*)live[i];
+                    tracker.Free(ref p);
+                }
+            });
+
+            Assert.False(tracker.Malloc(out byte* huge, nuint.MaxValue / 4, MallocCaps.Default));
+
+            Assert.Equal(1, calls);
+            live.RemoveRange(0, toFree);
+            for (var i = 0; i < 320; i++)
+            {
+                live.Add((nint)tracker.Malloc(24, MallocCaps.Default));
+            }
+
+            var records = tracker.GetAllocations();
+            Assert.Equal(live.Count, tracker.LiveBlocks);
+            Assert.Equal(live.Select(p => (nuint)p).Order(), records.Select(r => r.Address).Order());
+            foreach (var block in live)
+            {
+                var p = (void*)block;
+                tracker.Free(ref p);
+            }
+
+            Assert.Empty(tracker.GetAllocations());
+            Assert.Equal(0, tracker.LiveBlocks);
+            Assert.Equal(0, heap.ErrorCount);
+            Assert.Equal(0u, heap.GetInfo(MallocCaps.None).AllocatedBlocks);
+        }
+    }
+
+    [Fact]
     public void Request_numbers_count_one_two_three_on_one_thread()
     {
         using var f = new HostFixture(withTracker: true);
@@ -134,41 +294,57 @@ public unsafe class MemoryTrackerTests
     [Fact]
     public void Free_zeroes_a_tracked_block_before_releasing_it()
     {
-        // After the native free, glibc reuses only the first 16 bytes of a small chunk (its
-        // tcache links), which are MemTrace's header; the user bytes stay as the free left them.
-        // So this reads freed memory on purpose, right after the free, on the same thread.
-        if (!OperatingSystem.IsLinux())
-        {
-            return;
-        }
-
+        // The block is served from memory this test owns (a region added to the host heap), so its bytes
+        // can be read after the free without reading freed memory. The host region's own zeroing is
+        // checked while the block is still allocated, in HostRegionTests.
+        using var memory = new OwnedMemory(16 * 1024);
         using var f = new HostFixture(withTracker: true);
+        Assert.Equal(HeapCapsResult.Ok, f.Heap.AddRegionWithCaps([MallocCaps.Default | MallocCaps.Bit8, MallocCaps.None, MallocCaps.None], memory.Start, memory.End));
         f.T.Malloc(out byte* buffer, 200, MallocCaps.Default);
+        Assert.True(memory.Contains(buffer, 200));
         new Span<byte>(buffer, 200).Fill(0xAB);
         var address = buffer;
 
         f.T.Free(ref buffer);
 
-        Assert.True(new Span<byte>(address, 200).IndexOfAnyExcept((byte)0) < 0);
+        // TLSF writes its free-list links over the first 8 bytes of a freed block; the rest stays as the free left it.
+        Assert.True(buffer == null);
+        Assert.True(new Span<byte>(address + 8, 192).IndexOfAnyExcept((byte)0) < 0);
+        Assert.Equal(0, f.Heap.ErrorCount);
     }
 
     [Fact]
     public void Without_clear_on_free_the_bytes_are_left_alone()
     {
-        if (!OperatingSystem.IsLinux())
-        {
-            return;
-        }
-
+        using var memory = new OwnedMemory(16 * 1024);
         using var heap = new HeapCaps(HeapLayout.Host());
+        Assert.Equal(HeapCapsResult.Ok, heap.AddRegionWithCaps([MallocCaps.Default | MallocCaps.Bit8, MallocCaps.None, MallocCaps.None], memory.Start, memory.End));
         using var tracker = new MemoryTracker(heap, new MemoryTrackerOptions { Output = null, ClearOnFree = false });
         tracker.Malloc(out byte* buffer, 200, MallocCaps.Default);
+        Assert.True(memory.Contains(buffer, 200));
         new Span<byte>(buffer, 200).Fill(0xAB);
         var address = buffer;
 
         tracker.Free(ref buffer);
 
-        Assert.Equal(0xAB, address[100]);
+        Assert.True(new Span<byte>(address + 8, 192).IndexOfAnyExcept((byte)0xAB) < 0);
+    }
+
+    [Fact]
+    public void A_block_allocated_while_disabled_is_not_zeroed_by_its_free()
+    {
+        using var memory = new OwnedMemory(16 * 1024);
+        using var f = new HostFixture(withTracker: true, trackerEnabled: false);
+        Assert.Equal(HeapCapsResult.Ok, f.Heap.AddRegionWithCaps([MallocCaps.Default | MallocCaps.Bit8, MallocCaps.None, MallocCaps.None], memory.Start, memory.End));
+        f.T.Malloc(out byte* buffer, 200, MallocCaps.Default);
+        new Span<byte>(buffer, 200).Fill(0xAB);
+        var address = buffer;
+        f.T.Enabled = true;
+
+        f.T.Free(ref buffer);
+
+        // As the seed: only a registered block is zeroed.
+        Assert.True(new Span<byte>(address + 8, 192).IndexOfAnyExcept((byte)0xAB) < 0);
     }
 
     [Fact]
@@ -193,6 +369,67 @@ public unsafe class MemoryTrackerTests
         Assert.Contains("Heap summary for capabilities 0x00000003:", log, StringComparison.Ordinal);
         Assert.Single(f.Failures.Calls); // The ESP-IDF callback ran too.
         Assert.Empty(f.T.GetAllocations());
+    }
+
+    [Fact]
+    public void A_calloc_whose_size_overflows_is_logged_with_both_factors()
+    {
+        using var f = new HostFixture(withTracker: true);
+        var half = nuint.MaxValue / 2 + 1;
+
+        Assert.False(f.T.Calloc(out byte* table, 2, half, MallocCaps.Default)); var line = Line();
+
+        var failure = Assert.Single(f.T.FailedAllocations);
+        Assert.Equal("table", failure.VariableName);
+        Assert.Equal(line, failure.Line);
+        Assert.Equal(nuint.MaxValue, failure.Size);
+        var log = f.Output.ToString();
+        Assert.Contains($"allocation failed: heap_caps_calloc of 2 x {half} bytes (overflows), caps MALLOC_CAP_DEFAULT", log, StringComparison.Ordinal);
+        Assert.DoesNotContain("of 0 bytes", log, StringComparison.Ordinal);
+        Assert.Contains("Heap summary for capabilities", log, StringComparison.Ordinal);
+
+        // A product that fits is logged as one size.
+        Assert.True(f.T.Calloc(4, nuint.MaxValue / 8, MallocCaps.Default) == null);
+        Assert.Contains($"heap_caps_calloc of {4 * (nuint.MaxValue / 8)} bytes, caps", f.Output.ToString(), StringComparison.Ordinal);
+        Assert.Equal(4 * (nuint.MaxValue / 8), f.T.FailedAllocations[1].Size);
+    }
+
+    [Fact]
+    public void Failures_of_tracked_calls_are_logged_while_disabled_as_the_seed_logs_them()
+    {
+        using var f = new HostFixture(withTracker: true, trackerEnabled: false);
+        var half = nuint.MaxValue / 2 + 1;
+        f.T.Malloc(out byte* kept, 16, MallocCaps.Default);
+        var original = kept;
+
+        Assert.False(f.T.Malloc(out byte* exec_buffer, 1024, MallocCaps.Exec | MallocCaps.Bit32)); var line = Line();
+        Assert.False(f.T.Calloc(out void* table, 2, half, MallocCaps.Default));
+        Assert.True(f.T.Realloc(null, nuint.MaxValue / 4, MallocCaps.Default) == null);
+        Assert.False(f.T.Realloc(ref kept, nuint.MaxValue / 4, MallocCaps.Default));
+        Assert.True(f.T.AlignedAlloc(3, 8, MallocCaps.Default) == null);
+
+        Assert.Equal(5, f.T.FailedAllocationCount);
+        var failures = f.T.FailedAllocations;
+        Assert.Equal(["exec_buffer", "table", null, "kept", null], failures.Select(r => r.VariableName));
+        Assert.Equal(line, failures[0].Line);
+        Assert.Equal(["heap_caps_malloc", "heap_caps_calloc", "heap_caps_realloc", "heap_caps_realloc", "heap_caps_aligned_alloc"], failures.Select(r => r.MethodName));
+        Assert.Equal(5, failures.Select(r => r.RequestNumber).Distinct().Count());
+        var log = f.Output.ToString();
+        Assert.Contains("allocation failed: heap_caps_malloc of 1024 bytes, caps MALLOC_CAP_EXEC|MALLOC_CAP_32BIT", log, StringComparison.Ordinal);
+        Assert.Contains("(exec_buffer)", log, StringComparison.Ordinal);
+        Assert.Contains($"heap_caps_calloc of 2 x {half} bytes (overflows)", log, StringComparison.Ordinal);
+        Assert.True(kept == original);
+
+        // Nothing was recorded, and a failure on the heap directly is not the tracker's to log while it is off.
+        Assert.Empty(f.T.GetAllocations());
+        Assert.True(f.Heap.Malloc(1024, MallocCaps.Exec) == null);
+        Assert.Equal(5, f.T.FailedAllocationCount);
+        f.T.Enabled = true;
+        Assert.True(f.Heap.Malloc(1024, MallocCaps.Exec) == null);
+        Assert.Equal(6, f.T.FailedAllocationCount);
+        Assert.False(f.T.FailedAllocations[^1].AllocatedAt.IsKnown);
+        f.T.Free(ref kept);
+        Assert.Equal(0, f.Heap.ErrorCount);
     }
 
     [Fact]
@@ -393,6 +630,48 @@ public unsafe class MemoryTrackerTests
         Assert.Contains("unbounded", text, StringComparison.Ordinal);
         Assert.DoesNotContain(nuint.MaxValue.ToString(System.Globalization.CultureInfo.InvariantCulture), text, StringComparison.Ordinal);
         Assert.Contains("MALLOC_CAP_RETENTION", text, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Print_memory_info_on_a_chip_layout_shows_each_rows_minimum_free_and_largest_block()
+    {
+        using var heap = new HeapCaps(HeapLayout.Esp32());
+        var output = new StringWriter();
+        using var tracker = new MemoryTracker(heap, new MemoryTrackerOptions { Output = output });
+        var largestBefore = heap.GetLargestFreeBlock(MallocCaps.Internal);
+        var freeBefore = heap.GetFreeSize(MallocCaps.Internal);
+
+        // A low-water mark: while these blocks are live, internal RAM is at its lowest.
+        tracker.Malloc(out byte* first, 40_000, MallocCaps.Internal);
+        tracker.Malloc(out byte* second, 40_000, MallocCaps.Internal);
+        var freeAtLowest = heap.GetFreeSize(MallocCaps.Internal);
+        var largestWhileLive = heap.GetLargestFreeBlock(MallocCaps.Internal);
+        tracker.Free(ref second);
+        tracker.Malloc(out byte* keep, 1000, MallocCaps.Internal);
+        var freeNow = heap.GetFreeSize(MallocCaps.Internal);
+        var largestNow = heap.GetLargestFreeBlock(MallocCaps.Internal);
+
+        var rows = tracker.PrintMemoryInfo("chip");
+
+        var row = rows.Single(r => r.Caps == MallocCaps.Internal);
+        Assert.True(freeAtLowest < freeNow && freeNow < freeBefore, $"{freeAtLowest} < {freeNow} < {freeBefore}");
+        Assert.Equal(freeNow, row.FreeSize);
+        Assert.Equal(freeAtLowest, row.MinimumFreeSize);
+        Assert.Equal(largestNow, row.LargestFreeBlock);
+        Assert.True(largestWhileLive <= largestNow && largestNow <= largestBefore);
+        Assert.InRange(row.LargestFreeBlock, 1u, row.FreeSize);
+        Assert.Equal(heap.GetTotalSize(MallocCaps.Internal), row.TotalSize);
+
+        // Each row prints total, free, minimum free and largest block in that order.
+        var exec = rows.Single(r => r.Caps == MallocCaps.Exec);
+        Assert.InRange(exec.MinimumFreeSize, 1u, exec.FreeSize);
+        Assert.InRange(exec.LargestFreeBlock, 1u, exec.FreeSize);
+        var printed = output.ToString().Split('\n').Single(l => l.TrimStart().StartsWith("MALLOC_CAP_INTERNAL ", StringComparison.Ordinal));
+        Assert.Equal(
+            [row.TotalSize.ToString(System.Globalization.CultureInfo.InvariantCulture), row.FreeSize.ToString(System.Globalization.CultureInfo.InvariantCulture), row.MinimumFreeSize.ToString(System.Globalization.CultureInfo.InvariantCulture), row.LargestFreeBlock.ToString(System.Globalization.CultureInfo.InvariantCulture)],
+            printed.Split(' ', StringSplitOptions.RemoveEmptyEntries).Skip(1));
+        tracker.Free(ref first);
+        tracker.Free(ref keep);
     }
 
     [Fact]

@@ -1,5 +1,5 @@
-// Test doubles: a host heap and a tracker whose outputs go to strings, plus a recorder of the
-// failed-allocation callback.
+// Test doubles: a host heap and a tracker whose outputs go to strings, a recorder of the
+// failed-allocation callback, and native memory a test owns.
 namespace MemTrace.Tests;
 
 internal sealed class FailedAllocations
@@ -38,4 +38,24 @@ internal sealed class HostFixture : IDisposable
         Tracker?.Dispose();
         Heap.Dispose();
     }
+}
+
+/// <summary>Native memory a test owns (e.g. for a region added at run time): it stays readable after the heap frees blocks in it.</summary>
+internal sealed unsafe class OwnedMemory : IDisposable
+{
+    public OwnedMemory(int size)
+    {
+        Size = size;
+        Start = (byte*)System.Runtime.InteropServices.NativeMemory.AlignedAlloc((nuint)size, 64);
+    }
+
+    public int Size { get; }
+
+    public byte* Start { get; }
+
+    public byte* End => Start + Size;
+
+    public bool Contains(void* block, int length) => (byte*)block >= Start && (byte*)block + length <= End;
+
+    public void Dispose() => System.Runtime.InteropServices.NativeMemory.AlignedFree(Start);
 }

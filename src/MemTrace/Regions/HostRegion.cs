@@ -224,7 +224,37 @@ internal sealed unsafe class HostRegion : Region
         }
     }
 
-    public override void SetTag(void* ptr, uint tag) => ((Header*)((byte*)ptr - HeaderSize))->Tag = tag;
+    public override void SetTag(void* ptr, uint tag)
+    {
+        if (Volatile.Read(ref _disposed) == 0)
+        {
+            ((Header*)((byte*)ptr - HeaderSize))->Tag = tag;
+        }
+    }
+
+    public override bool ClearTag(void* ptr, uint tag)
+    {
+        var address = (nuint)ptr;
+        if (Volatile.Read(ref _disposed) != 0 || (address & (Granule - 1)) != 0 || _map.Get(address) != BlockState.Live)
+        {
+            return false;
+        }
+
+        // As Query: announced, a free of this address waits until the header is no longer touched.
+        lock (_readerLock)
+        {
+            Interlocked.Increment(ref _readers);
+            try
+            {
+                return Announce(address) && Interlocked.CompareExchange(ref ((Header*)(address - HeaderSize))->Tag, 0, tag) == tag;
+            }
+            finally
+            {
+                Volatile.Write(ref _hazard, 0);
+                Interlocked.Decrement(ref _readers);
+            }
+        }
+    }
 
     public override HeapInfo GetInfo()
     {

@@ -357,6 +357,18 @@ internal sealed unsafe class PoisoningRegion : Region
         _inner.SetTag((void*)inner, tag);
     }
 
+    public override bool ClearTag(void* ptr, uint tag)
+    {
+        var user = (nuint)ptr;
+        var inner = user - _head;
+        if (_slowPath != 0 && !FindInner(user, out inner, out _))
+        {
+            return false;
+        }
+
+        return _inner.ClearTag((void*)inner, tag);
+    }
+
     public override HeapInfo GetInfo()
     {
         var info = _inner.GetInfo();

@@ -93,8 +93,15 @@ internal abstract unsafe class Region : IDisposable
     /// <summary>What <paramref name="ptr"/> is and, for a live block, its size and tag. Safe against concurrent frees.</summary>
     public abstract BlockState Query(void* ptr, out BlockInfo block);
 
-    /// <summary>Sets the tag of a live block the caller owns.</summary>
+    /// <summary>Sets the tag of a live block the caller owns. Does nothing once the region is disposed.</summary>
     public abstract void SetTag(void* ptr, uint tag);
+
+    /// <summary>
+    /// Sets the tag of a block the caller does not own to 0 if it is a live block whose tag is
+    /// <paramref name="tag"/>; returns whether it did. Safe while other threads free or reallocate the block
+    /// (it never writes to a freed block, nor clears the tag of another block at the same address).
+    /// </summary>
+    public abstract bool ClearTag(void* ptr, uint tag);
 
     /// <summary>Free bytes now (<c>multi_heap_free_size</c>); <see cref="nuint.MaxValue"/> when unbounded.</summary>
     public abstract nuint FreeBytes { get; }

@@ -205,6 +205,21 @@ internal sealed unsafe class TlsfRegion : Region
         }
     }
 
+    public override bool ClearTag(void* ptr, uint tag)
+    {
+        using (_lock.Enter())
+        {
+            // The side tables only, as SetTag: a block whose header was damaged still loses its tag.
+            if (_disposed || tag == 0 || _heap.GetTag(ptr) != tag)
+            {
+                return false;
+            }
+
+            _heap.SetTag(ptr, 0);
+            return true;
+        }
+    }
+
     public override HeapInfo GetInfo()
     {
         using (_lock.Enter())

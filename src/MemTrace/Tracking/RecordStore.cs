@@ -7,6 +7,11 @@
 // TrackerThreadCell) and, in batches, through one shared pool guarded by a lock; fresh handles
 // are taken from the end of the last chunk. The store's own memory comes from NativeMemory,
 // never from the heap being traced.
+//
+// After Dispose the store is unusable rather than dangerous: it hands out no handle, takes none
+// back, has no record below HandleLimit, and its indexer finds no chunk (IndexOutOfRangeException)
+// instead of reaching freed memory. The tracker makes sure no thread is inside a record when it
+// disposes the store (see MemoryTracker.Dispose).
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 
@@ -43,7 +48,7 @@ internal sealed unsafe class RecordStore : IDisposable
         }
     }
 
-    /// <summary>The record of a handle. The handle must have been handed out.</summary>
+    /// <summary>The record of a handle. The handle must have been handed out and the store not disposed (after disposal there is no chunk: the lookup throws).</summary>
     public ref TrackedRecord this[uint handle]
     {
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -60,6 +65,11 @@ internal sealed unsafe class RecordStore : IDisposable
     {
         lock (_lock)
         {
+            if (_disposed)
+            {
+                return 0;
+            }
+
             var count = Math.Min(destination.Length, _poolCount);
             _pool.AsSpan(_poolCount - count, count).CopyTo(destination);
             _poolCount -= count;
@@ -72,6 +82,11 @@ internal sealed unsafe class RecordStore : IDisposable
     {
         lock (_lock)
         {
+            if (_disposed)
+            {
+                return 0;
+            }
+
             var count = 0;
             while (count < destination.Length)
             {
@@ -89,17 +104,35 @@ internal sealed unsafe class RecordStore : IDisposable
         }
     }
 
-    /// <summary>Gives handles back to the shared pool.</summary>
+    /// <summary>Gives handles back to the shared pool (dropped once the store is disposed).</summary>
     public void Give(ReadOnlySpan<uint> handles)
     {
         lock (_lock)
         {
+            if (_disposed)
+            {
+                return;
+            }
+
             EnsurePool(_poolCount + handles.Length);
             handles.CopyTo(_pool.AsSpan(_poolCount));
             _poolCount += handles.Length;
         }
     }
 
+    /// <summary>Whether <see cref="Dispose"/> has run.</summary>
+    public bool IsDisposed
+    {
+        get
+        {
+            lock (_lock)
+            {
+                return _disposed;
+            }
+        }
+    }
+
+    /// <summary>Frees every chunk. The caller guarantees that no thread still uses a record.</summary>
     public void Dispose()
     {
         lock (_lock)
@@ -110,9 +143,14 @@ internal sealed unsafe class RecordStore : IDisposable
             }
 
             _disposed = true;
+            var chunks = _chunks;
+            Volatile.Write(ref _chunks, []);
+            Volatile.Write(ref _fresh, 1);
+            _poolCount = 0;
             for (var i = 0; i < _chunkCount; i++)
             {
-                NativeMemory.Free((void*)_chunks[i]);
+                NativeMemory.Free((void*)chunks[i]);
+                chunks[i] = 0;
             }
 
             _chunkCount = 0;

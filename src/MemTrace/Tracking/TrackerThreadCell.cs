@@ -1,6 +1,8 @@
 // TrackerThreadCell: one thread's share of a tracker: a ring of free record handles, a block
-// of request numbers, and counters. Only its thread touches it, except that the tracker may
-// take the handles of a cell whose thread has ended, and any thread may read the counters.
+// of request numbers, counters, and the mark that says the thread is inside a record. Only its
+// thread writes it, except that the tracker may take the handles of a cell whose thread has
+// ended, and any thread may read the counters and the mark.
+using System.Diagnostics;
 using System.Runtime.CompilerServices;
 using MemTrace.Internals;
 
@@ -34,9 +36,16 @@ internal sealed class TrackerThreadCell(object owner) : ThreadCell(owner)
     /// <summary>The thread's account of per-thread statistics; null when they are off.</summary>
     public ThreadAccount? Account;
 
+    /// <summary>
+    /// Non-zero while the thread reads or writes a record of the tracker's store (one plain store on
+    /// entry and one on exit); the tracker's Dispose waits until it is 0 before it frees the store.
+    /// </summary>
+    public int Busy;
+
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public uint Pop()
     {
+        Debug.Assert(Count > 0, "Pop from an empty ring.");
         var handle = _ring[_head];
         _head = (_head + 1) & Mask;
         Count--;
@@ -47,13 +56,19 @@ internal sealed class TrackerThreadCell(object owner) : ThreadCell(owner)
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public void Push(uint handle)
     {
+        Debug.Assert(Count < RingSize, "Push onto a full ring: spill first.");
         _ring[(_head + Count) & Mask] = handle;
         Count++;
     }
 
-    /// <summary>Puts back a handle that was taken but not used (reused first). The ring must not be full.</summary>
+    /// <summary>
+    /// Puts back a handle that was taken but not used (reused first). The ring must not be full: a
+    /// failure callback may have freed blocks on this thread since the handle was taken, so callers
+    /// spill first when it is (MemoryTracker.ReturnUnused).
+    /// </summary>
     public void PushFront(uint handle)
     {
+        Debug.Assert(Count < RingSize, "PushFront onto a full ring: spill first.");
         _head = (_head - 1) & Mask;
         _ring[_head] = handle;
         Count++;

@@ -25,4 +25,61 @@ public class DemoCommandTests
         Assert.Contains("[demo] Memory info", text, StringComparison.Ordinal);
         Assert.True(text.IndexOf("Total: 2 live", StringComparison.Ordinal) < text.IndexOf("Total: 1 live", StringComparison.Ordinal));
     }
+
+    [Fact]
+    public void The_listings_name_each_blocks_variable_in_its_own_row()
+    {
+        var output = new StringWriter();
+
+        Assert.Equal(0, DemoCommand.Run(output));
+
+        var listings = Listings(output.ToString());
+        Assert.Equal(3, listings.Count);
+
+        // After two allocations: request 1 is `buffer` (256 bytes, 8BIT), request 2 `debug_string` (512 bytes, SPIRAM).
+        Assert.Equal(2, listings[0].Count);
+        AssertRow(listings[0][0], 1, 256, "MALLOC_CAP_8BIT", "buffer");
+        AssertRow(listings[0][1], 2, 512, "MALLOC_CAP_SPIRAM", "debug_string");
+
+        // After freeing `buffer`: only `debug_string` is left; then nothing.
+        AssertRow(Assert.Single(listings[1]), 2, 512, "MALLOC_CAP_SPIRAM", "debug_string");
+        Assert.Empty(listings[2]);
+    }
+
+    /// <summary>The rows of each listing: the lines between a listing's column header and its totals line.</summary>
+    private static List<List<string[]>> Listings(string text)
+    {
+        var listings = new List<List<string[]>>();
+        List<string[]>? current = null;
+        foreach (var line in text.Split('\n'))
+        {
+            var fields = line.TrimEnd('\r').Split(' ', StringSplitOptions.RemoveEmptyEntries);
+            if (fields is ["#", "address", ..])
+            {
+                current = [];
+                listings.Add(current);
+            }
+            else if (fields is ["Total:", ..])
+            {
+                current = null;
+            }
+            else if (current is not null)
+            {
+                current.Add(fields);
+            }
+        }
+
+        return listings;
+    }
+
+    private static void AssertRow(string[] row, int request, int size, string caps, string variable)
+    {
+        Assert.Equal(request.ToString(System.Globalization.CultureInfo.InvariantCulture), row[0]);
+        Assert.StartsWith("0x", row[1], StringComparison.Ordinal);
+        Assert.Equal(size.ToString(System.Globalization.CultureInfo.InvariantCulture), row[2]);
+        Assert.Equal(caps, row[3]);
+        Assert.Equal("heap_caps_calloc", row[4]);
+        Assert.Matches(@"^DemoCommand\.cs:\d+$", row[5]);
+        Assert.Equal(variable, row[^1]);
+    }
 }
