@@ -18,8 +18,10 @@ internal static class DemoCommand
         };
         command.SetAction(result =>
         {
-            var chosen = LayoutOption.Resolve(result.GetValue(layout)!, Console.Error);
-            return chosen is null ? 2 : Run(Console.Out, chosen, result.GetValue(trace));
+            var output = result.InvocationConfiguration.Output;
+            var error = result.InvocationConfiguration.Error;
+            var chosen = LayoutOption.Resolve(result.GetValue(layout)!, error);
+            return chosen is null ? 2 : Run(output, chosen, result.GetValue(trace), error);
         });
         return command;
     }
@@ -27,16 +29,28 @@ internal static class DemoCommand
     /// <summary>Runs the demo on the default layout (an ESP32 with 4 MiB of PSRAM).</summary>
     public static int Run(TextWriter output) => Run(output, HeapLayout.FromName(LayoutOption.DefaultName));
 
-    /// <summary>Runs the demo; returns the exit code (0 when every step behaved as expected, 2 when the trace file cannot be created).</summary>
-    public static unsafe int Run(TextWriter output, HeapLayout layout, string? tracePath = null)
+    /// <summary>
+    /// Runs the demo; returns the exit code: 0 when every step behaved as expected, 1 when one did not, 2 when the layout's
+    /// memory map cannot be built or the trace file cannot be created.
+    /// </summary>
+    /// <param name="output">Where the demo writes.</param>
+    /// <param name="layout">The memory map to run on.</param>
+    /// <param name="tracePath">A trace file to write, or null.</param>
+    /// <param name="error">Where a layout that cannot be built is reported; null for <paramref name="output"/>.</param>
+    public static unsafe int Run(TextWriter output, HeapLayout layout, string? tracePath = null, TextWriter? error = null)
     {
+        using var heap = CreateHeap(layout, output, error ?? output);
+        if (heap is null)
+        {
+            return 2;
+        }
+
         using var events = DemoWorkload.OpenTrace(tracePath, output);
         if (tracePath is not null && events is null)
         {
             return 2;
         }
 
-        using var heap = new HeapCaps(layout, new HeapCapsOptions { ErrorOutput = output });
         using var tracker = new MemoryTracker(heap, new MemoryTrackerOptions { Output = output, Events = events });
 
         output.WriteLine($"MemTrace demo on the '{heap.Layout.Name}' layout");
@@ -95,5 +109,19 @@ internal static class DemoCommand
         }
 
         return ok ? 0 : 1;
+    }
+
+    /// <summary>The heap of <paramref name="layout"/>, or null with the reason written to <paramref name="error"/> (its regions' memory could not be had).</summary>
+    private static HeapCaps? CreateHeap(HeapLayout layout, TextWriter output, TextWriter error)
+    {
+        try
+        {
+            return new HeapCaps(layout, new HeapCapsOptions { ErrorOutput = output });
+        }
+        catch (Exception e) when (e is ArgumentException or OutOfMemoryException)
+        {
+            error.WriteLine($"memtrace: cannot build the memory map of layout '{layout.Name}': {e.Message}");
+            return null;
+        }
     }
 }

@@ -31,7 +31,7 @@ internal static class LayoutOption
         {
             return HeapLayout.Load(value);
         }
-        catch (Exception e) when (e is FormatException or IOException or UnauthorizedAccessException)
+        catch (Exception e) when (e is FormatException or IOException or UnauthorizedAccessException or ArgumentException or NotSupportedException)
         {
             error.WriteLine($"memtrace: cannot use layout file '{value}': {e.Message}");
             return null;

@@ -1,6 +1,7 @@
-// The libc allocation functions of ESP-IDF (components/esp_libc/src/heap.c): malloc, calloc and
-// realloc go to heap_caps_*_default, which keeps small requests in internal memory and sends
-// larger ones to PSRAM first once heap_caps_malloc_extmem_enable has been called.
+// The libc allocation functions of ESP-IDF (components/esp_libc/src/heap.c): malloc, calloc,
+// realloc, memalign, aligned_alloc and posix_memalign go to heap_caps_*_default (heap_caps.c),
+// which keep small requests in internal memory and send larger ones to PSRAM first once
+// heap_caps_malloc_extmem_enable has been called.
 namespace MemTrace;
 
 public sealed unsafe partial class HeapCaps
@@ -50,14 +51,27 @@ public sealed unsafe partial class HeapCaps
     /// <param name="ptr">The block, or null to allocate.</param>
     /// <param name="size">The new size; 0 frees.</param>
     /// <returns>The block, or null.</returns>
+    /// <remarks>
+    /// As ESP-IDF: until external memory is enabled this is <c>heap_caps_realloc(ptr, size, DEFAULT|INTERNAL)</c>, and a
+    /// failure is reported to the callback as <c>heap_caps_realloc</c>'s; after, a failure (a null <paramref name="ptr"/>
+    /// included) is reported as <c>heap_caps_realloc_default</c>'s, with DEFAULT.
+    /// </remarks>
     /// <exception cref="ObjectDisposedException">The heap was disposed.</exception>
     /// <exception cref="MemoryErrorException"><paramref name="ptr"/> is not a live block and <see cref="ErrorPolicy"/> is <see cref="MemoryErrorPolicy.Throw"/>.</exception>
     public void* ReallocDefault(void* ptr, nuint size)
     {
         ThrowIfDisposed();
-        if (_externalMemoryLimit is null || ptr is null)
+        if (_externalMemoryLimit is null)
         {
-            return _externalMemoryLimit is null ? Realloc(ptr, size, DefaultInternal) : MallocDefault(size);
+            return Realloc(ptr, size, DefaultInternal);
+        }
+
+        if (ptr is null)
+        {
+            // realloc_base(NULL, …) is malloc_base: MallocDefault's choice of memory, reported as realloc_default's.
+            var fresh = MallocDefaultObserved(size, zero: false, AllocationMethod.ReallocDefault);
+            AfterOperation(AllocationMethod.ReallocDefault);
+            return fresh;
         }
 
         var result = ReallocDefaultUnchecked(ptr, size);
@@ -70,11 +84,6 @@ public sealed unsafe partial class HeapCaps
         if (_externalMemoryLimit is not { } limit)
         {
             return Realloc(ptr, size, DefaultInternal);
-        }
-
-        if (ptr is null)
-        {
-            return MallocDefault(size);
         }
 
         if (size == 0)
@@ -123,6 +132,73 @@ public sealed unsafe partial class HeapCaps
     }
 
     /// <summary>
+    /// The chip's <c>memalign()</c>, <c>aligned_alloc()</c> and <c>posix_memalign()</c> (<c>heap_caps_aligned_alloc_default</c>):
+    /// <see cref="MallocDefault(nuint)"/>'s choice of memory for an aligned block. Until external memory is enabled this is
+    /// <c>heap_caps_aligned_alloc(alignment, size, DEFAULT|INTERNAL)</c>. After: requests up to the limit try
+    /// DEFAULT|INTERNAL, larger ones DEFAULT|SPIRAM, then either falls back to plain DEFAULT; the failure callback gets
+    /// DEFAULT and <c>heap_caps_aligned_alloc_default</c>.
+    /// </summary>
+    /// <param name="alignment">A power of two.</param>
+    /// <param name="size">Bytes to allocate.</param>
+    /// <returns>The block, or null: for an alignment of 0 or not a power of two, or size 0 (no callback), or when no memory can serve it (callback).</returns>
+    /// <remarks>Free the block with <see cref="Free(void*)"/>. (<c>posix_memalign</c>'s own case, size 0 giving NULL and 0, is the caller's.)</remarks>
+    /// <exception cref="ObjectDisposedException">The heap was disposed.</exception>
+    public void* AlignedAllocDefault(nuint alignment, nuint size)
+    {
+        ThrowIfDisposed();
+        if (_externalMemoryLimit is not { } limit)
+        {
+            return AlignedAlloc(alignment, size, DefaultInternal);
+        }
+
+        var first = size <= limit ? DefaultInternal : DefaultSpiram;
+        var observer = _observer;
+        uint tag = 0;
+        long request = 0;
+        void* block;
+        if (observer is not null && !observer.BeginAllocation(AllocationMethod.AlignedAllocDefault, size, first, out tag, out request))
+        {
+            block = Refused(AlignedFailureCallsBack(alignment, 1, size), size, MallocCaps.Default, AllocationMethod.AlignedAllocDefault);
+        }
+        else
+        {
+            block = AlignedAllocDefaultTagged(alignment, size, first, tag, out var caps);
+            if (tag != 0)
+            {
+                observer!.EndAllocation(tag, request, block, AllocationMethod.AlignedAllocDefault, size, caps);
+            }
+        }
+
+        AfterOperation(AllocationMethod.AlignedAllocDefault);
+        return block;
+    }
+
+    /// <summary>heap_caps_aligned_alloc_default once external memory is enabled: the argument checks, the preferred caps, then DEFAULT.</summary>
+    private void* AlignedAllocDefaultTagged(nuint alignment, nuint size, MallocCaps first, uint tag, out MallocCaps caps)
+    {
+        caps = MallocCaps.Default;
+        if (!AlignedFailureCallsBack(alignment, 1, size))
+        {
+            return null; // heap_caps_aligned_check_args: alignment 0 or not a power of two, or size 0: no callback.
+        }
+
+        var alignTo = Math.Max(alignment, _alignment);
+        caps = first;
+        var block = MallocBase(size, first, alignTo, zero: false, tag);
+        if (block is null)
+        {
+            caps = MallocCaps.Default;
+            block = MallocBase(size, MallocCaps.Default, alignTo, zero: false, tag);
+            if (block is null)
+            {
+                OnAllocationFailed(size, MallocCaps.Default, AllocationMethod.AlignedAllocDefault);
+            }
+        }
+
+        return block;
+    }
+
+    /// <summary>
     /// Lets <see cref="MallocDefault(nuint)"/> use external memory (<c>heap_caps_malloc_extmem_enable</c>):
     /// requests up to <paramref name="limit"/> bytes stay internal, larger ones prefer PSRAM.
     /// </summary>
@@ -132,33 +208,35 @@ public sealed unsafe partial class HeapCaps
     /// <summary>
     /// <see cref="MallocDefaultTagged"/> with the observer told: the hook is shown the caps tried first, and a
     /// refused request calls the failure callback with what a real failure of <c>malloc()</c> gives.
+    /// <paramref name="method"/> is <see cref="AllocationMethod.MallocDefault"/>, or <see cref="AllocationMethod.ReallocDefault"/>
+    /// for <c>realloc(NULL, size)</c> once external memory is enabled.
     /// </summary>
-    private void* MallocDefaultObserved(nuint size, bool zero)
+    private void* MallocDefaultObserved(nuint size, bool zero, AllocationMethod method = AllocationMethod.MallocDefault)
     {
         if (_observer is not { } observer)
         {
-            return MallocDefaultTagged(size, zero, 0, out _);
+            return MallocDefaultTagged(size, zero, 0, out _, method);
         }
 
         var limit = _externalMemoryLimit;
         var first = limit is { } l && size > l ? DefaultSpiram : DefaultInternal;
-        if (!observer.BeginAllocation(AllocationMethod.MallocDefault, size, first, out var tag, out var request))
+        if (!observer.BeginAllocation(method, size, first, out var tag, out var request))
         {
             return limit is null
                 ? Refused(size != 0, size, DefaultInternal, AllocationMethod.Malloc)
-                : Refused(size != 0, size, MallocCaps.Default, AllocationMethod.MallocDefault);
+                : Refused(size != 0, size, MallocCaps.Default, method);
         }
 
-        var block = MallocDefaultTagged(size, zero, tag, out var caps);
+        var block = MallocDefaultTagged(size, zero, tag, out var caps, method);
         if (tag != 0)
         {
-            observer.EndAllocation(tag, request, block, AllocationMethod.MallocDefault, size, caps);
+            observer.EndAllocation(tag, request, block, method, size, caps);
         }
 
         return block;
     }
 
-    private void* MallocDefaultTagged(nuint size, bool zero, uint tag, out MallocCaps caps)
+    private void* MallocDefaultTagged(nuint size, bool zero, uint tag, out MallocCaps caps, AllocationMethod method)
     {
         if (_externalMemoryLimit is not { } limit)
         {
@@ -180,7 +258,7 @@ public sealed unsafe partial class HeapCaps
             block = MallocBase(size, MallocCaps.Default, _alignment, zero, tag);
             if (block is null)
             {
-                OnAllocationFailed(size, MallocCaps.Default, AllocationMethod.MallocDefault);
+                OnAllocationFailed(size, MallocCaps.Default, method);
             }
         }
 

@@ -12,13 +12,22 @@ public sealed unsafe partial class HeapCaps
     public void* MallocPrefer(nuint size, params ReadOnlySpan<MallocCaps> caps)
     {
         ThrowIfDisposed();
+        return MallocPreferAs(AllocationMethod.MallocPrefer, size, caps);
+    }
+
+    /// <summary>
+    /// heap_caps_malloc_prefer's loop, also heap_caps_realloc_prefer's for a null pointer (its realloc_base of NULL is
+    /// malloc_base): <paramref name="method"/> names the request to the observer and to the failure callback.
+    /// </summary>
+    private void* MallocPreferAs(AllocationMethod method, nuint size, ReadOnlySpan<MallocCaps> caps)
+    {
         var observer = _observer;
         uint tag = 0;
         long request = 0;
-        if (observer is not null && !observer.BeginAllocation(AllocationMethod.MallocPrefer, size, FirstOf(caps), out tag, out request))
+        if (observer is not null && !observer.BeginAllocation(method, size, FirstOf(caps), out tag, out request))
         {
-            Refused(size != 0, size, LastOf(caps), AllocationMethod.MallocPrefer);
-            AfterOperation(AllocationMethod.MallocPrefer);
+            Refused(size != 0, size, LastOf(caps), method);
+            AfterOperation(method);
             return null;
         }
 
@@ -36,15 +45,15 @@ public sealed unsafe partial class HeapCaps
 
         if (block is null && size != 0)
         {
-            OnAllocationFailed(size, last, AllocationMethod.MallocPrefer);
+            OnAllocationFailed(size, last, method);
         }
 
         if (tag != 0)
         {
-            observer!.EndAllocation(tag, request, block, AllocationMethod.MallocPrefer, size, block is null ? last : CapsOf(caps, block));
+            observer!.EndAllocation(tag, request, block, method, size, block is null ? last : CapsOf(caps, block));
         }
 
-        AfterOperation(AllocationMethod.MallocPrefer);
+        AfterOperation(method);
         return block;
     }
 
@@ -98,6 +107,8 @@ public sealed unsafe partial class HeapCaps
     /// <param name="size">The new size; 0 frees the block and stops.</param>
     /// <param name="caps">Capability sets, most preferred first.</param>
     /// <returns>The block, or null (freed by size 0, every set failed with the block intact, or <paramref name="ptr"/> was not a live block: reported).</returns>
+    /// <remarks>With a null <paramref name="ptr"/> this allocates as <see cref="MallocPrefer"/> does, and a failure is
+    /// reported to the callback as <c>heap_caps_realloc_prefer</c>'s, as ESP-IDF reports it.</remarks>
     /// <exception cref="ObjectDisposedException">The heap was disposed.</exception>
     /// <exception cref="MemoryErrorException"><paramref name="ptr"/> is not a live block and <see cref="ErrorPolicy"/> is <see cref="MemoryErrorPolicy.Throw"/>.</exception>
     public void* ReallocPrefer(void* ptr, nuint size, params ReadOnlySpan<MallocCaps> caps)
@@ -105,7 +116,7 @@ public sealed unsafe partial class HeapCaps
         ThrowIfDisposed();
         if (ptr is null)
         {
-            return MallocPrefer(size, caps);
+            return MallocPreferAs(AllocationMethod.ReallocPrefer, size, caps);
         }
 
         var result = ReallocPreferUnchecked(ptr, size, caps);
@@ -115,11 +126,6 @@ public sealed unsafe partial class HeapCaps
 
     private void* ReallocPreferUnchecked(void* ptr, nuint size, ReadOnlySpan<MallocCaps> caps)
     {
-        if (ptr is null)
-        {
-            return MallocPrefer(size, caps);
-        }
-
         var last = MallocCaps.Default;
         if (size == 0)
         {

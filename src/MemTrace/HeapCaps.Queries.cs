@@ -137,6 +137,12 @@ public sealed unsafe partial class HeapCaps
         return described;
     }
 
+    /// <summary>
+    /// The free bytes of region number <paramref name="number"/> (<see cref="RegionNumberOf"/>): one heap's
+    /// <c>multi_heap_free_size</c>, which no capability query isolates when regions share their capabilities.
+    /// </summary>
+    internal nuint FreeBytesOfRegion(int number) => _set.Numbered[number].FreeBytes;
+
     /// <summary>Every region's statistics now, in list order.</summary>
     internal IReadOnlyList<Diagnostics.RegionSnapshot> SnapshotRegions()
     {

@@ -1,4 +1,13 @@
-// Adding a region at run time: heap_caps_add_region_with_caps, with ESP-IDF's rules.
+// Adding a region at run time: heap_caps_add_region_with_caps, with ESP-IDF's rules
+// (components/heap/heap_caps_init.c): the range checks of heap_caps_check_add_region_allowed, the
+// region's heap_t descriptor allocated with heap_caps_malloc(sizeof(heap_t), INTERNAL|8BIT) before
+// the heap is registered (ESP_ERR_NO_MEM when that fails; freed again when registration fails), and
+// multi_heap_register's only size rule: room for the multi_heap header, the TLSF control structure
+// and one block (ESP_ERR_INVALID_SIZE otherwise).
+//
+// heap_caps_add_region (caps looked up in the chip's soc_memory_regions table by the start
+// address) is not modelled: layouts carry no chip addresses, since regions are native blocks at
+// host addresses.
 using MemTrace.Regions;
 
 namespace MemTrace;
@@ -6,9 +15,17 @@ namespace MemTrace;
 public sealed unsafe partial class HeapCaps
 {
     /// <summary>
+    /// sizeof(heap_t) on the chip: caps[3], start, end, the spinlock (owner, count), the multi_heap handle and the list
+    /// link, 4 bytes each (components/heap/heap_private.h).
+    /// </summary>
+    internal const int RegionDescriptorSize = 36;
+
+    /// <summary>
     /// Adds caller-owned memory as a new region (<c>heap_caps_add_region_with_caps</c>). The region goes to
     /// the head of the list, so requests its capabilities satisfy try it first, and its minimum-free
-    /// watermark starts at 0, as for any heap added after startup.
+    /// watermark starts at 0, as for any heap added after startup. As on the chip, the region's
+    /// descriptor (36 bytes, ESP-IDF's <c>heap_t</c>) is allocated from internal 8-bit memory and stays
+    /// allocated for the heap's life; it is the heap's own bookkeeping, not shown to a tracker.
     /// </summary>
     /// <param name="caps">The capabilities at priority 0, 1 and 2 (exactly three sets).</param>
     /// <param name="start">First byte of the memory; it must stay valid until the heap is disposed.</param>
@@ -17,7 +34,10 @@ public sealed unsafe partial class HeapCaps
     /// <see cref="HeapCapsResult.Ok"/>; <see cref="HeapCapsResult.InvalidArgument"/> for missing caps, a null start or an end
     /// not above the start; <see cref="HeapCapsResult.Fail"/> when the range equals an existing region or straddles
     /// its start or end (ranges that only touch, or lie strictly inside another region, are accepted, as in ESP-IDF);
-    /// <see cref="HeapCapsResult.InvalidSize"/> when the memory cannot hold a heap.
+    /// <see cref="HeapCapsResult.NoMemory"/> when no internal 8-bit memory is left for the descriptor (the failure
+    /// callback runs, as for ESP-IDF's <c>heap_caps_malloc</c> of it); <see cref="HeapCapsResult.InvalidSize"/> when the
+    /// memory cannot hold a heap: too small for the multi_heap header, the TLSF control structure and one block (a few
+    /// hundred bytes), or a start that is not 4-byte aligned.
     /// </returns>
     /// <exception cref="ObjectDisposedException">The heap was disposed.</exception>
     public HeapCapsResult AddRegionWithCaps(ReadOnlySpan<MallocCaps> caps, void* start, void* end)
@@ -41,9 +61,10 @@ public sealed unsafe partial class HeapCaps
                 }
             }
 
-            if (to - from < HeapLayoutBuilder.MinimumRegionSize)
+            var descriptor = MallocTagged(AllocationMethod.Malloc, RegionDescriptorSize, MallocCaps.Internal | MallocCaps.Bit8, 0);
+            if (descriptor is null)
             {
-                return HeapCapsResult.InvalidSize;
+                return HeapCapsResult.NoMemory;
             }
 
             Region region;
@@ -53,10 +74,12 @@ public sealed unsafe partial class HeapCaps
             }
             catch (ArgumentException)
             {
+                FreeTagged(descriptor, clearIfTagged: false, out _);
                 return HeapCapsResult.InvalidSize;
             }
             catch (OutOfMemoryException)
             {
+                FreeTagged(descriptor, clearIfTagged: false, out _);
                 return HeapCapsResult.NoMemory;
             }
 

@@ -721,12 +721,20 @@ public sealed unsafe partial class HeapCaps : IDisposable
     [MethodImpl(MethodImplOptions.NoInlining)]
     private void OnAllocationFailed(nuint size, MallocCaps caps, AllocationMethod method)
     {
-        _failedAllocCallback?.Invoke(size, caps, method.ToCName());
+        _failedAllocCallback?.Invoke(size, caps, FailureFunctionName(method));
         if (_abortOnFailure)
         {
             Environment.FailFast(string.Create(System.Globalization.CultureInfo.InvariantCulture, $"Mem alloc fail. size 0x{(ulong)size:x8} caps 0x{(uint)caps:x8}"));
         }
     }
+
+    /// <summary>
+    /// The function name ESP-IDF passes to heap_caps_alloc_failed for a failure of <paramref name="method"/>: its own
+    /// <c>__func__</c>, except heap_caps_aligned_calloc, which leaves the failure to the heap_caps_aligned_alloc it calls
+    /// (heap_caps.c), so the callback says <c>heap_caps_aligned_alloc</c>.
+    /// </summary>
+    private static string FailureFunctionName(AllocationMethod method) =>
+        method == AllocationMethod.AlignedCalloc ? AllocationMethod.AlignedAlloc.ToCName() : method.ToCName();
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private Region? FindRegion(void* ptr)

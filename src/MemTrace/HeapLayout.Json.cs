@@ -4,7 +4,7 @@
 //
 // {
 //   "name": "my-board",
-//   "alignment": 4,                          optional, default 4
+//   "alignment": 4,                          optional: 4, 8 or 16; default 16 (HeapLayoutBuilder.DefaultAlignment)
 //   "maxAllocationSize": 4194304,            optional
 //   "externalMemoryAlwaysInternalLimit": 16384, optional
 //   "regions": [
@@ -68,7 +68,13 @@ public sealed partial class HeapLayout
         }
 
         var builder = CreateBuilder(RequiredString(root, "name", "$.name"));
-        builder.WithAlignment(OptionalSize(root, "alignment", "$.alignment") ?? 4);
+        var alignment = OptionalSize(root, "alignment", "$.alignment") ?? HeapLayoutBuilder.DefaultAlignment;
+        if (HeapLayoutBuilder.AlignmentError(alignment) is { } alignmentError)
+        {
+            throw new FormatException($"$.alignment: {alignmentError}");
+        }
+
+        builder.WithAlignment(alignment);
         if (OptionalSize(root, "maxAllocationSize", "$.maxAllocationSize") is { } max)
         {
             builder.WithMaxAllocationSize(max);
@@ -92,18 +98,31 @@ public sealed partial class HeapLayout
             var name = RequiredString(region, "name", path + ".name");
             var caps = ParseCaps(region, path);
             var kind = region.TryGetProperty("kind", out var kindElement) ? kindElement.GetString()?.ToLowerInvariant() : "tlsf";
-            switch (kind)
+            try
             {
-                case "tlsf":
-                    var size = OptionalSize(region, "size", path + ".size") ?? throw new FormatException($"{path}.size: a TLSF region needs a size in bytes.");
-                    var runtime = region.TryGetProperty("addedAtRuntime", out var runtimeElement) && runtimeElement.ValueKind == JsonValueKind.True;
-                    builder.AddRegion(name, size, caps[0], caps[1], caps[2], runtime);
-                    break;
-                case "host":
-                    builder.AddHostRegion(name, caps[0], caps[1], caps[2]);
-                    break;
-                default:
-                    throw new FormatException($"{path}.kind: '{kind}' is not a region kind (tlsf or host).");
+                switch (kind)
+                {
+                    case "tlsf":
+                        var size = OptionalSize(region, "size", path + ".size") ?? throw new FormatException($"{path}.size: a TLSF region needs a size in bytes.");
+                        if (HeapLayoutBuilder.RegionSizeError(size) is { } sizeError)
+                        {
+                            throw new FormatException($"{path}.size: {sizeError}");
+                        }
+
+                        var runtime = region.TryGetProperty("addedAtRuntime", out var runtimeElement) && runtimeElement.ValueKind == JsonValueKind.True;
+                        builder.AddRegion(name, size, caps[0], caps[1], caps[2], runtime);
+                        break;
+                    case "host":
+                        builder.AddHostRegion(name, caps[0], caps[1], caps[2]);
+                        break;
+                    default:
+                        throw new FormatException($"{path}.kind: '{kind}' is not a region kind (tlsf or host).");
+                }
+            }
+            catch (ArgumentException e)
+            {
+                // What the builder refuses (no capability, MALLOC_CAP_INVALID), with the region's path.
+                throw new FormatException($"{path}: {Reason(e)}", e);
             }
         }
 
@@ -137,6 +156,14 @@ public sealed partial class HeapLayout
         }
 
         return caps;
+    }
+
+    /// <summary>An argument exception's message without the parameter name and value .NET appends to it.</summary>
+    private static string Reason(ArgumentException e)
+    {
+        var message = e.Message;
+        var cut = message.IndexOf(" (Parameter '", StringComparison.Ordinal);
+        return cut >= 0 ? message[..cut] : message;
     }
 
     private static string RequiredString(JsonElement element, string property, string path) =>

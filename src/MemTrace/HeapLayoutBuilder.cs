@@ -9,7 +9,7 @@ public sealed class HeapLayoutBuilder
 {
     private readonly string _name;
     private readonly List<HeapRegionLayout> _regions = [];
-    private nuint _alignment = 16;
+    private nuint _alignment = DefaultAlignment;
     private nuint _maxAllocationSize = HostRegion.MaxRequest;
     private nuint? _alwaysInternalLimit;
     private nuint _internalCacheLine;
@@ -22,15 +22,22 @@ public sealed class HeapLayoutBuilder
         _name = name;
     }
 
-    /// <summary>Sets the alignment of plain allocations (default 16).</summary>
-    /// <param name="alignment">A power of two, at least 4.</param>
+    /// <summary>
+    /// The alignment of plain allocations when a layout sets none, for the builder and the layout file alike: 16, as
+    /// native libraries on a PC expect. The chip layouts set 4, as on the chip.
+    /// </summary>
+    public const int DefaultAlignment = 16;
+
+    /// <summary>Sets the alignment of plain allocations (default <see cref="DefaultAlignment"/>).</summary>
+    /// <param name="alignment">4 (the chip's: 4 bytes of overhead per block), 8 or 16 (blocks stay aligned by keeping their size 4 less than a multiple of it).</param>
     /// <returns>This builder.</returns>
-    /// <exception cref="ArgumentOutOfRangeException">The alignment is not a power of two of at least 4.</exception>
+    /// <exception cref="ArgumentOutOfRangeException">The alignment is not 4, 8 or 16.</exception>
+    /// <remarks>Larger alignments are for <see cref="HeapCaps.AlignedAlloc"/>, which takes any power of two.</remarks>
     public HeapLayoutBuilder WithAlignment(nuint alignment)
     {
-        if (alignment < 4 || !BitOperations.IsPow2((ulong)alignment))
+        if (AlignmentError(alignment) is { } error)
         {
-            throw new ArgumentOutOfRangeException(nameof(alignment), alignment, "The alignment must be a power of two of at least 4.");
+            throw new ArgumentOutOfRangeException(nameof(alignment), alignment, error);
         }
 
         _alignment = alignment;
@@ -95,9 +102,9 @@ public sealed class HeapLayoutBuilder
     public HeapLayoutBuilder AddRegion(string name, nuint size, MallocCaps caps0, MallocCaps caps1 = MallocCaps.None, MallocCaps caps2 = MallocCaps.None, bool addedAtRuntime = false)
     {
         CheckRegion(name, caps0, caps1, caps2);
-        if (size < MinimumRegionSize || size > MaximumRegionSize)
+        if (RegionSizeError(size) is { } error)
         {
-            throw new ArgumentOutOfRangeException(nameof(size), size, $"A TLSF region must be between {MinimumRegionSize} bytes and 1 GiB.");
+            throw new ArgumentOutOfRangeException(nameof(size), size, error);
         }
 
         _regions.Add(new HeapRegionLayout(name, HeapRegionKind.Tlsf, size, caps0, caps1, caps2, addedAtRuntime));
@@ -141,6 +148,14 @@ public sealed class HeapLayoutBuilder
     internal const int MinimumRegionSize = 1024;
 
     private const int MaximumRegionSize = 1 << 30;
+
+    /// <summary>Why <paramref name="alignment"/> cannot be a layout's plain-allocation alignment, or null when it can: the TLSF regions support 4, 8 and 16.</summary>
+    internal static string? AlignmentError(nuint alignment) =>
+        alignment is 4 or 8 or 16 ? null : $"The alignment of plain allocations must be 4 (as on the chip), 8 or 16, not {alignment}; larger alignments are for aligned allocations.";
+
+    /// <summary>Why <paramref name="size"/> cannot be a TLSF region's size, or null when it can.</summary>
+    internal static string? RegionSizeError(nuint size) =>
+        size is >= MinimumRegionSize and <= MaximumRegionSize ? null : $"A TLSF region must be between {MinimumRegionSize} bytes and 1 GiB, not {size} bytes.";
 
     private static void CheckRegion(string name, MallocCaps caps0, MallocCaps caps1, MallocCaps caps2)
     {

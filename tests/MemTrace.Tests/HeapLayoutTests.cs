@@ -98,6 +98,8 @@ public class HeapLayoutTests
 
         Assert.Throws<ArgumentOutOfRangeException>(() => builder.WithAlignment(3));
         Assert.Throws<ArgumentOutOfRangeException>(() => builder.WithAlignment(2));
+        Assert.Throws<ArgumentOutOfRangeException>(() => builder.WithAlignment(32)); // A power of two the TLSF regions do not support.
+        Assert.Throws<ArgumentOutOfRangeException>(() => builder.WithAlignment(0));
         Assert.Throws<ArgumentOutOfRangeException>(() => builder.AddRegion("tiny", 100, MallocCaps.Default));
         Assert.Throws<ArgumentException>(() => builder.AddRegion("none", 4096, MallocCaps.None));
         Assert.Throws<ArgumentException>(() => builder.AddRegion("bad", 4096, MallocCaps.Invalid));
@@ -106,6 +108,34 @@ public class HeapLayoutTests
         builder.AddRegion("ok", 4096, MallocCaps.Default);
         builder.Build();
         Assert.Throws<InvalidOperationException>(() => builder.Build());
+    }
+
+    [Theory]
+    [InlineData(4)]
+    [InlineData(8)]
+    [InlineData(16)]
+    public void Every_alignment_the_builder_accepts_builds_a_heap_that_keeps_it(int alignment)
+    {
+        var layout = HeapLayout.CreateBuilder("aligned").WithAlignment((nuint)alignment).AddRegion("DRAM", 4096, MallocCaps.Default).Build();
+        using var heap = new HeapCaps(layout);
+
+        unsafe
+        {
+            var p = heap.Malloc(5, MallocCaps.Default);
+            Assert.Equal(0u, (nuint)p % (nuint)alignment);
+            heap.Free(p);
+        }
+    }
+
+    [Fact]
+    public void A_layout_file_without_alignment_gets_the_builders_default()
+    {
+        var fromFile = HeapLayout.FromJson("""{ "name": "x", "regions": [ { "name": "DRAM", "size": 4096, "caps": ["DEFAULT"] } ] }""");
+        var fromBuilder = HeapLayout.CreateBuilder("x").AddRegion("DRAM", 4096, MallocCaps.Default).Build();
+
+        Assert.Equal((nuint)HeapLayoutBuilder.DefaultAlignment, fromFile.Alignment);
+        Assert.Equal(fromBuilder.Alignment, fromFile.Alignment);
+        Assert.Equal((nuint)8, HeapLayout.FromJson("""{ "name": "x", "alignment": 8, "regions": [ { "name": "DRAM", "size": 4096, "caps": ["DEFAULT"] } ] }""").Alignment);
     }
 
     [Fact]
@@ -156,8 +186,10 @@ public class HeapLayoutTests
     [InlineData("""{ "name": "x", "regions": [ { "name": "r", "size": 4096, "caps": [] } ] }""", "$.regions[0].caps")]
     [InlineData("""{ "name": "x", "regions": [ { "name": "r", "size": 4096, "caps": ["A","B","C","D"] } ] }""", "$.regions[0].caps")]
     [InlineData("""{ "name": "x", "regions": [ { "name": "r", "kind": "flash", "caps": ["DEFAULT"] } ] }""", "$.regions[0].kind")]
-    [InlineData("""{ "name": "x", "alignment": 3, "regions": [ { "name": "r", "size": 4096, "caps": ["DEFAULT"] } ] }""", "alignment")]
-    [InlineData("""{ "name": "x", "regions": [ { "name": "r", "size": 10, "caps": ["DEFAULT"] } ] }""", "size")]
+    [InlineData("""{ "name": "x", "alignment": 3, "regions": [ { "name": "r", "size": 4096, "caps": ["DEFAULT"] } ] }""", "$.alignment: The alignment of plain allocations must be 4 (as on the chip), 8 or 16, not 3")]
+    [InlineData("""{ "name": "x", "alignment": 32, "regions": [ { "name": "r", "size": 4096, "caps": ["DEFAULT"] } ] }""", "$.alignment: The alignment of plain allocations must be 4 (as on the chip), 8 or 16, not 32")]
+    [InlineData("""{ "name": "x", "regions": [ { "name": "r", "size": 10, "caps": ["DEFAULT"] } ] }""", "$.regions[0].size: A TLSF region must be between 1024 bytes and 1 GiB, not 10 bytes")]
+    [InlineData("""{ "name": "x", "regions": [ { "name": "r", "size": 4096, "caps": ["0", "", "0"] } ] }""", "$.regions[0]: A region must offer at least one capability.")]
     [InlineData("""{ "name": "x", "regions": [ 7 ] }""", "$.regions[0]: a region must be a JSON object")]
     public void A_bad_layout_file_names_the_bad_value(string json, string expected)
     {

@@ -442,7 +442,7 @@ internal sealed unsafe class PoisoningRegion : Region
         if (_level == PoisoningLevel.Comprehensive && _tlsf is not null)
         {
             var free = new List<(nuint Data, nuint Size)>();
-            _tlsf.Walk((data, size, used) =>
+            _tlsf.WalkSoundBlocks((data, size, used) =>
             {
                 if (!used)
                 {
@@ -588,7 +588,7 @@ internal sealed unsafe class PoisoningRegion : Region
     /// <summary>Fills the free memory of a fresh TLSF region with the free pattern.</summary>
     private void FillFreeMemory()
     {
-        _tlsf!.Walk((data, size, used) =>
+        _tlsf!.WalkSoundBlocks((data, size, used) =>
         {
             if (!used && FreeDataRange(data, size, out var from, out var length))
             {

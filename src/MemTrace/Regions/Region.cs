@@ -122,7 +122,9 @@ internal abstract unsafe class Region : IDisposable
     /// Walks every block in address order (<c>multi_heap_walk</c>): the allocator's data pointer and
     /// data size (for a TLSF block, what follows its header; debug overhead such as canaries is
     /// included), and whether it is used. The visitor returns false to stop this region's walk. A
-    /// corrupt block stops the walk without reading past it.
+    /// block whose header is corrupt is reported as ESP-IDF reports it, with the size its header
+    /// holds (which may run past the region: a visitor must not read through it), and ends the walk
+    /// without anything past it being read.
     /// </summary>
     public abstract void Walk(RegionWalkVisitor visitor);
 

@@ -250,6 +250,18 @@ internal sealed unsafe class TlsfRegion : Region
         }
     }
 
+    /// <summary>As <see cref="Walk"/>, but stops before a corrupt block instead of reporting it: for visitors that read or write the blocks they see.</summary>
+    public void WalkSoundBlocks(RegionWalkVisitor visitor)
+    {
+        using (_lock.EnterForCallbacks())
+        {
+            if (!_disposed)
+            {
+                _heap.Walk((block, size, used) => visitor(block, size, used), reportCorruptBlock: false);
+            }
+        }
+    }
+
     public override bool CheckIntegrity(TextWriter? output)
     {
         using (_lock.Enter())

@@ -2,9 +2,15 @@
 // largest free block, and the live blocks of the side table.
 //
 // The physical walk follows the size words from the first block to the zero-size sentinel. Each
-// size is checked before it is followed: a size that is too small, misaligned or runs past the
-// pool (test_walker's 0xFF000000) stops the walk before the block is reported, so nothing outside
-// the pool is ever read.
+// size is checked before it is followed: nothing outside the pool is ever read. A size that is too
+// small, misaligned or runs past the pool (test_walker's 0xFF000000) is still reported to the
+// walker, as ESP-IDF's tlsf_walk_pool reports every block it reaches (espressif/tlsf tlsf.c and
+// esp-idf components/heap/rom_patches: the walker gets block_to_ptr, block_size and !block_is_free
+// and the walk goes on while it returns true); ESP-IDF's "heap walker corrupted heap detection"
+// test relies on that, recognising the corrupt block by a size that runs past the heap's end and
+// returning false. Then the walk stops whatever the walker returns: ESP-IDF would follow the bad
+// size out of the heap. Internal walks that must only see sound blocks (poisoning's fill checks)
+// ask for the walk to stop before such a block instead.
 //
 // get_info is a walk (O(blocks), as on the chip). LargestFreeBlock is O(1): tlsf_fit_size of the
 // largest free block depends only on that block's class (the start of the class; exact for the
@@ -40,21 +46,33 @@ internal sealed unsafe partial class TlsfHeap
 
     /// <summary>
     /// tlsf_walk_pool: every block but the sentinel in address order. Stops when <paramref name="visitor"/>
-    /// returns false, or before a block whose size word cannot be right.
+    /// returns false. A block whose size word cannot be right is reported as its words say (when
+    /// <paramref name="reportCorruptBlock"/>, as ESP-IDF does) or not at all, and the walk ends there.
     /// </summary>
-    public void Walk(TlsfWalker visitor)
+    /// <param name="visitor">Called per block with its data address, size (flags removed) and whether it is used.</param>
+    /// <param name="reportCorruptBlock">
+    /// True (ESP-IDF): a corrupt block is passed to <paramref name="visitor"/> with the size its word holds, which may run
+    /// past the pool, so a walker must not read through it; false: the walk stops before it (for walkers that read blocks).
+    /// </param>
+    public void Walk(TlsfWalker visitor, bool reportCorruptBlock = true)
     {
         var block = _firstBlock;
         while (true)
         {
             var header = Header(block);
             var size = header->Size;
-            if (size == 0 || !IsPlausibleSize(block, size))
+            if (size == 0)
+            {
+                return; // The sentinel (block_is_last).
+            }
+
+            var plausible = IsPlausibleSize(block, size);
+            if (!plausible && !reportCorruptBlock)
             {
                 return;
             }
 
-            if (!visitor((nuint)(_base + block + TlsfConfiguration.BlockStartOffset), size, !header->IsFree))
+            if (!visitor((nuint)(_base + block + TlsfConfiguration.BlockStartOffset), size, !header->IsFree) || !plausible)
             {
                 return;
             }

@@ -1,4 +1,6 @@
-// Ports of ESP-IDF's test_malloc_caps.c.
+// Ports of ESP-IDF's test_malloc_caps.c (components/heap/test_apps/heap_tests/main), in its order.
+// Not applicable, so not ported: "heap_caps_xxx functions work with flash cache disabled" (see the
+// note after Heap_caps_metadata_test).
 using System.Diagnostics;
 using Xunit;
 
@@ -102,6 +104,14 @@ public unsafe class TestMallocCaps
         Assert.InRange((long)after.LargestFreeBlock - (long)original.LargestFreeBlock, -200, 200);
         Assert.True(after.MinimumFreeBytes < original.TotalFreeBytes);
     }
+
+    // "heap_caps_xxx functions work with flash cache disabled": NOT APPLICABLE, deliberately not ported.
+    // On the chip, iram_malloc_test() runs from IRAM with the flash cache disabled
+    // (spi_flash_guard_get()->start()) and does heap_caps_malloc(64, EXEC), heap_caps_realloc(x, 32, EXEC)
+    // and heap_caps_free; it checks that the heap code and data were placed in IRAM/DRAM, not flash
+    // (CONFIG_HEAP_PLACE_FUNCTION_INTO_FLASH off). The model has no flash, no cache and no code placement,
+    // so nothing here could fail the way that test can; a port would pass whatever the model did. The
+    // allocations it makes are covered by TestRealloc.Realloc_shrink_buffer_with_EXEC_CAPS.
 
     [Fact]
     public void Heap_caps_minimum_free_bytes_monitoring()

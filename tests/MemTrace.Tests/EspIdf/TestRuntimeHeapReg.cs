@@ -1,4 +1,5 @@
-// Ports of ESP-IDF's test_runtime_heap_reg.c.
+// Ports of ESP-IDF's test_runtime_heap_reg.c, and heap_caps_add_region_with_caps's rules beyond them
+// (components/heap/heap_caps_init.c, multi_heap.c multi_heap_register_impl).
 using System.Runtime.InteropServices;
 using Xunit;
 
@@ -84,6 +85,100 @@ public unsafe class TestRuntimeHeapReg
         Assert.Equal(HeapCapsResult.InvalidArgument, f.Heap.AddRegionWithCaps([MallocCaps.Default, 0, 0], buffer + 16, buffer));
         Assert.Equal(HeapCapsResult.InvalidSize, f.Heap.AddRegionWithCaps([MallocCaps.Default, 0, 0], buffer, buffer + 100));
         Assert.True(f.Heap.CheckIntegrityAll(print: false));
+    }
+
+    [Fact]
+    public void A_region_below_1_KiB_is_accepted_down_to_what_multi_heap_register_needs()
+    {
+        // multi_heap_register fails (ESP_ERR_INVALID_SIZE) only when the multi_heap header, the TLSF control structure
+        // and one block do not fit; there is no other floor.
+        using var f = new ChipFixture(HeapLayout.Esp32());
+        var minimum = (nuint)MemTrace.Tlsf.TlsfHeap.MinimumRegionSize(4);
+        Assert.True(minimum < 512, $"minimum {minimum}");
+        var buffer = (byte*)f.Heap.MallocDefault(1024);
+
+        Assert.Equal(HeapCapsResult.InvalidSize, f.Heap.AddRegionWithCaps([MallocCaps.Pid2, 0, 0], buffer, buffer + minimum - 4));
+        Assert.Equal(HeapCapsResult.InvalidSize, f.Heap.AddRegionWithCaps([MallocCaps.Pid2, 0, 0], buffer + 2, buffer + 2 + 512)); // Not 4-byte aligned.
+        Assert.Equal(HeapCapsResult.Ok, f.Heap.AddRegionWithCaps([MallocCaps.Pid2, 0, 0], buffer, buffer + minimum));
+        var p = f.Heap.Malloc(4, MallocCaps.Pid2);
+        Assert.True(p >= buffer && p < buffer + minimum);
+        Assert.True(f.Heap.CheckIntegrityAll(print: false));
+
+        using var second = new ChipFixture(HeapLayout.Esp32());
+        var small = (byte*)second.Heap.MallocDefault(600);
+        Assert.Equal(HeapCapsResult.Ok, second.Heap.AddRegionWithCaps([MallocCaps.Pid3, 0, 0], small, small + 600));
+        Assert.Equal(600u, second.Heap.GetTotalSize(MallocCaps.Pid3));
+    }
+
+    [Fact]
+    public void The_regions_descriptor_is_charged_to_internal_8BIT_memory_as_heap_caps_malloc_would()
+    {
+        using var f = new ChipFixture(HeapLayout.Esp32());
+        var buffer = (byte*)f.Heap.MallocDefault(BufferSize);
+        var before = f.Heap.GetInfo(MallocCaps.Internal | MallocCaps.Bit8);
+
+        Assert.Equal(HeapCapsResult.Ok, f.Heap.AddRegionWithCaps([MallocCaps.Pid2, 0, 0], buffer, buffer + BufferSize));
+
+        // heap_caps_malloc(sizeof(heap_t) = 36, INTERNAL|8BIT): one more block, 36 bytes of it plus the 4-byte TLSF header.
+        var after = f.Heap.GetInfo(MallocCaps.Internal | MallocCaps.Bit8);
+        Assert.Equal(before.AllocatedBlocks + 1, after.AllocatedBlocks);
+        Assert.Equal(before.TotalFreeBytes - (HeapCaps.RegionDescriptorSize + 4), after.TotalFreeBytes);
+        Assert.Equal(before.TotalAllocatedBytes + HeapCaps.RegionDescriptorSize, after.TotalAllocatedBytes);
+        Assert.Empty(f.Failures.Calls);
+    }
+
+    [Fact]
+    public void A_failed_registration_gives_the_descriptor_back()
+    {
+        using var f = new ChipFixture(HeapLayout.Esp32());
+        var buffer = (byte*)f.Heap.MallocDefault(BufferSize);
+        var before = f.Heap.GetInfo(MallocCaps.Internal | MallocCaps.Bit8);
+
+        Assert.Equal(HeapCapsResult.InvalidSize, f.Heap.AddRegionWithCaps([MallocCaps.Pid2, 0, 0], buffer, buffer + 16));
+
+        Assert.Equal(before, f.Heap.GetInfo(MallocCaps.Internal | MallocCaps.Bit8) with { MinimumFreeBytes = before.MinimumFreeBytes });
+        Assert.True(f.Heap.CheckIntegrityAll(print: false));
+    }
+
+    [Fact]
+    public void No_internal_memory_for_the_descriptor_gives_NoMemory()
+    {
+        using var f = new ChipFixture(HeapLayout.Esp32(4));
+        var buffer = (byte*)f.Heap.Malloc(BufferSize, MallocCaps.Spiram);
+        var filler = new List<nint>();
+        foreach (nuint size in new nuint[] { 4096, 256, 16 })
+        {
+            for (void* p; (p = f.Heap.Malloc(size, MallocCaps.Internal | MallocCaps.Bit8)) != null;)
+            {
+                filler.Add((nint)p);
+            }
+        }
+
+        f.Failures.Calls.Clear();
+
+        Assert.Equal(HeapCapsResult.NoMemory, f.Heap.AddRegionWithCaps([MallocCaps.Pid2, 0, 0], buffer, buffer + BufferSize));
+        Assert.Equal([((nuint)HeapCaps.RegionDescriptorSize, MallocCaps.Internal | MallocCaps.Bit8, "heap_caps_malloc")], f.Failures.Calls);
+        Assert.True(f.Heap.Malloc(4, MallocCaps.Pid2) == null);
+
+        f.Heap.Free((void*)filler[^1]);
+        f.Heap.Free((void*)filler[^2]);
+        f.Heap.Free((void*)filler[^3]);
+        Assert.Equal(HeapCapsResult.Ok, f.Heap.AddRegionWithCaps([MallocCaps.Pid2, 0, 0], buffer, buffer + BufferSize));
+        filler.ForEach(p => f.Heap.Free((void*)p));
+    }
+
+    [Fact]
+    public void A_layout_without_internal_8BIT_memory_cannot_add_regions()
+    {
+        var layout = HeapLayout.CreateBuilder("psram-only").WithAlignment(4)
+            .AddRegion("SPIRAM", 64 * 1024, MallocCaps.Spiram | MallocCaps.Default, MallocCaps.None, MallocCaps.Bit8 | MallocCaps.Bit32)
+            .Build();
+        using var f = new ChipFixture(layout);
+        var buffer = (byte*)f.Heap.Malloc(BufferSize, MallocCaps.Spiram);
+
+        Assert.Equal(HeapCapsResult.NoMemory, f.Heap.AddRegionWithCaps([MallocCaps.Pid2, 0, 0], buffer, buffer + BufferSize));
+        Assert.Equal(0u, f.Heap.GetTotalSize(MallocCaps.Pid2)); // Nothing was added.
+        Assert.Equal(64u * 1024, f.Heap.GetTotalSize(MallocCaps.None));
     }
 
     [Fact]

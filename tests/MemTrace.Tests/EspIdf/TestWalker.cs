@@ -1,26 +1,39 @@
-// Ports of ESP-IDF's test_walker.c at the HeapCaps level.
+// Ports of ESP-IDF's test_walker.c at the HeapCaps level (components/heap/test_apps/heap_tests/main/test_walker.c),
+// with and without poisoning, as ESP-IDF runs them in its no/light/comprehensive poisoning configurations.
 using Xunit;
 
 namespace MemTrace.Tests.EspIdf;
 
 public unsafe class TestWalker
 {
-    [Fact]
-    public void Heap_walker()
+    private const uint PassCode = 0x9876BAAB;
+    private const nuint AllocSize = 16;
+
+    [Theory]
+    [InlineData(PoisoningLevel.None)]
+    [InlineData(PoisoningLevel.Light)]
+    [InlineData(PoisoningLevel.Comprehensive)]
+    public void Heap_walker(PoisoningLevel poisoning)
     {
-        using var f = new ChipFixture(HeapLayout.Esp32());
-        var tagged = (uint*)f.Heap.Malloc(16, MallocCaps.Internal | MallocCaps.Bit8);
-        tagged[0] = 0xDEADBEEF;
+        using var f = new ChipFixture(HeapLayout.Esp32(), new HeapCapsOptions { Poisoning = poisoning, ErrorOutput = null });
+        var (head, tail) = MetadataSize(poisoning);
+        var tagged = (uint*)f.Heap.Malloc(AllocSize, MallocCaps.Default);
+        Assert.True(tagged != null);
+        tagged[0] = PassCode;
         var found = false;
 
-        f.Heap.Walk(MallocCaps.Internal | MallocCaps.Bit8, (region, block) =>
+        f.Heap.WalkAll((region, block) =>
         {
-            if (block.Address == (nuint)tagged)
+            Assert.True(block.Address != 0);
+            Assert.True(block.Address >= region.Start && block.Address + block.Size <= region.End);
+
+            // The walker gets the raw block: the pass code sits behind the poisoning head. (Only used blocks are read: a
+            // free block's data is whatever the native memory held before.)
+            if (block.Used && *(uint*)(block.Address + head) == PassCode)
             {
+                Assert.Equal((nuint)tagged - head, block.Address);
+                Assert.Equal(AllocSize + head + tail, block.Size);
                 found = true;
-                Assert.True(block.Used);
-                Assert.Equal(16u, block.Size);
-                Assert.True(block.Address >= region.Start && block.Address + block.Size <= region.End);
             }
 
             return true;
@@ -28,6 +41,7 @@ public unsafe class TestWalker
 
         Assert.True(found);
         f.Heap.Free(tagged);
+        Assert.Equal(0, f.Heap.ErrorCount);
     }
 
     [Fact]
@@ -45,33 +59,88 @@ public unsafe class TestWalker
         Assert.Equal(["DRAM", "D/IRAM", "IRAM", "D/IRAM", "DRAM"], regionsSeen);
     }
 
-    [Fact]
-    public void Heap_walker_corrupted_heap_detection()
+    [Theory]
+    [InlineData(PoisoningLevel.None)]
+    [InlineData(PoisoningLevel.Light)]
+    [InlineData(PoisoningLevel.Comprehensive)]
+    public void Heap_walker_corrupted_heap_detection(PoisoningLevel poisoning)
     {
-        using var f = new ChipFixture(HeapLayout.Esp32());
-        var victim = (byte*)f.Heap.Malloc(64, MallocCaps.Bit8);
-        var sizeWord = (uint*)(victim - 4); // The TLSF size word sits just before the data.
+        using var f = new ChipFixture(HeapLayout.Esp32(), new HeapCapsOptions { Poisoning = poisoning, ErrorOutput = null });
+        var (head, _) = MetadataSize(poisoning);
+        var victim = (uint*)f.Heap.Malloc(AllocSize, MallocCaps.Default);
+        Assert.True(victim != null);
+
+        // As the C test: the TLSF size word in front of the block's metadata gets a size bigger than the heap itself.
+        var sizeWord = (uint*)((byte*)victim - head) - 1;
         var saved = *sizeWord;
         *sizeWord = 0xFF000000;
-        var blocksAfterVictim = 0;
+        *victim = PassCode;
 
-        f.Heap.Walk(MallocCaps.Bit8, (region, block) =>
+        // ESP-IDF's walker: a block that runs past its heap's end is the corruption; it returns false, which stops only
+        // that heap's walk.
+        var corrupted = false;
+        HeapWalkBlock corruptBlock = default;
+        var regionsWalked = new HashSet<nuint>();
+        f.Heap.WalkAll((region, block) =>
         {
-            var victimsRegion = (nuint)victim >= region.Start && (nuint)victim < region.End;
-            if (victimsRegion && block.Address >= (nuint)victim)
+            regionsWalked.Add(region.Start);
+            if ((nint)region.End - (nint)block.Address < (nint)block.Size)
             {
-                blocksAfterVictim++;
+                corrupted = true;
+                corruptBlock = block;
+                return false;
             }
 
             return true;
         });
 
+        Assert.True(corrupted);
+        Assert.Equal(new HeapWalkBlock((nuint)victim - head, 0xFF000000, Used: true), corruptBlock);
+        Assert.Equal(5, regionsWalked.Count); // The other regions were walked too.
         Assert.False(f.Heap.CheckIntegrityAddr(victim, print: false));
+
         *sizeWord = saved;
         Assert.True(f.Heap.CheckIntegrityAll(print: false));
         f.Heap.Free(victim);
-        Assert.Equal(0, blocksAfterVictim); // The walk stopped before the corrupt block instead of following its size.
+        Assert.Equal(0, f.Heap.ErrorCount);
     }
+
+    [Fact]
+    public void A_walker_that_carries_on_past_a_corrupt_block_ends_that_regions_walk_there()
+    {
+        // ESP-IDF would follow the corrupt size out of the heap; the model reports the block and stops.
+        using var f = new ChipFixture(HeapLayout.Esp32());
+        var before = (byte*)f.Heap.Malloc(32, MallocCaps.Default);
+        var victim = (uint*)f.Heap.Malloc(AllocSize, MallocCaps.Default);
+        var after = (byte*)f.Heap.Malloc(32, MallocCaps.Default);
+        var sizeWord = victim - 1;
+        var saved = *sizeWord;
+        *sizeWord = 0xFF000000;
+        var seen = new List<HeapWalkBlock>();
+
+        f.Heap.WalkAll((region, block) =>
+        {
+            if ((nuint)victim >= region.Start && (nuint)victim < region.End)
+            {
+                seen.Add(block);
+            }
+
+            return true;
+        });
+
+        Assert.Equal([new HeapWalkBlock((nuint)before, 32, true), new HeapWalkBlock((nuint)victim, 0xFF000000, true)], seen);
+        *sizeWord = saved;
+        Assert.True(f.Heap.CheckIntegrityAll(print: false));
+        f.Heap.Free(before);
+        f.Heap.Free(victim);
+        f.Heap.Free(after);
+    }
+
+    /// <summary>
+    /// test_walker.c's calculate_block_metadata_size: the poisoning head (8 bytes) and tail (4) when poisoning is on;
+    /// MemTrace has no task-tracking owner word (ESP-IDF's CONFIG_HEAP_TASK_TRACKING adds 4 to the head).
+    /// </summary>
+    private static (nuint Head, nuint Tail) MetadataSize(PoisoningLevel poisoning) => poisoning == PoisoningLevel.None ? ((nuint)0, (nuint)0) : ((nuint)8, (nuint)4);
 
     [Fact]
     public void Dump_prints_every_block_in_ESP_IDF_format()

@@ -266,14 +266,41 @@ public unsafe class TlsfRegionTests
         ptr[-1] = 0xFF000000;
         *ptr = 0x9876BAAB;
 
-        var reported = 0;
+        // As ESP-IDF's walker: the corrupt block (the region's first) is passed on with the size its header holds,
+        // which runs past the region's end; the walker recognises it and returns false.
+        var corrupted = false;
+        var reported = new List<(nuint Address, nuint Size)>();
         region.Walk((address, size, _) =>
         {
-            reported++;
-            Assert.True(address + size <= region.End);
+            reported.Add((address, size));
+            if (region.End - address < size)
+            {
+                corrupted = true;
+                return false;
+            }
+
             return true;
         });
-        Assert.Equal(0, reported); // the corrupt block is the first one: nothing is reported, nothing crashes
+        Assert.True(corrupted);
+        Assert.Equal([((nuint)ptr, (nuint)0xFF000000)], reported);
+
+        // A walker that carries on after it is not led out of the region: the walk ends at the corrupt block.
+        reported.Clear();
+        region.Walk((address, size, _) =>
+        {
+            reported.Add((address, size));
+            return true;
+        });
+        Assert.Equal([((nuint)ptr, (nuint)0xFF000000)], reported);
+
+        // The internal walk for visitors that read blocks stops before it.
+        reported.Clear();
+        region.WalkSoundBlocks((address, size, _) =>
+        {
+            reported.Add((address, size));
+            return true;
+        });
+        Assert.Empty(reported);
 
         using var report = new StringWriter();
         Assert.False(region.CheckIntegrity(report));

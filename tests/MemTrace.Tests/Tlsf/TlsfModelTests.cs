@@ -9,8 +9,14 @@
 //   - the largest free block is allocatable (checked every few steps);
 //   - freeing everything restores the initial free bytes and a single free block.
 // 320 samples x 1000 operations (A = 4) plus 100 x 1000 (A = 16, where every block must also stay
-// 16-aligned with size = 12 mod 16). A failure is shrunk by CsCheck and reported with its seed;
-// set CsCheck_Seed to that seed to replay it.
+// 16-aligned with size = 12 mod 16): 420k operations, every one of which calls the region (a free of
+// an empty slot takes the next live block, or allocates when there is none; a realloc of an empty
+// slot allocates, as realloc(NULL) does); the count is asserted. With HeapCapsModelTests' 600k, over
+// 1M in all.
+//
+// Reproducing a failure: CsCheck shrinks it and prints its seed ("Set seed: "..." or -e
+// CsCheck_Seed=..."); replay it with CsCheck_Seed=<seed> dotnet test --project tests/MemTrace.Tests
+// -- --filter-method "*<test name>*", or by passing seed: "<seed>" to Sample below.
 using CsCheck;
 using MemTrace.Regions;
 using MemTrace.Tlsf;
@@ -36,17 +42,25 @@ public unsafe class TlsfModelTests
     private static readonly uint[] s_regionSizes = [4096, 61440, 327680];
 
     [Fact]
-    public void RandomOperationsMatchTheModel_Alignment4() =>
-        Gen.Select(Gen.Int[0, s_regionSizes.Length - 1], s_op.Array[OpsPerSample])
-            .Sample((region, ops) => Run(s_regionSizes[region], 4, ops), iter: 320, threads: 1, print: Print);
+    public void RandomOperationsMatchTheModel_Alignment4() => Sample(4, samples: 320);
 
     [Fact]
-    public void RandomOperationsMatchTheModel_Alignment16() =>
-        Gen.Select(Gen.Int[0, s_regionSizes.Length - 1], s_op.Array[OpsPerSample])
-            .Sample((region, ops) => Run(s_regionSizes[region], 16, ops), iter: 100, threads: 1, print: Print);
+    public void RandomOperationsMatchTheModel_Alignment16() => Sample(16, samples: 100);
 
-    private static void Run(uint regionSize, uint alignment, Op[] ops)
+    private static void Sample(uint alignment, int samples)
     {
+        long calls = 0;
+        Gen.Select(Gen.Int[0, s_regionSizes.Length - 1], s_op.Array[OpsPerSample])
+            .Sample((region, ops) => calls += Run(s_regionSizes[region], alignment, ops), iter: samples, threads: 1, print: Print);
+
+        // Every operation reached the region: none was a no-op on an empty slot.
+        Assert.Equal((long)samples * OpsPerSample, calls);
+    }
+
+    /// <summary>Runs one sequence; returns the number of operations that called the region.</summary>
+    private static long Run(uint regionSize, uint alignment, Op[] ops)
+    {
+        long calls = 0;
         using var region = new TlsfRegion("model", MallocCaps.Default, MallocCaps.None, MallocCaps.None, regionSize, alignment);
         var heap = region.Heap;
         var initialFree = region.FreeBytes;
@@ -57,7 +71,19 @@ public unsafe class TlsfModelTests
         for (var step = 0; step < ops.Length; step++)
         {
             var op = ops[step];
+            if (op.Kind == Kind.Free && model[op.Slot].Pointer == 0)
+            {
+                // Free the next live block instead, or allocate when there is none.
+                var live = Enumerable.Range(0, Slots).Select(i => (op.Slot + i) % Slots).FirstOrDefault(i => model[i].Pointer != 0, -1);
+                op = live >= 0 ? op with { Slot = live } : op with { Kind = Kind.Malloc };
+            }
+            else if (op.Kind == Kind.Realloc && model[op.Slot].Pointer == 0)
+            {
+                op = op with { Kind = Kind.Malloc }; // realloc(NULL, size) is malloc(size).
+            }
+
             ref var slot = ref model[op.Slot];
+            calls++;
             switch (op.Kind)
             {
                 case Kind.Malloc:
@@ -170,6 +196,7 @@ public unsafe class TlsfModelTests
         Assert.Equal((nuint)1, final.FreeBlocks);
         Assert.Equal((nuint)0, final.AllocatedBlocks);
         Assert.True(region.CheckIntegrity(null));
+        return calls;
     }
 
     private static void FreeSlot(TlsfRegion region, ref Block slot)

@@ -1,6 +1,7 @@
 // Ports of ESP-IDF's test_walker.c (components/heap/test_apps/heap_tests/main) on a TlsfHeap, plus
-// the guarantee the region contract adds: a corrupt size word stops the walk before the corrupt
-// block is reported, so nothing outside the pool is ever read or handed to the visitor.
+// the guarantee the region contract adds: a corrupt size word is reported to the walker as ESP-IDF
+// reports it (the walker tells it by a size that runs past the heap), and the walk ends there, so
+// nothing outside the pool is ever read, whatever the walker returns.
 using MemTrace.Tlsf;
 using Xunit;
 
@@ -56,16 +57,43 @@ public unsafe class TlsfWalkerTests
         ptr[-1] = 0xFF000000;
         *ptr = PassCode;
 
-        var visited = new List<nuint>();
+        // ESP-IDF's walker: a block whose size runs past the heap's end is the corruption; it returns false.
+        var corrupted = false;
+        var visited = new List<(nuint Block, nuint Size, bool Used)>();
         h.Heap.Walk((block, size, used) =>
         {
-            Assert.True(h.Contains((void*)block, size), "the walk reported a block outside the pool");
-            visited.Add(block);
+            visited.Add((block, size, used));
+            if ((nuint)h.End - block < size)
+            {
+                corrupted = true;
+                return false;
+            }
+
+            Assert.True(h.Contains((void*)block, size), "a sound block outside the pool");
             return true;
         });
+        Assert.True(corrupted);
+        Assert.Equal([((nuint)first, (nuint)64, true), ((nuint)ptr, (nuint)0xFF000000, true)], visited);
 
-        // The walk stopped before the corrupt block: only the block in front of it was reported.
-        Assert.Equal([(nuint)first], visited);
+        // A walker that returns true for it is not led outside the pool: the walk ends at the corrupt block.
+        visited.Clear();
+        h.Heap.Walk((block, size, used) =>
+        {
+            visited.Add((block, size, used));
+            return true;
+        });
+        Assert.Equal([(nuint)first, (nuint)ptr], visited.Select(static v => v.Block));
+
+        // Walks for visitors that read blocks stop before it.
+        visited.Clear();
+        h.Heap.Walk(
+            (block, size, used) =>
+            {
+                visited.Add((block, size, used));
+                return true;
+            },
+            reportCorruptBlock: false);
+        Assert.Equal([(nuint)first], visited.Select(static v => v.Block));
         Assert.NotEqual(0, h.Heap.Check());
         var info = h.Heap.GetInfo(); // must not crash either
         Assert.Equal((nuint)1, info.TotalBlocks);
@@ -73,9 +101,9 @@ public unsafe class TlsfWalkerTests
         ptr[-1] = original;
         h.AssertIntact();
         visited.Clear();
-        h.Heap.Walk((block, _, _) =>
+        h.Heap.Walk((block, size, used) =>
         {
-            visited.Add(block);
+            visited.Add((block, size, used));
             return true;
         });
         Assert.Equal(4, visited.Count);

@@ -1,0 +1,25 @@
+// The memtrace command line: the root command with its subcommands, and the entry point Program.cs
+// calls. Tests run the same entry point with their own writers, so they go through the real
+// argument parsing, not around it.
+using System.CommandLine;
+
+namespace MemTrace.Cli;
+
+/// <summary>The <c>memtrace</c> root command.</summary>
+internal static class MemTraceCommand
+{
+    public static RootCommand Create()
+    {
+        var root = new RootCommand("MemTrace: native memory tracking and debugging on a model of ESP-IDF's capability heaps.");
+        root.Subcommands.Add(DemoCommand.Create());
+        root.Subcommands.Add(ReportCommand.Create());
+        return root;
+    }
+
+    /// <summary>Parses <paramref name="args"/> and runs the command they name; returns its exit code.</summary>
+    /// <param name="args">The command line, without the program name.</param>
+    /// <param name="output">Standard output for the commands that write through the invocation (demo, help, parse errors).</param>
+    /// <param name="error">Standard error for them.</param>
+    public static int Run(string[] args, TextWriter output, TextWriter error) =>
+        Create().Parse(args).Invoke(new InvocationConfiguration { Output = output, Error = error });
+}
