@@ -108,6 +108,33 @@ internal sealed unsafe partial class TlsfHeap
         _slBitmap[fl] |= 1u << sl;
     }
 
+    /// <summary>
+    /// remove_free_block(<paramref name="block"/>) then insert_free_block(<paramref name="replacement"/>) on the same
+    /// list (<paramref name="fl"/>, <paramref name="sl"/>), with the final state of the two written once: when the block
+    /// is the head, the replacement takes its place and the bitmaps, which stay set, are not touched.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private void ReplaceFree(uint block, uint replacement, int fl, int sl)
+    {
+        var head = Head(fl, sl);
+        var header = Header(block);
+        var prev = header->PrevFree;
+        var next = header->NextFree;
+        if (*head == block && prev == _nullBlock && IsListLink(next))
+        {
+            Header(prev)->NextFree = next;
+            var replaced = Header(replacement);
+            replaced->NextFree = next;
+            replaced->PrevFree = _nullBlock;
+            Header(next)->PrevFree = replacement;
+            *head = replacement;
+            return;
+        }
+
+        RemoveFree(block, fl, sl);
+        InsertFree(replacement, fl, sl);
+    }
+
     /// <summary>block_remove(): takes a free block off the list its size maps to.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private void Remove(uint block)
