@@ -104,11 +104,12 @@ internal sealed unsafe partial class TlsfHeap
     /// block_trim_free and block_mark_as_used fused: each header word is read once, the final words
     /// are computed in registers and each is stored once (see the note on store-to-load chains below).
     /// </summary>
-    private uint MallocCore(uint adjust)
+    private uint MallocCore(uint adjust, out uint blockSize)
     {
         var block = FindFree(ref adjust, out var blockFl, out var blockSl);
         if (block == 0)
         {
+            blockSize = 0;
             return 0;
         }
 
@@ -130,6 +131,7 @@ internal sealed unsafe partial class TlsfHeap
             nextHeader->PrevPhys = remaining;
             nextHeader->SizeWord |= BlockHeader.PrevFreeBit;
             header->SizeWord = adjust | (word & BlockHeader.PrevFreeBit);
+            blockSize = adjust;
             Mapping.Insert(remainSize, _slLog2, _flShift, _smallBlock, out var fl, out var sl);
             if (fl == blockFl && sl == blockSl)
             {
@@ -151,6 +153,7 @@ internal sealed unsafe partial class TlsfHeap
             var nextHeader = Header(next);
             nextHeader->SizeWord &= ~BlockHeader.PrevFreeBit;
             header->SizeWord = word & ~BlockHeader.FreeBit;
+            blockSize = size;
         }
 
         return block;
@@ -240,7 +243,7 @@ internal sealed unsafe partial class TlsfHeap
         if (adjust > current && (!nextHeader->IsFree || adjust > combined))
         {
             // Cannot grow in place: malloc, copy, free. malloc applies its own class rounding.
-            var moved = MallocCore(adjust);
+            var moved = MallocCore(adjust, out _);
             if (moved != 0)
             {
                 var copy = Math.Min(current, (uint)size);

@@ -80,8 +80,9 @@ internal sealed unsafe partial class TlsfHeap
             *head = next;
             if (next == _nullBlock)
             {
-                _slBitmap[fl] &= ~(1u << sl);
-                if (_slBitmap[fl] == 0)
+                var slMap = _slBitmap[fl] & ~(1u << sl);
+                _slBitmap[fl] = slMap;
+                if (slMap == 0)
                 {
                     _control->FlBitmap &= ~(1u << fl);
                 }
@@ -104,8 +105,15 @@ internal sealed unsafe partial class TlsfHeap
         header->PrevFree = _nullBlock;
         Header(current)->PrevFree = block;
         *head = block;
-        _control->FlBitmap |= 1u << fl;
-        _slBitmap[fl] |= 1u << sl;
+
+        // Set the bits only when they are clear: most inserts go to lists already marked, and a store
+        // here would be read back by the next search or removal.
+        var slMap = _slBitmap[fl];
+        if ((slMap & (1u << sl)) == 0)
+        {
+            _slBitmap[fl] = slMap | (1u << sl);
+            _control->FlBitmap |= 1u << fl;
+        }
     }
 
     /// <summary>
