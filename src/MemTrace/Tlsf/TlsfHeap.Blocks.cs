@@ -80,8 +80,9 @@ internal sealed unsafe partial class TlsfHeap
             *head = next;
             if (next == _nullBlock)
             {
-                _slBitmap[fl] &= ~(1u << sl);
-                if (_slBitmap[fl] == 0)
+                var slMap = _slBitmap[fl] & ~(1u << sl);
+                _slBitmap[fl] = slMap;
+                if (slMap == 0)
                 {
                     _control->FlBitmap &= ~(1u << fl);
                 }
@@ -104,8 +105,42 @@ internal sealed unsafe partial class TlsfHeap
         header->PrevFree = _nullBlock;
         Header(current)->PrevFree = block;
         *head = block;
-        _control->FlBitmap |= 1u << fl;
-        _slBitmap[fl] |= 1u << sl;
+
+        // Set the bits only when they are clear: most inserts go to lists already marked, and a store
+        // here would be read back by the next search or removal.
+        var slMap = _slBitmap[fl];
+        if ((slMap & (1u << sl)) == 0)
+        {
+            _slBitmap[fl] = slMap | (1u << sl);
+            _control->FlBitmap |= 1u << fl;
+        }
+    }
+
+    /// <summary>
+    /// remove_free_block(<paramref name="block"/>) then insert_free_block(<paramref name="replacement"/>) on the same
+    /// list (<paramref name="fl"/>, <paramref name="sl"/>), with the final state of the two written once: when the block
+    /// is the head, the replacement takes its place and the bitmaps, which stay set, are not touched.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private void ReplaceFree(uint block, uint replacement, int fl, int sl)
+    {
+        var head = Head(fl, sl);
+        var header = Header(block);
+        var prev = header->PrevFree;
+        var next = header->NextFree;
+        if (*head == block && prev == _nullBlock && IsListLink(next))
+        {
+            Header(prev)->NextFree = next;
+            var replaced = Header(replacement);
+            replaced->NextFree = next;
+            replaced->PrevFree = _nullBlock;
+            Header(next)->PrevFree = replacement;
+            *head = replacement;
+            return;
+        }
+
+        RemoveFree(block, fl, sl);
+        InsertFree(replacement, fl, sl);
     }
 
     /// <summary>block_remove(): takes a free block off the list its size maps to.</summary>

@@ -238,8 +238,8 @@ internal sealed unsafe partial class TlsfHeap : IDisposable
             return null;
         }
 
-        var block = MallocCore(adjust);
-        return block == 0 ? null : Publish(block, tag);
+        var block = MallocCore(adjust, out var blockSize);
+        return block == 0 ? null : Publish(block, tag, blockSize);
     }
 
     /// <summary>
@@ -458,9 +458,12 @@ internal sealed unsafe partial class TlsfHeap : IDisposable
 
     /// <summary>Accounts a block just taken from TLSF (multi_heap_malloc_impl) and records it in the side tables.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private void* Publish(uint block, uint tag)
+    private void* Publish(uint block, uint tag) => Publish(block, tag, Header(block)->Size);
+
+    /// <summary>As <see cref="Publish(uint, uint)"/> for a block whose size the caller knows.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private void* Publish(uint block, uint tag, uint size)
     {
-        var size = Header(block)->Size;
         var freeBytes = _heap->FreeBytes - (size + TlsfConfiguration.BlockHeaderOverhead);
         _heap->FreeBytes = freeBytes;
         if (freeBytes < _heap->MinimumFreeBytes)
