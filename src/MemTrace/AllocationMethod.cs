@@ -41,6 +41,9 @@ public enum AllocationMethod : byte
 
     /// <summary><c>heap_caps_free</c>, or the seed's <c>free_unregister_allocation</c> when it comes from a tracker.</summary>
     Free,
+
+    /// <summary><c>heap_caps_check_integrity</c>: an integrity check, the one a program calls or one MemTrace runs itself (periodic, at a tracker's disposal); it detects errors, it makes no blocks.</summary>
+    CheckIntegrity,
 }
 
 /// <summary>C names of <see cref="AllocationMethod"/> values.</summary>
@@ -62,6 +65,7 @@ public static class AllocationMethodExtensions
         AllocationMethod.MallocDefault => "heap_caps_malloc_default",
         AllocationMethod.ReallocDefault => "heap_caps_realloc_default",
         AllocationMethod.Free => "heap_caps_free",
+        AllocationMethod.CheckIntegrity => "heap_caps_check_integrity",
         _ => "unknown",
     };
 }
