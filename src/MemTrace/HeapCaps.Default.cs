@@ -24,7 +24,7 @@ public sealed unsafe partial class HeapCaps
     {
         ThrowIfDisposed();
         var block = MallocDefaultObserved(size, zero: false);
-        AfterOperation(AllocationMethod.MallocDefault);
+        AfterAllocation(AllocationMethod.MallocDefault, block);
         return block;
     }
 
@@ -42,7 +42,7 @@ public sealed unsafe partial class HeapCaps
         }
 
         var block = MallocDefaultObserved(n * size, zero: true);
-        AfterOperation(AllocationMethod.MallocDefault);
+        AfterAllocation(AllocationMethod.MallocDefault, block);
         return block;
     }
 
@@ -61,7 +61,7 @@ public sealed unsafe partial class HeapCaps
         }
 
         var result = ReallocDefaultUnchecked(ptr, size);
-        AfterOperation(AllocationMethod.ReallocDefault);
+        AfterAllocation(AllocationMethod.ReallocDefault, result);
         return result;
     }
 
@@ -105,7 +105,11 @@ public sealed unsafe partial class HeapCaps
 
         if (oldState != Regions.BlockState.Live)
         {
-            if (oldState != Regions.BlockState.Corrupt)
+            if (oldState == Regions.BlockState.Corrupt)
+            {
+                ReleaseSetAside(tag, ptr, AllocationMethod.ReallocDefault);
+            }
+            else
             {
                 ReportBadPointer(oldState, AllocationMethod.ReallocDefault, ptr, detectedAt: null);
             }

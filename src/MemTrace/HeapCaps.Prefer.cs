@@ -44,7 +44,7 @@ public sealed unsafe partial class HeapCaps
             observer!.EndAllocation(tag, request, block, AllocationMethod.MallocPrefer, size, block is null ? last : CapsOf(caps, block));
         }
 
-        AfterOperation(AllocationMethod.MallocPrefer);
+        AfterAllocation(AllocationMethod.MallocPrefer, block);
         return block;
     }
 
@@ -89,7 +89,7 @@ public sealed unsafe partial class HeapCaps
             observer!.EndAllocation(tag, request, block, AllocationMethod.CallocPrefer, unchecked(n * size), block is null ? last : CapsOf(caps, block));
         }
 
-        AfterOperation(AllocationMethod.CallocPrefer);
+        AfterAllocation(AllocationMethod.CallocPrefer, block);
         return block;
     }
 
@@ -109,7 +109,7 @@ public sealed unsafe partial class HeapCaps
         }
 
         var result = ReallocPreferUnchecked(ptr, size, caps);
-        AfterOperation(AllocationMethod.ReallocPrefer);
+        AfterAllocation(AllocationMethod.ReallocPrefer, result);
         return result;
     }
 
@@ -150,7 +150,11 @@ public sealed unsafe partial class HeapCaps
 
             if (oldState != Regions.BlockState.Live)
             {
-                if (oldState != Regions.BlockState.Corrupt)
+                if (oldState == Regions.BlockState.Corrupt)
+                {
+                    ReleaseSetAside(tag, ptr, AllocationMethod.ReallocPrefer);
+                }
+                else
                 {
                     ReportBadPointer(oldState, AllocationMethod.ReallocPrefer, ptr, detectedAt: null);
                 }

@@ -229,7 +229,7 @@ public sealed unsafe partial class MemoryTracker
             Commit(cell, handle, block, unchecked(n * size), caps, site, request);
         }
 
-        Heap.AfterOperation(method);
+        Heap.AfterAllocation(method, block);
         return block;
     }
 
@@ -256,7 +256,7 @@ public sealed unsafe partial class MemoryTracker
                 Commit(cell, handle, block, unchecked(n * size), caps, site, request);
             }
 
-            Heap.AfterOperation(method);
+            Heap.AfterAllocation(method, block);
             return block;
         }
         finally
@@ -291,7 +291,7 @@ public sealed unsafe partial class MemoryTracker
             AllocationMethod.Calloc => Heap.CallocTagged(method, n, size, caps, 0),
             _ => Heap.AlignedAllocTagged(method, alignment, n, size, caps, 0),
         };
-        Heap.AfterOperation(method);
+        Heap.AfterAllocation(method, block);
         return block;
     }
 
@@ -302,7 +302,7 @@ public sealed unsafe partial class MemoryTracker
         if (!Heap.HasDebugRegions)
         {
             var result = TrackedReallocCore(ptr, size, caps, variable, file, line, function);
-            Heap.AfterOperation(AllocationMethod.Realloc);
+            Heap.AfterAllocation(AllocationMethod.Realloc, result);
             return result;
         }
 
@@ -310,7 +310,7 @@ public sealed unsafe partial class MemoryTracker
         try
         {
             var result = TrackedReallocCore(ptr, size, caps, variable, file, line, function);
-            Heap.AfterOperation(AllocationMethod.Realloc);
+            Heap.AfterAllocation(AllocationMethod.Realloc, result);
             return result;
         }
         finally
@@ -356,11 +356,20 @@ public sealed unsafe partial class MemoryTracker
         }
 
         var site = CallSiteRegistry.GetId(AllocationMethod.Realloc, file, line, function, variable);
-        if (oldState is not (BlockState.Live or BlockState.Corrupt))
+        if (oldState == BlockState.Corrupt)
+        {
+            // The region found the block damaged, queued the report (made, with this call as the detecting site, when
+            // the operation ends) and set the block aside for good: it is no longer the caller's, so its record goes.
+            if (oldTag != 0)
+            {
+                Release(Cell(), oldTag, site);
+            }
+        }
+        else if (oldState != BlockState.Live)
         {
             Heap.ReportBadPointer(oldState, AllocationMethod.Realloc, ptr, CallSiteRegistry.Get(site));
         }
-        else if (enabled && oldState == BlockState.Live)
+        else if (enabled)
         {
             LogFailure(AllocationMethod.Realloc, size, caps, site, NextRequestNumber(Cell()));
         }

@@ -25,7 +25,9 @@ public sealed unsafe partial class MemoryTracker
     /// A double free, a pointer the heap never handed out and an interior pointer are reported as a
     /// <see cref="MemoryError"/> naming this call, the block's allocation site and, for a double free,
     /// the first free's site; they are never passed to the native free. A block allocated while
-    /// tracking was disabled is freed silently.
+    /// tracking was disabled is freed silently. With poisoning, a block found damaged is reported and set
+    /// aside (never reused); a block that a realloc found damaged (reported then, and set aside) may be
+    /// freed once more without error.
     /// </remarks>
     /// <exception cref="ObjectDisposedException">The heap was disposed.</exception>
     /// <exception cref="MemoryErrorException">The pointer is not a live block and the heap's policy is <see cref="MemoryErrorPolicy.Throw"/>.</exception>
@@ -99,6 +101,13 @@ public sealed unsafe partial class MemoryTracker
                     Release(Cell(), info.Tag, site);
                 }
 
+                Heap.AfterOperation(method);
+                return;
+            }
+
+            if (state == BlockState.Corrupt)
+            {
+                // A block a realloc found damaged and set aside (its record went then): nothing to free, nothing new to report.
                 Heap.AfterOperation(method);
                 return;
             }
