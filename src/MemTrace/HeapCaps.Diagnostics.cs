@@ -2,9 +2,10 @@
 // minimum-free monitor, as heap_caps_check_integrity*, heap_caps_walk*, heap_caps_dump*,
 // heap_caps_get_containing_block_size and heap_caps_monitor_local_minimum_free_size_* do.
 //
-// The public checks answer true or false, as ESP-IDF's do. The checks MemTrace runs on its own
-// (the periodic one, the one at a tracker's disposal) must not fail silently: they report what they
-// find as memory errors, under the heap's policy (CheckIntegrityReporting).
+// The public checks answer true or false, as ESP-IDF's do, and report what poisoning finds in blocks
+// as memory errors detected by heap_caps_check_integrity. The checks MemTrace runs on its own (the
+// periodic one, the one at a tracker's disposal) must not fail silently: they also report damage to
+// the allocator's own structures, and say what ran them (CheckIntegrityReporting).
 using System.Globalization;
 using System.Text;
 using System.Text.RegularExpressions;
