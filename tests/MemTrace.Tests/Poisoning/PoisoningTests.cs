@@ -57,4 +57,33 @@ public unsafe class PoisoningTests
         heap.Free(q);
         Assert.Equal(MemoryErrorKind.BufferOverflow, Assert.Single(heap.RecentErrors).Kind);
     }
+
+    [Theory]
+    [InlineData("esp32", PoisoningLevel.Light)]
+    [InlineData("esp32", PoisoningLevel.Comprehensive)]
+    [InlineData("host", PoisoningLevel.Light)]
+    [InlineData("host", PoisoningLevel.Comprehensive)]
+    public void A_block_found_damaged_when_freed_is_set_aside_and_never_handed_out_again(string layout, PoisoningLevel level)
+    {
+        using var heap = new HeapCaps(HeapLayout.FromName(layout), new HeapCapsOptions { Poisoning = level, ErrorOutput = null });
+        var damaged = (byte*)heap.Malloc(40, MallocCaps.Default);
+        damaged[40] = 0;
+        heap.Free(damaged);
+        var held = heap.GetInfo(MallocCaps.Default);
+
+        var seen = new HashSet<nuint>();
+        for (var i = 0; i < 2000; i++)
+        {
+            var p = heap.Malloc(40, MallocCaps.Default);
+            seen.Add((nuint)p);
+            heap.Free(p);
+        }
+
+        Assert.DoesNotContain((nuint)damaged, seen);
+        Assert.Single(heap.RecentErrors);
+        Assert.Equal(0u, held.AllocatedBlocks); // Not the user's any more.
+        heap.Free(damaged); // Its owner gave it up: a double free.
+        Assert.Equal(MemoryErrorKind.DoubleFree, heap.RecentErrors[1].Kind);
+        Assert.True(heap.CheckIntegrityAll(print: false));
+    }
 }
