@@ -112,6 +112,7 @@ public sealed record MemoryError
         {
             text.Append(" at ").AppendLine(DetectedAt?.ToString() ?? "(no call site)");
         }
+
         if (Block is { } block)
         {
             text.Append(CultureInfo.InvariantCulture, $"  block {Hex(block.Address)}, {block.Size} bytes, request #{block.RequestNumber}, caps {block.Caps.ToCapsString()}, thread {block.ThreadId}");
