@@ -44,6 +44,8 @@ public enum AllocationMethod : byte
 
     /// <summary><c>heap_caps_aligned_alloc_default</c>: what <c>memalign()</c>, <c>aligned_alloc()</c> and <c>posix_memalign()</c> call on the chip.</summary>
     AlignedAllocDefault,
+    /// <summary><c>heap_caps_check_integrity</c>: an integrity check, the one a program calls or one MemTrace runs itself (periodic, at a tracker's disposal); it detects errors, it makes no blocks.</summary>
+    CheckIntegrity,
 }
 
 /// <summary>C names of <see cref="AllocationMethod"/> values.</summary>
@@ -66,6 +68,7 @@ public static class AllocationMethodExtensions
         AllocationMethod.ReallocDefault => "heap_caps_realloc_default",
         AllocationMethod.Free => "heap_caps_free",
         AllocationMethod.AlignedAllocDefault => "heap_caps_aligned_alloc_default",
+        AllocationMethod.CheckIntegrity => "heap_caps_check_integrity",
         _ => "unknown",
     };
 }

@@ -25,7 +25,7 @@ public sealed unsafe partial class HeapCaps
     {
         ThrowIfDisposed();
         var block = MallocDefaultObserved(size, zero: false);
-        AfterOperation(AllocationMethod.MallocDefault);
+        AfterAllocation(AllocationMethod.MallocDefault, block);
         return block;
     }
 
@@ -43,7 +43,7 @@ public sealed unsafe partial class HeapCaps
         }
 
         var block = MallocDefaultObserved(n * size, zero: true);
-        AfterOperation(AllocationMethod.MallocDefault);
+        AfterAllocation(AllocationMethod.MallocDefault, block);
         return block;
     }
 
@@ -70,12 +70,12 @@ public sealed unsafe partial class HeapCaps
         {
             // realloc_base(NULL, …) is malloc_base: MallocDefault's choice of memory, reported as realloc_default's.
             var fresh = MallocDefaultObserved(size, zero: false, AllocationMethod.ReallocDefault);
-            AfterOperation(AllocationMethod.ReallocDefault);
+            AfterAllocation(AllocationMethod.ReallocDefault, fresh);
             return fresh;
         }
 
         var result = ReallocDefaultUnchecked(ptr, size);
-        AfterOperation(AllocationMethod.ReallocDefault);
+        AfterAllocation(AllocationMethod.ReallocDefault, result);
         return result;
     }
 
@@ -119,7 +119,11 @@ public sealed unsafe partial class HeapCaps
 
         if (oldState != Regions.BlockState.Live)
         {
-            if (oldState != Regions.BlockState.Corrupt)
+            if (oldState == Regions.BlockState.Corrupt)
+            {
+                ReleaseSetAside(tag, ptr, AllocationMethod.ReallocDefault);
+            }
+            else
             {
                 ReportBadPointer(oldState, AllocationMethod.ReallocDefault, ptr, detectedAt: null);
             }
@@ -169,7 +173,7 @@ public sealed unsafe partial class HeapCaps
             }
         }
 
-        AfterOperation(AllocationMethod.AlignedAllocDefault);
+        AfterAllocation(AllocationMethod.AlignedAllocDefault, block);
         return block;
     }
 

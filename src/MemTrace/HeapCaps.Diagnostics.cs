@@ -2,9 +2,10 @@
 // minimum-free monitor, as heap_caps_check_integrity*, heap_caps_walk*, heap_caps_dump*,
 // heap_caps_get_containing_block_size and heap_caps_monitor_local_minimum_free_size_* do.
 //
-// The public checks answer true or false, as ESP-IDF's do. The checks MemTrace runs on its own
-// (the periodic one, the one at a tracker's disposal) must not fail silently: they report what they
-// find as memory errors, under the heap's policy (CheckIntegrityReporting).
+// The public checks answer true or false, as ESP-IDF's do, and report what poisoning finds in blocks
+// as memory errors detected by heap_caps_check_integrity. The checks MemTrace runs on its own (the
+// periodic one, the one at a tracker's disposal) must not fail silently: they also report damage to
+// the allocator's own structures, and say what ran them (CheckIntegrityReporting).
 using System.Globalization;
 using System.Text;
 using System.Text.RegularExpressions;
@@ -20,11 +21,20 @@ public sealed unsafe partial class HeapCaps
     /// Checks every region with <paramref name="caps"/> (every region when <see cref="MallocCaps.Invalid"/> is set) and
     /// reports whether all are sound (<c>heap_caps_check_integrity</c>). Every region is checked, even after a failure.
     /// </summary>
+    /// <remarks>
+    /// With poisoning, what the check finds in blocks (a broken canary, a changed fill pattern in a quarantined block or
+    /// in free memory) is also reported as a <see cref="MemoryError"/> detected by <see cref="AllocationMethod.CheckIntegrity"/>,
+    /// once per damage, under <see cref="ErrorPolicy"/>: the method returns false under <see cref="MemoryErrorPolicy.Report"/>,
+    /// throws under <see cref="MemoryErrorPolicy.Throw"/>, ends the process under <see cref="MemoryErrorPolicy.FailFast"/>.
+    /// Damage to the allocator's own structures (TLSF headers) only makes it return false, as ESP-IDF's does.
+    /// </remarks>
     /// <param name="caps">Capabilities; <see cref="MallocCaps.Invalid"/> selects all regions.</param>
     /// <param name="print">Whether to write what is wrong.</param>
     /// <param name="output">Where to write; null for <see cref="Console.Out"/>.</param>
     /// <returns>True when every checked region is sound.</returns>
     /// <exception cref="ObjectDisposedException">The heap was disposed.</exception>
+    /// <exception cref="MemoryErrorException">Poisoning found damage and the policy is <see cref="MemoryErrorPolicy.Throw"/>
+    /// (every damage found is reported first; the exception carries the first).</exception>
     public bool CheckIntegrity(MallocCaps caps, bool print, TextWriter? output = null)
     {
         ThrowIfDisposed();
@@ -41,7 +51,7 @@ public sealed unsafe partial class HeapCaps
 
         if (_debugRegions)
         {
-            DrainCorruptions(AllocationMethod.Unknown);
+            DrainCorruptions(AllocationMethod.CheckIntegrity);
         }
 
         return sound;
@@ -49,12 +59,13 @@ public sealed unsafe partial class HeapCaps
 
     /// <summary>
     /// Checks every region, as <see cref="CheckIntegrityAll(bool, TextWriter?)"/>, and reports what is wrong as memory
-    /// errors under <see cref="ErrorPolicy"/>: the corruptions a region finds itself (poisoning: canaries, fill patterns)
-    /// with their blocks, as usual; and a region that fails its check without finding any (the allocator's own
-    /// structures: TLSF block headers, free lists, the heap header) as one <see cref="MemoryErrorKind.CorruptBlock"/>
-    /// error at the first damaged address, whose note is the region's own description of the damage.
+    /// errors under <see cref="ErrorPolicy"/>, detected by <see cref="AllocationMethod.CheckIntegrity"/> with
+    /// <paramref name="when"/> as <see cref="MemoryError.DetectedWhen"/>: the corruptions a region finds itself (poisoning:
+    /// canaries, fill patterns) with their blocks, as usual; and a region whose allocator structures fail the check (TLSF
+    /// block headers, free lists, the heap header) as one <see cref="MemoryErrorKind.CorruptBlock"/> error at the first
+    /// damaged address, whose note is the region's own description of the damage.
     /// </summary>
-    /// <param name="when">What ran the check, for the error's note, e.g. <c>when the tracker was disposed</c>.</param>
+    /// <param name="when">What ran the check, e.g. <c>when the tracker was disposed</c>.</param>
     /// <returns>True when every region is sound.</returns>
     /// <exception cref="ObjectDisposedException">The heap was disposed.</exception>
     /// <exception cref="MemoryErrorException">A region is damaged and the policy is <see cref="MemoryErrorPolicy.Throw"/>
@@ -66,13 +77,13 @@ public sealed unsafe partial class HeapCaps
         foreach (var region in _set.Ordered)
         {
             var details = new StringWriter(CultureInfo.InvariantCulture);
-            if (region.CheckIntegrity(details))
+            if (region.CheckIntegrity(details, out var structuresSound))
             {
                 continue;
             }
 
             sound = false;
-            if (!region.HasPendingCorruptions)
+            if (!structuresSound)
             {
                 ReportError(DescribeFailedCheck(region, details.ToString(), when));
             }
@@ -80,7 +91,7 @@ public sealed unsafe partial class HeapCaps
 
         if (_debugRegions)
         {
-            DrainCorruptions(AllocationMethod.Unknown);
+            DrainCorruptions(AllocationMethod.CheckIntegrity, when);
         }
 
         return sound;
@@ -90,6 +101,8 @@ public sealed unsafe partial class HeapCaps
     /// <param name="print">Whether to write what is wrong.</param>
     /// <param name="output">Where to write; null for <see cref="Console.Out"/>.</param>
     /// <returns>True when every region is sound.</returns>
+    /// <exception cref="MemoryErrorException">Poisoning found damage and the policy is <see cref="MemoryErrorPolicy.Throw"/>
+    /// (see <see cref="CheckIntegrity(MallocCaps, bool, TextWriter?)"/>).</exception>
     public bool CheckIntegrityAll(bool print, TextWriter? output = null) => CheckIntegrity(MallocCaps.Invalid, print, output);
 
     /// <summary>Checks the whole region that holds <paramref name="address"/> (<c>heap_caps_check_integrity_addr</c>).</summary>
@@ -98,17 +111,28 @@ public sealed unsafe partial class HeapCaps
     /// <param name="output">Where to write; null for <see cref="Console.Out"/>.</param>
     /// <returns>True when the region is sound; false when it is not or when no region holds the address.</returns>
     /// <exception cref="ObjectDisposedException">The heap was disposed.</exception>
+    /// <exception cref="MemoryErrorException">Poisoning found damage and the policy is <see cref="MemoryErrorPolicy.Throw"/>
+    /// (see <see cref="CheckIntegrity(MallocCaps, bool, TextWriter?)"/>).</exception>
     public bool CheckIntegrityAddr(void* address, bool print, TextWriter? output = null)
     {
         ThrowIfDisposed();
         var region = FindRegion(address);
-        return region is not null && region.CheckIntegrity(print ? output ?? Console.Out : null);
+        var sound = region is not null && region.CheckIntegrity(print ? output ?? Console.Out : null);
+        if (_debugRegions)
+        {
+            DrainCorruptions(AllocationMethod.CheckIntegrity);
+        }
+
+        return sound;
     }
 
-    /// <summary>The error for a region that failed its check and reported nothing itself: its own lines say what is wrong.</summary>
+    /// <summary>The error for a region whose allocator structures failed the check: its own lines say what is wrong.</summary>
     private static MemoryError DescribeFailedCheck(Region region, string details, string when)
     {
-        var lines = details.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+        // A poisoning region writes its own findings (reported on their own) after its allocator's lines.
+        var lines = details.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
+            .Where(static l => !l.StartsWith("CORRUPT HEAP:", StringComparison.Ordinal))
+            .ToArray();
         var first = lines.Length > 0 ? FirstAddress().Match(lines[0]) : Match.Empty;
         var address = first.Success && ulong.TryParse(first.Groups[1].ValueSpan, NumberStyles.AllowHexSpecifier, CultureInfo.InvariantCulture, out var parsed)
             ? (nuint)parsed
@@ -121,9 +145,10 @@ public sealed unsafe partial class HeapCaps
             note.Append('\n').Append(line);
         }
 
-        return new MemoryError(MemoryErrorKind.CorruptBlock, AllocationMethod.Unknown, address)
+        return new MemoryError(MemoryErrorKind.CorruptBlock, AllocationMethod.CheckIntegrity, address)
         {
             RegionName = region.Name,
+            DetectedWhen = when,
             Note = note.ToString(),
         };
     }

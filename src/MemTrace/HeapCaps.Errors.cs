@@ -53,6 +53,13 @@ public sealed unsafe partial class HeapCaps
     [MethodImpl(MethodImplOptions.NoInlining)]
     internal void ReportError(MemoryError error)
     {
+        var text = Publish(error);
+        ApplyPolicy(error, text);
+    }
+
+    /// <summary>Records an error, writes it and raises the event; returns its text. The policy is the caller's to apply.</summary>
+    private string Publish(MemoryError error)
+    {
         lock (_errorLock)
         {
             _errorCount++;
@@ -72,6 +79,12 @@ public sealed unsafe partial class HeapCaps
         }
 
         MemoryErrorDetected?.Invoke(this, new MemoryErrorEventArgs(error));
+        return text;
+    }
+
+    /// <summary>Applies <see cref="ErrorPolicy"/> to a published error: nothing, throw, or end the process.</summary>
+    private void ApplyPolicy(MemoryError error, string text)
+    {
         switch (ErrorPolicy)
         {
             case MemoryErrorPolicy.Throw:
@@ -129,14 +142,20 @@ public sealed unsafe partial class HeapCaps
         };
 
         var observer = _observer;
-        return observer is null ? error : observer.Describe(error, containerTag);
+        return observer is null ? error : observer.Describe(error, containerTag, witness: null);
     }
 
-    /// <summary>Reports every corruption the regions have found, as detected by the operation in progress on this thread.</summary>
+    /// <summary>
+    /// Reports every corruption the regions have found, as detected by the operation in progress on this thread (or by
+    /// the integrity check <paramref name="when"/> says ran). All are recorded, written and raised before the policy is
+    /// applied, to the first: under <see cref="MemoryErrorPolicy.Throw"/> none is lost.
+    /// </summary>
     [MethodImpl(MethodImplOptions.NoInlining)]
-    internal void DrainCorruptions(AllocationMethod operation)
+    internal void DrainCorruptions(AllocationMethod operation, string? when = null)
     {
         _corruptions.Reset();
+        MemoryError? first = null;
+        string? firstText = null;
         foreach (var region in _set.Ordered)
         {
             if (!region.HasPendingCorruptions)
@@ -146,29 +165,69 @@ public sealed unsafe partial class HeapCaps
 
             foreach (var corruption in region.TakePendingCorruptions())
             {
-                ReportError(DescribeCorruption(region, corruption, operation));
+                var error = DescribeCorruption(region, corruption, operation, when);
+                var text = Publish(error);
+                if (first is null)
+                {
+                    first = error;
+                    firstText = text;
+                }
             }
+        }
+
+        if (first is not null)
+        {
+            ApplyPolicy(first, firstText!);
         }
     }
 
     /// <summary>Builds the error for a corruption, with the call in progress and what the tracker knows of the block.</summary>
-    private MemoryError DescribeCorruption(Region region, CorruptionInfo corruption, AllocationMethod operation)
+    private MemoryError DescribeCorruption(Region region, CorruptionInfo corruption, AllocationMethod operation, string? when)
     {
         var siteId = Internals.CallSiteContext.Current;
-        var error = new MemoryError(corruption.Kind, siteId != 0 ? Tracking.CallSiteRegistry.Get(siteId).Method : operation, corruption.Address)
+        var site = siteId != 0 ? Tracking.CallSiteRegistry.Get(siteId) : (CallSite?)null;
+        var error = new MemoryError(corruption.Kind, operation == AllocationMethod.CheckIntegrity || site is null ? operation : site.Value.Method, corruption.Address)
         {
-            DetectedAt = siteId != 0 ? Tracking.CallSiteRegistry.Get(siteId) : null,
+            DetectedAt = site,
+            DetectedWhen = when,
             RegionName = region.Name,
-            BlockAddress = corruption.Address,
-            BlockSize = corruption.Size,
+            BlockAddress = corruption.KnowsBlock ? corruption.Address : null,
+            BlockSize = corruption.KnowsBlock ? corruption.Size : null,
             DamagedAddress = corruption.DamagedAddress,
             ExpectedBytes = corruption.Expected,
             FoundBytes = corruption.Found,
+            FreeMemoryAddress = corruption.FreeMemoryAddress,
+            FreeMemorySize = corruption.FreeMemorySize,
             Note = corruption.Message,
         };
 
         var observer = _observer;
-        return observer is null || corruption.Tag == 0 ? error : observer.Describe(error, corruption.Tag);
+        if (observer is null || !corruption.KnowsBlock || (corruption.Tag == 0 && corruption.Witness is null))
+        {
+            return error;
+        }
+
+        error = observer.Describe(error, corruption.Tag, corruption.Witness);
+        if (corruption.SizeFieldAddress is { } field && error.Block is { } block && block.Size <= uint.MaxValue)
+        {
+            // The poison head keeps the size in 32 bits; the tracker knows what it should be.
+            var expected = BitConverter.GetBytes((uint)block.Size);
+            var found = BitConverter.GetBytes(corruption.SizeFieldValue);
+            var first = 0;
+            while (first < expected.Length - 1 && expected[first] == found[first])
+            {
+                first++;
+            }
+
+            error = error with
+            {
+                DamagedAddress = field + (nuint)first,
+                ExpectedBytes = expected[first..],
+                FoundBytes = found[first..],
+            };
+        }
+
+        return error;
     }
 
     /// <summary>Searches a region's live blocks for one that contains <paramref name="address"/> (error path only: O(live blocks)).</summary>

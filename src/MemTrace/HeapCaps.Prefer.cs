@@ -53,7 +53,7 @@ public sealed unsafe partial class HeapCaps
             observer!.EndAllocation(tag, request, block, method, size, block is null ? last : CapsOf(caps, block));
         }
 
-        AfterOperation(method);
+        AfterAllocation(method, block);
         return block;
     }
 
@@ -98,7 +98,7 @@ public sealed unsafe partial class HeapCaps
             observer!.EndAllocation(tag, request, block, AllocationMethod.CallocPrefer, unchecked(n * size), block is null ? last : CapsOf(caps, block));
         }
 
-        AfterOperation(AllocationMethod.CallocPrefer);
+        AfterAllocation(AllocationMethod.CallocPrefer, block);
         return block;
     }
 
@@ -120,7 +120,7 @@ public sealed unsafe partial class HeapCaps
         }
 
         var result = ReallocPreferUnchecked(ptr, size, caps);
-        AfterOperation(AllocationMethod.ReallocPrefer);
+        AfterAllocation(AllocationMethod.ReallocPrefer, result);
         return result;
     }
 
@@ -162,7 +162,11 @@ public sealed unsafe partial class HeapCaps
 
             if (oldState != Regions.BlockState.Live)
             {
-                if (oldState != Regions.BlockState.Corrupt)
+                if (oldState == Regions.BlockState.Corrupt)
+                {
+                    ReleaseSetAside(tag, ptr, AllocationMethod.ReallocPrefer);
+                }
+                else
                 {
                     ReportBadPointer(oldState, AllocationMethod.ReallocPrefer, ptr, detectedAt: null);
                 }

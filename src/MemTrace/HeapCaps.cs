@@ -148,7 +148,7 @@ public sealed unsafe partial class HeapCaps : IDisposable
             }
         }
 
-        AfterOperation(AllocationMethod.Malloc);
+        AfterAllocation(AllocationMethod.Malloc, block);
         return block;
     }
 
@@ -179,7 +179,7 @@ public sealed unsafe partial class HeapCaps : IDisposable
             }
         }
 
-        AfterOperation(AllocationMethod.Calloc);
+        AfterAllocation(AllocationMethod.Calloc, block);
         return block;
     }
 
@@ -210,7 +210,7 @@ public sealed unsafe partial class HeapCaps : IDisposable
             }
         }
 
-        AfterOperation(AllocationMethod.AlignedAlloc);
+        AfterAllocation(AllocationMethod.AlignedAlloc, block);
         return block;
     }
 
@@ -241,7 +241,7 @@ public sealed unsafe partial class HeapCaps : IDisposable
             }
         }
 
-        AfterOperation(AllocationMethod.AlignedCalloc);
+        AfterAllocation(AllocationMethod.AlignedCalloc, block);
         return block;
     }
 
@@ -256,7 +256,7 @@ public sealed unsafe partial class HeapCaps : IDisposable
     {
         ThrowIfDisposed();
         var result = ReallocUnchecked(ptr, size, caps);
-        AfterOperation(AllocationMethod.Realloc);
+        AfterAllocation(AllocationMethod.Realloc, result);
         return result;
     }
 
@@ -308,7 +308,11 @@ public sealed unsafe partial class HeapCaps : IDisposable
             return block;
         }
 
-        if (oldState is not (BlockState.Live or BlockState.Corrupt))
+        if (oldState == BlockState.Corrupt)
+        {
+            ReleaseSetAside(oldTag, ptr, AllocationMethod.Realloc);
+        }
+        else if (oldState != BlockState.Live)
         {
             ReportBadPointer(oldState, AllocationMethod.Realloc, ptr, detectedAt: null);
         }
@@ -318,7 +322,11 @@ public sealed unsafe partial class HeapCaps : IDisposable
 
     /// <summary>Frees a block (<c>heap_caps_free</c>). Null is a no-op.</summary>
     /// <param name="ptr">The block.</param>
-    /// <remarks>A pointer that is not a live block of this heap (a double free, a pointer never handed out, an interior pointer) is reported as a <see cref="MemoryError"/> and never freed.</remarks>
+    /// <remarks>
+    /// A pointer that is not a live block of this heap (a double free, a pointer never handed out, an interior pointer) is
+    /// reported as a <see cref="MemoryError"/> and never freed. With poisoning, a block found damaged is reported and set
+    /// aside (never reused); a block that a realloc found damaged (and set aside) may be freed once more without error.
+    /// </remarks>
     /// <exception cref="ObjectDisposedException">The heap was disposed.</exception>
     /// <exception cref="MemoryErrorException"><paramref name="ptr"/> is not a live block and <see cref="ErrorPolicy"/> is <see cref="MemoryErrorPolicy.Throw"/>.</exception>
     public void Free(void* ptr)
@@ -335,7 +343,11 @@ public sealed unsafe partial class HeapCaps : IDisposable
 
     /// <summary>The usable size of a live block (<c>heap_caps_get_allocated_size</c>): at least the requested size.</summary>
     /// <param name="ptr">The block.</param>
-    /// <returns>The usable size; 0 when <paramref name="ptr"/> is not a live block of this heap (ESP-IDF asserts instead).</returns>
+    /// <returns>
+    /// The usable size; 0 when <paramref name="ptr"/> is not a live block of this heap (ESP-IDF asserts instead). With
+    /// poisoning, exactly the requested size: ESP-IDF returns the block less its 12 bytes of poisoning, which can exceed
+    /// the request, though writing past the request breaks the tail canary.
+    /// </returns>
     /// <exception cref="ObjectDisposedException">The heap was disposed.</exception>
     public nuint GetAllocatedSize(void* ptr)
     {
@@ -476,6 +488,44 @@ public sealed unsafe partial class HeapCaps : IDisposable
         }
     }
 
+    /// <summary>
+    /// <see cref="AfterOperation"/> for an operation that hands out <paramref name="block"/> (an allocation, a realloc).
+    /// When reporting what the operation found throws (the Throw policy), the block is given back first (freed, its
+    /// record released), so that nothing the caller never received stays allocated: a realloc that throws has freed its
+    /// block. Costs what AfterOperation costs when nothing was found.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal void AfterAllocation(AllocationMethod method, void* block)
+    {
+        if ((_debugRegions && _corruptions.IsRaised) || _checkEvery != 0)
+        {
+            AfterAllocationSlow(method, block);
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private void AfterAllocationSlow(AllocationMethod method, void* block)
+    {
+        try
+        {
+            AfterOperation(method);
+        }
+        catch (MemoryErrorException) when (block is not null)
+        {
+            Retract(block, method);
+            throw;
+        }
+    }
+
+    /// <summary>Gives back a block the caller will never receive: frees it and tells the observer.</summary>
+    private void Retract(void* block, AllocationMethod method)
+    {
+        if (FreeTagged(block, clearIfTagged: false, out var info) == BlockState.Live && info.Tag != 0)
+        {
+            _observer?.OnFreed(info.Tag, block, method);
+        }
+    }
+
     /// <summary>Whether some region checks blocks (poisoning): the tracker then tells the heap each operation's call site.</summary>
     internal bool HasDebugRegions => _debugRegions;
 
@@ -549,7 +599,22 @@ public sealed unsafe partial class HeapCaps : IDisposable
             return;
         }
 
-        ReportBadPointer(state, method, ptr, detectedAt: null);
+        if (state != BlockState.Corrupt)
+        {
+            ReportBadPointer(state, method, ptr, detectedAt: null);
+        }
+    }
+
+    /// <summary>
+    /// A realloc found its block damaged: the region reported it and set it aside for good, so the block is no longer the
+    /// caller's. The observer releases its record (no phantom leak); a later free of the pointer is accepted once.
+    /// </summary>
+    internal void ReleaseSetAside(uint tag, void* ptr, AllocationMethod method)
+    {
+        if (tag != 0)
+        {
+            _observer?.OnFreed(tag, ptr, method);
+        }
     }
 
     /// <summary>
@@ -683,7 +748,9 @@ public sealed unsafe partial class HeapCaps : IDisposable
         }
         else
         {
-            oldState = region.Query(ptr, out old);
+            // The block is checked before anything is allocated for it: a damaged one is set aside (Corrupt), not moved.
+            oldState = region.QueryChecked(ptr, out old);
+            oldTag = old.Tag;
             if (oldState != BlockState.Live)
             {
                 return null;
@@ -691,8 +758,6 @@ public sealed unsafe partial class HeapCaps : IDisposable
         }
 
         // Move to memory that has the requested capabilities: allocate, copy, free.
-
-        oldTag = old.Tag;
         var moved = MallocBase(size, caps, _alignment, zero: false, old.Tag);
         if (moved is null)
         {
@@ -787,8 +852,12 @@ public sealed unsafe partial class HeapCaps : IDisposable
     /// <summary>Wraps a region in the poisoning decorator when the heap's options ask for checks.</summary>
     internal Region Decorate(Region region) =>
         Poisoning != PoisoningLevel.None || _quarantine is not null
-            ? new PoisoningRegion(region, Poisoning, _quarantine, _alignment, _corruptions)
+            ? new PoisoningRegion(region, Poisoning, _quarantine, _alignment, _corruptions, Witness)
             : region;
+
+    /// <summary>What the observer knows of a block being freed into a region's care (see <see cref="IAllocationObserver.TryWitness"/>).</summary>
+    private BlockWitness? Witness(uint tag, nuint address) =>
+        _observer is { } observer && observer.TryWitness(tag, address, out var witness) ? witness : null;
 
     /// <summary>Counts one heap operation; every N-th runs the periodic integrity check.</summary>
     [MethodImpl(MethodImplOptions.NoInlining)]

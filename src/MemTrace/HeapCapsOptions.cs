@@ -22,14 +22,17 @@ public sealed class HeapCapsOptions
     /// </summary>
     public PoisoningLevel Poisoning { get; init; } = PoisoningLevel.None;
 
-    /// <summary>A quarantine of freed blocks that catches writes after free on every region kind; null (the default) for none.</summary>
+    /// <summary>A quarantine of freed blocks that catches writes after free on every region kind (see <see cref="QuarantineOptions"/>); null (the default) for none.</summary>
     public QuarantineOptions? Quarantine { get; init; }
 
     /// <summary>
     /// Check the integrity of every region after every N-th heap operation (the CRT debug heap's
     /// <c>_CRTDBG_CHECK_EVERY_N_DF</c>); 0 (the default) never. A check walks every block: use a large N.
-    /// What a check finds is reported as <see cref="MemoryError"/>s under <see cref="ErrorPolicy"/>, a region whose
-    /// own structures are damaged (a TLSF header overwritten) included, and again at every check while it stays damaged.
+    /// What a check finds is reported as <see cref="MemoryError"/>s under <see cref="ErrorPolicy"/>, detected by
+    /// <see cref="AllocationMethod.CheckIntegrity"/> at the periodic check, during the call after which it ran: poisoning
+    /// damage once per damage, a region whose own structures are damaged (a TLSF header overwritten) again at every check
+    /// while it stays damaged. Under <see cref="MemoryErrorPolicy.Throw"/>, an allocation after which the check throws gives
+    /// its block back first.
     /// </summary>
     public int IntegrityCheckInterval { get; init; }
 

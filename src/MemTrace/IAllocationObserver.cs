@@ -41,7 +41,18 @@ internal unsafe interface IAllocationObserver
     /// <summary>
     /// Adds what the observer knows to an error: the allocation record of the block concerned
     /// (<paramref name="blockTag"/> is its tag when the heap found one, e.g. the block containing
-    /// an interior pointer) and, for a freed block, where it was freed.
+    /// an interior pointer) and, for a freed block, where it was freed. The record is used only when it
+    /// still describes that block (its address is the error's block address): a handle is reused once its
+    /// block is freed. <paramref name="witness"/>, when given, is the copy the observer made when the block
+    /// was freed (<see cref="TryWitness"/>) and is used instead of the record.
     /// </summary>
-    MemoryError Describe(MemoryError error, uint blockTag);
+    MemoryError Describe(MemoryError error, uint blockTag, in Regions.BlockWitness? witness);
+
+    /// <summary>
+    /// A copy of what the observer knows of the block tagged <paramref name="tag"/> at <paramref name="address"/>,
+    /// for a report that may come after the record is reused: a live record is copied as freed now, by the call in
+    /// progress on this thread (a quarantine keeps the block); a freed record as it is. False when the observer has no
+    /// record of that block. Called under a region's lock: it must not call back into the heap.
+    /// </summary>
+    bool TryWitness(uint tag, nuint address, out Regions.BlockWitness witness);
 }

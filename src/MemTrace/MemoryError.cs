@@ -34,6 +34,12 @@ public sealed record MemoryError
     /// <summary>The call that detected the error, when it came through a <see cref="MemoryTracker"/>.</summary>
     public CallSite? DetectedAt { get; init; }
 
+    /// <summary>
+    /// For an error found by an integrity check that MemTrace ran itself, what ran it, e.g. <c>when the tracker was
+    /// disposed</c> or <c>at the periodic check (IntegrityCheckInterval)</c>; null otherwise.
+    /// </summary>
+    public string? DetectedWhen { get; init; }
+
     /// <summary>The block concerned as its tracker recorded it (for an interior pointer, the block that contains it), when a tracker knew it.</summary>
     public AllocationRecord? Block { get; init; }
 
@@ -72,6 +78,16 @@ public sealed record MemoryError
     /// <summary>For a corruption, the bytes found at <see cref="DamagedAddress"/>.</summary>
     public IReadOnlyList<byte>? FoundBytes { get; init; }
 
+    /// <summary>
+    /// For a write after free found in free memory (Comprehensive poisoning on emulated RAM, no quarantine): the start
+    /// of the free memory that holds the damaged bytes (the free block, or the part of it a request was about to receive).
+    /// The block freed there last, when the region still remembers it, is <see cref="BlockAddress"/>.
+    /// </summary>
+    public nuint? FreeMemoryAddress { get; init; }
+
+    /// <summary>For a write after free found in free memory: how many bytes of free memory start at <see cref="FreeMemoryAddress"/>.</summary>
+    public nuint? FreeMemorySize { get; init; }
+
     /// <summary>One line: the kind and the address, e.g. <c>double free of 0x7f3a10 (64-byte block)</c>.</summary>
     public string Message => BuildMessage();
 
@@ -82,7 +98,21 @@ public sealed record MemoryError
         var text = new StringBuilder();
         text.Append("MEMTRACE ERROR: ").AppendLine(Message);
         text.Append("  detected by ").Append(Operation.ToCName());
-        text.Append(" at ").AppendLine(DetectedAt?.ToString() ?? "(no call site)");
+        if (DetectedWhen is { } when)
+        {
+            text.Append(' ').Append(when);
+            if (DetectedAt is { } during)
+            {
+                text.Append(", during the call at ").Append(during.ToString());
+            }
+
+            text.AppendLine();
+        }
+        else
+        {
+            text.Append(" at ").AppendLine(DetectedAt?.ToString() ?? "(no call site)");
+        }
+
         if (Block is { } block)
         {
             text.Append(CultureInfo.InvariantCulture, $"  block {Hex(block.Address)}, {block.Size} bytes, request #{block.RequestNumber}, caps {block.Caps.ToCapsString()}, thread {block.ThreadId}");
@@ -116,13 +146,21 @@ public sealed record MemoryError
             text.Append("  region ").AppendLine(RegionName);
         }
 
-        if (DamagedAddress is { } damaged && ExpectedBytes is { } expected && FoundBytes is { } found)
+        if (FreeMemoryAddress is { } free && FreeMemorySize is { } freeSize)
+        {
+            text.Append(CultureInfo.InvariantCulture, $"  in free memory: {freeSize} bytes at {Hex(free)}-{Hex(free + freeSize)}");
+            text.AppendLine((Block?.Address ?? BlockAddress) is { } last ? ", where the block " + Hex(last) + " was freed last" : ", where the block freed last is not known");
+        }
+
+        if (DamagedAddress is { } damaged && FoundBytes is { } found)
         {
             var offset = (Block?.Address ?? BlockAddress) is { } start && damaged >= start
                 ? string.Create(CultureInfo.InvariantCulture, $" (block offset {(long)(damaged - start)})")
-                : string.Empty;
+                : FreeMemoryAddress is { } freeStart && damaged >= freeStart
+                    ? string.Create(CultureInfo.InvariantCulture, $" (free memory offset {(long)(damaged - freeStart)})")
+                    : string.Empty;
             text.Append("  damaged bytes at ").Append(Hex(damaged)).AppendLine(offset);
-            text.Append("    expected: ").AppendLine(HexDump(expected));
+            text.Append("    expected: ").AppendLine(ExpectedBytes is { Count: > 0 } expected ? HexDump(expected) : "(not known)");
             text.Append("    found:    ").AppendLine(HexDump(found));
         }
 
@@ -161,6 +199,8 @@ public sealed record MemoryError
             MemoryErrorKind.OutsideHeap => Operation.ToCName() + "() target pointer " + Hex(Address) + " is outside heap areas",
             MemoryErrorKind.BufferOverflow => "buffer overflow after block " + Hex(Address),
             MemoryErrorKind.BufferUnderflow => "buffer underflow before block " + Hex(Address),
+            MemoryErrorKind.WriteAfterFree when (Block?.Address ?? BlockAddress) is null && FreeMemoryAddress is not null =>
+                "write after free at " + Hex(DamagedAddress ?? Address) + " in free memory",
             MemoryErrorKind.WriteAfterFree => "write after free in block " + Hex(Address),
             MemoryErrorKind.CorruptBlock => "corrupt block header at " + Hex(Address),
             _ => Kind.ToString() + " at " + Hex(Address),

@@ -280,7 +280,7 @@ public sealed unsafe partial class MemoryTracker
             Commit(cell, handle, block, unchecked(n * size), caps, site, request);
         }
 
-        Heap.AfterOperation(method);
+        Heap.AfterAllocation(method, block);
         return block;
     }
 
@@ -307,7 +307,7 @@ public sealed unsafe partial class MemoryTracker
                 Commit(cell, handle, block, unchecked(n * size), caps, site, request);
             }
 
-            Heap.AfterOperation(method);
+            Heap.AfterAllocation(method, block);
             return block;
         }
         finally
@@ -349,7 +349,7 @@ public sealed unsafe partial class MemoryTracker
             UntrackedFailed(method, n, size, caps, variable, file, line, function);
         }
 
-        Heap.AfterOperation(method);
+        Heap.AfterAllocation(method, block);
         return block;
     }
 
@@ -370,7 +370,7 @@ public sealed unsafe partial class MemoryTracker
         if (!Heap.HasDebugRegions)
         {
             var result = TrackedReallocCore(ptr, size, caps, variable, file, line, function, out succeeded);
-            Heap.AfterOperation(AllocationMethod.Realloc);
+            Heap.AfterAllocation(AllocationMethod.Realloc, result);
             return result;
         }
 
@@ -378,7 +378,7 @@ public sealed unsafe partial class MemoryTracker
         try
         {
             var result = TrackedReallocCore(ptr, size, caps, variable, file, line, function, out succeeded);
-            Heap.AfterOperation(AllocationMethod.Realloc);
+            Heap.AfterAllocation(AllocationMethod.Realloc, result);
             return result;
         }
         finally
@@ -445,11 +445,20 @@ public sealed unsafe partial class MemoryTracker
         }
 
         var site = CallSiteRegistry.GetId(AllocationMethod.Realloc, file, line, function, variable);
-        if (oldState is not (BlockState.Live or BlockState.Corrupt))
+        if (oldState == BlockState.Corrupt)
+        {
+            // The region found the block damaged, queued the report (made, with this call as the detecting site, when
+            // the operation ends) and set the block aside for good: it is no longer the caller's, so its record goes.
+            if (oldTag != 0)
+            {
+                Release(Cell(), oldTag, site);
+            }
+        }
+        else if (oldState != BlockState.Live)
         {
             Heap.ReportBadPointer(oldState, AllocationMethod.Realloc, ptr, CallSiteRegistry.Get(site));
         }
-        else if (oldState == BlockState.Live)
+        else
         {
             LogFailure(AllocationMethod.Realloc, size, caps, site, NextRequestNumber(Cell()));
         }

@@ -111,6 +111,13 @@ public sealed unsafe partial class MemoryTracker
                 return true;
             }
 
+            if (state == BlockState.Corrupt)
+            {
+                // A block a realloc found damaged and set aside (its record went then): nothing to free, nothing new to report.
+                Heap.AfterOperation(method);
+                return true;
+            }
+
             ReportBadFree(state, block, method, variable, file, line, function);
             return false;
         }

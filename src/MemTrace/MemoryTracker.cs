@@ -30,6 +30,7 @@ using System.Diagnostics;
 using System.Runtime.CompilerServices;
 using System.Runtime.ExceptionServices;
 using MemTrace.Internals;
+using MemTrace.Regions;
 using MemTrace.Tracking;
 
 namespace MemTrace;
@@ -853,7 +854,7 @@ public sealed unsafe partial class MemoryTracker : IDisposable, IAllocationObser
         }
     }
 
-    MemoryError IAllocationObserver.Describe(MemoryError error, uint blockTag)
+    MemoryError IAllocationObserver.Describe(MemoryError error, uint blockTag, in BlockWitness? witness)
     {
         if (!EnterReader())
         {
@@ -862,7 +863,7 @@ public sealed unsafe partial class MemoryTracker : IDisposable, IAllocationObser
 
         try
         {
-            return DescribeInSection(error, blockTag);
+            return DescribeInSection(error, blockTag, witness);
         }
         finally
         {
@@ -870,25 +871,42 @@ public sealed unsafe partial class MemoryTracker : IDisposable, IAllocationObser
         }
     }
 
-    private MemoryError DescribeInSection(MemoryError error, uint blockTag)
+    private MemoryError DescribeInSection(MemoryError error, uint blockTag, in BlockWitness? witness)
     {
         AllocationRecord? block = null;
         CallSite? freedAt = null;
         int? freedBy = null;
         string? note = error.Note;
-        if (blockTag != 0 && blockTag < _store.HandleLimit)
+        var aboutAFree = error.Kind is MemoryErrorKind.WriteAfterFree or MemoryErrorKind.DoubleFree or MemoryErrorKind.ReallocOfFreedBlock;
+        if (witness is { } kept)
         {
-            var record = ReadWithStack(blockTag, out var stack);
-            if (record.State == RecordState.Live)
+            // The copy made when the block was freed: its record may describe another block by now.
+            block = ToAllocationRecord(kept.Record, kept.Stack);
+            if (aboutAFree && kept.Record.FreeSite != 0)
             {
-                block = ToAllocationRecord(record, stack);
+                freedAt = CallSiteRegistry.Get(kept.Record.FreeSite);
+                freedBy = kept.Record.FreeThreadId;
             }
-            else if (record.State == RecordState.Freed && record.Address == error.Address)
+        }
+        else if (blockTag != 0 && blockTag < _store.HandleLimit)
+        {
+            // A handle is reused once its block is freed: the record counts only if it is still this block's.
+            var record = ReadWithStack(blockTag, out var stack);
+            if (record.Address == (error.BlockAddress ?? error.Address))
             {
-                // A freed block damaged while it waited in quarantine.
-                block = ToAllocationRecord(record, stack);
-                freedAt = CallSiteRegistry.Get(record.FreeSite);
-                freedBy = record.FreeThreadId;
+                if (record.State == RecordState.Live && error.Kind != MemoryErrorKind.WriteAfterFree)
+                {
+                    block = ToAllocationRecord(record, stack);
+                }
+                else if (record.State == RecordState.Freed)
+                {
+                    block = ToAllocationRecord(record, stack);
+                    if (aboutAFree)
+                    {
+                        freedAt = CallSiteRegistry.Get(record.FreeSite);
+                        freedBy = record.FreeThreadId;
+                    }
+                }
             }
         }
 
@@ -925,5 +943,42 @@ public sealed unsafe partial class MemoryTracker : IDisposable, IAllocationObser
             AllocationStackTrace = block?.StackTrace ?? error.AllocationStackTrace,
             Note = note,
         };
+    }
+
+    bool IAllocationObserver.TryWitness(uint tag, nuint address, out BlockWitness witness)
+    {
+        witness = default;
+        if (tag == 0 || tag >= _store.HandleLimit || !EnterReader())
+        {
+            return false; // No record, or the tracker is being disposed: its store may be going.
+        }
+
+        try
+        {
+            var record = ReadWithStack(tag, out var stack);
+            if (record.Address != address)
+            {
+                return false;
+            }
+
+            if (record.State == RecordState.Live)
+            {
+                // Being freed by the call in progress on this thread (the tracker releases the record just after).
+                var site = CallSiteContext.Current;
+                record.FreeSite = site != 0 ? site : CallSiteRegistry.Unlocated(AllocationMethod.Free);
+                record.FreeThreadId = Environment.CurrentManagedThreadId;
+            }
+            else if (record.State != RecordState.Freed)
+            {
+                return false;
+            }
+
+            witness = new BlockWitness(record, stack);
+            return true;
+        }
+        finally
+        {
+            ExitReader();
+        }
     }
 }

@@ -24,7 +24,12 @@ public sealed class MemoryTrackerOptions
     /// <summary>How often, while events flow, a snapshot of every region's statistics is emitted. Default 100 ms; <see cref="TimeSpan.Zero"/> for none.</summary>
     public TimeSpan SnapshotInterval { get; init; } = TimeSpan.FromMilliseconds(100);
 
-    /// <summary>Whether <see cref="MemoryTracker.Free{T}(ref T*, string, string, int, string)"/> zeroes a tracked block before freeing it, as the seed's <c>free_unregister_allocation</c> does. Default true.</summary>
+    /// <summary>
+    /// Whether <see cref="MemoryTracker.Free{T}(ref T*, string, string, int, string)"/> zeroes a tracked block before freeing
+    /// it, as the seed's <c>free_unregister_allocation</c> does. Default true. With a quarantine
+    /// (<see cref="HeapCapsOptions.Quarantine"/>) or Comprehensive poisoning, every freed block is filled with <c>0xFE</c>
+    /// instead, whatever this says: the fill is what catches writes after free.
+    /// </summary>
     public bool ClearOnFree { get; init; } = true;
 
     /// <summary>

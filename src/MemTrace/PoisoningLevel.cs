@@ -14,16 +14,20 @@ public enum PoisoningLevel
     None,
 
     /// <summary>
-    /// A head canary (<c>0xABBA1234</c>, followed by the block's size) before every block and a tail
-    /// canary (<c>0xBAAD5678</c>) right after its requested bytes, so a one-byte overrun or underrun
-    /// is caught; checked on free and realloc and by integrity checks.
+    /// ESP-IDF's head before every block (the canary <c>0xABBA1234</c>, then the block's size) and a tail canary
+    /// (<c>0xBAAD5678</c>) right after its requested bytes; checked on free and realloc and by integrity checks. A
+    /// one-byte overrun is caught. The 4 bytes right before a block are its size, as on the chip: an underrun of 1 to 4
+    /// bytes is caught only when it makes the size larger than the block (writing <c>0x00</c> just before a block under
+    /// 16 MiB changes nothing); from 5 bytes before the block it changes the head canary. On 16-byte-aligned layouts the
+    /// head's 8 extra bytes, and the gap before a block aligned beyond the layout, are head canaries too.
     /// </summary>
     Light,
 
     /// <summary>
     /// Light, plus new blocks filled with <c>0xCE</c> and freed blocks with <c>0xFE</c>; free memory is
-    /// verified when it is handed out again and by integrity checks, which catches writes after free
-    /// (in emulated chip RAM; on the process heap only the quarantine can).
+    /// verified when it is about to be handed out again and by integrity checks, which catches writes after
+    /// free (in emulated chip RAM; on the process heap only the quarantine can). Damaged free memory is
+    /// reported and set aside, never handed out.
     /// </summary>
     Comprehensive,
 }

@@ -12,6 +12,7 @@ return args.FirstOrDefault() switch
     "leak-report-at-exit" => LeakReportAtExit(),
     "fail-fast-double-free" => FailFastDoubleFree(),
     "fail-fast-corrupt-heap-at-dispose" => FailFastCorruptHeapAtDispose(),
+    "fail-fast-poisoning" when args.Length == 4 => FailFastPoisoning(args[1], Enum.Parse<PoisoningLevel>(args[2]), args[3]),
     _ => Usage(),
 };
 
@@ -153,8 +154,43 @@ static unsafe int FailFastCorruptHeapAtDispose()
     return 0;
 }
 
+// The FailFast error policy with poisoning: a block damaged in one of three ways (overflow, underflow,
+// write after free) on the given layout and level ends the process when the damage is found, with the
+// report on standard error. A write after free is found on the process heap by a quarantine of one
+// block, on a TLSF region under Comprehensive by the malloc that is handed the freed memory.
+static unsafe int FailFastPoisoning(string layout, PoisoningLevel level, string fault)
+{
+    var quarantine = fault == "write-after-free" && layout == "host" ? new QuarantineOptions { MaxBlocks = 1 } : null;
+    using var heap = new HeapCaps(HeapLayout.FromName(layout), new HeapCapsOptions { Poisoning = level, Quarantine = quarantine, ErrorPolicy = MemoryErrorPolicy.FailFast, ErrorOutput = null });
+    using var tracker = new MemoryTracker(heap, new MemoryTrackerOptions { Output = null });
+    tracker.Malloc(out byte* victim, 40, MallocCaps.Default);
+    switch (fault)
+    {
+        case "overflow":
+            victim[40] = 0x00;
+            tracker.Free(ref victim);
+            break;
+        case "underflow":
+            victim[-8] = 0x00;
+            tracker.Free(ref victim);
+            break;
+        case "write-after-free":
+            var stale = victim;
+            tracker.Free(ref victim);
+            stale[7] = 0x42;
+            tracker.Malloc(out byte* next, 40, MallocCaps.Default);
+            tracker.Free(ref next);
+            break;
+        default:
+            return Usage();
+    }
+
+    Console.WriteLine("not reached");
+    return 0;
+}
+
 static int Usage()
 {
-    Console.Error.WriteLine("usage: MemTrace.TestHost abort-on-allocation-failure | abort-on-refused-allocation | trace-until-killed PATH | metrics-demo SECONDS | leak-report-at-exit | fail-fast-double-free | fail-fast-corrupt-heap-at-dispose");
+    Console.Error.WriteLine("usage: MemTrace.TestHost abort-on-allocation-failure | abort-on-refused-allocation | trace-until-killed PATH | metrics-demo SECONDS | leak-report-at-exit | fail-fast-double-free | fail-fast-corrupt-heap-at-dispose | fail-fast-poisoning LAYOUT LEVEL overflow|underflow|write-after-free");
     return 64;
 }

@@ -17,6 +17,7 @@ public class AllocationMethodTests
     [InlineData(AllocationMethod.ReallocDefault, "heap_caps_realloc_default")]
     [InlineData(AllocationMethod.Free, "heap_caps_free")]
     [InlineData(AllocationMethod.AlignedAllocDefault, "heap_caps_aligned_alloc_default")]
+    [InlineData(AllocationMethod.CheckIntegrity, "heap_caps_check_integrity")]
     [InlineData(AllocationMethod.Unknown, "unknown")]
     public void C_names_are_those_the_seed_logs(AllocationMethod method, string name) => Assert.Equal(name, method.ToCName());
 }

@@ -1,7 +1,9 @@
 // The fault matrix: every kind of memory error, on a TLSF region and on the process heap, at
-// Light and Comprehensive poisoning, under the Report and Throw policies. Each is detected with
-// the right kind, the allocation site, the detecting call (and the free site where there is one),
-// without crashing, and the heap and tracker are consistent afterwards.
+// Light and Comprehensive poisoning, under the Report and Throw policies, detected by each call that
+// can detect it (the free, a realloc, an integrity check, the request that reuses the memory). Each
+// is detected with the right kind, block (size, request number, allocation site), detecting call,
+// free site where there is one, and hex dump, without crashing, and the heap and tracker are
+// consistent afterwards. FailFast runs in a child process (PoisoningProcessTests).
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using Xunit;
@@ -15,25 +17,59 @@ public unsafe class PoisoningFaultMatrixTests
         Overflow,
         Underflow,
         CorruptSize,
+
+        /// <summary>A write into a block held by the quarantine.</summary>
         WriteAfterFree,
+
+        /// <summary>A write into free memory of a TLSF region under Comprehensive poisoning, no quarantine.</summary>
+        WriteAfterFreeNoQuarantine,
         DoubleFree,
         InteriorFree,
         ForeignFree,
         ReallocOfFreed,
     }
 
-    public static TheoryData<Fault, string, PoisoningLevel, MemoryErrorPolicy> Matrix()
+    public enum Detector
     {
-        var data = new TheoryData<Fault, string, PoisoningLevel, MemoryErrorPolicy>();
+        /// <summary>The fault's own call: the free (of the victim, or the one that pushes it out of the quarantine), the double or bad free, the realloc of a freed block.</summary>
+        Free,
+
+        /// <summary>A realloc: of the victim, or of another block whose move pushes the victim out of the quarantine or reuses its memory.</summary>
+        Realloc,
+
+        /// <summary>heap_caps_check_integrity.</summary>
+        CheckIntegrity,
+
+        /// <summary>A malloc that is handed the freed memory.</summary>
+        Reuse,
+    }
+
+    public static TheoryData<Fault, Detector, string, PoisoningLevel, MemoryErrorPolicy> Matrix()
+    {
+        var data = new TheoryData<Fault, Detector, string, PoisoningLevel, MemoryErrorPolicy>();
         foreach (var fault in Enum.GetValues<Fault>())
         {
-            foreach (var layout in new[] { "esp32", "host" })
+            Detector[] detectors = fault switch
             {
-                foreach (var level in new[] { PoisoningLevel.Light, PoisoningLevel.Comprehensive })
+                Fault.Overflow or Fault.Underflow or Fault.CorruptSize or Fault.WriteAfterFree => [Detector.Free, Detector.Realloc, Detector.CheckIntegrity],
+                Fault.WriteAfterFreeNoQuarantine => [Detector.Reuse, Detector.Realloc, Detector.CheckIntegrity],
+                _ => [Detector.Free],
+            };
+            foreach (var detector in detectors)
+            {
+                foreach (var layout in new[] { "esp32", "host" })
                 {
-                    foreach (var policy in new[] { MemoryErrorPolicy.Report, MemoryErrorPolicy.Throw })
+                    foreach (var level in new[] { PoisoningLevel.Light, PoisoningLevel.Comprehensive })
                     {
-                        data.Add(fault, layout, level, policy);
+                        if (fault == Fault.WriteAfterFreeNoQuarantine && (layout != "esp32" || level != PoisoningLevel.Comprehensive))
+                        {
+                            continue; // Only a TLSF region under Comprehensive verifies its free memory.
+                        }
+
+                        foreach (var policy in new[] { MemoryErrorPolicy.Report, MemoryErrorPolicy.Throw })
+                        {
+                            data.Add(fault, detector, layout, level, policy);
+                        }
                     }
                 }
             }
@@ -44,44 +80,112 @@ public unsafe class PoisoningFaultMatrixTests
 
     [Theory]
     [MemberData(nameof(Matrix))]
-    public void Every_fault_is_detected_with_its_sites_and_leaves_the_heap_consistent(Fault fault, string layout, PoisoningLevel level, MemoryErrorPolicy policy)
+    public void Every_fault_is_detected_with_its_sites_and_bytes_and_leaves_the_heap_consistent(Fault fault, Detector detector, string layout, PoisoningLevel level, MemoryErrorPolicy policy)
     {
         var quarantine = fault == Fault.WriteAfterFree ? new QuarantineOptions { MaxBlocks = 4 } : null;
         using var heap = new HeapCaps(HeapLayout.FromName(layout), new HeapCapsOptions { Poisoning = level, Quarantine = quarantine, ErrorPolicy = policy, ErrorOutput = null });
         using var tracker = new MemoryTracker(heap, new MemoryTrackerOptions { Output = null });
         tracker.Malloc(out byte* victim, 40, MallocCaps.Default); var allocLine = Line();
         tracker.Malloc(out byte* bystander, 40, MallocCaps.Default);
+        tracker.Malloc(out byte* mover, 24, MallocCaps.Default);
+        var victimAddress = (nuint)victim;
+        var victimRequest = tracker.GetAllocations().Single(r => r.Address == victimAddress).RequestNumber;
         new Span<byte>(victim, 40).Fill(0x11);
+        new Span<byte>(mover, 24).Fill(0x33);
         var foreign = (byte*)NativeMemory.AlignedAlloc(64, 16);
         int detectLine = 0, freeLine = 0;
+        var moverFreed = false;
+
+        // Detects a damaged live victim; the detecting line is set before the call, which may throw (0 for a check).
+        void Detect(ref byte* block)
+        {
+            switch (detector)
+            {
+                case Detector.Free:
+                    detectLine = Line(); tracker.Free(ref block);
+                    break;
+                case Detector.Realloc:
+                    detectLine = Line(); var moved = tracker.Realloc(ref block, 80, MallocCaps.Default);
+                    Assert.False(moved); // The damaged block is set aside, not moved.
+                    break;
+                default:
+                    Assert.False(heap.CheckIntegrityAll(print: false));
+                    break;
+            }
+        }
 
         var thrown = Record.Exception(() =>
         {
             switch (fault)
             {
                 case Fault.Overflow:
-                    victim[40] = 0x00; // One byte past the end.
-                    detectLine = Line(); tracker.Free(ref victim);
+                    victim[40] = 0x00; // One byte past the end: the tail canary's first byte.
+                    Detect(ref victim);
                     break;
                 case Fault.Underflow:
                     victim[-8] = 0x00; // Into the head canary.
-                    detectLine = Line(); tracker.Free(ref victim);
+                    Detect(ref victim);
                     break;
                 case Fault.CorruptSize:
                     *(uint*)(victim - 4) = 0x7FFF_FFFF;
-                    detectLine = Line(); tracker.Free(ref victim);
+                    Detect(ref victim);
                     break;
                 case Fault.WriteAfterFree:
+                {
                     var stale = victim;
                     freeLine = Line(); tracker.Free(ref victim);
-                    stale[7] = 0x42;
-                    for (var i = 0; i < 8; i++)
+                    for (var i = 0; i < 3; i++)
                     {
                         var filler = tracker.Malloc(16, MallocCaps.Default);
-                        detectLine = Line(); tracker.Free(ref filler); // Pushes the victim out of the quarantine.
+                        tracker.Free(ref filler); // The quarantine is full: the victim is the oldest of 4.
+                    }
+
+                    stale[7] = 0x42;
+                    switch (detector)
+                    {
+                        case Detector.Free:
+                            var last = tracker.Malloc(16, MallocCaps.Default);
+                            detectLine = Line(); tracker.Free(ref last); // Pushes the victim out.
+                            break;
+                        case Detector.Realloc:
+                            moverFreed = true; // Moved, or freed when the report throws.
+                            detectLine = Line(); tracker.Realloc(ref mover, 32, MallocCaps.Default); // The old block goes in, the victim out.
+                            moverFreed = policy == MemoryErrorPolicy.Throw;
+                            break;
+                        default:
+                            detectLine = 0; heap.CheckIntegrityAll(print: false);
+                            break;
                     }
 
                     break;
+                }
+
+                case Fault.WriteAfterFreeNoQuarantine:
+                {
+                    var stale = victim;
+                    freeLine = Line(); tracker.Free(ref victim);
+                    stale[7] = 0x42;
+                    switch (detector)
+                    {
+                        case Detector.Reuse:
+                            detectLine = Line(); tracker.Malloc(out byte* reused, 40, MallocCaps.Default); // Handed the victim's memory: checked first.
+                            Assert.True(reused != stale, "damaged memory handed out");
+                            tracker.Free(ref reused);
+                            break;
+                        case Detector.Realloc:
+                            moverFreed = true;
+                            detectLine = Line(); tracker.Realloc(ref mover, 40, MallocCaps.Default); // Comprehensive moves: the new block lands on the victim's memory.
+                            moverFreed = false;
+                            Assert.True(mover != stale, "damaged memory handed out");
+                            break;
+                        default:
+                            detectLine = 0; heap.CheckIntegrityAll(print: false);
+                            break;
+                    }
+
+                    break;
+                }
+
                 case Fault.DoubleFree:
                     var copy = victim;
                     freeLine = Line(); tracker.Free(ref victim);
@@ -103,7 +207,7 @@ public unsafe class PoisoningFaultMatrixTests
             }
         });
 
-        // Reported once, of the right kind, with the sites.
+        // Reported once, of the right kind, by the right call, with the block and its sites.
         Assert.True(heap.RecentErrors.Count == 1, string.Join("\n", heap.RecentErrors));
         var error = heap.RecentErrors[0];
         var expected = fault switch
@@ -111,152 +215,162 @@ public unsafe class PoisoningFaultMatrixTests
             Fault.Overflow => MemoryErrorKind.BufferOverflow,
             Fault.Underflow => MemoryErrorKind.BufferUnderflow,
             Fault.CorruptSize => MemoryErrorKind.CorruptBlock,
-            Fault.WriteAfterFree => MemoryErrorKind.WriteAfterFree,
+            Fault.WriteAfterFree or Fault.WriteAfterFreeNoQuarantine => MemoryErrorKind.WriteAfterFree,
             Fault.DoubleFree => MemoryErrorKind.DoubleFree,
             Fault.InteriorFree => MemoryErrorKind.InteriorPointer,
             Fault.ForeignFree => layout == "host" ? MemoryErrorKind.InvalidPointer : MemoryErrorKind.OutsideHeap,
             _ => MemoryErrorKind.ReallocOfFreedBlock,
         };
         Assert.Equal(expected, error.Kind);
-        Assert.Equal(detectLine == 0 ? 0 : detectLine, policy == MemoryErrorPolicy.Throw ? error.DetectedAt?.Line ?? 0 : error.DetectedAt!.Value.Line);
+        Assert.Equal(policy == MemoryErrorPolicy.Throw, thrown is not null);
+        if (thrown is not null)
+        {
+            Assert.Same(error, Assert.IsType<MemoryErrorException>(thrown).Error);
+        }
+
+        if (detector == Detector.CheckIntegrity)
+        {
+            Assert.Equal(AllocationMethod.CheckIntegrity, error.Operation);
+            Assert.Null(error.DetectedAt);
+            Assert.Contains("detected by heap_caps_check_integrity at (no call site)", error.ToString(), StringComparison.Ordinal);
+        }
+        else
+        {
+            var at = error.DetectedAt!.Value;
+            Assert.Equal(detectLine, at.Line);
+            Assert.Equal(nameof(Every_fault_is_detected_with_its_sites_and_bytes_and_leaves_the_heap_consistent), at.Function);
+            Assert.EndsWith(nameof(PoisoningFaultMatrixTests) + ".cs", at.File, StringComparison.Ordinal);
+            Assert.Equal(at.Method, error.Operation);
+            Assert.Equal(detector switch { Detector.Realloc => AllocationMethod.Realloc, Detector.Reuse => AllocationMethod.Malloc, _ => fault == Fault.ReallocOfFreed ? AllocationMethod.Realloc : AllocationMethod.Free }, error.Operation);
+        }
+
         if (fault != Fault.ForeignFree)
         {
-            Assert.Equal(allocLine, error.Block!.Line);
-            Assert.Equal("victim", error.Block.VariableName);
+            var block = error.Block!;
+            Assert.Equal(allocLine, block.Line);
+            Assert.Equal("victim", block.VariableName);
+            Assert.Equal(nameof(Every_fault_is_detected_with_its_sites_and_bytes_and_leaves_the_heap_consistent), block.Function);
+            Assert.EndsWith(nameof(PoisoningFaultMatrixTests) + ".cs", block.File, StringComparison.Ordinal);
+            Assert.Equal(victimRequest, block.RequestNumber);
+            Assert.Equal(40u, block.Size);
+            Assert.Equal(victimAddress, block.Address);
+            Assert.Equal(40u, error.BlockSize);
+            Assert.Contains("40-byte block", error.Message, StringComparison.Ordinal);
         }
 
         if (freeLine != 0)
         {
             Assert.Equal(freeLine, error.FreedAt!.Value.Line);
-        }
-
-        if (fault is Fault.Overflow or Fault.Underflow or Fault.CorruptSize or Fault.WriteAfterFree)
-        {
-            Assert.NotNull(error.DamagedAddress);
-            Assert.NotEqual(error.ExpectedBytes, error.FoundBytes);
-            Assert.Contains("CORRUPT HEAP: ", error.Note, StringComparison.Ordinal);
-            Assert.Contains("expected:", error.ToString(), StringComparison.Ordinal);
-        }
-
-        if (policy == MemoryErrorPolicy.Throw)
-        {
-            Assert.Equal(error, Assert.IsType<MemoryErrorException>(thrown).Error);
+            Assert.Equal("victim", error.FreedAt.Value.VariableName);
         }
         else
         {
-            Assert.Null(thrown);
+            Assert.Null(error.FreedAt);
         }
 
-        // Consistent: the heap passes its check, the bystander is intact, the heap still works,
-        // and the tracker holds only the bystander.
-        Assert.True(heap.CheckIntegrityAll(print: false));
+        AssertDamage(fault, error, victimAddress);
+
+        // Consistent: the bystander is intact, the heap still works, the heap passes its check, and the tracker holds
+        // only what the test still owns.
         Assert.Single(heap.RecentErrors);
-        var stillLive = fault is Fault.InteriorFree or Fault.ForeignFree; // A bad free frees nothing.
-        Assert.Equal(stillLive ? [(nuint)victim, (nuint)bystander] : [(nuint)bystander], tracker.GetAllocations().Select(r => r.Address));
+        var victimStillLive = fault is Fault.InteriorFree or Fault.ForeignFree // A bad free frees nothing.
+            || (detector == Detector.CheckIntegrity && fault is Fault.Overflow or Fault.Underflow or Fault.CorruptSize); // A check frees nothing.
+        var owned = new List<nuint>();
+        if (victimStillLive)
+        {
+            owned.Add(victimAddress);
+        }
+
+        owned.Add((nuint)bystander);
+        if (!moverFreed)
+        {
+            owned.Add((nuint)mover);
+        }
+
+        Assert.Equal(owned.Order(), tracker.GetAllocations().Select(r => r.Address).Order());
+        Assert.True(new Span<byte>(bystander, 40).IndexOfAnyExcept((byte)0xCE) < 0 || level != PoisoningLevel.Comprehensive);
+        if (!moverFreed)
+        {
+            Assert.True(new Span<byte>(mover, 24).IndexOfAnyExcept((byte)0x33) < 0);
+            tracker.Free(ref mover);
+        }
+
+        if (detector == Detector.Realloc && fault is Fault.Overflow or Fault.Underflow or Fault.CorruptSize)
+        {
+            tracker.Free(ref victim); // The realloc set the block aside (its record went then): one free of it is accepted.
+            Assert.Single(heap.RecentErrors);
+        }
+
         var fresh = tracker.Malloc(100, MallocCaps.Default);
         Assert.True(fresh != null);
         tracker.Free(ref fresh);
         tracker.Free(ref bystander);
-        if (stillLive)
+        if (victimStillLive)
         {
-            Assert.Equal(0x11, victim[39]);
-            tracker.Free(ref victim);
+            if (fault is Fault.InteriorFree or Fault.ForeignFree)
+            {
+                Assert.Equal(0x11, victim[39]);
+            }
+
+            tracker.Free(ref victim); // Damage already reported is not reported again.
         }
+
+        Assert.Single(heap.RecentErrors);
         Assert.Empty(tracker.GetAllocations());
+        if (fault == Fault.WriteAfterFreeNoQuarantine && detector == Detector.CheckIntegrity)
+        {
+            // The damaged free memory is still free (and still reported by the check's result, not by a new error);
+            // the request that reaches it sets it aside without a second report.
+            Assert.False(heap.CheckIntegrityAll(print: false));
+            tracker.Malloc(out byte* reaching, 40, MallocCaps.Default);
+            Assert.True((nuint)reaching != victimAddress);
+            tracker.Free(ref reaching);
+            Assert.Single(heap.RecentErrors);
+        }
+
         Assert.True(heap.CheckIntegrityAll(print: false));
+        Assert.Single(heap.RecentErrors);
         NativeMemory.AlignedFree(foreign);
     }
 
-    [Theory]
-    [InlineData("esp32")]
-    [InlineData("host")]
-    public void A_quarantined_block_written_after_free_is_caught_by_an_integrity_check(string layout)
+    /// <summary>The damaged address and the hex dump, byte for byte.</summary>
+    private static void AssertDamage(Fault fault, MemoryError error, nuint victim)
     {
-        using var heap = new HeapCaps(HeapLayout.FromName(layout), new HeapCapsOptions { Poisoning = PoisoningLevel.Light, Quarantine = new QuarantineOptions(), ErrorOutput = null });
-        var p = (byte*)heap.Malloc(64, MallocCaps.Default);
-        heap.Free(p);
-
-        p[63] = 0x00;
-
-        Assert.False(heap.CheckIntegrityAll(print: false));
-        Assert.Equal(MemoryErrorKind.WriteAfterFree, Assert.Single(heap.RecentErrors).Kind);
-        Assert.True(heap.CheckIntegrityAll(print: false)); // Set aside: reported once.
-    }
-
-    [Theory]
-    [InlineData("esp32")]
-    [InlineData("host")]
-    public void The_quarantine_keeps_blocks_out_of_reuse_within_its_bounds(string layout)
-    {
-        using var heap = new HeapCaps(HeapLayout.FromName(layout), new HeapCapsOptions { Quarantine = new QuarantineOptions { MaxBlocks = 3, MaxBytes = 1 << 20 }, ErrorOutput = null });
-        var freed = new List<nint>();
-        for (var i = 0; i < 3; i++)
+        switch (fault)
         {
-            var p = heap.Malloc(48, MallocCaps.Default);
-            freed.Add((nint)p);
-            heap.Free(p);
+            case Fault.Overflow:
+                Assert.Equal(victim + 40, error.DamagedAddress);
+                Assert.Equal([0x78, 0x56, 0xAD, 0xBA], error.ExpectedBytes);
+                Assert.Equal([0x00, 0x56, 0xAD, 0xBA], error.FoundBytes);
+                Assert.Contains($"CORRUPT HEAP: Bad tail at 0x{victim + 40:x}. Expected 0xbaad5678 got 0xbaad5600", error.Note, StringComparison.Ordinal);
+                Assert.Contains("    expected: 78 56 ad ba", error.ToString(), StringComparison.Ordinal);
+                Assert.Contains("    found:    00 56 ad ba", error.ToString(), StringComparison.Ordinal);
+                break;
+            case Fault.Underflow:
+                Assert.Equal(victim - 8, error.DamagedAddress);
+                Assert.Equal([0x34, 0x12, 0xBA, 0xAB], error.ExpectedBytes);
+                Assert.Equal([0x00, 0x12, 0xBA, 0xAB], error.FoundBytes);
+                Assert.Contains($"CORRUPT HEAP: Bad head at 0x{victim - 8:x}. Expected 0xabba1234 got 0xabba1200", error.Note, StringComparison.Ordinal);
+                break;
+            case Fault.CorruptSize:
+                Assert.Equal(victim - 4, error.DamagedAddress);
+                Assert.Equal([0x28, 0x00, 0x00, 0x00], error.ExpectedBytes); // 40, as the tracker recorded it.
+                Assert.Equal([0xFF, 0xFF, 0xFF, 0x7F], error.FoundBytes);
+                Assert.Matches($@"CORRUPT HEAP: Size at 0x{victim - 4:x} expected <=0x[0-9a-f]{{8}} got 0x7fffffff", error.Note);
+                break;
+            case Fault.WriteAfterFree or Fault.WriteAfterFreeNoQuarantine:
+                Assert.Equal(victim + 7, error.DamagedAddress);
+                Assert.Equal(16, error.FoundBytes!.Count);
+                Assert.Equal(0x42, error.FoundBytes[0]);
+                Assert.All(error.FoundBytes.Skip(1), b => Assert.Equal(0xFE, b));
+                Assert.Equal(Enumerable.Repeat((byte)0xFE, 16), error.ExpectedBytes);
+                Assert.Contains($"CORRUPT HEAP: Invalid data at 0x{victim + 4:x}. Expected 0xfefefefe got 0x42fefefe", error.Note, StringComparison.Ordinal);
+                Assert.Contains("    found:    42 fe fe fe", error.ToString(), StringComparison.Ordinal);
+                break;
+            default:
+                Assert.Null(error.DamagedAddress);
+                break;
         }
-
-        // Still quarantined: a new block never lands on them, and freeing them again is a double free.
-        var fresh = heap.Malloc(48, MallocCaps.Default);
-        Assert.DoesNotContain((nint)fresh, freed);
-        heap.Free((void*)freed[1]);
-        Assert.Equal(MemoryErrorKind.DoubleFree, Assert.Single(heap.RecentErrors).Kind);
-        heap.Free(fresh); // The fourth: the first one leaves the quarantine.
-        Assert.Equal(0u, heap.GetInfo(MallocCaps.None).AllocatedBlocks);
-        Assert.True(heap.CheckIntegrityAll(print: false));
-    }
-
-    [Fact]
-    public void Comprehensive_fills_new_blocks_with_0xCE_and_catches_a_write_after_free_on_reuse()
-    {
-        using var heap = new HeapCaps(HeapLayout.Esp32(), new HeapCapsOptions { Poisoning = PoisoningLevel.Comprehensive, ErrorOutput = null });
-        var p = (byte*)heap.Malloc(64, MallocCaps.Bit8);
-        Assert.True(new Span<byte>(p, 64).IndexOfAnyExcept((byte)0xCE) < 0);
-        heap.Free(p);
-        Assert.True(new Span<byte>(p, 64).IndexOfAnyExcept((byte)0xFE) < 0);
-
-        p[20] = 0x00;
-        var again = heap.Malloc(64, MallocCaps.Bit8); // Hands out the same memory: the damage is seen.
-
-        Assert.True(again == p);
-        var error = Assert.Single(heap.RecentErrors);
-        Assert.Equal(MemoryErrorKind.WriteAfterFree, error.Kind);
-        Assert.Equal((nuint)(p + 20), error.DamagedAddress);
-        heap.Free(again);
-    }
-
-    [Fact]
-    public void Light_poisoning_realloc_checks_canaries_and_keeps_them_through_moves()
-    {
-        using var heap = new HeapCaps(HeapLayout.Esp32(), new HeapCapsOptions { Poisoning = PoisoningLevel.Light, ErrorOutput = null });
-        var p = (byte*)heap.Malloc(16, MallocCaps.Default);
-        new Span<byte>(p, 16).Fill(7);
-
-        var q = (byte*)heap.Realloc(p, 4000, MallocCaps.Default);
-        Assert.True(new Span<byte>(q, 16).IndexOfAnyExcept((byte)7) < 0);
-        Assert.Equal(0xBAAD5678u, Unsafe.ReadUnaligned<uint>(q + 4000));
-        q[4000] = 0;
-
-        Assert.True(heap.Realloc(q, 8000, MallocCaps.Default) == null);
-        Assert.Equal(MemoryErrorKind.BufferOverflow, Assert.Single(heap.RecentErrors).Kind);
-        Assert.True(heap.CheckIntegrityAll(print: false));
-    }
-
-    [Fact]
-    public void Poisoned_aligned_blocks_keep_their_alignment_and_canaries()
-    {
-        using var heap = new HeapCaps(HeapLayout.Host(), new HeapCapsOptions { Poisoning = PoisoningLevel.Light, ErrorOutput = null });
-        var p = (byte*)heap.AlignedAlloc(256, 100, MallocCaps.Default);
-        var q = (byte*)heap.Malloc(100, MallocCaps.Default);
-
-        Assert.Equal(0u, (nuint)p % 256);
-        Assert.Equal(0u, (nuint)q % 16);
-        Assert.Equal(100u, heap.GetAllocatedSize(p));
-        p[100] = 0;
-        heap.Free(p);
-        heap.Free(q);
-        Assert.Equal(MemoryErrorKind.BufferOverflow, Assert.Single(heap.RecentErrors).Kind);
     }
 
     private static int Line([CallerLineNumber] int line = 0) => line;

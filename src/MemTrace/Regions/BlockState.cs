@@ -16,7 +16,11 @@ internal enum BlockState : byte
     /// <summary>Outside every region of the heap.</summary>
     Outside = 3,
 
-    /// <summary>A live block found damaged; the region has queued the corruption (reported by the heap) and set the block aside.</summary>
+    /// <summary>
+    /// A live block found damaged: the region has queued the corruption (reported by the heap) and set the block aside
+    /// for good; the block info still carries its tag, so that the caller can release its record. Also the answer to the
+    /// first free of a block that a realloc set aside this way: nothing to free, nothing more to report.
+    /// </summary>
     Corrupt = 4,
 
     /// <summary>A live block whose allocator header was overwritten; the region left it untouched and the caller reports it.</summary>

@@ -1,19 +1,28 @@
 // PoisoningRegion: ESP-IDF's heap poisoning (multi_heap_poisoning.c) as a decorator over any region,
 // TLSF or process heap, plus a quarantine of freed blocks.
 //
-// Every block gets a head before the user bytes and a tail canary right after them:
-//     [ inner block: ... pad ... | 0xABBA1234 | size (u32) | user bytes ... | 0xBAAD5678 | slack ]
-//                                 ^ user - 8                ^ user          ^ user + size
-// 12 bytes of overhead on 4-aligned chip layouts, as on the chip; on 16-aligned layouts the head is
-// 16 bytes so user pointers keep their alignment. A one-byte overrun or underrun changes a canary;
-// the canaries are checked on free and realloc and by integrity checks.
+// Every block gets a head before the user bytes and a tail canary right after them, in ESP-IDF's
+// order (poison_head_t is { head_canary, alloc_size }):
+//     [ inner block: (0xABBA1234 ...) | 0xABBA1234 | size (u32) | user bytes ... | 0xBAAD5678 | slack ]
+//                                      ^ user - 8   ^ user - 4   ^ user          ^ user + size
+// 12 bytes of overhead on 4-aligned chip layouts, as on the chip. On 16-aligned layouts the head is
+// 16 bytes so user pointers keep their alignment, and in front of a block aligned beyond the layout
+// there is a gap; both are filled with more head canaries, checked with the rest of the head.
+// The byte right before the block is the high byte of the size, as on the chip: an underrun of 1 to
+// 4 bytes is seen only when it makes the size larger than the block (reported as a corrupt size);
+// from 5 bytes on it reaches a head canary. A one-byte overrun always changes the tail canary. The
+// canaries are checked on free and realloc and by integrity checks.
 //
 // Comprehensive adds fill patterns: 0xCE over new blocks, 0xFE over freed ones. Over a TLSF region
 // the heap keeps every free byte at 0xFE (it refills the headers that coalescing absorbs), so free
 // memory is verified when it is handed out again and by integrity checks: a write after free is
-// caught. The process heap's free memory is not ours to verify; the quarantine covers it: freed
-// blocks wait, filled with 0xFE and still allocated in the inner region, and are verified when they
-// leave (first in first out, bounded by bytes and blocks).
+// caught. Damaged free memory is reported and set aside, never handed out; the region remembers
+// its last 256 frees (where, how large, and what the tracker knew of the block) to name the block
+// a damaged byte belonged to. The process heap's free memory is not ours to verify; the
+// quarantine covers it: freed blocks wait, filled with 0xFE and still allocated in the inner
+// region, and are verified when they leave (first in first out, bounded by bytes and blocks). A
+// quarantined block keeps a copy of the tracker's record (BlockWitness), since the record itself
+// is reused long before the block leaves.
 //
 // A damaged block is reported and set aside: kept allocated, never reused (the heap's Report
 // policy: log and go on). Corruptions are queued and drained by the heap after each operation,
@@ -36,11 +45,15 @@ internal sealed unsafe class PoisoningRegion : Region
     public const byte FreeFill = 0xFE;
     private const int TailSize = 4;
     private const int DumpWindow = 16;
+    private const int RecentFreeCount = 256;
 
     [ThreadStatic]
     private static FreeContext? t_context;
 
+    private static readonly HoldingInspector s_hold = new();
+
     private readonly Internals.CorruptionSignal _signal;
+    private readonly Func<uint, nuint, BlockWitness?>? _witness;
     private readonly HeadInspector _clearingInspector;
     private readonly HeadInspector _keepingInspector;
     private readonly Region _inner;
@@ -55,17 +68,29 @@ internal sealed unsafe class PoisoningRegion : Region
     private readonly Dictionary<nuint, nuint> _alignedUserToInner = [];
     private readonly Dictionary<nuint, nuint> _alignedInnerToUser = [];
     private readonly HashSet<(nuint Block, MemoryErrorKind Kind, nuint Damaged)> _reported = [];
+    private readonly HashSet<nuint> _reportedFree = [];
     private readonly List<CorruptionInfo> _pending = [];
+    private readonly RecentFree[]? _recent;
+    private int _recentNext;
     private nuint _quarantinedBytes;
+    private int _quarantinedBlocks;
     private nuint _heldInnerBytes;
     private volatile int _slowPath;
     private volatile bool _hasPending;
     private volatile int _reportedCount;
 
-    public PoisoningRegion(Region inner, PoisoningLevel level, QuarantineOptions? quarantine, nuint alignment, Internals.CorruptionSignal? signal = null)
+    /// <summary>Decorates <paramref name="inner"/>.</summary>
+    /// <param name="inner">The region whose blocks get canaries.</param>
+    /// <param name="level">Light or Comprehensive (None with a quarantine: fill and quarantine only).</param>
+    /// <param name="quarantine">The quarantine's bounds, or null for none.</param>
+    /// <param name="alignment">The layout's alignment of plain blocks.</param>
+    /// <param name="signal">Raised when a corruption is queued (one per heap).</param>
+    /// <param name="witness">What the heap's observer knows of a block being freed (tag, user address); null for nothing.</param>
+    public PoisoningRegion(Region inner, PoisoningLevel level, QuarantineOptions? quarantine, nuint alignment, Internals.CorruptionSignal? signal = null, Func<uint, nuint, BlockWitness?>? witness = null)
         : base(inner.Name, inner.Caps0, inner.Caps1, inner.Caps2)
     {
         _signal = signal ?? new Internals.CorruptionSignal();
+        _witness = witness;
         _clearingInspector = new HeadInspector(this, clear: true);
         _keepingInspector = new HeadInspector(this, clear: false);
         _inner = inner;
@@ -78,6 +103,7 @@ internal sealed unsafe class PoisoningRegion : Region
         {
             _tlsf.Heap.SetFreeFill(FreeFill);
             FillFreeMemory();
+            _recent = new RecentFree[RecentFreeCount];
         }
     }
 
@@ -110,20 +136,20 @@ internal sealed unsafe class PoisoningRegion : Region
         }
 
         var offset = alignment <= _alignment ? _head : Math.Max(_head, alignment);
-        var inner = (byte*)_inner.Allocate(size + offset + TailSize, alignment, zero: false, tag);
-        if (inner is null)
+        byte* inner;
+        do
         {
-            return null;
+            inner = (byte*)_inner.Allocate(size + offset + TailSize, alignment, zero: false, tag);
+            if (inner is null)
+            {
+                return null;
+            }
         }
+        while (_recent is not null && SetAsideIfDamaged(inner)); // Damaged free memory is kept, and another block taken.
 
         var user = inner + offset;
         if (_level == PoisoningLevel.Comprehensive)
         {
-            if (_tlsf is not null)
-            {
-                VerifyReused(inner);
-            }
-
             new Span<byte>(user, (int)size).Fill(MallocFill);
         }
 
@@ -132,7 +158,7 @@ internal sealed unsafe class PoisoningRegion : Region
             NativeMemory.Clear(user, size);
         }
 
-        WriteCanaries(user, (uint)size);
+        WriteHead(inner, user, (uint)size);
         if (offset != _head)
         {
             using (_lock.EnterScope())
@@ -158,12 +184,12 @@ internal sealed unsafe class PoisoningRegion : Region
         return FreeWithContext(ptr, clearIfTagged, out block);
     }
 
-    /// <summary>A free with aligned blocks or a quarantine: the thread's context carries the pointer and what the inspection did.</summary>
+    /// <summary>A free with aligned blocks, held blocks or a quarantine: the thread's context carries the pointer and what the inspection did.</summary>
     private BlockState FreeWithContext(void* ptr, bool clearIfTagged, out BlockInfo block)
     {
         var user = (nuint)ptr;
         var inner = user - _head;
-        if (_slowPath != 0 && !FindInner(user, out inner, out var state))
+        if (_slowPath != 0 && !FindInner(user, Access.Free, out inner, out var state))
         {
             block = default;
             return state;
@@ -202,7 +228,7 @@ internal sealed unsafe class PoisoningRegion : Region
     /// <summary>
     /// The inner region asks whether to free a block now: the canaries decide, then the quarantine.
     /// <paramref name="size"/> comes in as the inner block's usable size and goes out as the block's requested size.
-    /// <paramref name="context"/> is null on the fast path (no quarantine, no aligned blocks).
+    /// <paramref name="context"/> is null on the fast path (no quarantine, no aligned or held blocks).
     /// </summary>
     private bool Approve(byte* user, byte* innerBlock, ref nuint size, uint tag, bool clear, FreeContext? context)
     {
@@ -216,7 +242,7 @@ internal sealed unsafe class PoisoningRegion : Region
                 context.Held = true;
             }
 
-            SetAside(damage, usableSize);
+            SetAside(damage, usableSize, ownerFreed: true);
             return false;
         }
 
@@ -238,24 +264,35 @@ internal sealed unsafe class PoisoningRegion : Region
 
         if (_quarantine is null)
         {
+            if (_recent is not null)
+            {
+                // Writers are serialised by the inner region's lock, under which this runs.
+                RememberFree((nuint)innerBlock, usableSize, (nuint)user, requested, tag, Witness(tag, (nuint)user));
+            }
+
             return true;
         }
+
+        var witness = Witness(tag, (nuint)user);
 
         // A quarantine always frees with a context (FreeWithContext).
         context!.Held = true;
         using (_lock.EnterScope())
         {
-            _held[(nuint)user] = new Held((nuint)innerBlock, usableSize, size, tag, Quarantined: true);
+            _held[(nuint)user] = new Held((nuint)innerBlock, usableSize, size, tag, Quarantined: true, OwnerFreed: true, witness);
             _fifo.Enqueue((nuint)user);
             _quarantinedBytes += size;
+            _quarantinedBlocks++;
             _heldInnerBytes += usableSize;
             _slowPath = 1;
-            while (_fifo.Count > 0 && (_quarantinedBytes > _quarantine.MaxBytes || _fifo.Count > _quarantine.MaxBlocks))
+            while (_quarantinedBlocks > 0 && (_quarantinedBytes > _quarantine.MaxBytes || _quarantinedBlocks > _quarantine.MaxBlocks))
             {
+                // Entries of blocks moved out by SetAside are stale: skipped, they count for nothing.
                 var oldest = _fifo.Dequeue();
                 if (_held.TryGetValue(oldest, out var held) && held.Quarantined && _held.Remove(oldest))
                 {
                     _quarantinedBytes -= held.Size;
+                    _quarantinedBlocks--;
                     _heldInnerBytes -= held.InnerSize;
                     context.Evicted.Add((oldest, held));
                 }
@@ -270,7 +307,7 @@ internal sealed unsafe class PoisoningRegion : Region
         old = default;
         var user = (nuint)ptr;
         var inner = user - _head;
-        if (_slowPath != 0 && !FindInner(user, out inner, out state))
+        if (_slowPath != 0 && !FindInner(user, Access.Realloc, out inner, out state))
         {
             return null;
         }
@@ -284,8 +321,9 @@ internal sealed unsafe class PoisoningRegion : Region
         var damage = Inspect((byte*)user, (byte*)inner, innerBlock.UsableSize, innerBlock.Tag);
         if (damage is not null)
         {
-            SetAside(damage, innerBlock.UsableSize);
+            SetAsideLive(damage, inner, innerBlock.UsableSize);
             state = BlockState.Corrupt;
+            old = new BlockInfo(damage.Size, innerBlock.Tag);
             return null;
         }
 
@@ -305,7 +343,7 @@ internal sealed unsafe class PoisoningRegion : Region
                 return null;
             }
 
-            WriteCanaries(moved + _head, (uint)size);
+            WriteHead(moved, moved + _head, (uint)size);
             return moved + _head;
         }
 
@@ -328,7 +366,7 @@ internal sealed unsafe class PoisoningRegion : Region
         block = default;
         var user = (nuint)ptr;
         var inner = user - _head;
-        if (_slowPath != 0 && !FindInner(user, out inner, out var held))
+        if (_slowPath != 0 && !FindInner(user, Access.Query, out inner, out var held))
         {
             return held;
         }
@@ -340,8 +378,37 @@ internal sealed unsafe class PoisoningRegion : Region
         }
 
         var size = *(uint*)(user - 4);
-        var fits = *(uint*)(user - 8) == HeadCanary && size + (user - inner) + TailSize <= innerBlock.UsableSize;
-        block = new BlockInfo(fits ? size : innerBlock.UsableSize - Overhead, innerBlock.Tag);
+        var room = Room(user, inner, innerBlock.UsableSize);
+        var fits = *(uint*)(user - 8) == HeadCanary && size <= room;
+        block = new BlockInfo(fits ? size : room, innerBlock.Tag);
+        return BlockState.Live;
+    }
+
+    public override BlockState QueryChecked(void* ptr, out BlockInfo block)
+    {
+        var user = (nuint)ptr;
+        var inner = user - _head;
+        if (_slowPath != 0 && !FindInner(user, Access.Realloc, out inner, out var held))
+        {
+            block = default;
+            return held;
+        }
+
+        var state = _inner.Query((void*)inner, out var innerBlock);
+        if (state != BlockState.Live)
+        {
+            block = default;
+            return state;
+        }
+
+        if (Inspect((byte*)user, (byte*)inner, innerBlock.UsableSize, innerBlock.Tag) is { } damage)
+        {
+            SetAsideLive(damage, inner, innerBlock.UsableSize);
+            block = new BlockInfo(damage.Size, innerBlock.Tag);
+            return BlockState.Corrupt;
+        }
+
+        block = new BlockInfo(*(uint*)(user - 4), innerBlock.Tag);
         return BlockState.Live;
     }
 
@@ -351,7 +418,7 @@ internal sealed unsafe class PoisoningRegion : Region
         var inner = user - _head;
         if (_slowPath != 0)
         {
-            FindInner(user, out inner, out _);
+            FindInner(user, Access.Query, out inner, out _);
         }
 
         _inner.SetTag((void*)inner, tag);
@@ -361,7 +428,7 @@ internal sealed unsafe class PoisoningRegion : Region
     {
         var user = (nuint)ptr;
         var inner = user - _head;
-        if (_slowPath != 0 && !FindInner(user, out inner, out _))
+        if (_slowPath != 0 && !FindInner(user, Access.Query, out inner, out _))
         {
             return false;
         }
@@ -406,9 +473,12 @@ internal sealed unsafe class PoisoningRegion : Region
 
     public override void Walk(RegionWalkVisitor visitor) => _inner.Walk(visitor);
 
-    public override bool CheckIntegrity(TextWriter? output)
+    public override bool CheckIntegrity(TextWriter? output) => CheckIntegrity(output, out _);
+
+    public override bool CheckIntegrity(TextWriter? output, out bool structuresSound)
     {
-        var sound = _inner.CheckIntegrity(output);
+        structuresSound = _inner.CheckIntegrity(output);
+        var sound = structuresSound;
 
         // Quarantined blocks: still all 0xFE.
         List<(nuint User, Held Held)> quarantined;
@@ -419,15 +489,15 @@ internal sealed unsafe class PoisoningRegion : Region
 
         foreach (var (user, held) in quarantined)
         {
-            if (VerifyFill((byte*)held.Inner, held.InnerSize, FreeFill, (byte*)user, held.Size, held.Tag, MemoryErrorKind.WriteAfterFree, wasFreed: true) is { } damaged)
+            if (VerifyQuarantined(user, held) is { } damaged)
             {
                 sound = false;
                 Print(output, damaged);
-                SetAside(damaged, held.InnerSize, moveFromQuarantine: true);
+                SetAside(damaged, held.InnerSize, ownerFreed: true, moveFromQuarantine: true);
             }
         }
 
-        // Live blocks: both canaries.
+        // Live blocks: head and tail.
         foreach (var (user, inner, usable, tag) in LiveBlocksWithInner())
         {
             if (Inspect((byte*)user, (byte*)inner, usable, tag) is { } damage)
@@ -439,26 +509,32 @@ internal sealed unsafe class PoisoningRegion : Region
         }
 
         // Free memory of a TLSF region under comprehensive poisoning: all 0xFE but the allocator's links.
-        if (_level == PoisoningLevel.Comprehensive && _tlsf is not null)
+        if (_recent is not null)
         {
-            var free = new List<(nuint Data, nuint Size)>();
-            _tlsf.WalkSoundBlocks((data, size, used) =>
+            // Verified during the walk, under the inner region's lock, so that no request takes the memory meanwhile.
+            var found = new HashSet<nuint>();
+            _tlsf!.WalkSoundBlocks((data, size, used) =>
             {
-                if (!used)
+                if (!used && FreeDataRange(data, size, out var from, out var length))
                 {
-                    free.Add((data, size));
+                    var bad = FindFillDamage((byte*)from, length, FreeFill);
+                    if (bad >= 0)
+                    {
+                        var damaged = FreeMemoryDamage((byte*)from, length, bad, data, size, "\nThe damaged free memory is set aside when a request reaches it: it is never handed out.");
+                        found.Add(damaged.DamagedAddress);
+                        Print(output, damaged);
+                        ReportFreeMemory(damaged);
+                    }
                 }
 
                 return true;
             });
-            foreach (var (data, size) in free)
+
+            sound &= found.Count == 0;
+
+            using (_lock.EnterScope())
             {
-                if (FreeDataRange(data, size, out var from, out var length) && VerifyFill((byte*)from, length, FreeFill, (byte*)from, 0, 0, MemoryErrorKind.WriteAfterFree, wasFreed: true) is { } damaged)
-                {
-                    sound = false;
-                    Print(output, damaged);
-                    Report(damaged);
-                }
+                _reportedFree.IntersectWith(found); // Damage repaired since: a new one there is reported again.
             }
         }
 
@@ -480,12 +556,39 @@ internal sealed unsafe class PoisoningRegion : Region
         }
     }
 
-    public override void Dispose() => _inner.Dispose();
-
-    /// <summary>Writes the head (canary and size) and the tail canary of a block.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void WriteCanaries(byte* user, uint size)
+    public override void Dispose()
     {
+        if (!_inner.HeldBlocksStayLive)
+        {
+            // The process heap frees only the blocks it still counts as live: give back the ones held here.
+            List<nuint> held;
+            using (_lock.EnterScope())
+            {
+                held = [.. _held.Values.Select(static h => h.Inner)];
+                _held.Clear();
+            }
+
+            foreach (var inner in held)
+            {
+                _inner.ReleaseHeld((void*)inner);
+            }
+        }
+
+        _inner.Dispose();
+    }
+
+    /// <summary>What the heap's observer knows of a tagged block being freed, for a report that may come after its record is reused.</summary>
+    private BlockWitness? Witness(uint tag, nuint user) => tag != 0 && _witness is not null ? _witness(tag, user) : null;
+
+    /// <summary>Writes the head (canaries and size) and the tail canary of a block.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void WriteHead(byte* inner, byte* user, uint size)
+    {
+        for (var word = inner; word < user - 8; word += 4)
+        {
+            *(uint*)word = HeadCanary; // The 16-byte head of 16-aligned layouts, the gap before an aligned block.
+        }
+
         *(uint*)(user - 8) = HeadCanary;
         *(uint*)(user - 4) = size;
         Unsafe.WriteUnaligned(user + size, TailCanary);
@@ -493,6 +596,13 @@ internal sealed unsafe class PoisoningRegion : Region
 
     private static nuint Less(nuint value, nuint overhead) =>
         value == nuint.MaxValue ? value : value > overhead ? value - overhead : 0;
+
+    /// <summary>The most bytes a block at <paramref name="user"/> can hold in an inner block of <paramref name="usable"/> bytes.</summary>
+    private static nuint Room(nuint user, nuint inner, nuint usable)
+    {
+        var overhead = user - inner + TailSize;
+        return usable > overhead ? usable - overhead : 0;
+    }
 
     /// <summary>The free data of a TLSF free block that must hold the fill: all of it but the two free-list links at its start and the next block's prev_phys at its end.</summary>
     private static bool FreeDataRange(nuint data, nuint size, out nuint from, out nuint length)
@@ -503,86 +613,255 @@ internal sealed unsafe class PoisoningRegion : Region
     }
 
     /// <summary>Checks a live block's head and tail; returns the damage, or null when intact.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private CorruptionInfo? Inspect(byte* user, byte* inner, nuint usable, uint tag)
     {
-        var canary = *(uint*)(user - 8);
-        if (canary != HeadCanary)
+        if (*(uint*)(user - 8) != HeadCanary || (user - inner > 8 && !ExtraHeadIntact(inner, user - 8)))
         {
-            return Damage(MemoryErrorKind.BufferUnderflow, user, 0, tag, user - 8, HeadCanary, canary, "Bad head");
+            return HeadDamage(user, inner, usable, tag);
         }
 
         var size = *(uint*)(user - 4);
-        if ((nuint)(user - inner) + size + TailSize > usable)
+        if (size > Room((nuint)user, (nuint)inner, usable))
         {
-            return Damage(MemoryErrorKind.CorruptBlock, user, usable - Overhead, tag, user - 4, 0, size, "Bad size");
+            return SizeDamage(user, inner, usable, tag);
         }
 
         var tail = Unsafe.ReadUnaligned<uint>(user + size);
-        return tail != TailCanary ? Damage(MemoryErrorKind.BufferOverflow, user, size, tag, user + size, TailCanary, tail, "Bad tail") : null;
+        return tail != TailCanary ? TailDamage(user, size, tag, tail) : null;
     }
 
-    private static CorruptionInfo Damage(MemoryErrorKind kind, byte* user, nuint size, uint tag, byte* at, uint expected, uint found, string what)
+    private static bool ExtraHeadIntact(byte* from, byte* to)
     {
-        var expectedBytes = BitConverter.GetBytes(expected);
-        var foundBytes = BitConverter.GetBytes(found);
+        for (var word = from; word < to; word += 4)
+        {
+            if (*(uint*)word != HeadCanary)
+            {
+                return false;
+            }
+        }
+
+        return true;
+    }
+
+    /// <summary>A head canary changed: an underrun (or a stray write) reached the head.</summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private static CorruptionInfo HeadDamage(byte* user, byte* inner, nuint usable, uint tag)
+    {
+        // The first (lowest) damaged byte of the canaries, from the inner block's start to the size field.
+        var canary = BitConverter.GetBytes(HeadCanary);
+        var end = user - 4;
+        var bad = inner;
+        while (bad < end && *bad == canary[(bad - inner) & 3])
+        {
+            bad++;
+        }
+
+        var word = inner + ((bad - inner) & ~3);
+        var length = (int)Math.Min(DumpWindow, end - bad);
+        var expected = new byte[length];
+        for (var i = 0; i < length; i++)
+        {
+            expected[i] = canary[(bad + i - inner) & 3];
+        }
+
+        var size = *(uint*)(user - 4);
+        var room = Room((nuint)user, (nuint)inner, usable);
+        return new CorruptionInfo
+        {
+            Kind = MemoryErrorKind.BufferUnderflow,
+            Address = (nuint)user,
+            Size = size <= room ? size : room,
+            Tag = tag,
+            DamagedAddress = (nuint)bad,
+            Expected = expected,
+            Found = new ReadOnlySpan<byte>(bad, length).ToArray(),
+            Message = string.Create(CultureInfo.InvariantCulture, $"CORRUPT HEAP: Bad head at 0x{(nuint)word:x}. Expected 0x{HeadCanary:x8} got 0x{*(uint*)word:x8}"),
+        };
+    }
+
+    /// <summary>The size in the head does not fit the block: ESP-IDF's "Size at" check.</summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private static CorruptionInfo SizeDamage(byte* user, byte* inner, nuint usable, uint tag)
+    {
+        var field = user - 4;
+        var size = *(uint*)field;
+        var room = Room((nuint)user, (nuint)inner, usable);
+        var found = BitConverter.GetBytes(size);
+
+        // What the size was: where the tail canary is, when it is in one place only.
+        nuint original = 0;
+        var places = 0;
+        for (nuint at = 0; at <= room; at++)
+        {
+            if (Unsafe.ReadUnaligned<uint>(user + at) == TailCanary)
+            {
+                original = at;
+                places++;
+            }
+        }
+
+        var expected = places == 1 ? BitConverter.GetBytes((uint)original) : [];
         var first = 0;
-        while (first < 3 && expectedBytes[first] == foundBytes[first])
+        while (expected.Length > 0 && first < 3 && expected[first] == found[first])
         {
             first++;
         }
 
         return new CorruptionInfo
         {
-            Kind = kind,
+            Kind = MemoryErrorKind.CorruptBlock,
             Address = (nuint)user,
-            Size = size,
+            Size = places == 1 ? original : room,
             Tag = tag,
-            DamagedAddress = (nuint)at,
-            Expected = expectedBytes,
-            Found = foundBytes,
-            Message = kind == MemoryErrorKind.CorruptBlock
-                ? string.Create(CultureInfo.InvariantCulture, $"CORRUPT HEAP: Bad size at 0x{(nuint)at:x}: {found} does not fit the {size + 12}-byte block")
-                : string.Create(CultureInfo.InvariantCulture, $"CORRUPT HEAP: {what} at 0x{(nuint)at:x}. Expected 0x{expected:x8} got 0x{found:x8}"),
+            DamagedAddress = (nuint)(field + first),
+            Expected = expected.Length > 0 ? expected[first..] : [],
+            Found = found[first..],
+            SizeFieldAddress = (nuint)field,
+            SizeFieldValue = size,
+            Message = string.Create(CultureInfo.InvariantCulture, $"CORRUPT HEAP: Size at 0x{(nuint)field:x} expected <=0x{room:x8} got 0x{size:x8}")
+                + (places == 1
+                    ? string.Create(CultureInfo.InvariantCulture, $"\nThe tail canary sits {original} bytes into the block: the size was {original}; the bytes before the block were overwritten (an underrun?).")
+                    : "\nThe bytes before the block were overwritten (an underrun?)."),
         };
     }
 
-    /// <summary>Checks that a range holds a fill pattern; returns the damage (a window around the first bad byte), or null.</summary>
-    private static CorruptionInfo? VerifyFill(byte* from, nuint length, byte fill, byte* user, nuint size, uint tag, MemoryErrorKind kind, bool wasFreed)
+    /// <summary>The tail canary changed: an overrun.</summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private static CorruptionInfo TailDamage(byte* user, uint size, uint tag, uint tail)
     {
-        var span = new ReadOnlySpan<byte>(from, (int)length);
-        var bad = span.IndexOfAnyExcept(fill);
+        var expected = BitConverter.GetBytes(TailCanary);
+        var found = BitConverter.GetBytes(tail);
+        var first = 0;
+        while (first < 3 && expected[first] == found[first])
+        {
+            first++;
+        }
+
+        return new CorruptionInfo
+        {
+            Kind = MemoryErrorKind.BufferOverflow,
+            Address = (nuint)user,
+            Size = size,
+            Tag = tag,
+            DamagedAddress = (nuint)(user + size + first),
+            Expected = expected[first..],
+            Found = found[first..],
+            Message = string.Create(CultureInfo.InvariantCulture, $"CORRUPT HEAP: Bad tail at 0x{(nuint)(user + size):x}. Expected 0x{TailCanary:x8} got 0x{tail:x8}"),
+        };
+    }
+
+    /// <summary>The index of the first byte of a range that is not <paramref name="fill"/>, or -1.</summary>
+    private static int FindFillDamage(byte* from, nuint length, byte fill) => new ReadOnlySpan<byte>(from, (int)length).IndexOfAnyExcept(fill);
+
+    /// <summary>
+    /// ESP-IDF's verify_fill_pattern message for the first bad byte of a range: words (<c>%08x</c>) while the range is
+    /// 4-aligned, bytes (<c>%02x</c>) for its last bytes or an unaligned range. ESP-IDF prints the start of the trailing
+    /// bytes and its first byte; this names the bad byte itself.
+    /// </summary>
+    private static string FillMessage(byte* from, nuint length, int bad, byte fill)
+    {
+        var words = ((nuint)from & 3) == 0 ? length & ~(nuint)3 : 0;
+        if ((nuint)bad < words)
+        {
+            var word = from + (bad & ~3);
+            var expected = fill * 0x01010101u;
+            return string.Create(CultureInfo.InvariantCulture, $"CORRUPT HEAP: Invalid data at 0x{(nuint)word:x}. Expected 0x{expected:x8} got 0x{*(uint*)word:x8}");
+        }
+
+        return string.Create(CultureInfo.InvariantCulture, $"CORRUPT HEAP: Invalid data at 0x{(nuint)(from + bad):x}. Expected 0x{fill:x2} got 0x{from[bad]:x2}");
+    }
+
+    /// <summary>The hex dump of a fill pattern's damage: a window from the first bad byte.</summary>
+    private static (nuint At, byte[] Expected, byte[] Found) FillDump(byte* from, nuint length, int bad, byte fill)
+    {
+        var found = new ReadOnlySpan<byte>(from + bad, (int)Math.Min(DumpWindow, length - (nuint)bad)).ToArray();
+        var expected = new byte[found.Length];
+        Array.Fill(expected, fill);
+        return ((nuint)(from + bad), expected, found);
+    }
+
+    /// <summary>A quarantined block's data no longer holds the free fill: a write after free. Null when intact.</summary>
+    private static CorruptionInfo? VerifyQuarantined(nuint user, Held held)
+    {
+        var bad = FindFillDamage((byte*)held.Inner, held.InnerSize, FreeFill);
         if (bad < 0)
         {
             return null;
         }
 
-        var window = span.Slice(bad, Math.Min(DumpWindow, span.Length - bad));
-        var found = window.ToArray();
-        var expected = new byte[found.Length];
-        Array.Fill(expected, fill);
+        var (at, expected, found) = FillDump((byte*)held.Inner, held.InnerSize, bad, FreeFill);
         return new CorruptionInfo
         {
-            Kind = kind,
-            Address = (nuint)user,
-            Size = size,
-            Tag = tag,
-            DamagedAddress = (nuint)(from + bad),
+            Kind = MemoryErrorKind.WriteAfterFree,
+            Address = user,
+            Size = held.Size,
+            Tag = held.Tag,
+            DamagedAddress = at,
             Expected = expected,
             Found = found,
-            WasFreed = wasFreed,
-            Message = string.Create(CultureInfo.InvariantCulture, $"CORRUPT HEAP: Invalid data at 0x{(nuint)(from + bad):x}. Expected 0x{fill:x2} got 0x{found[0]:x2}"),
+            WasFreed = true,
+            Witness = held.Witness,
+            Message = FillMessage((byte*)held.Inner, held.InnerSize, bad, FreeFill),
         };
     }
 
-    /// <summary>Comprehensive over TLSF: memory about to be handed out again must still hold the free fill.</summary>
-    private void VerifyReused(byte* inner)
+    /// <summary>
+    /// Free memory (from <paramref name="freeStart"/>, <paramref name="freeSize"/> bytes) whose fill changed at
+    /// <paramref name="from"/> + <paramref name="bad"/>: a write after free, named after the block freed there last
+    /// when the region still remembers it.
+    /// </summary>
+    private CorruptionInfo FreeMemoryDamage(byte* from, nuint length, int bad, nuint freeStart, nuint freeSize, string what)
+    {
+        var (at, expected, found) = FillDump(from, length, bad, FreeFill);
+        var known = FindRecentFree(at, out var last);
+        return new CorruptionInfo
+        {
+            Kind = MemoryErrorKind.WriteAfterFree,
+            Address = known ? last.User : at,
+            Size = known ? last.Size : 0,
+            Tag = known ? last.Tag : 0,
+            KnowsBlock = known,
+            Witness = known ? last.Witness : null,
+            DamagedAddress = at,
+            Expected = expected,
+            Found = found,
+            WasFreed = true,
+            FreeMemoryAddress = freeStart,
+            FreeMemorySize = freeSize,
+            Message = FillMessage(from, length, bad, FreeFill) + what,
+        };
+    }
+
+    /// <summary>
+    /// Comprehensive over TLSF: memory about to be handed out must still hold the free fill. When it does not, the
+    /// damage is reported and the inner block is kept for good (true: the caller takes another).
+    /// </summary>
+    private bool SetAsideIfDamaged(byte* inner)
     {
         var usable = _tlsf!.Heap.UsableSizeOfOwned(inner);
-        if (FreeDataRange((nuint)inner, usable, out var from, out var length)
-            && VerifyFill((byte*)from, length, FreeFill, (byte*)from, 0, 0, MemoryErrorKind.WriteAfterFree, wasFreed: true) is { } damage)
+        if (!FreeDataRange((nuint)inner, usable, out var from, out var length))
         {
-            Report(damage);
+            return false;
         }
+
+        var bad = FindFillDamage((byte*)from, length, FreeFill);
+        if (bad < 0)
+        {
+            return false;
+        }
+
+        var damage = FreeMemoryDamage((byte*)from, length, bad, (nuint)inner, usable, "\nThe damaged free memory is set aside: it is never handed out.");
+        _inner.SetTag(inner, 0);
+        using (_lock.EnterScope())
+        {
+            _held[(nuint)inner + _head] = new Held((nuint)inner, usable, 0, 0, Quarantined: false, OwnerFreed: true, Witness: null);
+            _heldInnerBytes += usable;
+            _slowPath = 1;
+        }
+
+        ReportFreeMemory(damage);
+        return true;
     }
 
     /// <summary>Fills the free memory of a fresh TLSF region with the free pattern.</summary>
@@ -599,6 +878,60 @@ internal sealed unsafe class PoisoningRegion : Region
         });
     }
 
+    /// <summary>Remembers a block given back to free memory (the caller serialises writers).</summary>
+    private void RememberFree(nuint inner, nuint innerSize, nuint user, nuint size, uint tag, BlockWitness? witness)
+    {
+        var index = _recentNext;
+        _recentNext = (index + 1) % RecentFreeCount;
+        ref var slot = ref _recent![index];
+        var version = slot.Version;
+        Volatile.Write(ref slot.Version, version + 1);
+        slot.Entry = new RecentFreeEntry(inner, inner + innerSize, user, size, tag, witness);
+        Volatile.Write(ref slot.Version, version + 2);
+    }
+
+    /// <summary>The newest remembered free whose inner block held <paramref name="address"/>.</summary>
+    private bool FindRecentFree(nuint address, out RecentFreeEntry entry)
+    {
+        entry = default;
+        if (_recent is null)
+        {
+            return false;
+        }
+
+        var newest = Volatile.Read(ref _recentNext);
+        for (var k = 1; k <= RecentFreeCount; k++)
+        {
+            ref var slot = ref _recent[(newest - k + RecentFreeCount) % RecentFreeCount];
+            for (var attempt = 0; attempt < 8; attempt++)
+            {
+                var before = Volatile.Read(ref slot.Version);
+                if ((before & 1) != 0)
+                {
+                    Thread.SpinWait(16);
+                    continue;
+                }
+
+                var copy = slot.Entry;
+                Interlocked.MemoryBarrier();
+                if (Volatile.Read(ref slot.Version) != before)
+                {
+                    continue;
+                }
+
+                if (copy.End != 0 && address >= copy.Start && address < copy.End)
+                {
+                    entry = copy;
+                    return true;
+                }
+
+                break;
+            }
+        }
+
+        return false;
+    }
+
     private void Report(CorruptionInfo damage)
     {
         using (_lock.EnterScope())
@@ -609,11 +942,29 @@ internal sealed unsafe class PoisoningRegion : Region
                 return;
             }
 
-            _pending.Add(damage);
-            _hasPending = true;
-            _signal.Raise();
-            _reportedCount = _reported.Count;
+            Queue(damage);
         }
+    }
+
+    /// <summary>Reports damaged free memory once: an integrity check finds it again, and so does the request that reaches it.</summary>
+    private void ReportFreeMemory(CorruptionInfo damage)
+    {
+        using (_lock.EnterScope())
+        {
+            if (_reportedFree.Add(damage.DamagedAddress))
+            {
+                Queue(damage);
+            }
+        }
+    }
+
+    /// <summary>Queues a corruption for the heap; the caller holds the lock.</summary>
+    private void Queue(CorruptionInfo damage)
+    {
+        _pending.Add(damage);
+        _hasPending = true;
+        _signal.Raise();
+        _reportedCount = _reported.Count;
     }
 
     /// <summary>A block freed intact: earlier reports of its address no longer apply (the address will be reused).</summary>
@@ -626,8 +977,8 @@ internal sealed unsafe class PoisoningRegion : Region
         }
     }
 
-    /// <summary>Reports a damaged block and keeps it allocated in the inner region for good.</summary>
-    private void SetAside(CorruptionInfo damage, nuint innerSize, bool moveFromQuarantine = false)
+    /// <summary>Reports a damaged block being freed (or quarantined) and keeps it allocated in the inner region for good.</summary>
+    private void SetAside(CorruptionInfo damage, nuint innerSize, bool ownerFreed, bool moveFromQuarantine = false)
     {
         Report(damage);
         using (_lock.EnterScope())
@@ -637,6 +988,7 @@ internal sealed unsafe class PoisoningRegion : Region
                 if (moveFromQuarantine && held.Quarantined)
                 {
                     _quarantinedBytes -= held.Size;
+                    _quarantinedBlocks--;
                     _held[damage.Address] = held with { Quarantined = false };
                 }
 
@@ -644,10 +996,20 @@ internal sealed unsafe class PoisoningRegion : Region
             }
 
             var inner = _alignedUserToInner.TryGetValue(damage.Address, out var aligned) ? aligned : damage.Address - _head;
-            _held[damage.Address] = new Held(inner, innerSize, damage.Size, damage.Tag, Quarantined: false);
+            _held[damage.Address] = new Held(inner, innerSize, damage.Size, damage.Tag, Quarantined: false, ownerFreed, Witness: null);
             _heldInnerBytes += innerSize;
             _slowPath = 1;
         }
+    }
+
+    /// <summary>
+    /// A live block found damaged by a realloc: reported, claimed from the inner region without freeing it (so that
+    /// the process heap too stops counting it) and set aside for good. Its owner may still free it once.
+    /// </summary>
+    private void SetAsideLive(CorruptionInfo damage, nuint inner, nuint innerSize)
+    {
+        _inner.Free((void*)inner, clearIfTagged: false, out _, s_hold);
+        SetAside(damage, innerSize, ownerFreed: false);
     }
 
     /// <summary>Verifies blocks leaving the quarantine; gives the intact ones back to the inner region.</summary>
@@ -655,7 +1017,7 @@ internal sealed unsafe class PoisoningRegion : Region
     {
         foreach (var (user, held) in evicted)
         {
-            if (VerifyFill((byte*)held.Inner, held.InnerSize, FreeFill, (byte*)user, held.Size, held.Tag, MemoryErrorKind.WriteAfterFree, wasFreed: true) is { } damage)
+            if (VerifyQuarantined(user, held) is { } damage)
             {
                 Report(damage);
                 using (_lock.EnterScope())
@@ -669,20 +1031,40 @@ internal sealed unsafe class PoisoningRegion : Region
 
             _inner.ReleaseHeld((void*)held.Inner);
             ForgetAligned(user, held.Inner);
+            if (_recent is not null)
+            {
+                using (_lock.EnterScope())
+                {
+                    RememberFree(held.Inner, held.InnerSize, user, held.Size, held.Tag, held.Witness);
+                }
+            }
         }
 
         evicted.Clear();
     }
 
-    /// <summary>Slow path of a lookup: held blocks are Freed; aligned blocks sit further into their inner block.</summary>
-    private bool FindInner(nuint user, out nuint inner, out BlockState state)
+    /// <summary>
+    /// Slow path of a lookup: held blocks are Freed (quarantined, or set aside and given up by their owner); a block a
+    /// realloc set aside is Corrupt to a realloc, and to the first free, which gives it up; aligned blocks sit further
+    /// into their inner block.
+    /// </summary>
+    private bool FindInner(nuint user, Access access, out nuint inner, out BlockState state)
     {
         using (_lock.EnterScope())
         {
-            if (_held.ContainsKey(user))
+            if (_held.TryGetValue(user, out var held))
             {
                 inner = 0;
                 state = BlockState.Freed;
+                if (!held.OwnerFreed && access != Access.Query)
+                {
+                    state = BlockState.Corrupt;
+                    if (access == Access.Free)
+                    {
+                        _held[user] = held with { OwnerFreed = true };
+                    }
+                }
+
                 return false;
             }
 
@@ -729,35 +1111,54 @@ internal sealed unsafe class PoisoningRegion : Region
 
     private List<(nuint User, nuint Size, uint Tag)> LiveUserBlocks()
     {
-        var inner = new List<(nuint Inner, nuint Usable, uint Tag)>();
-        _inner.ForEachLiveBlock((address, usable, tag) => inner.Add((address, usable, tag)));
-        var blocks = new List<(nuint User, nuint Size, uint Tag)>(inner.Count);
-        using (_lock.EnterScope())
+        var blocks = new List<(nuint User, nuint Size, uint Tag)>();
+        foreach (var (user, inner, usable, tag) in LiveBlocksWithInner())
         {
-            foreach (var (address, usable, tag) in inner)
-            {
-                var user = FindUser(address);
-                if (_held.ContainsKey(user))
-                {
-                    continue;
-                }
-
-                var size = *(uint*)(user - 4);
-                blocks.Add((user, size + (user - address) + TailSize <= usable ? size : usable - Overhead, tag));
-            }
+            var size = *(uint*)(user - 4);
+            var room = Room(user, inner, usable);
+            blocks.Add((user, size <= room ? size : room, tag));
         }
 
         return blocks;
     }
 
-    private static void Print(TextWriter? output, CorruptionInfo damage) => output?.WriteLine(damage.Message);
+    /// <summary>Writes ESP-IDF's line for a damage (the first line of its message).</summary>
+    private static void Print(TextWriter? output, CorruptionInfo damage)
+    {
+        if (output is not null)
+        {
+            var message = damage.Message;
+            var end = message.IndexOf('\n', StringComparison.Ordinal);
+            output.WriteLine(end < 0 ? message : message[..end]);
+        }
+    }
 
-    /// <summary>A block kept allocated in the inner region: in quarantine, or set aside because it is damaged.</summary>
-    private readonly record struct Held(nuint Inner, nuint InnerSize, nuint Size, uint Tag, bool Quarantined);
-
-    /// <summary>What the free in progress on this thread tells <see cref="Approve"/>, and what Approve hands back.</summary>
     [MethodImpl(MethodImplOptions.NoInlining)]
     private static FreeContext NewContext() => t_context = new FreeContext();
+
+    /// <summary>What a lookup is for: a held block answers differently to each.</summary>
+    private enum Access
+    {
+        Query,
+        Realloc,
+        Free,
+    }
+
+    /// <summary>
+    /// A block kept allocated in the inner region: in quarantine, or set aside because it is damaged (or is damaged
+    /// free memory). <paramref name="OwnerFreed"/> is false for a block a realloc set aside, until its owner frees it.
+    /// </summary>
+    private readonly record struct Held(nuint Inner, nuint InnerSize, nuint Size, uint Tag, bool Quarantined, bool OwnerFreed, BlockWitness? Witness);
+
+    /// <summary>A block given back to free memory: its inner block's range, its user address and size, and what the tracker knew of it.</summary>
+    private readonly record struct RecentFreeEntry(nuint Start, nuint End, nuint User, nuint Size, uint Tag, BlockWitness? Witness);
+
+    /// <summary>One slot of the ring of recent frees: an entry under a sequence number (odd while written).</summary>
+    private struct RecentFree
+    {
+        public int Version;
+        public RecentFreeEntry Entry;
+    }
 
     /// <summary>One thread's free in progress on the slow path: what the inspection needs and what it found.</summary>
     private sealed class FreeContext : IBlockInspector
@@ -775,5 +1176,11 @@ internal sealed unsafe class PoisoningRegion : Region
     private sealed class HeadInspector(PoisoningRegion region, bool clear) : IBlockInspector
     {
         public bool Approve(byte* block, ref nuint size, uint tag) => region.Approve(block + region._head, block, ref size, tag, clear, context: null);
+    }
+
+    /// <summary>Claims a block from the inner region and keeps it allocated (a block set aside by a realloc).</summary>
+    private sealed class HoldingInspector : IBlockInspector
+    {
+        public bool Approve(byte* block, ref nuint size, uint tag) => false;
     }
 }

@@ -131,6 +131,23 @@ internal abstract unsafe class Region : IDisposable
     /// <summary>Checks the region's structures (<c>multi_heap_check</c>); writes what is wrong to <paramref name="output"/> when given. True when all is well.</summary>
     public abstract bool CheckIntegrity(TextWriter? output);
 
+    /// <summary>
+    /// As <see cref="CheckIntegrity(TextWriter?)"/>, telling apart damage to the allocator's own structures
+    /// (<paramref name="structuresSound"/> false) from damage a checking region found in blocks and queued itself.
+    /// </summary>
+    public virtual bool CheckIntegrity(TextWriter? output, out bool structuresSound)
+    {
+        structuresSound = CheckIntegrity(output);
+        return structuresSound;
+    }
+
+    /// <summary>
+    /// As <see cref="Query"/>, and a checking region also inspects the block (canaries): a damaged block is then reported
+    /// (queued), set aside, and answered <see cref="BlockState.Corrupt"/> with its info. For an operation about to give
+    /// the block up (a realloc that moves it), so that the damage is found before anything new is handed out.
+    /// </summary>
+    public virtual BlockState QueryChecked(void* ptr, out BlockInfo block) => Query(ptr, out block);
+
     /// <summary>Returns the lifetime minimum of free bytes and resets it to the current free bytes (<c>heap_caps_monitor_local_minimum_free_size_start</c>).</summary>
     public abstract nuint SwapMinimumFree();
 
