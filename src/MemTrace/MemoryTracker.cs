@@ -91,10 +91,9 @@ public sealed unsafe partial class MemoryTracker : IDisposable, IAllocationObser
         _recordAids = _stacks is not null || _owners is not null;
         Output = options.Output;
         _failures = new AllocationRecord[options.FailedAllocationCapacity];
-        _events = options.Events;
-        _snapshotIntervalMilliseconds = (long)options.SnapshotInterval.TotalMilliseconds;
         _startTick = Environment.TickCount64;
         _startTime = DateTimeOffset.UtcNow;
+        InitializeEvents(options);
         _slot = ThreadCells.AcquireSlot();
         try
         {
@@ -107,11 +106,7 @@ public sealed unsafe partial class MemoryTracker : IDisposable, IAllocationObser
         }
 
         CoarseClock.Acquire();
-        if (_events is not null)
-        {
-            heap.MemoryErrorDetected += OnHeapError;
-            EmitSnapshot();
-        }
+        StartEvents();
 
         if (_reportLeaksAtExit)
         {
@@ -198,11 +193,7 @@ public sealed unsafe partial class MemoryTracker : IDisposable, IAllocationObser
             WriteShutdownLeakReport();
         }
 
-        if (_events is not null)
-        {
-            EmitSnapshot();
-            Heap.MemoryErrorDetected -= OnHeapError;
-        }
+        StopEvents();
 
         Heap.Detach(this);
         ClearTagsOfLiveBlocks();
@@ -409,9 +400,9 @@ public sealed unsafe partial class MemoryTracker : IDisposable, IAllocationObser
         cell.LiveBytes += (long)size;
         cell.LiveBlocks++;
         cell.Allocations++;
-        if (_events is not null)
+        if (EmitsEvent(Diagnostics.HeapEventKind.Allocation))
         {
-            EmitAllocation(block, size, caps, site, request);
+            EmitAllocation(block, size, caps, site, request, cell.ThreadId);
         }
     }
 
@@ -432,7 +423,7 @@ public sealed unsafe partial class MemoryTracker : IDisposable, IAllocationObser
         cell.LiveBytes -= (long)record.Size;
         cell.LiveBlocks--;
         cell.Frees++;
-        if (_events is not null)
+        if (EmitsEvent(Diagnostics.HeapEventKind.Free))
         {
             EmitFree(record, freeSite);
         }
@@ -458,7 +449,7 @@ public sealed unsafe partial class MemoryTracker : IDisposable, IAllocationObser
 
         TrackedRecord.EndWrite(ref record, RecordState.Live);
         cell.LiveBytes += (long)size - (long)oldSize;
-        if (_events is not null)
+        if (EmitsEvent(Diagnostics.HeapEventKind.Reallocation))
         {
             EmitReallocation(record, oldAddress, oldSize, site);
         }

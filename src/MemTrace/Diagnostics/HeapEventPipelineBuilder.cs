@@ -27,6 +27,7 @@ public sealed class HeapEventPipelineBuilder
 {
     private readonly List<SinkEntry> _sinks = [];
     private readonly List<HeapEventFilter> _filters = [];
+    private int _kindFilter = HeapEventKindMask.All;
     private HeapEventLevel _minimumLevel = HeapEventLevel.Trace;
     private bool _built;
 
@@ -86,7 +87,7 @@ public sealed class HeapEventPipelineBuilder
             throw;
         }
 
-        return new HeapEventPipeline(created, [.. _filters], _minimumLevel);
+        return new HeapEventPipeline(created, [.. _filters], _kindFilter, _minimumLevel);
     }
 
     internal HeapEventPipelineBuilder AddSink(Func<IHeapEventSink> create, HeapEventLevel minimum)
@@ -105,6 +106,14 @@ public sealed class HeapEventPipelineBuilder
     {
         ThrowIfBuilt();
         _filters.Add(filter);
+        return this;
+    }
+
+    /// <summary>Keeps only the kinds in <paramref name="mask"/> (with those of earlier kind filters): tested before an event is built, not per event.</summary>
+    internal HeapEventPipelineBuilder AddKindFilter(int mask)
+    {
+        ThrowIfBuilt();
+        _kindFilter &= mask;
         return this;
     }
 
