@@ -1,12 +1,19 @@
 // TraceFileWriter: the JSON Lines trace sink. Emit, on the allocating thread, only copies the
-// event into a preallocated ring (one CAS, no lock, no allocation, no throw); a background
-// thread encodes the events and writes whole lines to the file, so formatting and I/O stay off
-// the allocation path.
+// event's 80 reference-free bytes into a preallocated ring (one CAS, no lock, no allocation, no
+// write barrier, no throw); a background thread encodes the events and writes whole lines to the
+// file, so formatting and I/O stay off the allocation path.
 //
 // Nothing is lost silently. When the ring is full, TraceBufferFullMode says whether the emitting
 // thread waits or the event is dropped; drops (and events lost to a failed write, or emitted
-// after Dispose began) are counted and written into the file as "dropped" lines. A write that
-// fails is reported to the SelfLog and the writer goes on with the next batch.
+// after Dispose began) are counted and written into the file as "dropped" lines. Drops of a full
+// ring are counted per thread (DropCounter: plain stores, summed by the writer), so dropping
+// costs the emitting thread no interlocked operation. A write that fails is reported to the
+// SelfLog and the writer goes on with the next batch.
+//
+// Waking the writer: before it waits, the writer announces it with an interlocked exchange of its
+// state (a full fence) and only then looks at the ring; a producer publishes with a CAS (also a
+// full fence) and only then reads the state. So either the writer sees the event or the producer
+// sees the writer waiting and wakes it: no wake-up is missed.
 //
 // Crash safety: the writer writes only complete lines, in batches, each handed to the operating
 // system with one write call (TraceFlushPolicy says when), so after a SIGKILL the file holds
@@ -22,11 +29,11 @@ namespace MemTrace.Diagnostics;
 /// <remarks>
 /// <para>Line format: see <see cref="TraceFormat"/> and docs/tracing.md. Read traces with <see cref="TraceReader"/>
 /// or <c>memtrace report</c>.</para>
-/// <para>Cost on the emitting thread: a copy of the event into the ring (tens of nanoseconds).
-/// Throughput is bounded by the writer thread (about three million events per second on one core,
-/// see docs/benchmarks.md); with <see cref="TraceBufferFullMode.Wait"/> a program that emits
-/// faster slows to that pace, with <see cref="TraceBufferFullMode.Drop"/> it does not, and the
-/// file counts what was dropped.</para>
+/// <para>Cost on the emitting thread: a CAS and an 80-byte copy into the ring, about 10 ns (see
+/// docs/benchmarks.md). Throughput is bounded by the writer thread (a few million events per
+/// second on one core); with <see cref="TraceBufferFullMode.Wait"/> a program that emits faster
+/// slows to that pace, with <see cref="TraceBufferFullMode.Drop"/> it does not, and the file counts
+/// what was dropped.</para>
 /// </remarks>
 public sealed class TraceFileWriter : IHeapEventSink, IDisposable
 {
@@ -49,7 +56,7 @@ public sealed class TraceFileWriter : IHeapEventSink, IDisposable
     private readonly ManualResetEventSlim _wake = new(false, spinCount: 1);
     private readonly Thread _thread;
     private int _writerState;
-    private long _droppedFull;
+    private readonly DropCounter _droppedFull = new();
     private long _droppedClosed;
     private long _droppedIo;
     private long _written;
@@ -119,7 +126,7 @@ public sealed class TraceFileWriter : IHeapEventSink, IDisposable
     public long EventsWritten => Interlocked.Read(ref _written);
 
     /// <summary>Events not written, for any reason: ring full in <see cref="TraceBufferFullMode.Drop"/> mode, a failed write, or emitted after <see cref="Dispose"/> began. Each is counted in a <c>dropped</c> line of the file too (except those that came after the end line).</summary>
-    public long EventsDropped => Interlocked.Read(ref _droppedFull) + Interlocked.Read(ref _droppedClosed) + Interlocked.Read(ref _droppedIo);
+    public long EventsDropped => _droppedFull.Total + Interlocked.Read(ref _droppedClosed) + Interlocked.Read(ref _droppedIo);
 
     /// <summary>Copies the event into the ring for the writer thread. Allocation-free; never throws.</summary>
     /// <param name="heapEvent">The event.</param>
@@ -205,7 +212,7 @@ public sealed class TraceFileWriter : IHeapEventSink, IDisposable
 
         if (_options.FullMode == TraceBufferFullMode.Drop)
         {
-            Interlocked.Increment(ref _droppedFull);
+            _droppedFull.Increment();
             return;
         }
 
@@ -218,7 +225,11 @@ public sealed class TraceFileWriter : IHeapEventSink, IDisposable
                 return;
             }
 
-            Wake();
+            if (Volatile.Read(ref _writerState) != Busy)
+            {
+                Wake();
+            }
+
             spinner.SpinOnce();
         }
     }
@@ -262,14 +273,8 @@ public sealed class TraceFileWriter : IHeapEventSink, IDisposable
         {
             var closing = _closing;
             var drained = 0;
-            while (true)
+            while (_ring.TryPeek(out var heapEvent))
             {
-                ref var heapEvent = ref _ring.Peek();
-                if (Unsafe.IsNullRef(ref heapEvent))
-                {
-                    break;
-                }
-
                 _encoder.AppendEvent(in heapEvent);
                 _ring.Release();
                 drained++;
@@ -280,9 +285,10 @@ public sealed class TraceFileWriter : IHeapEventSink, IDisposable
                 }
             }
 
-            ReportDrops(ref _reported.Full, ref _droppedFull, "full");
-            ReportDrops(ref _reported.Io, ref _droppedIo, "io");
-            ReportDrops(ref _reported.Closed, ref _droppedClosed, "closed");
+            _ring.PublishHead();
+            ReportDrops(ref _reported.Full, _droppedFull.Total, "full");
+            ReportDrops(ref _reported.Io, Interlocked.Read(ref _droppedIo), "io");
+            ReportDrops(ref _reported.Closed, Interlocked.Read(ref _droppedClosed), "closed");
             now = Environment.TickCount64;
             var timedFlushDue = now >= nextTimedFlush;
             if (timedFlushDue)
@@ -326,9 +332,11 @@ public sealed class TraceFileWriter : IHeapEventSink, IDisposable
 
     private void Idle(bool quiet, long untilTimedFlush)
     {
-        var state = quiet ? Sleeping : Polling;
-        Volatile.Write(ref _writerState, state);
-        if (_ring.Count > 0 || _closing || Volatile.Read(ref _flushRequested) != 0)
+        // An interlocked exchange, not a volatile write: the state must be visible before the ring is read
+        // (a plain store followed by a load may be reordered, even on x86), or a producer that published
+        // in between would see Busy and not wake a writer that saw an empty ring.
+        Interlocked.Exchange(ref _writerState, quiet ? Sleeping : Polling);
+        if (_ring.Tail != _ring.Head || _closing || Volatile.Read(ref _flushRequested) != 0)
         {
             Volatile.Write(ref _writerState, Busy);
             return;
@@ -340,9 +348,8 @@ public sealed class TraceFileWriter : IHeapEventSink, IDisposable
         Volatile.Write(ref _writerState, Busy);
     }
 
-    private void ReportDrops(ref long reported, ref long counter, string reason)
+    private void ReportDrops(ref long reported, long total, string reason)
     {
-        var total = Interlocked.Read(ref counter);
         if (total != reported)
         {
             _encoder.AppendDropped(total - reported, reason, DateTimeOffset.UtcNow);
@@ -396,7 +403,7 @@ public sealed class TraceFileWriter : IHeapEventSink, IDisposable
         var spinner = default(SpinWait);
         while (_ring.Head < _ring.Tail && spinner.Count < 1000)
         {
-            if (Unsafe.IsNullRef(ref _ring.Peek()))
+            if (!_ring.TryPeek(out _))
             {
                 spinner.SpinOnce(); // A producer between its CAS and its publish.
                 continue;
@@ -406,12 +413,13 @@ public sealed class TraceFileWriter : IHeapEventSink, IDisposable
             late++;
         }
 
+        _ring.PublishHead();
         _finished = true;
         Interlocked.Add(ref _droppedClosed, late);
         var unsynced = false;
-        ReportDrops(ref _reported.Full, ref _droppedFull, "full");
-        ReportDrops(ref _reported.Io, ref _droppedIo, "io");
-        ReportDrops(ref _reported.Closed, ref _droppedClosed, "closed");
+        ReportDrops(ref _reported.Full, _droppedFull.Total, "full");
+        ReportDrops(ref _reported.Io, Interlocked.Read(ref _droppedIo), "io");
+        ReportDrops(ref _reported.Closed, Interlocked.Read(ref _droppedClosed), "closed");
 
         _encoder.AppendEnd(EventsWritten + bufferedEvents, EventsDropped, DateTimeOffset.UtcNow);
         WriteBatch(ref bufferedEvents, ref unsynced);

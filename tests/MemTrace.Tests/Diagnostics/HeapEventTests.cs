@@ -47,8 +47,9 @@ public unsafe class HeapEventTests
         Assert.Equal(Environment.CurrentManagedThreadId, free.ThreadId);
         Assert.Equal(TimeSpan.Zero, alloc.Time.Offset);
 
-        // The coarse clock: within a refresh period (and the tracker's start-time rounding) of the wall clock.
-        Assert.InRange(alloc.Time, before.AddMilliseconds(-20), after.AddMilliseconds(20));
+        // The coarse clock: a few milliseconds behind the wall clock, more when its timer thread waits for a
+        // core on a loaded machine; the bound only catches a wrong epoch or unit.
+        Assert.InRange(alloc.Time, before.AddSeconds(-2), after.AddSeconds(2));
         Assert.True(free.Time >= alloc.Time);
     }
 
