@@ -134,10 +134,11 @@ public sealed unsafe partial class MemoryTracker
             SnapshotIfDue(tick);
         }
 
+        var region = Heap.RegionNameIdOf(block);
         var metrics = _metrics;
         if (metrics is not null)
         {
-            metrics.RecordAllocation(size, Heap.RegionNameIdOf(block));
+            RecordSize(metrics, size, region);
         }
 
         if ((_eventKinds & (1 << (int)HeapEventKind.Allocation)) == 0)
@@ -145,19 +146,18 @@ public sealed unsafe partial class MemoryTracker
             return;
         }
 
-        var heapEvent = new HeapEvent
-        {
-            Kind = HeapEventKind.Allocation,
-            Sequence = Interlocked.Increment(ref _eventSequence),
-            UtcTicks = _eventTimeBase + (tick * TimeSpan.TicksPerMillisecond),
-            ThreadId = threadId,
-            Address = (nuint)block,
-            Size = size,
-            Caps = caps,
-            RequestNumber = request,
-            SiteId = site,
-            RegionId = Heap.RegionNameIdOf(block),
-        };
+        var heapEvent = new HeapEvent(
+            HeapEventKind.Allocation,
+            Interlocked.Increment(ref _eventSequence),
+            _eventTimeBase + (tick * TimeSpan.TicksPerMillisecond),
+            threadId,
+            (nuint)block,
+            size,
+            (uint)caps,
+            request,
+            site,
+            allocSite: 0,
+            region);
         Dispatch(in heapEvent);
     }
 
@@ -175,20 +175,18 @@ public sealed unsafe partial class MemoryTracker
             return;
         }
 
-        var heapEvent = new HeapEvent
-        {
-            Kind = HeapEventKind.Free,
-            Sequence = Interlocked.Increment(ref _eventSequence),
-            UtcTicks = _eventTimeBase + (tick * TimeSpan.TicksPerMillisecond),
-            ThreadId = record.FreeThreadId,
-            Address = record.Address,
-            Size = record.Size,
-            Caps = (MallocCaps)record.Caps,
-            RequestNumber = record.RequestNumber,
-            SiteId = freeSite,
-            AllocSiteId = record.AllocSite,
-            RegionId = Heap.RegionNameIdOf((void*)record.Address),
-        };
+        var heapEvent = new HeapEvent(
+            HeapEventKind.Free,
+            Interlocked.Increment(ref _eventSequence),
+            _eventTimeBase + (tick * TimeSpan.TicksPerMillisecond),
+            record.FreeThreadId,
+            record.Address,
+            record.Size,
+            record.Caps,
+            record.RequestNumber,
+            freeSite,
+            record.AllocSite,
+            Heap.RegionNameIdOf((void*)record.Address));
         Dispatch(in heapEvent);
     }
 
@@ -206,22 +204,20 @@ public sealed unsafe partial class MemoryTracker
             return;
         }
 
-        var heapEvent = new HeapEvent
-        {
-            Kind = HeapEventKind.Reallocation,
-            Sequence = Interlocked.Increment(ref _eventSequence),
-            UtcTicks = _eventTimeBase + (tick * TimeSpan.TicksPerMillisecond),
-            ThreadId = Environment.CurrentManagedThreadId,
-            Address = record.Address,
-            Size = record.Size,
-            PreviousAddress = previousAddress,
-            PreviousSize = previousSize,
-            Caps = (MallocCaps)record.Caps,
-            RequestNumber = record.RequestNumber,
-            SiteId = site,
-            AllocSiteId = record.AllocSite,
-            RegionId = Heap.RegionNameIdOf((void*)record.Address),
-        };
+        var heapEvent = new HeapEvent(
+            HeapEventKind.Reallocation,
+            Interlocked.Increment(ref _eventSequence),
+            _eventTimeBase + (tick * TimeSpan.TicksPerMillisecond),
+            Environment.CurrentManagedThreadId,
+            record.Address,
+            record.Size,
+            record.Caps,
+            record.RequestNumber,
+            site,
+            record.AllocSite,
+            Heap.RegionNameIdOf((void*)record.Address),
+            previousAddress,
+            previousSize);
         Dispatch(in heapEvent);
     }
 
@@ -239,17 +235,18 @@ public sealed unsafe partial class MemoryTracker
             return;
         }
 
-        var heapEvent = new HeapEvent
-        {
-            Kind = HeapEventKind.FailedAllocation,
-            Sequence = Interlocked.Increment(ref _eventSequence),
-            UtcTicks = _eventTimeBase + (tick * TimeSpan.TicksPerMillisecond),
-            ThreadId = failure.ThreadId,
-            Size = failure.Size,
-            Caps = failure.Caps,
-            RequestNumber = failure.RequestNumber,
-            SiteId = site,
-        };
+        var heapEvent = new HeapEvent(
+            HeapEventKind.FailedAllocation,
+            Interlocked.Increment(ref _eventSequence),
+            _eventTimeBase + (tick * TimeSpan.TicksPerMillisecond),
+            failure.ThreadId,
+            address: 0,
+            failure.Size,
+            (uint)failure.Caps,
+            failure.RequestNumber,
+            site,
+            allocSite: 0,
+            region: 0);
         Dispatch(in heapEvent);
     }
 
@@ -316,6 +313,9 @@ public sealed unsafe partial class MemoryTracker
         };
         Dispatch(in heapEvent);
     }
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private static void RecordSize(HeapMetrics metrics, nuint size, int region) => metrics.RecordAllocation(size, region);
 
     /// <summary>Emits the periodic snapshot when it is due and no other thread took it first.</summary>
     [MethodImpl(MethodImplOptions.NoInlining)]

@@ -12,6 +12,7 @@
 // number of distinct sites cannot fill the registries that the tracker's own sites need. Setting
 // such a property allocates the details (copied on each set, so that `with` never changes the
 // event it copies).
+using System.Runtime.CompilerServices;
 using MemTrace.Tracking;
 
 namespace MemTrace.Diagnostics;
@@ -37,6 +38,26 @@ public readonly struct HeapEvent
     {
         _data = data;
         _details = details;
+    }
+
+    /// <summary>An allocation, free, realloc or failure as a tracker builds it: every field written once, in place, no details.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal HeapEvent(HeapEventKind kind, long sequence, long utcTicks, int threadId, nuint address, nuint size, uint caps, long requestNumber, uint site, uint allocSite, int region, nuint previousAddress = 0, nuint previousSize = 0)
+    {
+        _data.Sequence = sequence;
+        _data.UtcTicks = utcTicks;
+        _data.Address = address;
+        _data.Size = size;
+        _data.PreviousAddress = previousAddress;
+        _data.PreviousSize = previousSize;
+        _data.RequestNumber = requestNumber;
+        _data.Site = site;
+        _data.AllocSite = allocSite;
+        _data.Caps = caps;
+        _data.ThreadId = threadId;
+        _data.Region = region;
+        _data.Kind = (byte)kind;
+        _details = null;
     }
 
     /// <summary>What happened.</summary>

@@ -115,6 +115,13 @@ public sealed class HeapEventPipeline : IHeapEventSink, IDisposable
             return;
         }
 
+        DispatchCaught(in heapEvent);
+    }
+
+    /// <summary>Delivery to sinks that may throw (kept out of <see cref="Dispatch"/>, so that the trace writer's path has no exception handler and inlines).</summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private void DispatchCaught(in HeapEvent heapEvent)
+    {
         var single = _single;
         if (single is not null)
         {

@@ -50,6 +50,7 @@ public sealed class TraceFileWriter : IHeapEventSink, IDisposable
     private readonly FileStream? _file;
     private readonly bool _ownsStream;
     private readonly TraceFileOptions _options;
+    private readonly bool _dropWhenFull;
     private readonly long _flushIntervalMilliseconds;
     private readonly long _wakeThreshold;
     private readonly TraceLineEncoder _encoder = new(BatchBytes * 2);
@@ -109,6 +110,7 @@ public sealed class TraceFileWriter : IHeapEventSink, IDisposable
         _file = stream as FileStream;
         _ownsStream = ownsStream;
         _options = options;
+        _dropWhenFull = options.FullMode == TraceBufferFullMode.Drop;
         _flushIntervalMilliseconds = (long)options.FlushInterval.TotalMilliseconds;
         _ring = new EventRing(options.Capacity);
         _wakeThreshold = Math.Max(1, _ring.Capacity / 8);
@@ -204,13 +206,13 @@ public sealed class TraceFileWriter : IHeapEventSink, IDisposable
     [MethodImpl(MethodImplOptions.NoInlining)]
     private void EmitSlow(in HeapEvent heapEvent)
     {
-        if (_closing || _finished)
+        if (_closing)
         {
             Interlocked.Increment(ref _droppedClosed);
             return;
         }
 
-        if (_options.FullMode == TraceBufferFullMode.Drop)
+        if (_dropWhenFull)
         {
             _droppedFull.Increment();
             return;

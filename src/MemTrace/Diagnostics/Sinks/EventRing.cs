@@ -56,9 +56,17 @@ internal sealed class EventRing
         var position = Volatile.Read(ref positions.Tail);
         while (true)
         {
-            if (position - Volatile.Read(ref positions.CachedHead) >= _capacity && !HasRoom(position))
+            if (position - Volatile.Read(ref positions.CachedHead) >= _capacity)
             {
-                return false;
+                // The cached head says full: read the published one (a line the consumer writes every PublishEvery events).
+                var head = Volatile.Read(ref positions.Head);
+                if (position - head >= _capacity)
+                {
+                    return false;
+                }
+
+                // Producers may store an older head over a newer one; any head read is a safe lower bound.
+                Volatile.Write(ref positions.CachedHead, head);
             }
 
             var seen = Interlocked.CompareExchange(ref positions.Tail, position + 1, position);
@@ -118,22 +126,6 @@ internal sealed class EventRing
 
     /// <summary>Lets producers see every slot released so far. Consumer only; call before waiting.</summary>
     public void PublishHead() => Volatile.Write(ref _positions.Head, _positions.ConsumerHead);
-
-    /// <summary>Reads the consumer's published head: true when <paramref name="position"/> has a free slot.</summary>
-    [MethodImpl(MethodImplOptions.NoInlining)]
-    private bool HasRoom(long position)
-    {
-        ref var positions = ref _positions;
-        var head = Volatile.Read(ref positions.Head);
-        if (position - head >= _capacity)
-        {
-            return false;
-        }
-
-        // Producers may store an older head over a newer one; any head read is a safe lower bound.
-        Volatile.Write(ref positions.CachedHead, head);
-        return true;
-    }
 
     private struct Slot
     {
