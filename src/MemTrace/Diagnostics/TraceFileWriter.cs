@@ -21,6 +21,7 @@
 // TraceReader reports instead of failing. Dispose drains the ring, writes an "end" line, and
 // flushes the file to the disk.
 using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
 using MemTrace.Diagnostics.Sinks;
 
 namespace MemTrace.Diagnostics;
@@ -50,13 +51,12 @@ public sealed class TraceFileWriter : IHeapEventSink, IDisposable
     private readonly FileStream? _file;
     private readonly bool _ownsStream;
     private readonly TraceFileOptions _options;
-    private readonly bool _dropWhenFull;
+    private EmitSide _emit;
     private readonly long _flushIntervalMilliseconds;
     private readonly long _wakeThreshold;
     private readonly TraceLineEncoder _encoder = new(BatchBytes * 2);
     private readonly ManualResetEventSlim _wake = new(false, spinCount: 1);
     private readonly Thread _thread;
-    private int _writerState;
     private readonly DropCounter _droppedFull = new();
     private long _droppedClosed;
     private long _droppedIo;
@@ -65,7 +65,6 @@ public sealed class TraceFileWriter : IHeapEventSink, IDisposable
     private DropCounts _committed;
     private long _handedOver;
     private int _flushRequested;
-    private volatile bool _closing;
     private volatile bool _finished;
     private int _disposed;
 
@@ -110,9 +109,11 @@ public sealed class TraceFileWriter : IHeapEventSink, IDisposable
         _file = stream as FileStream;
         _ownsStream = ownsStream;
         _options = options;
-        _dropWhenFull = options.FullMode == TraceBufferFullMode.Drop;
         _flushIntervalMilliseconds = (long)options.FlushInterval.TotalMilliseconds;
         _ring = new EventRing(options.Capacity);
+        _emit.Ring = _ring;
+        _emit.DroppedFull = _droppedFull;
+        _emit.DropWhenFull = options.FullMode == TraceBufferFullMode.Drop;
         _wakeThreshold = Math.Max(1, _ring.Capacity / 8);
         _thread = new Thread(Run) { IsBackground = true, Name = "MemTrace trace writer" };
         _thread.Start();
@@ -135,13 +136,14 @@ public sealed class TraceFileWriter : IHeapEventSink, IDisposable
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public void Emit(in HeapEvent heapEvent)
     {
-        if (_closing || !_ring.TryEnqueue(in heapEvent))
+        ref var emit = ref _emit;
+        if (Volatile.Read(ref emit.Closing) || !emit.Ring.TryEnqueue(in heapEvent))
         {
             EmitSlow(in heapEvent);
             return;
         }
 
-        if (Volatile.Read(ref _writerState) != Busy)
+        if (Volatile.Read(ref emit.WriterState) != Busy)
         {
             MaybeWake();
         }
@@ -178,7 +180,7 @@ public sealed class TraceFileWriter : IHeapEventSink, IDisposable
             return;
         }
 
-        _closing = true;
+        Volatile.Write(ref _emit.Closing, true);
         Wake();
         _thread.Join();
         _wake.Dispose();
@@ -206,28 +208,28 @@ public sealed class TraceFileWriter : IHeapEventSink, IDisposable
     [MethodImpl(MethodImplOptions.NoInlining)]
     private void EmitSlow(in HeapEvent heapEvent)
     {
-        if (_closing)
+        if (Volatile.Read(ref _emit.Closing))
         {
             Interlocked.Increment(ref _droppedClosed);
             return;
         }
 
-        if (_dropWhenFull)
+        if (_emit.DropWhenFull)
         {
-            _droppedFull.Increment();
+            _emit.DroppedFull.Increment();
             return;
         }
 
         var spinner = default(SpinWait);
         while (!_ring.TryEnqueue(in heapEvent))
         {
-            if (_closing || _finished)
+            if (Volatile.Read(ref _emit.Closing) || _finished)
             {
                 Interlocked.Increment(ref _droppedClosed);
                 return;
             }
 
-            if (Volatile.Read(ref _writerState) != Busy)
+            if (Volatile.Read(ref _emit.WriterState) != Busy)
             {
                 Wake();
             }
@@ -239,7 +241,7 @@ public sealed class TraceFileWriter : IHeapEventSink, IDisposable
     [MethodImpl(MethodImplOptions.NoInlining)]
     private void MaybeWake()
     {
-        var state = Volatile.Read(ref _writerState);
+        var state = Volatile.Read(ref _emit.WriterState);
         if (state == Sleeping || (state == Polling && _ring.Count >= _wakeThreshold))
         {
             Wake();
@@ -248,7 +250,7 @@ public sealed class TraceFileWriter : IHeapEventSink, IDisposable
 
     private void Wake()
     {
-        if (Interlocked.Exchange(ref _writerState, Busy) != Busy)
+        if (Interlocked.Exchange(ref _emit.WriterState, Busy) != Busy)
         {
             try
             {
@@ -273,7 +275,7 @@ public sealed class TraceFileWriter : IHeapEventSink, IDisposable
         _encoder.AppendHeader(DateTimeOffset.UtcNow, Environment.ProcessId, ProcessName());
         while (true)
         {
-            var closing = _closing;
+            var closing = Volatile.Read(ref _emit.Closing);
             var drained = 0;
             while (_ring.TryPeek(out var heapEvent))
             {
@@ -337,17 +339,17 @@ public sealed class TraceFileWriter : IHeapEventSink, IDisposable
         // An interlocked exchange, not a volatile write: the state must be visible before the ring is read
         // (a plain store followed by a load may be reordered, even on x86), or a producer that published
         // in between would see Busy and not wake a writer that saw an empty ring.
-        Interlocked.Exchange(ref _writerState, quiet ? Sleeping : Polling);
-        if (_ring.Tail != _ring.Head || _closing || Volatile.Read(ref _flushRequested) != 0)
+        Interlocked.Exchange(ref _emit.WriterState, quiet ? Sleeping : Polling);
+        if (_ring.Tail != _ring.Head || Volatile.Read(ref _emit.Closing) || Volatile.Read(ref _flushRequested) != 0)
         {
-            Volatile.Write(ref _writerState, Busy);
+            Volatile.Write(ref _emit.WriterState, Busy);
             return;
         }
 
         var timeout = (int)Math.Clamp(untilTimedFlush, 1, quiet ? IdlePollMilliseconds : BusyPollMilliseconds);
         _wake.Wait(timeout);
         _wake.Reset();
-        Volatile.Write(ref _writerState, Busy);
+        Volatile.Write(ref _emit.WriterState, Busy);
     }
 
     private void ReportDrops(ref long reported, long total, string reason)
@@ -427,6 +429,31 @@ public sealed class TraceFileWriter : IHeapEventSink, IDisposable
         WriteBatch(ref bufferedEvents, ref unsynced);
         Volatile.Write(ref _handedOver, _ring.Head);
         SyncToDisk();
+    }
+
+    /// <summary>
+    /// What the emitting threads read on every event, alone on its cache lines: the writer thread writes its own
+    /// fields (counts, flush requests, positions) all the time, and a field of those on the same line would cost
+    /// the emitting thread a cache miss each time. Only <see cref="WriterState"/> and <see cref="Closing"/> change,
+    /// and rarely (when the writer waits or wakes, and once at Dispose).
+    /// </summary>
+    [StructLayout(LayoutKind.Explicit, Size = 192)]
+    private struct EmitSide
+    {
+        [FieldOffset(64)]
+        public EventRing Ring;
+
+        [FieldOffset(72)]
+        public DropCounter DroppedFull;
+
+        [FieldOffset(80)]
+        public int WriterState;
+
+        [FieldOffset(84)]
+        public bool Closing;
+
+        [FieldOffset(85)]
+        public bool DropWhenFull;
     }
 
     /// <summary>Dropped events by reason, as counted in "dropped" lines.</summary>
