@@ -1,14 +1,12 @@
 // Where the time of a tracked pair goes: a raw malloc+free pair plus, one at a time, each thing
 // the host region, the tracker and its events add. Results are per pair; subtract Raw for the
-// marginal cost. The event rows do per pair what a traced pair does twice (two events): an
-// interlocked increment (the sequence number), the region lookup by address on the host heap,
-// and building a compact event and passing it through the trace ring (enqueue, then dequeue on
-// the same thread, so no other core is involved).
+// marginal cost. The event rows do per pair what a traced pair does for its two events: two
+// interlocked increments (the sequence numbers) and two region lookups by address on the host
+// heap. (The ring's cost is measured with its consumer on another thread, in
+// TraceWriterBenchmarks.EmitOnly.)
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using BenchmarkDotNet.Attributes;
-using MemTrace.Diagnostics;
-using MemTrace.Diagnostics.Sinks;
 using MemTrace.Tracking;
 
 namespace MemTrace.Benchmarks;
@@ -18,7 +16,6 @@ public unsafe class CostBreakdownBenchmarks
 {
     private const int Pairs = 1024;
     private readonly byte[] _state = new byte[4096];
-    private readonly EventRing _ring = new(1024);
     private HeapCaps? _heap;
     private long _sink;
     private long _counter;
@@ -120,28 +117,6 @@ public unsafe class CostBreakdownBenchmarks
         }
 
         _sink = sum;
-    }
-
-    [Benchmark(OperationsPerInvoke = Pairs)]
-    public void RawPlusTwoEventsThroughTheRing()
-    {
-        var ring = _ring;
-        for (var i = 0; i < Pairs; i++)
-        {
-            var p = NativeMemory.Alloc(64);
-            RingRoundTrip(ring, p, HeapEventKind.Allocation, i);
-            RingRoundTrip(ring, p, HeapEventKind.Free, i);
-            NativeMemory.Free(p);
-        }
-    }
-
-    [MethodImpl(MethodImplOptions.NoInlining)]
-    private static void RingRoundTrip(EventRing ring, void* p, HeapEventKind kind, long i)
-    {
-        var e = new HeapEvent { Kind = kind, Sequence = i, UtcTicks = i, ThreadId = 1, Address = (nuint)p, Size = 64, Caps = MallocCaps.Default, RequestNumber = i, SiteId = 9, AllocSiteId = 8, RegionId = 1 };
-        ring.TryEnqueue(in e);
-        ring.TryPeek(out _);
-        ring.Release();
     }
 
     [MethodImpl(MethodImplOptions.NoInlining)]

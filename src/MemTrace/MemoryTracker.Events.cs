@@ -134,16 +134,22 @@ public sealed unsafe partial class MemoryTracker
             SnapshotIfDue(tick);
         }
 
-        var region = Heap.RegionNameIdOf(block);
+        var region = -1;
         var metrics = _metrics;
-        if (metrics is not null)
+        if (metrics is not null && metrics.RecordsSizes)
         {
+            region = Heap.RegionNameIdOf(block);
             RecordSize(metrics, size, region);
         }
 
         if ((_eventKinds & (1 << (int)HeapEventKind.Allocation)) == 0)
         {
             return;
+        }
+
+        if (region < 0)
+        {
+            region = Heap.RegionNameIdOf(block);
         }
 
         var heapEvent = new HeapEvent(

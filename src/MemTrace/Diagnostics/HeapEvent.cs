@@ -56,15 +56,15 @@ public readonly struct HeapEvent
         _data.Caps = caps;
         _data.ThreadId = threadId;
         _data.Region = region;
-        _data.Kind = (byte)kind;
+        _data.Kind = kind;
         _details = null;
     }
 
     /// <summary>What happened.</summary>
     public HeapEventKind Kind
     {
-        get => (HeapEventKind)_data.Kind;
-        init => _data.Kind = (byte)value;
+        get => _data.Kind;
+        init => _data.Kind = value;
     }
 
     /// <summary>

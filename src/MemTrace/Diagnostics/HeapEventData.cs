@@ -34,5 +34,5 @@ internal struct HeapEventData
     /// <summary>The region name's id in the <see cref="RegionNameRegistry"/> (0: none).</summary>
     public int Region;
 
-    public byte Kind;
+    public HeapEventKind Kind;
 }

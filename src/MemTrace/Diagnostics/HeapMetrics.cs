@@ -31,7 +31,8 @@ namespace MemTrace.Diagnostics;
 /// Unbounded (process heap) regions report no free figures.
 /// <para>Cost: the gauges and counters are read when a listener collects them. The size histogram needs every
 /// allocation: while this observes a tracker, each tracked allocation makes one call out of line that tests
-/// whether a listener has enabled the histogram (a few nanoseconds), and records the size when one has.</para>
+/// whether a listener has enabled the histogram (a few nanoseconds, see docs/benchmarks.md), and records the
+/// size when one has.</para>
 /// </remarks>
 /// <example>
 /// <code>
@@ -113,6 +114,9 @@ public sealed class HeapMetrics : IHeapEventSink, IDisposable
         Volatile.Read(ref _tracker)?.DetachMetrics(this);
         _meter.Dispose();
     }
+
+    /// <summary>Whether a listener has enabled the size histogram (the tracker looks up nothing for it otherwise).</summary>
+    internal bool RecordsSizes => _allocationSizes.Enabled;
 
     /// <summary>Records one allocation of the observed tracker (called by the tracker, off its hot path).</summary>
     [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]

@@ -139,6 +139,12 @@ public sealed class TraceFileWriter : IHeapEventSink, IDisposable
         ref var emit = ref _emit;
         if (Volatile.Read(ref emit.Closing) || !emit.Ring.TryEnqueue(in heapEvent))
         {
+            if (emit.DropWhenFull && !Volatile.Read(ref emit.Closing))
+            {
+                emit.DroppedFull.Increment(); // Counted on this thread, no call.
+                return;
+            }
+
             EmitSlow(in heapEvent);
             return;
         }

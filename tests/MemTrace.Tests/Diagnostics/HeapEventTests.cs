@@ -74,6 +74,7 @@ public unsafe class HeapEventTests
         Assert.Equal(0u, e.AllocSiteId);
         Assert.Equal(0, e.RegionId);
         Assert.False(RegionNameRegistry.IsKnown(region));
+        Assert.Equal((HeapEventKind)1000, new HeapEvent { Kind = (HeapEventKind)1000 }.Kind);
     }
 
     [Fact]

@@ -48,7 +48,7 @@ internal sealed class TraceLineEncoder
     public void AppendEvent(in HeapEvent e)
     {
         ref readonly var data = ref HeapEvent.DataOf(in e);
-        if (e.Details is null && data.Kind <= (byte)HeapEventKind.FailedAllocation)
+        if (e.Details is null && (uint)data.Kind <= (uint)HeapEventKind.FailedAllocation)
         {
             AppendOperation(in data);
             return;
@@ -139,7 +139,7 @@ internal sealed class TraceLineEncoder
     /// <summary>An allocation, free, realloc or failure as a tracker emits it: sites and region as ids.</summary>
     private void AppendOperation(in HeapEventData e)
     {
-        var kind = (HeapEventKind)e.Kind;
+        var kind = e.Kind;
         Raw("{\"kind\":\""u8);
         Raw(KindName(kind));
         Raw("\",\"seq\":"u8);
