@@ -30,11 +30,12 @@ namespace MemTrace.Diagnostics;
 /// <remarks>
 /// <para>Line format: see <see cref="TraceFormat"/> and docs/tracing.md. Read traces with <see cref="TraceReader"/>
 /// or <c>memtrace report</c>.</para>
-/// <para>Cost on the emitting thread: a CAS and an 80-byte copy into the ring, about 10 ns (see
-/// docs/benchmarks.md). Throughput is bounded by the writer thread (a few million events per
-/// second on one core); with <see cref="TraceBufferFullMode.Wait"/> a program that emits faster
-/// slows to that pace, with <see cref="TraceBufferFullMode.Drop"/> it does not, and the file counts
-/// what was dropped.</para>
+/// <para>Cost on the emitting thread: a CAS and an 80-byte copy into the ring. The slot's cache line
+/// comes from the writer's core, which makes that from about 20 ns to over 100 ns per event, the more
+/// the closer behind the writer reads; a dropped event costs about 4 ns (see docs/benchmarks.md).
+/// Throughput is bounded by the writer thread (about six million events per second on one core);
+/// with <see cref="TraceBufferFullMode.Wait"/> a program that emits faster slows to that pace, with
+/// <see cref="TraceBufferFullMode.Drop"/> it does not, and the file counts what was dropped.</para>
 /// </remarks>
 public sealed class TraceFileWriter : IHeapEventSink, IDisposable
 {
