@@ -2,9 +2,11 @@
 // thread, encoding and writing on the writer's, Flush waits until the operating system has every
 // line). Baseline in the same run: writing the same bytes, already encoded, in the same 64 KiB
 // batches — the I/O floor. Also the cost of Emit alone on the emitting thread (the ring copy).
-// Events alternate allocation and free at a real call site, as a tracked program emits them.
+// Events alternate allocation and free at a real call site, as a tracked program emits them:
+// call sites and region as interned ids, as a tracker builds them.
 using BenchmarkDotNet.Attributes;
 using MemTrace.Diagnostics;
+using MemTrace.Tracking;
 
 namespace MemTrace.Benchmarks;
 
@@ -27,8 +29,9 @@ public class TraceWriterBenchmarks
     [GlobalSetup]
     public void Setup()
     {
-        var allocSite = new CallSite(AllocationMethod.Malloc, "/home/dev/firmware/src/network/PacketQueue.cs", 118, "Enqueue", "packet");
-        var freeSite = new CallSite(AllocationMethod.Free, "/home/dev/firmware/src/network/PacketQueue.cs", 164, "Dequeue", "packet");
+        var allocSite = CallSiteRegistry.GetId(AllocationMethod.Malloc, "/home/dev/firmware/src/network/PacketQueue.cs", 118, "Enqueue", "packet");
+        var freeSite = CallSiteRegistry.GetId(AllocationMethod.Free, "/home/dev/firmware/src/network/PacketQueue.cs", 164, "Dequeue", "packet");
+        var region = RegionNameRegistry.IdOf("DRAM");
         var time = DateTimeOffset.UtcNow;
         _events = new HeapEvent[Events];
         for (var i = 0; i < Events; i++)
@@ -44,9 +47,9 @@ public class TraceWriterBenchmarks
                 Size = (nuint)(64 + (i / 2 % 512)),
                 Caps = MallocCaps.Bit8 | MallocCaps.Internal,
                 RequestNumber = (i / 2) + 1,
-                Site = allocation ? allocSite : freeSite,
-                AllocatedAt = allocation ? null : allocSite,
-                RegionName = "DRAM",
+                SiteId = allocation ? allocSite : freeSite,
+                AllocSiteId = allocation ? 0 : allocSite,
+                RegionId = region,
             };
         }
 

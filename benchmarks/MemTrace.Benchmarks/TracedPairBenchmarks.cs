@@ -2,7 +2,9 @@
 // host heap) with the tracker alone (the baseline), with a sink that does nothing (the cost of
 // the tracker building two events), with the trace file in wait mode (nothing lost: the pair
 // runs at the writer's pace once its ring is full), and in drop mode (the emitting thread's
-// cost; the drop count says how much of the trace that rate loses).
+// cost; the drop count says how much of the trace that rate loses). Also a pipeline whose only
+// sink takes warnings (no allocation or free event is built: the cost of the gate) and a
+// HeapMetrics observing the tracker with no listener (the size histogram's test per allocation).
 using BenchmarkDotNet.Attributes;
 using MemTrace.Diagnostics;
 
@@ -18,6 +20,7 @@ public unsafe class TracedPairBenchmarks
     private MemoryTracker? _tracker;
     private HeapEventPipeline? _pipeline;
     private TraceFileWriter? _writer;
+    private HeapMetrics? _metrics;
 
     [GlobalSetup(Target = nameof(TrackerAlone))]
     public void SetupAlone() => Setup(null);
@@ -31,9 +34,20 @@ public unsafe class TracedPairBenchmarks
     [GlobalSetup(Target = nameof(TrackerWithTraceFileDrop))]
     public void SetupDrop() => SetupTrace(TraceBufferFullMode.Drop);
 
+    [GlobalSetup(Target = nameof(TrackerWithWarningOnlySink))]
+    public void SetupWarningOnly() => Setup(new HeapEventPipelineBuilder().WriteTo.Sink(new NullSink(), HeapEventLevel.Warning).Build());
+
+    [GlobalSetup(Target = nameof(TrackerWithMetricsNoListener))]
+    public void SetupMetrics()
+    {
+        Setup(null);
+        _metrics = new HeapMetrics(_tracker!);
+    }
+
     [GlobalCleanup]
     public void Cleanup()
     {
+        _metrics?.Dispose();
         _tracker?.Dispose();
         _heap?.Dispose();
         if (_writer is not null)
@@ -56,6 +70,12 @@ public unsafe class TracedPairBenchmarks
 
     [Benchmark(OperationsPerInvoke = SizeTrace.Length)]
     public void TrackerWithTraceFileDrop() => Pairs();
+
+    [Benchmark(OperationsPerInvoke = SizeTrace.Length)]
+    public void TrackerWithWarningOnlySink() => Pairs();
+
+    [Benchmark(OperationsPerInvoke = SizeTrace.Length)]
+    public void TrackerWithMetricsNoListener() => Pairs();
 
     private void Pairs()
     {

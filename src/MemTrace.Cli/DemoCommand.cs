@@ -1,6 +1,10 @@
-// `memtrace demo`: the seed's example program (its README's app_main), step by step.
+// `memtrace demo`: the seed's example program (its README's app_main), step by step. With
+// --trace, a short workload afterwards fills a trace for `memtrace report`; with --metrics, the
+// tracker publishes the "MemTrace" meter and heap traffic goes on for --duration seconds so that
+// dotnet-counters (or any metrics tool) can watch a running program.
 using System.CommandLine;
 using System.Text;
+using MemTrace.Diagnostics;
 
 namespace MemTrace.Cli;
 
@@ -11,20 +15,47 @@ internal static class DemoCommand
     {
         var layout = LayoutOption.Create();
         var trace = new Option<string?>("--trace") { Description = "Also write a JSON Lines trace of every heap event to this file, after a short workload that gives `memtrace report` something to show." };
+        var metrics = new Option<bool>("--metrics") { Description = "Publish the meter 'MemTrace' (live bytes and blocks, free, minimum free and largest free block per region and caps, counters, size histogram) and keep heap traffic running for --duration seconds: watch it with `dotnet-counters monitor -p PID --counters MemTrace`. Failures and memory errors are counted, not printed, while it runs." };
+        var duration = new Option<int>("--duration") { Description = "With --metrics: how long the traffic runs, in seconds (Ctrl+C stops it earlier).", DefaultValueFactory = _ => DefaultMetricsSeconds };
         var command = new Command("demo", "Run the seed's example: two tracked allocations, listings, frees, then memory info.")
         {
             layout,
             trace,
+            metrics,
+            duration,
         };
+        duration.Validators.Add(result =>
+        {
+            if (result.GetValueOrDefault<int>() is < 1 or > 86_400)
+            {
+                result.AddError("--duration must be between 1 and 86400 seconds.");
+            }
+        });
         command.SetAction(result =>
         {
             var output = result.InvocationConfiguration.Output;
             var error = result.InvocationConfiguration.Error;
             var chosen = LayoutOption.Resolve(result.GetValue(layout)!, error);
-            return chosen is null ? 2 : Run(output, chosen, result.GetValue(trace), error);
+            if (chosen is null)
+            {
+                return 2;
+            }
+
+            using var stop = new CancellationTokenSource();
+            Console.CancelKeyPress += (_, e) =>
+            {
+                e.Cancel = true;
+                stop.Cancel();
+            };
+            return result.GetValue(metrics)
+                ? RunWithMetrics(output, chosen, result.GetValue(trace), TimeSpan.FromSeconds(result.GetValue(duration)), stop.Token, error)
+                : Run(output, chosen, result.GetValue(trace), error);
         });
         return command;
     }
+
+    /// <summary>How long --metrics keeps the traffic running when --duration is not given.</summary>
+    public const int DefaultMetricsSeconds = 30;
 
     /// <summary>Runs the demo on the default layout (an ESP32 with 4 MiB of PSRAM).</summary>
     public static int Run(TextWriter output) => Run(output, HeapLayout.FromName(LayoutOption.DefaultName));
@@ -37,9 +68,16 @@ internal static class DemoCommand
     /// <param name="layout">The memory map to run on.</param>
     /// <param name="tracePath">A trace file to write, or null.</param>
     /// <param name="error">Where a layout that cannot be built is reported; null for <paramref name="output"/>.</param>
-    public static unsafe int Run(TextWriter output, HeapLayout layout, string? tracePath = null, TextWriter? error = null)
+    public static int Run(TextWriter output, HeapLayout layout, string? tracePath = null, TextWriter? error = null) =>
+        Run(output, layout, tracePath, error, null, CancellationToken.None);
+
+    /// <summary>Runs the demo, then publishes the meter and keeps heap traffic running for <paramref name="period"/> or until <paramref name="stop"/>.</summary>
+    public static int RunWithMetrics(TextWriter output, HeapLayout layout, string? tracePath, TimeSpan period, CancellationToken stop, TextWriter? error = null) =>
+        Run(output, layout, tracePath, error, period, stop);
+
+    private static unsafe int Run(TextWriter output, HeapLayout layout, string? tracePath, TextWriter? error, TimeSpan? metricsFor, CancellationToken stop)
     {
-        using var heap = CreateHeap(layout, output, error ?? output);
+        using var heap = CreateHeap(layout, metricsFor is null ? output : null, error ?? output);
         if (heap is null)
         {
             return 2;
@@ -52,6 +90,7 @@ internal static class DemoCommand
         }
 
         using var tracker = new MemoryTracker(heap, new MemoryTrackerOptions { Output = output, Events = events });
+        using var metrics = metricsFor is null ? null : new HeapMetrics(tracker);
 
         output.WriteLine($"MemTrace demo on the '{heap.Layout.Name}' layout");
         output.WriteLine();
@@ -108,15 +147,20 @@ internal static class DemoCommand
             DemoWorkload.Run(tracker, output, tracePath!);
         }
 
+        if (metricsFor is { } period)
+        {
+            DemoWorkload.RunForMetrics(tracker, output, period, stop);
+        }
+
         return ok ? 0 : 1;
     }
 
     /// <summary>The heap of <paramref name="layout"/>, or null with the reason written to <paramref name="error"/> (its regions' memory could not be had).</summary>
-    private static HeapCaps? CreateHeap(HeapLayout layout, TextWriter output, TextWriter error)
+    private static HeapCaps? CreateHeap(HeapLayout layout, TextWriter? errorOutput, TextWriter error)
     {
         try
         {
-            return new HeapCaps(layout, new HeapCapsOptions { ErrorOutput = output });
+            return new HeapCaps(layout, new HeapCapsOptions { ErrorOutput = errorOutput });
         }
         catch (Exception e) when (e is ArgumentException or OutOfMemoryException)
         {

@@ -2,8 +2,13 @@
 // half of firmware-like heap traffic so that the trace has something to show in
 // `memtrace report` — packet buffers coming and going in internal DMA memory, camera frames in
 // PSRAM, internal memory filled and half freed (fragmentation), one request too large for any
-// region (a failed allocation), one deliberate double free (a memory error), and two blocks
-// left allocated on purpose (leaks). Seeded, so every run draws the same sizes.
+// region (a failed allocation), one deliberate double free (a memory error), a packet grown in
+// place or moved (a realloc), a checkpoint when traffic starts, and two blocks left allocated on
+// purpose (leaks): every kind of event. Seeded, so every run draws the same sizes.
+//
+// RunForMetrics is the traffic of `memtrace demo --metrics`: steady packet traffic around a few
+// long-lived tables, with a failed request and a double free four times a second, so that every
+// instrument of the MemTrace meter moves while a tool watches.
 using MemTrace.Diagnostics;
 
 namespace MemTrace.Cli;
@@ -41,12 +46,19 @@ internal static unsafe class DemoWorkload
         tracker.Calloc(out byte* wifi_rx_buffers, 8, 1600, MallocCaps.Dma);
 
         // Traffic: a queue of packet buffers whose depth swells and shrinks; a PSRAM frame every 40 packets.
+        tracker.Checkpoint("traffic");
         var packets = new Queue<nint>();
         var frames = new Queue<nint>();
         for (var i = 0; i < 1600; i++)
         {
             if (tracker.Malloc(out byte* packet, (nuint)random.Next(64, 1537), MallocCaps.Dma | MallocCaps.Bit8))
             {
+                if (i == 800)
+                {
+                    // A fragmented datagram: its buffer grows to hold the next fragment.
+                    tracker.Realloc(ref packet, 1600, MallocCaps.Dma | MallocCaps.Bit8);
+                }
+
                 packets.Enqueue((nint)packet);
             }
 
@@ -143,5 +155,64 @@ internal static unsafe class DemoWorkload
 
         output.WriteLine($"== trace: {tracker.TotalAllocations} allocations, {tracker.LiveBlocks} blocks left live on purpose (config_table at 0x{(nuint)config_table:x}, wifi_rx_buffers at 0x{(nuint)wifi_rx_buffers:x})");
         output.WriteLine($"   written to {tracePath}; see it with: memtrace report {tracePath} --html report.html");
+    }
+
+    /// <summary>Steady traffic for --metrics: until <paramref name="period"/> has passed or <paramref name="stop"/> is signalled.</summary>
+    public static void RunForMetrics(MemoryTracker tracker, TextWriter output, TimeSpan period, CancellationToken stop)
+    {
+        var random = new Random(7);
+
+        // Long-lived tables: what the live figures show between rounds.
+        tracker.Malloc(out byte* sensor_table, 2048, MallocCaps.Internal | MallocCaps.Bit8);
+        tracker.Calloc(out byte* dma_descriptors, 16, 256, MallocCaps.Dma);
+        var pid = Environment.ProcessId;
+        output.WriteLine();
+        output.WriteLine($"== metrics: meter '{HeapMetrics.MeterName}' of process {pid}, traffic for {period.TotalSeconds:F0} s; watch it with: dotnet-counters monitor -p {pid} --counters {HeapMetrics.MeterName}");
+        output.Flush();
+
+        // Failures are counted, not logged with heap information each time (the heap's error reports are off too).
+        var log = tracker.Output;
+        tracker.Output = null;
+        var packets = new Queue<nint>();
+        var end = Environment.TickCount64 + (long)period.TotalMilliseconds;
+        for (var round = 0; Environment.TickCount64 < end && !stop.IsCancellationRequested; round++)
+        {
+            for (var i = 0; i < 50; i++)
+            {
+                if (tracker.Malloc(out byte* packet, (nuint)random.Next(64, 1537), MallocCaps.Dma | MallocCaps.Bit8))
+                {
+                    packets.Enqueue((nint)packet);
+                }
+
+                while (packets.Count > 32)
+                {
+                    var done = (byte*)packets.Dequeue();
+                    tracker.Free(ref done);
+                }
+            }
+
+            if (round % 5 == 0)
+            {
+                // Four times a second: a request no region can serve, and a double free (counted, not printed).
+                tracker.Malloc(out byte* video_buffer, 8 * 1024 * 1024, MallocCaps.Spiram);
+                tracker.Malloc(out byte* scratch, 96, MallocCaps.Default);
+                var alias = scratch;
+                tracker.Free(ref scratch);
+                tracker.Free(ref alias);
+            }
+
+            stop.WaitHandle.WaitOne(50);
+        }
+
+        while (packets.TryDequeue(out var left))
+        {
+            var done = (byte*)left;
+            tracker.Free(ref done);
+        }
+
+        tracker.Free(ref sensor_table);
+        tracker.Free(ref dma_descriptors);
+        tracker.Output = log;
+        output.WriteLine($"== metrics: {tracker.TotalAllocations} allocations, {tracker.FailedAllocationCount} failed, {tracker.Heap.ErrorCount} memory errors");
     }
 }

@@ -95,6 +95,10 @@ public sealed unsafe partial class HeapCaps
     /// <summary>The name of the region that holds <paramref name="ptr"/>, or null.</summary>
     internal string? RegionNameOf(void* ptr) => FindRegion(ptr)?.Name;
 
+    /// <summary>The id of the name of the region that holds <paramref name="ptr"/> (RegionNameRegistry), or 0: what heap events carry.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal int RegionNameIdOf(void* ptr) => FindRegion(ptr)?.NameId ?? 0;
+
     /// <summary>
     /// The number of the region that holds <paramref name="ptr"/>, or -1: an index that tells apart regions with the
     /// same name (an ESP32's two DRAM regions), stable for the heap's life: the layout's order, then regions added at

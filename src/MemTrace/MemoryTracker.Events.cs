@@ -1,8 +1,22 @@
-// Events: what the tracker tells its sink. Every emit method is off the hot path (NoInlining)
-// and is called only when a sink is attached, so without one a tracked pair pays one null test
-// per operation. A sink that throws is reported to the self-log and never breaks the operation.
-// Event times come from the shared coarse clock (a few milliseconds of resolution, one load);
-// the sequence number gives the exact order.
+// Events: what the tracker tells its sink.
+//
+// The hot path tests one field, _eventGate, a mask of event kinds (HeapEventKindMask): an emit
+// method is called only for a kind that some sink takes (the pipeline's mask: its sinks' levels
+// and kind filters), that triggers the periodic snapshot check, or that feeds HeapMetrics' size
+// histogram. So with no sink, with an empty pipeline, or with sinks that take only warnings and
+// errors, an allocation or free builds no event and costs one test of a field.
+//
+// The emit methods are off the hot path (NoInlining) and build the compact HeapEvent in place:
+// call sites and the region are ids, the time is the coarse clock's tick (one load, converted to
+// UTC ticks with one multiply-add), the thread id comes from the caller's cell. The event goes
+// straight to the one sink of a simple pipeline (into the ring of a TraceFileWriter). A sink that
+// throws is reported to the self-log and never breaks the operation.
+//
+// Sequence numbers come from one interlocked increment per event: a total order that respects
+// what happened before what across threads, which the trace and the report rely on (a free on
+// one thread comes after the allocation on another). The periodic snapshot check compares the
+// tick already loaded with the time the next snapshot is due; the snapshot takes its number
+// before the event that triggered it.
 using System.Runtime.CompilerServices;
 using MemTrace.Diagnostics;
 using MemTrace.Internals;
@@ -12,131 +26,326 @@ namespace MemTrace;
 
 public sealed unsafe partial class MemoryTracker
 {
-    private readonly IHeapEventSink? _events;
-    private readonly long _snapshotIntervalMilliseconds;
+    private readonly Lock _eventGateLock = new();
+    private IHeapEventSink? _events;
+    private HeapEventPipeline? _pipeline;
+    private HeapMetrics? _metrics;
+    private int _eventKinds;
+    private int _eventGate;
+    private bool _errorEvents;
+    private long _snapshotIntervalMilliseconds;
+    private long _nextSnapshot = long.MaxValue;
+    private long _eventTimeBase;
     private long _eventSequence;
-    private long _lastSnapshot;
 
     /// <summary>The sink this tracker emits to, if any.</summary>
     public IHeapEventSink? Events => _events;
 
-    [MethodImpl(MethodImplOptions.NoInlining)]
-    private void EmitAllocation(void* block, nuint size, MallocCaps caps, uint site, long request) =>
-        Emit(new HeapEvent
-        {
-            Kind = HeapEventKind.Allocation,
-            Sequence = Interlocked.Increment(ref _eventSequence),
-            Time = ToTime(CoarseClock.Now),
-            ThreadId = Environment.CurrentManagedThreadId,
-            Address = (nuint)block,
-            Size = size,
-            Caps = caps,
-            RequestNumber = request,
-            Site = CallSiteRegistry.Get(site),
-            RegionName = Heap.RegionNameOf(block),
-        });
+    /// <summary>The sequence number of the last event built (0 when none was): a test hook that shows which events were built at all.</summary>
+    internal long LastEventSequence => Volatile.Read(ref _eventSequence);
 
-    [MethodImpl(MethodImplOptions.NoInlining)]
-    private void EmitFree(in TrackedRecord record, uint freeSite) =>
-        Emit(new HeapEvent
-        {
-            Kind = HeapEventKind.Free,
-            Sequence = Interlocked.Increment(ref _eventSequence),
-            Time = ToTime(CoarseClock.Now),
-            ThreadId = Environment.CurrentManagedThreadId,
-            Address = record.Address,
-            Size = record.Size,
-            Caps = (MallocCaps)record.Caps,
-            RequestNumber = record.RequestNumber,
-            Site = CallSiteRegistry.Get(freeSite),
-            AllocatedAt = CallSiteRegistry.Get(record.AllocSite),
-            RegionName = Heap.RegionNameOf((void*)record.Address),
-        });
+    /// <summary>The kinds the tracker calls an emit method for, as bits (<see cref="HeapEventKindMask"/>).</summary>
+    internal int EventGate => Volatile.Read(ref _eventGate);
 
-    [MethodImpl(MethodImplOptions.NoInlining)]
-    private void EmitReallocation(in TrackedRecord record, nuint previousAddress, nuint previousSize, uint site) =>
-        Emit(new HeapEvent
-        {
-            Kind = HeapEventKind.Reallocation,
-            Sequence = Interlocked.Increment(ref _eventSequence),
-            Time = ToTime(CoarseClock.Now),
-            ThreadId = Environment.CurrentManagedThreadId,
-            Address = record.Address,
-            Size = record.Size,
-            PreviousAddress = previousAddress,
-            PreviousSize = previousSize,
-            Caps = (MallocCaps)record.Caps,
-            RequestNumber = record.RequestNumber,
-            Site = CallSiteRegistry.Get(site),
-            AllocatedAt = CallSiteRegistry.Get(record.AllocSite),
-            RegionName = Heap.RegionNameOf((void*)record.Address),
-        });
+    /// <summary>Whether the emit method of <paramref name="kind"/> must be called: one test of a field.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private bool EmitsEvent(HeapEventKind kind) => (_eventGate & (1 << (int)kind)) != 0;
 
-    [MethodImpl(MethodImplOptions.NoInlining)]
-    private void EmitFailure(AllocationRecord failure) =>
-        Emit(new HeapEvent
-        {
-            Kind = HeapEventKind.FailedAllocation,
-            Sequence = Interlocked.Increment(ref _eventSequence),
-            Time = ToTime(CoarseClock.Now),
-            ThreadId = Environment.CurrentManagedThreadId,
-            Size = failure.Size,
-            Caps = failure.Caps,
-            RequestNumber = failure.RequestNumber,
-            Site = failure.AllocatedAt,
-        });
-
-    private void OnHeapError(object? sender, MemoryErrorEventArgs e) =>
-        Emit(new HeapEvent
-        {
-            Kind = HeapEventKind.MemoryError,
-            Sequence = Interlocked.Increment(ref _eventSequence),
-            Time = ToTime(CoarseClock.Now),
-            ThreadId = Environment.CurrentManagedThreadId,
-            Address = e.Error.Address,
-            Size = e.Error.BlockSize ?? 0,
-            Error = e.Error,
-            Site = e.Error.DetectedAt ?? CallSiteRegistry.Get(CallSiteRegistry.Unlocated(e.Error.Operation)),
-            AllocatedAt = e.Error.Block?.AllocatedAt,
-            RequestNumber = e.Error.Block?.RequestNumber ?? 0,
-            RegionName = e.Error.RegionName,
-        });
-
-    /// <summary>Emits a snapshot of every region's statistics now (when a sink is attached).</summary>
-    internal void EmitSnapshot(string? label = null, HeapEventKind kind = HeapEventKind.Snapshot)
+    /// <summary>Takes the sink and the snapshot interval; called by the constructor once the start time is set.</summary>
+    private void InitializeEvents(MemoryTrackerOptions options)
     {
-        if (_events is null)
+        _events = options.Events;
+        _pipeline = _events as HeapEventPipeline;
+        _eventKinds = _pipeline?.EnabledKinds ?? (_events is null ? 0 : HeapEventKindMask.All);
+        _snapshotIntervalMilliseconds = (long)options.SnapshotInterval.TotalMilliseconds;
+        _eventTimeBase = _startTime.UtcTicks - (_startTick * TimeSpan.TicksPerMillisecond);
+        if (_snapshotIntervalMilliseconds > 0 && HeapEventKindMask.Has(_eventKinds, HeapEventKind.Snapshot))
+        {
+            _nextSnapshot = CoarseClock.Now + _snapshotIntervalMilliseconds;
+        }
+
+        UpdateEventGate();
+    }
+
+    /// <summary>Subscribes to the heap's errors and emits the first snapshot; called by the constructor once the tracker is attached.</summary>
+    private void StartEvents()
+    {
+        if (HeapEventKindMask.Has(_eventKinds, HeapEventKind.MemoryError) || _nextSnapshot != long.MaxValue)
+        {
+            Heap.MemoryErrorDetected += OnHeapError;
+            _errorEvents = true;
+        }
+
+        EmitSnapshot();
+    }
+
+    /// <summary>Emits the last snapshot and unsubscribes; called by Dispose.</summary>
+    private void StopEvents()
+    {
+        EmitSnapshot();
+        _nextSnapshot = long.MaxValue;
+        if (_errorEvents)
+        {
+            Heap.MemoryErrorDetected -= OnHeapError;
+        }
+    }
+
+    /// <summary>Makes <paramref name="metrics"/> record the size of every allocation from now on (in place of any other).</summary>
+    internal void AttachMetrics(HeapMetrics metrics)
+    {
+        Volatile.Write(ref _metrics, metrics);
+        UpdateEventGate();
+    }
+
+    /// <summary>Stops handing allocations to <paramref name="metrics"/>, if it is the one attached.</summary>
+    internal void DetachMetrics(HeapMetrics metrics)
+    {
+        if (Interlocked.CompareExchange(ref _metrics, null, metrics) == metrics)
+        {
+            UpdateEventGate();
+        }
+    }
+
+    private void UpdateEventGate()
+    {
+        lock (_eventGateLock)
+        {
+            var gate = _eventKinds;
+            if (_nextSnapshot != long.MaxValue)
+            {
+                gate |= HeapEventKindMask.Operations;
+            }
+
+            if (Volatile.Read(ref _metrics) is not null)
+            {
+                gate |= HeapEventKindMask.Of(HeapEventKind.Allocation);
+            }
+
+            Volatile.Write(ref _eventGate, gate);
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private void EmitAllocation(void* block, nuint size, MallocCaps caps, uint site, long request, int threadId)
+    {
+        var tick = CoarseClock.Now;
+        if (tick >= _nextSnapshot)
+        {
+            SnapshotIfDue(tick);
+        }
+
+        var region = -1;
+        var metrics = _metrics;
+        if (metrics is not null && metrics.RecordsSizes)
+        {
+            region = Heap.RegionNameIdOf(block);
+            RecordSize(metrics, size, region);
+        }
+
+        if ((_eventKinds & (1 << (int)HeapEventKind.Allocation)) == 0)
         {
             return;
         }
 
-        Volatile.Write(ref _lastSnapshot, CoarseClock.Now);
-        Send(new HeapEvent
+        if (region < 0)
         {
-            Kind = kind,
-            Label = label,
-            Regions = Heap.SnapshotRegions(),
-            LiveBlocks = LiveBlocks,
-            LiveBytes = LiveBytes,
-            Sequence = Interlocked.Increment(ref _eventSequence),
-            Time = ToTime(CoarseClock.Now),
-            ThreadId = Environment.CurrentManagedThreadId,
-        });
-    }
-
-    /// <summary>Sends a stamped event; emits a periodic snapshot first when one is due.</summary>
-    private void Emit(in HeapEvent heapEvent)
-    {
-        if (_snapshotIntervalMilliseconds > 0)
-        {
-            var last = Volatile.Read(ref _lastSnapshot);
-            if (CoarseClock.Now - last >= _snapshotIntervalMilliseconds && Interlocked.CompareExchange(ref _lastSnapshot, CoarseClock.Now, last) == last)
-            {
-                EmitSnapshot();
-            }
+            region = Heap.RegionNameIdOf(block);
         }
 
-        Send(heapEvent);
+        var heapEvent = new HeapEvent(
+            HeapEventKind.Allocation,
+            Interlocked.Increment(ref _eventSequence),
+            _eventTimeBase + (tick * TimeSpan.TicksPerMillisecond),
+            threadId,
+            (nuint)block,
+            size,
+            (uint)caps,
+            request,
+            site,
+            allocSite: 0,
+            region);
+        Dispatch(in heapEvent);
+    }
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private void EmitFree(in TrackedRecord record, uint freeSite)
+    {
+        var tick = CoarseClock.Now;
+        if (tick >= _nextSnapshot)
+        {
+            SnapshotIfDue(tick);
+        }
+
+        if ((_eventKinds & (1 << (int)HeapEventKind.Free)) == 0)
+        {
+            return;
+        }
+
+        var heapEvent = new HeapEvent(
+            HeapEventKind.Free,
+            Interlocked.Increment(ref _eventSequence),
+            _eventTimeBase + (tick * TimeSpan.TicksPerMillisecond),
+            record.FreeThreadId,
+            record.Address,
+            record.Size,
+            record.Caps,
+            record.RequestNumber,
+            freeSite,
+            record.AllocSite,
+            Heap.RegionNameIdOf((void*)record.Address));
+        Dispatch(in heapEvent);
+    }
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private void EmitReallocation(in TrackedRecord record, nuint previousAddress, nuint previousSize, uint site)
+    {
+        var tick = CoarseClock.Now;
+        if (tick >= _nextSnapshot)
+        {
+            SnapshotIfDue(tick);
+        }
+
+        if ((_eventKinds & (1 << (int)HeapEventKind.Reallocation)) == 0)
+        {
+            return;
+        }
+
+        var heapEvent = new HeapEvent(
+            HeapEventKind.Reallocation,
+            Interlocked.Increment(ref _eventSequence),
+            _eventTimeBase + (tick * TimeSpan.TicksPerMillisecond),
+            Environment.CurrentManagedThreadId,
+            record.Address,
+            record.Size,
+            record.Caps,
+            record.RequestNumber,
+            site,
+            record.AllocSite,
+            Heap.RegionNameIdOf((void*)record.Address),
+            previousAddress,
+            previousSize);
+        Dispatch(in heapEvent);
+    }
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private void EmitFailure(AllocationRecord failure, uint site)
+    {
+        var tick = CoarseClock.Now;
+        if (tick >= _nextSnapshot)
+        {
+            SnapshotIfDue(tick);
+        }
+
+        if ((_eventKinds & (1 << (int)HeapEventKind.FailedAllocation)) == 0)
+        {
+            return;
+        }
+
+        var heapEvent = new HeapEvent(
+            HeapEventKind.FailedAllocation,
+            Interlocked.Increment(ref _eventSequence),
+            _eventTimeBase + (tick * TimeSpan.TicksPerMillisecond),
+            failure.ThreadId,
+            address: 0,
+            failure.Size,
+            (uint)failure.Caps,
+            failure.RequestNumber,
+            site,
+            allocSite: 0,
+            region: 0);
+        Dispatch(in heapEvent);
+    }
+
+    private void OnHeapError(object? sender, MemoryErrorEventArgs e)
+    {
+        var tick = CoarseClock.Now;
+        if (tick >= _nextSnapshot)
+        {
+            SnapshotIfDue(tick);
+        }
+
+        if (!HeapEventKindMask.Has(_eventKinds, HeapEventKind.MemoryError))
+        {
+            return;
+        }
+
+        var heapEvent = new HeapEvent
+        {
+            Kind = HeapEventKind.MemoryError,
+            Sequence = Interlocked.Increment(ref _eventSequence),
+            UtcTicks = _eventTimeBase + (tick * TimeSpan.TicksPerMillisecond),
+            ThreadId = Environment.CurrentManagedThreadId,
+            Address = e.Error.Address,
+            Size = e.Error.BlockSize ?? 0,
+            RequestNumber = e.Error.Block?.RequestNumber ?? 0,
+            Details = new HeapEventDetails
+            {
+                Error = e.Error,
+                Site = e.Error.DetectedAt ?? CallSiteRegistry.Get(CallSiteRegistry.Unlocated(e.Error.Operation)),
+                AllocatedAt = e.Error.Block?.AllocatedAt,
+                RegionName = e.Error.RegionName,
+            },
+        };
+        Dispatch(in heapEvent);
+    }
+
+    /// <summary>Emits a snapshot of every region's statistics now (or a checkpoint), when a sink takes that kind.</summary>
+    internal void EmitSnapshot(string? label = null, HeapEventKind kind = HeapEventKind.Snapshot)
+    {
+        if (!HeapEventKindMask.Has(_eventKinds, kind))
+        {
+            return;
+        }
+
+        var tick = CoarseClock.Now;
+        if (_nextSnapshot != long.MaxValue)
+        {
+            Volatile.Write(ref _nextSnapshot, tick + _snapshotIntervalMilliseconds);
+        }
+
+        var heapEvent = new HeapEvent
+        {
+            Kind = kind,
+            Details = new HeapEventDetails
+            {
+                Label = label,
+                Regions = Heap.SnapshotRegions(),
+                LiveBlocks = LiveBlocks,
+                LiveBytes = LiveBytes,
+            },
+            Sequence = Interlocked.Increment(ref _eventSequence),
+            UtcTicks = _eventTimeBase + (tick * TimeSpan.TicksPerMillisecond),
+            ThreadId = Environment.CurrentManagedThreadId,
+        };
+        Dispatch(in heapEvent);
+    }
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private static void RecordSize(HeapMetrics metrics, nuint size, int region) => metrics.RecordAllocation(size, region);
+
+    /// <summary>Emits the periodic snapshot when it is due and no other thread took it first.</summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private void SnapshotIfDue(long tick)
+    {
+        var due = Volatile.Read(ref _nextSnapshot);
+        if (tick >= due && Interlocked.CompareExchange(ref _nextSnapshot, tick + _snapshotIntervalMilliseconds, due) == due)
+        {
+            EmitSnapshot();
+        }
+    }
+
+    /// <summary>Hands a built event to the pipeline (directly to a simple pipeline's one sink) or to the plain sink.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private void Dispatch(in HeapEvent heapEvent)
+    {
+        var pipeline = _pipeline;
+        if (pipeline is not null)
+        {
+            pipeline.Dispatch(in heapEvent);
+            return;
+        }
+
+        Send(in heapEvent);
     }
 
     private void Send(in HeapEvent heapEvent)

@@ -167,9 +167,9 @@ public sealed unsafe partial class MemoryTracker
             _failureCount++;
         }
 
-        if (_events is not null)
+        if (EmitsEvent(Diagnostics.HeapEventKind.FailedAllocation))
         {
-            EmitFailure(record);
+            EmitFailure(record, site);
         }
 
         var output = Output;

@@ -118,10 +118,9 @@ public sealed unsafe partial class MemoryTracker : IDisposable, IAllocationObser
         _recordAids = _stacks is not null || _owners is not null;
         Output = options.Output;
         _failures = new AllocationRecord[options.FailedAllocationCapacity];
-        _events = options.Events;
-        _snapshotIntervalMilliseconds = (long)options.SnapshotInterval.TotalMilliseconds;
         _startTick = Environment.TickCount64;
         _startTime = DateTimeOffset.UtcNow;
+        InitializeEvents(options);
         _slot = ThreadCells.AcquireSlot();
         try
         {
@@ -134,11 +133,7 @@ public sealed unsafe partial class MemoryTracker : IDisposable, IAllocationObser
         }
 
         CoarseClock.Acquire();
-        if (_events is not null)
-        {
-            heap.MemoryErrorDetected += OnHeapError;
-            EmitSnapshot();
-        }
+        StartEvents();
 
         if (_reportLeaksAtExit)
         {
@@ -250,11 +245,7 @@ public sealed unsafe partial class MemoryTracker : IDisposable, IAllocationObser
             WriteShutdownLeakReport();
         }
 
-        if (_events is not null)
-        {
-            EmitSnapshot();
-            Heap.MemoryErrorDetected -= OnHeapError;
-        }
+        StopEvents();
 
         // No section may start from now on; wait for those in progress, then no thread can reach the store.
         _closing = true;
@@ -587,9 +578,9 @@ public sealed unsafe partial class MemoryTracker : IDisposable, IAllocationObser
         cell.LiveBytes += (long)size;
         cell.LiveBlocks++;
         cell.Allocations++;
-        if (_events is not null)
+        if (EmitsEvent(Diagnostics.HeapEventKind.Allocation))
         {
-            EmitAllocation(block, size, caps, site, request);
+            EmitAllocation(block, size, caps, site, request, cell.ThreadId);
         }
     }
 
@@ -613,7 +604,7 @@ public sealed unsafe partial class MemoryTracker : IDisposable, IAllocationObser
             ReleaseAids(cell, handle, size);
         }
 
-        if (_events is not null)
+        if (EmitsEvent(Diagnostics.HeapEventKind.Free))
         {
             ReleaseWithEvent(cell, handle, record, freeSite);
             return;
@@ -661,10 +652,10 @@ public sealed unsafe partial class MemoryTracker : IDisposable, IAllocationObser
         }
 
         TrackedRecord.EndWrite(ref record, RecordState.Live);
-        var copy = _events is not null ? record : default;
+        var copy = EmitsEvent(Diagnostics.HeapEventKind.Reallocation) ? record : default;
         ExitRecords(cell);
         cell.LiveBytes += (long)size - (long)oldSize;
-        if (_events is not null)
+        if (EmitsEvent(Diagnostics.HeapEventKind.Reallocation))
         {
             EmitReallocation(copy, oldAddress, oldSize, site);
         }

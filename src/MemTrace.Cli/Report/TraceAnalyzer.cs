@@ -4,6 +4,12 @@
 // live at a given moment (to know what a free releases and what leaks at the end), one row per
 // call site, per region and per caps, capped lists of failures and errors, and downsampled time
 // series. A 1 GB trace of a program with a thousand live blocks is analysed in a few megabytes.
+//
+// Threads race into a trace: a free is written after the heap has freed the block, so another
+// thread may allocate the same address and have its allocation written first. An allocation at a
+// live address therefore sets the older block aside (by address and request number) instead of
+// forgetting it; the late free or realloc of that request then finds it there and leaves the new
+// block alone. Only a free that never comes counts as unknown.
 using System.Runtime.InteropServices;
 using MemTrace.Diagnostics;
 
@@ -14,7 +20,11 @@ internal sealed class TraceAnalyzer
     private const int SeriesPoints = 400;
     private const int TopRows = 15;
 
+    /// <summary>Blocks set aside by an allocation at their address, kept this many at most.</summary>
+    private const int MaxDisplaced = 1 << 16;
+
     private readonly Dictionary<nuint, LiveBlock> _live = [];
+    private readonly Dictionary<(nuint Address, long Request), LiveBlock> _displaced = [];
     private readonly Dictionary<CallSite, int> _siteIds = [];
     private readonly List<SiteStats> _sites = [];
     private readonly Dictionary<string, Track> _regions = new(StringComparer.Ordinal);
@@ -80,16 +90,22 @@ internal sealed class TraceAnalyzer
                 _sites[site].Bytes += (long)e.Size;
                 if (_live.Remove(e.Address, out var replaced))
                 {
-                    // An address allocated twice with no free between: a free was dropped. Count it out.
+                    // An address allocated twice with no free between: the free is late (another thread's, written
+                    // after this allocation) or was dropped. Count the old block out; a late free finds it set aside.
                     Release(replaced, seconds);
                     analysis.UnknownFrees++;
+                    SetAside(e.Address, replaced);
                 }
 
                 Hold(new LiveBlock(site, e.Size, Region(e.RegionName), Caps(e.Caps), e.RequestNumber), e.Address, seconds, analysis);
                 break;
             case HeapEventKind.Free:
                 analysis.Frees++;
-                if (_live.Remove(e.Address, out var freed))
+                if (e.RequestNumber != 0 && _displaced.Remove((e.Address, e.RequestNumber)))
+                {
+                    analysis.UnknownFrees--; // The late free of a block set aside: already counted out.
+                }
+                else if (_live.Remove(e.Address, out var freed))
                 {
                     Release(freed, seconds);
                 }
@@ -103,7 +119,13 @@ internal sealed class TraceAnalyzer
                 analysis.Reallocations++;
                 int reallocSite;
                 long request = e.RequestNumber;
-                if (_live.Remove(e.PreviousAddress, out var before))
+                if (e.RequestNumber != 0 && _displaced.Remove((e.PreviousAddress, e.RequestNumber), out var setAside))
+                {
+                    // The late realloc of a block set aside: it was counted out already, it now lives at the new address.
+                    analysis.UnknownFrees--;
+                    reallocSite = setAside.Site;
+                }
+                else if (_live.Remove(e.PreviousAddress, out var before))
                 {
                     Release(before, seconds);
                     reallocSite = before.Site;
@@ -113,6 +135,13 @@ internal sealed class TraceAnalyzer
                 {
                     analysis.UnknownFrees++;
                     reallocSite = SiteOf(e.AllocatedAt ?? e.Site);
+                }
+
+                if (e.Address != e.PreviousAddress && _live.Remove(e.Address, out var clash))
+                {
+                    Release(clash, seconds);
+                    analysis.UnknownFrees++;
+                    SetAside(e.Address, clash);
                 }
 
                 Hold(new LiveBlock(reallocSite, e.Size, Region(e.RegionName), Caps(e.Caps), request), e.Address, seconds, analysis);
@@ -146,6 +175,21 @@ internal sealed class TraceAnalyzer
                 Snapshot(e, seconds);
                 break;
         }
+    }
+
+    private void SetAside(nuint address, LiveBlock block)
+    {
+        if (block.Request == 0)
+        {
+            return;
+        }
+
+        if (_displaced.Count >= MaxDisplaced)
+        {
+            _displaced.Clear(); // Frees that never came: those set aside stay counted as unknown.
+        }
+
+        _displaced[(address, block.Request)] = block;
     }
 
     private void Hold(LiveBlock block, nuint address, double seconds, TraceAnalysis analysis)

@@ -31,7 +31,7 @@ public sealed class HeapEventFilterConfiguration
         return _builder.AddFilter((in HeapEvent e) => !exclude(in e));
     }
 
-    /// <summary>Keeps only events of the given kinds.</summary>
+    /// <summary>Keeps only events of the given kinds. Costs nothing per event: a tracker builds no event of another kind.</summary>
     /// <param name="kinds">The kinds to keep; at least one.</param>
     /// <returns>The builder.</returns>
     /// <exception cref="ArgumentException"><paramref name="kinds"/> is empty or holds a value outside <see cref="HeapEventKind"/>.</exception>
@@ -44,7 +44,7 @@ public sealed class HeapEventFilterConfiguration
             throw new ArgumentException("Name at least one kind.", nameof(kinds));
         }
 
-        var mask = 0u;
+        var mask = 0;
         foreach (var kind in kinds)
         {
             if (!Enum.IsDefined(kind))
@@ -52,9 +52,9 @@ public sealed class HeapEventFilterConfiguration
                 throw new ArgumentException($"{(int)kind} is not a HeapEventKind.", nameof(kinds));
             }
 
-            mask |= 1u << (int)kind;
+            mask |= HeapEventKindMask.Of(kind);
         }
 
-        return _builder.AddFilter((in HeapEvent e) => (mask & (1u << (int)e.Kind)) != 0);
+        return _builder.AddKindFilter(mask);
     }
 }

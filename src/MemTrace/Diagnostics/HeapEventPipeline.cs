@@ -1,10 +1,20 @@
 // HeapEventPipeline: the composed sinks of a tracker, built once by HeapEventPipelineBuilder.
-// Emit tests the minimum level first (one compare, as Serilog's Logger.IsEnabled does), then the
-// filters, then hands the event to each sink through a safe aggregate: a sink or filter that
-// throws is reported to the SelfLog and never reaches the allocation that emitted the event.
+//
+// What the pipeline passes is computed once, as a mask of event kinds (HeapEventKindMask): the
+// kinds at or above the pipeline's minimum level that at least one sink takes (each sink's own
+// minimum level) and that every kind filter (Filter.ByKinds) keeps. A tracker reads that mask
+// and builds no event of a kind outside it, so a pipeline of warning-only sinks costs the
+// allocation path what no pipeline costs.
+//
+// Delivery is flattened rather than layered: with one sink and no predicate filter, an event goes
+// straight to it (and straight into the ring when that sink is a TraceFileWriter, whose Emit does
+// not throw); otherwise the predicate filters run, then each sink that takes the kind. A sink or
+// filter that throws is reported to the SelfLog and never reaches the allocation that emitted
+// the event; a throwing sink does not keep the event from the sinks after it.
+//
 // Disposing the pipeline disposes the sinks it owns, in the order they were added; it does not
 // dispose the tracker, so dispose the tracker first to get its final snapshot into the sinks.
-using MemTrace.Diagnostics.Sinks;
+using System.Runtime.CompilerServices;
 
 namespace MemTrace.Diagnostics;
 
@@ -14,28 +24,33 @@ namespace MemTrace.Diagnostics;
 /// </summary>
 public sealed class HeapEventPipeline : IHeapEventSink, IDisposable
 {
-    private readonly IHeapEventSink? _sink;
     private readonly IHeapEventSink[] _sinks;
+    private readonly int[] _targetKinds;
+    private readonly HeapEventFilter[] _filters;
     private readonly HeapEventLevel _minimumLevel;
+    private readonly int _kinds;
+    private readonly IHeapEventSink? _single;
+    private readonly TraceFileWriter? _writer;
     private volatile bool _disposed;
 
-    internal HeapEventPipeline(List<(IHeapEventSink Sink, HeapEventLevel Minimum)> sinks, HeapEventFilter[] filters, HeapEventLevel minimumLevel)
+    internal HeapEventPipeline(List<(IHeapEventSink Sink, HeapEventLevel Minimum)> sinks, HeapEventFilter[] filters, int kindFilter, HeapEventLevel minimumLevel)
     {
         _minimumLevel = minimumLevel;
         _sinks = [.. sinks.Select(s => s.Sink)];
-        if (sinks.Count == 0)
+        _filters = filters;
+        var passed = HeapEventKindMask.AtOrAbove(minimumLevel) & kindFilter;
+        _targetKinds = [.. sinks.Select(s => passed & HeapEventKindMask.AtOrAbove(s.Minimum))];
+        foreach (var kinds in _targetKinds)
         {
-            return;
+            _kinds |= kinds;
         }
 
-        var restricted = sinks.Select(s => s.Minimum > minimumLevel ? new RestrictedSink(s.Sink, s.Minimum) : s.Sink).ToArray();
-        IHeapEventSink sink = new SafeAggregateSink(restricted);
-        if (filters.Length > 0)
+        // One sink that takes everything the pipeline passes, and no predicate to run first: deliver directly.
+        if (_sinks.Length == 1 && filters.Length == 0 && _targetKinds[0] == _kinds)
         {
-            sink = new FilteringSink(sink, filters);
+            _single = _sinks[0];
+            _writer = _single as TraceFileWriter;
         }
-
-        _sink = sink;
     }
 
     /// <summary>The lowest level that passes the pipeline.</summary>
@@ -44,34 +59,21 @@ public sealed class HeapEventPipeline : IHeapEventSink, IDisposable
     /// <summary>The sinks, in the order they were added.</summary>
     public IReadOnlyList<IHeapEventSink> Sinks => _sinks;
 
-    /// <summary>Whether an event of <paramref name="kind"/> would reach at least the filters (false after disposal or with no sinks).</summary>
+    /// <summary>The kinds that reach at least one sink (or its predicate filters), as bits <c>1 &lt;&lt; kind</c>; 0 after disposal. A tracker builds no event of another kind.</summary>
+    internal int EnabledKinds => _disposed ? 0 : _kinds;
+
+    /// <summary>Whether an event of <paramref name="kind"/> would reach at least one sink's level and the kind filters (false after disposal or with no sinks). Predicate filters may still drop it.</summary>
     /// <param name="kind">The kind.</param>
     /// <returns>True when such events are passed on.</returns>
-    public bool IsEnabled(HeapEventKind kind) => _sink is not null && !_disposed && kind.GetLevel() >= _minimumLevel;
+    public bool IsEnabled(HeapEventKind kind) => HeapEventKindMask.Has(EnabledKinds, kind);
 
     /// <summary>Passes the event to the filters and sinks. Never throws; does nothing after disposal.</summary>
     /// <param name="heapEvent">The event.</param>
     public void Emit(in HeapEvent heapEvent)
     {
-        if (heapEvent.Kind.GetLevel() < _minimumLevel || _disposed)
+        if (HeapEventKindMask.Has(_kinds, heapEvent.Kind))
         {
-            return;
-        }
-
-        var sink = _sink;
-        if (sink is null)
-        {
-            return;
-        }
-
-        try
-        {
-            sink.Emit(in heapEvent);
-        }
-        catch (Exception e)
-        {
-            // Only a filter wrapper could get here; the aggregate catches per sink.
-            SafeAggregateSink.Report(sink, heapEvent.Kind, e);
+            Dispatch(in heapEvent);
         }
     }
 
@@ -93,6 +95,98 @@ public sealed class HeapEventPipeline : IHeapEventSink, IDisposable
             catch (Exception e)
             {
                 SelfLog.WriteLine($"MemTrace: sink {sink.GetType().Name} threw while being disposed: {e}");
+            }
+        }
+    }
+
+    /// <summary>Delivers an event whose kind the caller has checked against <see cref="EnabledKinds"/>.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal void Dispatch(in HeapEvent heapEvent)
+    {
+        if (_disposed)
+        {
+            return;
+        }
+
+        var writer = _writer;
+        if (writer is not null)
+        {
+            writer.Emit(in heapEvent);
+            return;
+        }
+
+        DispatchCaught(in heapEvent);
+    }
+
+    /// <summary>Delivery to sinks that may throw (kept out of <see cref="Dispatch"/>, so that the trace writer's path has no exception handler and inlines).</summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private void DispatchCaught(in HeapEvent heapEvent)
+    {
+        var single = _single;
+        if (single is not null)
+        {
+            try
+            {
+                single.Emit(in heapEvent);
+            }
+            catch (Exception e)
+            {
+                ReportSink(single, heapEvent.Kind, e);
+            }
+
+            return;
+        }
+
+        DispatchToAll(in heapEvent);
+    }
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private static void ReportSink(IHeapEventSink sink, HeapEventKind kind, Exception e) =>
+        SelfLog.WriteLine($"MemTrace: caught exception while emitting a {kind} event to sink {sink.GetType().Name}: {e}");
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private static void ReportFilter(HeapEventFilter filter, HeapEventKind kind, Exception e) =>
+        SelfLog.WriteLine($"MemTrace: filter {filter.Method.Name} threw on a {kind} event, which was dropped: {e}");
+
+    private void DispatchToAll(in HeapEvent heapEvent)
+    {
+        var kind = heapEvent.Kind;
+        foreach (var filter in _filters)
+        {
+            bool keep;
+            try
+            {
+                keep = filter(in heapEvent);
+            }
+            catch (Exception e)
+            {
+                ReportFilter(filter, kind, e);
+                return;
+            }
+
+            if (!keep)
+            {
+                return;
+            }
+        }
+
+        var bit = HeapEventKindMask.Of(kind);
+        var targets = _sinks;
+        var targetKinds = _targetKinds;
+        for (var i = 0; i < targets.Length; i++)
+        {
+            if ((targetKinds[i] & bit) == 0)
+            {
+                continue;
+            }
+
+            try
+            {
+                targets[i].Emit(in heapEvent);
+            }
+            catch (Exception e)
+            {
+                ReportSink(targets[i], kind, e);
             }
         }
     }

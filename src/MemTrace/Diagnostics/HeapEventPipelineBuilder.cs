@@ -1,7 +1,9 @@
 // HeapEventPipelineBuilder: composes the sinks of a tracker once, Serilog's LoggerConfiguration
 // for heap events. `WriteTo` adds sinks (console, trace file, user sinks; the ILogger adapter adds
-// `WriteTo.Logger` from its own package), `Filter` adds predicates, `MinimumLevel` restricts the
-// whole pipeline, and `Build()` — allowed once — returns the composed HeapEventPipeline.
+// `WriteTo.Logger` from its own package), `Filter` adds predicates and kind filters, `MinimumLevel`
+// restricts the whole pipeline, and `Build()` — allowed once — returns the composed
+// HeapEventPipeline. Levels and kind filters become the pipeline's set of kinds, which a tracker
+// tests before it builds an event; predicates run on built events.
 //
 // Sinks that own resources (a trace file and its thread) are created by Build(), not when they
 // are configured, so a builder that is never built leaks nothing; if creating one fails, those
@@ -27,6 +29,7 @@ public sealed class HeapEventPipelineBuilder
 {
     private readonly List<SinkEntry> _sinks = [];
     private readonly List<HeapEventFilter> _filters = [];
+    private int _kindFilter = HeapEventKindMask.All;
     private HeapEventLevel _minimumLevel = HeapEventLevel.Trace;
     private bool _built;
 
@@ -43,7 +46,7 @@ public sealed class HeapEventPipelineBuilder
     /// <summary>Adds filters that every event must pass before any sink sees it.</summary>
     public HeapEventFilterConfiguration Filter { get; }
 
-    /// <summary>Drops events below <paramref name="level"/> before filters and sinks (the first test of every emit).</summary>
+    /// <summary>Drops events below <paramref name="level"/> before filters and sinks: a tracker builds no event below it.</summary>
     /// <param name="level">The lowest level that passes; <see cref="HeapEventLevel.Trace"/> (the default) passes all.</param>
     /// <returns>This builder.</returns>
     /// <exception cref="ArgumentOutOfRangeException"><paramref name="level"/> is not a defined level.</exception>
@@ -86,7 +89,7 @@ public sealed class HeapEventPipelineBuilder
             throw;
         }
 
-        return new HeapEventPipeline(created, [.. _filters], _minimumLevel);
+        return new HeapEventPipeline(created, [.. _filters], _kindFilter, _minimumLevel);
     }
 
     internal HeapEventPipelineBuilder AddSink(Func<IHeapEventSink> create, HeapEventLevel minimum)
@@ -105,6 +108,14 @@ public sealed class HeapEventPipelineBuilder
     {
         ThrowIfBuilt();
         _filters.Add(filter);
+        return this;
+    }
+
+    /// <summary>Keeps only the kinds in <paramref name="mask"/> (with those of earlier kind filters): tested before an event is built, not per event.</summary>
+    internal HeapEventPipelineBuilder AddKindFilter(int mask)
+    {
+        ThrowIfBuilt();
+        _kindFilter &= mask;
         return this;
     }
 

@@ -2,15 +2,15 @@
 // OpenTelemetry and any MeterListener. The meter is named "MemTrace".
 //
 // Almost everything is observable — gauges and counters read from the tracker and its heap when
-// a listener collects — so metrics cost the allocation path nothing. The one exception is the
-// histogram of allocation sizes, which needs every allocation: HeapMetrics is also a sink, to be
-// added to the tracker's pipeline, and records a size only when a listener has enabled the
-// histogram (one field test otherwise).
+// a listener collects — so they cost the allocation path nothing. The one exception is the
+// histogram of allocation sizes, which needs every allocation: observing a tracker attaches this
+// object to it, and the tracker hands it each allocation's size (no event is built for it unless a
+// sink wants allocations too); the size is recorded only while a listener has enabled the
+// histogram. So `new HeapMetrics(tracker)` is all it takes, whatever the tracker's sinks are.
 //
-// The sink must exist before the tracker (the tracker takes its pipeline when it is created) and
-// the gauges need the tracker, hence the two steps: create HeapMetrics, add it to the pipeline,
-// create the tracker, then Observe(tracker) — or use the constructor that takes the tracker when
-// no histogram is wanted.
+// HeapMetrics is still an IHeapEventSink, for programs that added it to a pipeline before the
+// tracker existed: as a sink it records allocation sizes only until it observes a tracker, so a
+// size is never counted twice.
 using System.Diagnostics.Metrics;
 
 namespace MemTrace.Diagnostics;
@@ -18,7 +18,7 @@ namespace MemTrace.Diagnostics;
 /// <summary>
 /// A <see cref="Meter"/> named <c>MemTrace</c> with a tracker's figures: live bytes and blocks; free bytes,
 /// minimum free and largest free block per region and per capability; counters of allocations, frees,
-/// failures and errors; and a histogram of allocation sizes (when this is also a sink of the tracker).
+/// failures and errors; and a histogram of allocation sizes.
 /// </summary>
 /// <remarks>
 /// Instruments (units in brackets): <c>memtrace.live.bytes</c> [By], <c>memtrace.live.blocks</c> [{block}];
@@ -29,13 +29,15 @@ namespace MemTrace.Diagnostics;
 /// <c>memtrace.allocation_failures</c>, <c>memtrace.errors</c>; histogram <c>memtrace.allocation.size</c> [By]
 /// tagged <c>region</c>. Regions that share a name are reported together (sums; the largest block of any).
 /// Unbounded (process heap) regions report no free figures.
+/// <para>Cost: the gauges and counters are read when a listener collects them. The size histogram needs every
+/// allocation: while this observes a tracker, each tracked allocation makes one call out of line that tests
+/// whether a listener has enabled the histogram (a few nanoseconds, see docs/benchmarks.md), and records the
+/// size when one has.</para>
 /// </remarks>
 /// <example>
 /// <code>
-/// using var metrics = new HeapMetrics();
-/// using var events = new HeapEventPipelineBuilder().WriteTo.Sink(metrics).Build();
-/// using var tracker = new MemoryTracker(heap, new MemoryTrackerOptions { Events = events });
-/// metrics.Observe(tracker);
+/// using var tracker = new MemoryTracker(heap);
+/// using var metrics = new HeapMetrics(tracker);
 /// // dotnet-counters monitor -p PID --counters MemTrace
 /// </code>
 /// </example>
@@ -68,7 +70,7 @@ public sealed class HeapMetrics : IHeapEventSink, IDisposable
         _allocationSizes = _meter.CreateHistogram<long>("memtrace.allocation.size", "By", "Requested size of each allocation (recorded only while a listener enables it).");
     }
 
-    /// <summary>Creates the meter and observes <paramref name="tracker"/> at once (no allocation-size histogram unless this is also added to the tracker's pipeline).</summary>
+    /// <summary>Creates the meter and observes <paramref name="tracker"/> at once: every instrument, the allocation-size histogram included.</summary>
     /// <param name="tracker">The tracker.</param>
     /// <exception cref="ArgumentNullException"><paramref name="tracker"/> is null.</exception>
     public HeapMetrics(MemoryTracker tracker)
@@ -80,7 +82,7 @@ public sealed class HeapMetrics : IHeapEventSink, IDisposable
     /// <summary>The meter.</summary>
     public Meter Meter => _meter;
 
-    /// <summary>Makes the observable instruments report <paramref name="tracker"/> and its heap.</summary>
+    /// <summary>Makes the instruments report <paramref name="tracker"/> and its heap, and attaches the allocation-size histogram to the tracker.</summary>
     /// <param name="tracker">The tracker.</param>
     /// <exception cref="ArgumentNullException"><paramref name="tracker"/> is null.</exception>
     /// <exception cref="InvalidOperationException">Another tracker is already observed.</exception>
@@ -92,20 +94,39 @@ public sealed class HeapMetrics : IHeapEventSink, IDisposable
         {
             throw new InvalidOperationException("This HeapMetrics already observes another tracker; create one HeapMetrics per tracker.");
         }
+
+        tracker.AttachMetrics(this);
     }
 
-    /// <summary>Records the size of an allocation in the histogram when a listener has enabled it.</summary>
+    /// <summary>As a sink, records the size of an allocation in the histogram when a listener has enabled it, until this observes a tracker (which then hands it every allocation itself).</summary>
     /// <param name="heapEvent">The event.</param>
     public void Emit(in HeapEvent heapEvent)
     {
-        if (heapEvent.Kind == HeapEventKind.Allocation && _allocationSizes.Enabled)
+        if (heapEvent.Kind == HeapEventKind.Allocation && _allocationSizes.Enabled && Volatile.Read(ref _tracker) is null)
         {
             _allocationSizes.Record((long)heapEvent.Size, new KeyValuePair<string, object?>("region", heapEvent.RegionName));
         }
     }
 
-    /// <summary>Disposes the meter: listeners stop receiving its instruments.</summary>
-    public void Dispose() => _meter.Dispose();
+    /// <summary>Detaches from the observed tracker and disposes the meter: listeners stop receiving its instruments.</summary>
+    public void Dispose()
+    {
+        Volatile.Read(ref _tracker)?.DetachMetrics(this);
+        _meter.Dispose();
+    }
+
+    /// <summary>Whether a listener has enabled the size histogram (the tracker looks up nothing for it otherwise).</summary>
+    internal bool RecordsSizes => _allocationSizes.Enabled;
+
+    /// <summary>Records one allocation of the observed tracker (called by the tracker, off its hot path).</summary>
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
+    internal void RecordAllocation(nuint size, int regionId)
+    {
+        if (_allocationSizes.Enabled)
+        {
+            _allocationSizes.Record((long)size, new KeyValuePair<string, object?>("region", RegionNameRegistry.Get(regionId)));
+        }
+    }
 
     private IEnumerable<Measurement<long>> Tracked(Func<MemoryTracker, long> read)
     {

@@ -363,6 +363,8 @@ public sealed class TraceReader : IDisposable
             };
         }
 
+        // The values themselves, in one object per event, rather than ids: what a trace names must not
+        // fill the process-wide registries that the tracker's own call sites and regions need.
         heapEvent = new HeapEvent
         {
             Kind = kind,
@@ -375,14 +377,17 @@ public sealed class TraceReader : IDisposable
             PreviousSize = f.PreviousSize,
             Caps = f.Caps,
             RequestNumber = f.Request,
-            Site = f.Site ?? default,
-            AllocatedAt = f.AllocSite,
-            RegionName = f.Region,
-            Error = error,
-            Label = f.Label,
-            Regions = f.Regions,
-            LiveBlocks = f.Live,
-            LiveBytes = f.LiveBytes,
+            Details = new HeapEventDetails
+            {
+                Site = f.Site ?? default,
+                AllocatedAt = f.AllocSite,
+                RegionName = f.Region,
+                Error = error,
+                Label = f.Label,
+                Regions = f.Regions,
+                LiveBlocks = f.Live,
+                LiveBytes = f.LiveBytes,
+            },
         };
         return true;
     }

@@ -2,8 +2,8 @@
 //
 // Environment.TickCount64 is itself a coarse clock (CLOCK_MONOTONIC_COARSE on Linux, ticking every
 // 1-4 ms), but reading it is a native call of about 7 ns: more than half of what a malloc+free pair
-// of glibc costs. Records only need the time to a few milliseconds (ordering comes from request
-// numbers; trace events take their own precise timestamps), so a shared value refreshed every
+// of glibc costs. Records and heap events only need the time to a few milliseconds (records are
+// ordered by request numbers, events by their sequence numbers), so a shared value refreshed every
 // 4 ms by a timer does the job for the price of a load. The timer runs only while at least one
 // MemoryTracker is alive; readers never see time go backwards.
 namespace MemTrace.Internals;

@@ -18,6 +18,7 @@ internal abstract unsafe class Region : IDisposable
     protected Region(string name, MallocCaps caps0, MallocCaps caps1, MallocCaps caps2)
     {
         Name = name;
+        NameId = Diagnostics.RegionNameRegistry.IdOf(name);
         Caps0 = caps0;
         Caps1 = caps1;
         Caps2 = caps2;
@@ -26,6 +27,9 @@ internal abstract unsafe class Region : IDisposable
 
     /// <summary>The region's name, e.g. <c>DRAM</c> or <c>host</c>.</summary>
     public string Name { get; }
+
+    /// <summary>The id of <see cref="Name"/> in the RegionNameRegistry, which heap events carry instead of the name.</summary>
+    public int NameId { get; }
 
     /// <summary>Capabilities at priority 0 (tried first).</summary>
     public MallocCaps Caps0 { get; }

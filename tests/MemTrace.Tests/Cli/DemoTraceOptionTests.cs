@@ -1,5 +1,5 @@
-// `memtrace demo --trace FILE`: the trace it writes (see DemoTrace) and a trace file that
-// cannot be created.
+// `memtrace demo --trace FILE`: the trace it writes (see DemoTrace), which holds every kind of
+// event, and a trace file that cannot be created.
 using MemTrace.Cli;
 using MemTrace.Diagnostics;
 using Xunit;
@@ -17,7 +17,28 @@ public class DemoTraceOptionTests
         Assert.Empty(reader.Problems);
         Assert.True(reader.HasEnd);
         Assert.Equal("MemTrace.Tests", reader.Header!.ProcessName);
-        Assert.Superset(new HashSet<HeapEventKind> { HeapEventKind.Allocation, HeapEventKind.Free, HeapEventKind.FailedAllocation, HeapEventKind.MemoryError, HeapEventKind.Snapshot }, kinds);
+        Assert.Equal(Enum.GetValues<HeapEventKind>().ToHashSet(), kinds);
+    }
+
+    [Fact]
+    public void The_demo_trace_holds_the_grown_packet_and_the_traffic_checkpoint()
+    {
+        using var reader = TraceReader.Open(DemoTrace.Path);
+        var events = reader.ReadAll().ToList();
+
+        var realloc = Assert.Single(events, e => e.Kind == HeapEventKind.Reallocation);
+        Assert.Equal((nuint)1600, realloc.Size);
+        Assert.InRange(realloc.PreviousSize, (nuint)64, (nuint)1536);
+        Assert.Equal("packet", realloc.Site.VariableName);
+        Assert.Equal(AllocationMethod.Realloc, realloc.Site.Method);
+        Assert.Equal("packet", realloc.AllocatedAt!.Value.VariableName);
+        Assert.Contains(events, e => e.Kind == HeapEventKind.Free && e.Address == realloc.Address && e.Sequence > realloc.Sequence);
+
+        var checkpoint = Assert.Single(events, e => e.Kind == HeapEventKind.Checkpoint);
+        Assert.Equal("traffic", checkpoint.Label);
+        Assert.Equal(2, checkpoint.LiveBlocks); // The two boot tables.
+        Assert.NotEmpty(checkpoint.Regions!);
+        Assert.True(events.IndexOf(checkpoint) < events.FindIndex(e => e.Kind == HeapEventKind.Reallocation));
     }
 
     [Fact]

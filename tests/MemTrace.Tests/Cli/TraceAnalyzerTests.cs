@@ -100,6 +100,46 @@ public class TraceAnalyzerTests
         Assert.True(points[0].Value > 800 && points[0].Seconds == 0);
     }
 
+    [Fact]
+    public void A_free_or_realloc_written_after_another_threads_allocation_at_the_same_address_applies_to_its_own_block()
+    {
+        // Thread 2 frees 0xA0 (request 1); thread 3 gets 0xA0 again (request 2) and its event is written first.
+        // The same for a realloc that moves request 3 away from 0xB0 while request 4 takes 0xB0.
+        var t0 = TestEvents.Time;
+        HeapEvent[] events =
+        [
+            Event(HeapEventKind.Allocation, 1, 0xA0, 100, s_siteA, t0),
+            Event(HeapEventKind.Allocation, 2, 0xA0, 200, s_siteB, t0) with { ThreadId = 3 },
+            Event(HeapEventKind.Free, 3, 0xA0, 100, s_siteA, t0) with { ThreadId = 2, RequestNumber = 1 },
+            Event(HeapEventKind.Allocation, 4, 0xB0, 10, s_siteA, t0) with { RequestNumber = 3 },
+            Event(HeapEventKind.Allocation, 5, 0xB0, 20, s_siteB, t0) with { RequestNumber = 4, ThreadId = 3 },
+            Event(HeapEventKind.Reallocation, 6, 0xC0, 30, s_siteA, t0) with { RequestNumber = 3, PreviousAddress = 0xB0, PreviousSize = 10, ThreadId = 2 },
+        ];
+
+        var a = Analyze(events);
+
+        Assert.Equal(0, a.UnknownFrees);
+        Assert.Equal((3L, 250L), (a.LiveBlocksAtEnd, a.LiveBytesAtEnd)); // 0xA0 of request 2, 0xB0 of request 4, 0xC0 of request 3.
+        Assert.Equal([(s_siteB, 2L, 220L), (s_siteA, 1L, 30L)], a.LeaksBySite.Select(r => (r.Site, r.Blocks, r.Bytes)));
+    }
+
+    [Fact]
+    public void An_allocation_at_a_live_address_whose_free_never_comes_counts_one_unknown_free()
+    {
+        var t0 = TestEvents.Time;
+        HeapEvent[] events =
+        [
+            Event(HeapEventKind.Allocation, 1, 0xA0, 100, s_siteA, t0),
+            Event(HeapEventKind.Allocation, 2, 0xA0, 200, s_siteB, t0),
+            Event(HeapEventKind.Free, 3, 0xA0, 200, s_siteB, t0) with { RequestNumber = 2 },
+        ];
+
+        var a = Analyze(events);
+
+        Assert.Equal(1, a.UnknownFrees);
+        Assert.Equal((0L, 0L), (a.LiveBlocksAtEnd, a.LiveBytesAtEnd));
+    }
+
     private static TraceAnalysis Analyze(HeapEvent[] events)
     {
         var stream = new MemoryStream();

@@ -1,6 +1,6 @@
-// Child processes for the diagnostics tests: the test host started so that the test can talk to
-// it while it runs (read its first line, then kill it or measure it), the repository root (for
-// the local dotnet tools), and commands run to completion with a deadline.
+// Child processes for the diagnostics tests: the test host or the memtrace command line started
+// so that the test can talk to it while it runs (read up to a line, then kill it or measure it),
+// the repository root (for the local dotnet tools), and commands run to completion with a deadline.
 using System.Diagnostics;
 using Xunit;
 
@@ -27,6 +27,40 @@ internal static class ChildProcess
         }
 
         return (process, line.Result!);
+    }
+
+    /// <summary>Starts the <c>memtrace</c> command line (MemTrace.Cli.dll) and reads its output until a line starts with <paramref name="readyPrefix"/>; returns that line.</summary>
+    public static (Process Process, string ReadyLine) StartCli(string readyPrefix, params string[] arguments)
+    {
+        var start = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        start.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "MemTrace.Cli.dll"));
+        foreach (var argument in arguments)
+        {
+            start.ArgumentList.Add(argument);
+        }
+
+        var process = Process.Start(start)!;
+        var seen = new System.Text.StringBuilder();
+        var deadline = Environment.TickCount64 + 60_000;
+        while (Environment.TickCount64 < deadline)
+        {
+            var line = process.StandardOutput.ReadLineAsync();
+            if (!line.Wait(TimeSpan.FromMilliseconds(Math.Max(1, deadline - Environment.TickCount64))) || line.Result is null)
+            {
+                break;
+            }
+
+            if (line.Result.StartsWith(readyPrefix, StringComparison.Ordinal))
+            {
+                return (process, line.Result);
+            }
+
+            seen.AppendLine(line.Result);
+        }
+
+        process.Kill(entireProcessTree: true);
+        Assert.Fail($"'memtrace {string.Join(' ', arguments)}' never printed a line starting with '{readyPrefix}'. It printed:\n{seen}");
+        return default;
     }
 
     /// <summary>Runs a command to completion; fails the test when it takes longer than <paramref name="timeout"/>.</summary>

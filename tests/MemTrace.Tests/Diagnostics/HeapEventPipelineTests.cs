@@ -158,9 +158,9 @@ public class HeapEventPipelineTests
     }
 
     [Fact]
-    public unsafe void A_trackers_events_below_the_pipelines_minimum_level_reach_no_sink()
+    public unsafe void A_trackers_events_below_the_pipelines_minimum_level_are_never_built()
     {
-        // The tracker builds events whenever a sink is attached; the pipeline's first test drops them.
+        // The tracker reads the pipeline's kinds and builds no event of the others: none takes a number.
         var sink = new ListSink();
         using var pipeline = new HeapEventPipelineBuilder().MinimumLevel(HeapEventLevel.Error).WriteTo.Sink(sink).Build();
         using var heap = new HeapCaps(HeapLayout.Esp32(), new HeapCapsOptions { ErrorOutput = null });
@@ -168,9 +168,30 @@ public class HeapEventPipelineTests
         {
             var p = tracker.Malloc(64, MallocCaps.Default);
             tracker.Free(ref p);
+            Assert.Equal(0, tracker.LastEventSequence);
         }
 
         Assert.Empty(sink.Events);
+    }
+
+    [Fact]
+    public void The_pipelines_kinds_are_what_its_levels_and_kind_filters_let_through_to_some_sink()
+    {
+        using var mixed = new HeapEventPipelineBuilder()
+            .WriteTo.Sink(new ListSink(), HeapEventLevel.Error)
+            .WriteTo.Sink(new ListSink(), HeapEventLevel.Information)
+            .Build();
+        using var filtered = new HeapEventPipelineBuilder()
+            .Filter.ByKinds(HeapEventKind.Allocation, HeapEventKind.Free, HeapEventKind.MemoryError)
+            .Filter.ByKinds(HeapEventKind.Free, HeapEventKind.MemoryError, HeapEventKind.Snapshot)
+            .WriteTo.Sink(new ListSink())
+            .Build();
+
+        Assert.Equal(
+            [HeapEventKind.FailedAllocation, HeapEventKind.MemoryError, HeapEventKind.Checkpoint],
+            Enum.GetValues<HeapEventKind>().Where(mixed.IsEnabled));
+        Assert.Equal([HeapEventKind.Free, HeapEventKind.MemoryError], Enum.GetValues<HeapEventKind>().Where(filtered.IsEnabled));
+        Assert.False(filtered.IsEnabled((HeapEventKind)42));
     }
 }
 

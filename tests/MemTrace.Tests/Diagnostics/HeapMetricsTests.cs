@@ -1,5 +1,6 @@
 // HeapMetrics through a MeterListener: every gauge matches what the heap and tracker say, the
-// counters count, and the size histogram records only while a listener enables it.
+// counters count, and the size histogram records only while a listener enables it, with nothing
+// more than `new HeapMetrics(tracker)` (also added as a sink, it counts each size once).
 using System.Diagnostics.Metrics;
 using MemTrace.Diagnostics;
 using Xunit;
@@ -78,6 +79,29 @@ public unsafe class HeapMetricsTests
         Assert.Equal([333L], all.All("memtrace.allocation.size"));
         tracker.Free(ref before);
         tracker.Free(ref after);
+    }
+
+    [Fact]
+    public void The_size_histogram_needs_only_the_tracker_and_builds_no_event()
+    {
+        using var heap = new HeapCaps(HeapLayout.Esp32(4), new HeapCapsOptions { ErrorOutput = null });
+        using var tracker = new MemoryTracker(heap, new MemoryTrackerOptions { Output = null });
+        var metrics = new HeapMetrics(tracker);
+        using (var recorder = new Recorder(metrics.Meter))
+        {
+            tracker.Malloc(out byte* small, 10, MallocCaps.Default);
+            tracker.Malloc(out byte* frame, 2000, MallocCaps.Spiram);
+
+            Assert.Equal([10L, 2000], recorder.All("memtrace.allocation.size"));
+            Assert.Equal("SPIRAM", (string?)recorder.Measurements.Last(m => m.Name == "memtrace.allocation.size").Tags.Single(t => t.Key == "region").Value);
+            Assert.Equal(0, tracker.LastEventSequence);
+            tracker.Free(ref small);
+            tracker.Free(ref frame);
+        }
+
+        Assert.NotEqual(0, tracker.EventGate);
+        metrics.Dispose();
+        Assert.Equal(0, tracker.EventGate); // Detached: allocations cost nothing again.
     }
 
     [Fact]

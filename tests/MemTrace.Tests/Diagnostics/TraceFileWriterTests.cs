@@ -123,6 +123,35 @@ public sealed class TraceFileWriterTests : IDisposable
     }
 
     [Fact]
+    public void Drops_of_four_threads_at_once_are_counted_exactly_in_the_writer_and_in_the_file()
+    {
+        var gate = new BlockingStream();
+        const int Threads = 4;
+        const int PerThread = 2000;
+        using (var writer = new TraceFileWriter(gate, ownsStream: false, new TraceFileOptions { Capacity = 16, FullMode = TraceBufferFullMode.Drop }))
+        {
+            gate.WaitUntilBlocked();
+            var threads = Enumerable.Range(0, Threads).Select(t => new Thread(() =>
+            {
+                for (var i = 0; i < PerThread; i++)
+                {
+                    writer.Emit(TestEvents.Allocation(sequence: (t * PerThread) + i + 1));
+                }
+            })).ToList();
+            threads.ForEach(t => t.Start());
+            threads.ForEach(t => t.Join());
+            Assert.Equal((Threads * PerThread) - 16, writer.EventsDropped);
+            gate.Release();
+        }
+
+        gate.Position = 0;
+        using var reader = new TraceReader(gate);
+        var events = reader.ReadAll().ToList();
+        Assert.Equal(16, events.Count);
+        Assert.Equal((Threads * PerThread) - 16, reader.DroppedEvents);
+    }
+
+    [Fact]
     public void Wait_mode_loses_nothing_when_the_ring_is_far_smaller_than_the_burst()
     {
         var path = Path.Combine(_directory, "wait.jsonl");

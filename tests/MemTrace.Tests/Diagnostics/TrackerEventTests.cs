@@ -1,5 +1,6 @@
 // The events a tracker emits to its sink: one per operation, in order, with the sites, and
-// nothing when no sink is attached; a throwing sink never breaks an allocation.
+// nothing when no sink is attached; a throwing sink never breaks an allocation (the tests that
+// enable the global SelfLog run in its collection).
 using MemTrace.Diagnostics;
 using Xunit;
 
@@ -57,32 +58,6 @@ public unsafe class TrackerEventTests
         Assert.Equal(1, snapshots[^1].LiveBlocks);
     }
 
-    [Fact]
-    public void A_sink_that_throws_never_breaks_an_allocation_and_goes_to_the_self_log()
-    {
-        var selfLog = new List<string>();
-        SelfLog.Enable(m => { lock (selfLog) { selfLog.Add(m); } });
-        try
-        {
-            using var heap = new HeapCaps(HeapLayout.Host());
-            using var tracker = new MemoryTracker(heap, new MemoryTrackerOptions { Output = null, Events = new ThrowingSink() });
-
-            var p = tracker.Malloc(16, MallocCaps.Default);
-            tracker.Free(ref p);
-
-            Assert.True(p == null);
-            Assert.Equal(0, tracker.LiveBlocks);
-            lock (selfLog)
-            {
-                Assert.Contains(selfLog, m => m.Contains("ThrowingSink threw", StringComparison.Ordinal));
-            }
-        }
-        finally
-        {
-            SelfLog.Disable();
-        }
-    }
-
     private sealed class ListSink : IHeapEventSink
     {
         public List<HeapEvent> Events { get; } = [];
@@ -95,9 +70,28 @@ public unsafe class TrackerEventTests
             }
         }
     }
+}
 
-    private sealed class ThrowingSink : IHeapEventSink
+/// <summary>Tests that enable the global SelfLog, one at a time in the SelfLog collection.</summary>
+[Collection(SelfLogCollection.Name)]
+public unsafe class TrackerEventSelfLogTests
+{
+    [Fact]
+    public void A_sink_that_throws_never_breaks_an_allocation_and_goes_to_the_self_log()
     {
-        public void Emit(in HeapEvent heapEvent) => throw new InvalidOperationException("sink failure");
+        var messages = SelfLogCollection.Capture(() =>
+        {
+            using var heap = new HeapCaps(HeapLayout.Host());
+            using var tracker = new MemoryTracker(heap, new MemoryTrackerOptions { Output = null, Events = new ThrowingSink() });
+
+            var p = tracker.Malloc(16, MallocCaps.Default);
+            tracker.Free(ref p);
+
+            Assert.True(p == null);
+            Assert.Equal(0, tracker.LiveBlocks);
+        });
+
+        Assert.Contains(messages, m => m.Contains("sink ThrowingSink threw while receiving a Allocation event", StringComparison.Ordinal));
+        Assert.Contains(messages, m => m.Contains("sink ThrowingSink threw while receiving a Free event", StringComparison.Ordinal));
     }
 }

@@ -1,9 +1,17 @@
 // EventRing: the bounded buffer between the threads that emit events and the trace writer's
-// thread. Dmitry Vyukov's bounded MPMC queue, used with one consumer: each slot carries a
-// sequence number that says whether it is free for the producer at a position or full for the
-// consumer. Enqueue is one CAS and a struct copy into a slot allocated once: no lock, no
-// allocation, no throw. The consumer reads the event in place (by ref) and clears the slot so
-// that the ring keeps no strings alive.
+// thread. Many producers, one consumer.
+//
+// A producer claims a position with one CAS on the tail and copies the event's reference-free
+// part (HeapEventData, 80 bytes) into the slot: plain stores, no GC write barrier. The event's one
+// reference, set only on rare events, goes to a parallel array, written only when not null.
+// Publishing is a release store of the slot's position + 1, which the consumer waits for.
+//
+// Whether the ring has room is decided from the head, never from the slots: producers keep a
+// cached copy of the head beside the tail and read the consumer's head only when the cached one
+// says full; the consumer publishes its head every PublishEvery releases (and whenever it goes
+// idle), so that producers polling a full ring read a cache line that rarely changes instead of
+// one the consumer writes on every event. A full ring therefore costs a drop two loads and a
+// compare. The consumer clears only the references it finds set.
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 
@@ -11,95 +19,137 @@ namespace MemTrace.Diagnostics.Sinks;
 
 internal sealed class EventRing
 {
+    /// <summary>The consumer publishes its head at least this often (in released events).</summary>
+    public const int PublishEvery = 64;
+
     private readonly Slot[] _slots;
+    private readonly HeapEventDetails?[] _details;
     private readonly long _mask;
-    private PaddedLong _tail;
-    private PaddedLong _head;
+    private readonly long _capacity;
+    private Positions _positions;
 
     public EventRing(int capacity)
     {
         var size = (int)Math.Max(16, System.Numerics.BitOperations.RoundUpToPowerOf2((uint)Math.Max(1, capacity)));
         _slots = new Slot[size];
+        _details = new HeapEventDetails?[size];
         _mask = size - 1;
-        for (var i = 0; i < size; i++)
-        {
-            _slots[i].Sequence = i;
-        }
+        _capacity = size;
     }
 
     public int Capacity => _slots.Length;
 
-    /// <summary>Events enqueued and not yet released (approximate while producers run).</summary>
-    public long Count => Volatile.Read(ref _tail.Value) - Volatile.Read(ref _head.Value);
+    /// <summary>Events enqueued and not yet released as far as producers can tell (approximate while threads run).</summary>
+    public long Count => Volatile.Read(ref _positions.Tail) - Volatile.Read(ref _positions.Head);
 
     /// <summary>Positions handed out to producers so far.</summary>
-    public long Tail => Volatile.Read(ref _tail.Value);
+    public long Tail => Volatile.Read(ref _positions.Tail);
 
-    /// <summary>Positions released by the consumer so far.</summary>
-    public long Head => Volatile.Read(ref _head.Value);
+    /// <summary>Positions released by the consumer so far. Consumer only.</summary>
+    public long Head => _positions.ConsumerHead;
 
     /// <summary>Copies the event into the next free slot; false when the ring is full.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public bool TryEnqueue(in HeapEvent heapEvent)
     {
-        var slots = _slots;
-        var position = Volatile.Read(ref _tail.Value);
+        ref var positions = ref _positions;
+        var position = Volatile.Read(ref positions.Tail);
         while (true)
         {
-            ref var slot = ref slots[position & _mask];
-            var difference = Volatile.Read(ref slot.Sequence) - position;
-            if (difference == 0)
+            if (position - Volatile.Read(ref positions.CachedHead) >= _capacity)
             {
-                if (Interlocked.CompareExchange(ref _tail.Value, position + 1, position) == position)
+                // The cached head says full: read the published one (a line the consumer writes every PublishEvery events).
+                var head = Volatile.Read(ref positions.Head);
+                if (position - head >= _capacity)
                 {
-                    slot.Event = heapEvent;
-                    Volatile.Write(ref slot.Sequence, position + 1);
-                    return true;
+                    return false;
                 }
+
+                // Producers may store an older head over a newer one; any head read is a safe lower bound.
+                Volatile.Write(ref positions.CachedHead, head);
             }
-            else if (difference < 0)
+
+            var seen = Interlocked.CompareExchange(ref positions.Tail, position + 1, position);
+            if (seen == position)
             {
-                return false;
+                break;
             }
 
-            position = Volatile.Read(ref _tail.Value);
+            position = seen;
         }
-    }
 
-    /// <summary>The oldest published event, in place; a null ref when none is ready. Consumer only.</summary>
-    public ref HeapEvent Peek()
-    {
-        var head = _head.Value;
-        ref var slot = ref _slots[head & _mask];
-        if (Volatile.Read(ref slot.Sequence) != head + 1)
+        var index = position & _mask;
+        ref var slot = ref _slots[index];
+        slot.Data = HeapEvent.DataOf(in heapEvent);
+        var details = heapEvent.Details;
+        if (details is not null)
         {
-            return ref Unsafe.NullRef<HeapEvent>();
+            _details[index] = details;
         }
 
-        return ref slot.Event;
+        Volatile.Write(ref slot.Published, position + 1);
+        return true;
     }
 
-    /// <summary>Frees the slot that <see cref="Peek"/> returned. Consumer only.</summary>
+    /// <summary>The oldest published event (a copy); false when none is ready. Consumer only.</summary>
+    public bool TryPeek(out HeapEvent heapEvent)
+    {
+        var head = _positions.ConsumerHead;
+        var index = head & _mask;
+        ref var slot = ref _slots[index];
+        if (Volatile.Read(ref slot.Published) != head + 1)
+        {
+            heapEvent = default;
+            return false;
+        }
+
+        heapEvent = new HeapEvent(in slot.Data, _details[index]);
+        return true;
+    }
+
+    /// <summary>Frees the slot that <see cref="TryPeek"/> returned. Consumer only.</summary>
     public void Release()
     {
-        var head = _head.Value;
-        ref var slot = ref _slots[head & _mask];
-        slot.Event = default;
-        Volatile.Write(ref slot.Sequence, head + _slots.Length);
-        Volatile.Write(ref _head.Value, head + 1);
+        var head = _positions.ConsumerHead;
+        var index = head & _mask;
+        if (_details[index] is not null)
+        {
+            _details[index] = null;
+        }
+
+        _positions.ConsumerHead = ++head;
+        if ((head & (PublishEvery - 1)) == 0)
+        {
+            PublishHead();
+        }
     }
+
+    /// <summary>Lets producers see every slot released so far. Consumer only; call before waiting.</summary>
+    public void PublishHead() => Volatile.Write(ref _positions.Head, _positions.ConsumerHead);
 
     private struct Slot
     {
-        public long Sequence;
-        public HeapEvent Event;
+        public long Published;
+        public HeapEventData Data;
     }
 
-    /// <summary>A counter alone on its cache lines, so producers and the consumer do not share one.</summary>
-    [StructLayout(LayoutKind.Explicit, Size = 128)]
-    private struct PaddedLong
+    /// <summary>
+    /// The producers' line (tail and cached head), the published head (read by producers only when the ring
+    /// looks full) and the consumer's own head, each on its own cache lines.
+    /// </summary>
+    [StructLayout(LayoutKind.Explicit, Size = 320)]
+    private struct Positions
     {
         [FieldOffset(64)]
-        public long Value;
+        public long Tail;
+
+        [FieldOffset(72)]
+        public long CachedHead;
+
+        [FieldOffset(192)]
+        public long Head;
+
+        [FieldOffset(256)]
+        public long ConsumerHead;
     }
 }

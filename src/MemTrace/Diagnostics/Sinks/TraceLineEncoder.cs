@@ -3,16 +3,19 @@
 // Hand-written UTF-8 rather than Utf8JsonWriter because it is the writer's whole cost: every
 // string that repeats (call sites, region names, caps) is escaped once and cached as bytes —
 // a call site's whole {"method":…,"file":…} object is one copy — numbers go through
-// Utf8Formatter, and the timestamp is formatted once per millisecond. Caches compare strings by
-// reference (call-site strings are the compiler's literals, interned by the CallSiteRegistry)
-// and are cleared when they grow past a bound, so memory stays bounded whatever the program
-// passes. Strings that do not repeat (labels, notes, messages) are escaped each time.
+// Utf8Formatter, and the timestamp is formatted once per millisecond. A tracker's events carry
+// call sites and regions as interned ids, so their cached bytes are found by indexing an array
+// with the id (no hashing, no string compare). Events built by user code carry the values
+// themselves: those caches compare strings by reference (call-site strings are the compiler's
+// literals) and are cleared when they grow past a bound, so memory stays bounded whatever the
+// program passes. Strings that do not repeat (labels, notes, messages) are escaped each time.
 using System.Buffers.Text;
 using System.Globalization;
 using System.Runtime.CompilerServices;
 using System.Text;
 using System.Text.Encodings.Web;
 using System.Text.Json;
+using MemTrace.Tracking;
 
 namespace MemTrace.Diagnostics.Sinks;
 
@@ -20,9 +23,14 @@ internal sealed class TraceLineEncoder
 {
     private const int MaxCacheEntries = 4096;
 
+    /// <summary>Ids below this have their bytes cached in an array; higher ones (a program with more call sites) are encoded each time.</summary>
+    private const int MaxCachedIds = 1 << 16;
+
     private readonly Dictionary<SiteKey, byte[]> _sites = new(SiteKeyComparer.Instance);
     private readonly Dictionary<string, byte[]> _strings = new(ReferenceEqualityComparer.Instance);
     private readonly Dictionary<uint, byte[]> _caps = [];
+    private byte[]?[] _sitesById = new byte[]?[256];
+    private byte[]?[] _regionsById = new byte[]?[16];
     private byte[] _buffer;
     private int _length;
     private long _timeKey = long.MinValue;
@@ -39,12 +47,19 @@ internal sealed class TraceLineEncoder
 
     public void AppendEvent(in HeapEvent e)
     {
+        ref readonly var data = ref HeapEvent.DataOf(in e);
+        if (e.Details is null && (uint)data.Kind <= (uint)HeapEventKind.FailedAllocation)
+        {
+            AppendOperation(in data);
+            return;
+        }
+
         Raw("{\"kind\":\""u8);
         Raw(KindName(e.Kind));
         Raw("\",\"seq\":"u8);
         Number(e.Sequence);
         Raw(",\"time\":"u8);
-        Time(e.Time);
+        Time(data.UtcTicks);
         Raw(",\"thread\":"u8);
         Number(e.ThreadId);
         switch (e.Kind)
@@ -121,6 +136,55 @@ internal sealed class TraceLineEncoder
         Raw("}\n"u8);
     }
 
+    /// <summary>An allocation, free, realloc or failure as a tracker emits it: sites and region as ids.</summary>
+    private void AppendOperation(in HeapEventData e)
+    {
+        var kind = e.Kind;
+        Raw("{\"kind\":\""u8);
+        Raw(KindName(kind));
+        Raw("\",\"seq\":"u8);
+        Number(e.Sequence);
+        Raw(",\"time\":"u8);
+        Time(e.UtcTicks);
+        Raw(",\"thread\":"u8);
+        Number(e.ThreadId);
+        if (kind != HeapEventKind.FailedAllocation)
+        {
+            Raw(",\"addr\":"u8);
+            Hex(e.Address);
+        }
+
+        Raw(",\"size\":"u8);
+        Number(e.Size);
+        if (kind == HeapEventKind.Reallocation)
+        {
+            Raw(",\"prevAddr\":"u8);
+            Hex(e.PreviousAddress);
+            Raw(",\"prevSize\":"u8);
+            Number(e.PreviousSize);
+        }
+
+        Raw(",\"caps\":"u8);
+        Caps((MallocCaps)e.Caps);
+        Raw(",\"req\":"u8);
+        Number(e.RequestNumber);
+        if (e.Region != 0 && kind != HeapEventKind.FailedAllocation)
+        {
+            Raw(",\"region\":"u8);
+            RegionById(e.Region);
+        }
+
+        Raw(",\"site\":"u8);
+        SiteById(e.Site);
+        if (e.AllocSite != 0)
+        {
+            Raw(",\"allocSite\":"u8);
+            SiteById(e.AllocSite);
+        }
+
+        Raw("}\n"u8);
+    }
+
     public void AppendHeader(DateTimeOffset time, int processId, string? processName)
     {
         Raw("{\"kind\":\"header\",\"format\":\""u8);
@@ -128,7 +192,7 @@ internal sealed class TraceLineEncoder
         Raw("\",\"version\":"u8);
         Number(TraceFormat.Version);
         Raw(",\"time\":"u8);
-        Time(time);
+        Time(time.UtcTicks);
         Raw(",\"pid\":"u8);
         Number(processId);
         if (processName is not null)
@@ -147,14 +211,14 @@ internal sealed class TraceLineEncoder
         Raw(",\"reason\":"u8);
         String(reason);
         Raw(",\"time\":"u8);
-        Time(time);
+        Time(time.UtcTicks);
         Raw("}\n"u8);
     }
 
     public void AppendEnd(long events, long dropped, DateTimeOffset time)
     {
         Raw("{\"kind\":\"end\",\"time\":"u8);
-        Time(time);
+        Time(time.UtcTicks);
         Raw(",\"events\":"u8);
         Number(events);
         Raw(",\"dropped\":"u8);
@@ -267,6 +331,42 @@ internal sealed class TraceLineEncoder
         Raw("]"u8);
     }
 
+    private void SiteById(uint id)
+    {
+        if (id >= MaxCachedIds)
+        {
+            Site(CallSiteRegistry.Get(id));
+            return;
+        }
+
+        var cache = _sitesById;
+        if (id >= (uint)cache.Length)
+        {
+            Array.Resize(ref _sitesById, (int)Math.Min(MaxCachedIds, System.Numerics.BitOperations.RoundUpToPowerOf2(id + 1)));
+            cache = _sitesById;
+        }
+
+        Raw(cache[id] ??= EncodeSite(CallSiteRegistry.Get(id)));
+    }
+
+    private void RegionById(int id)
+    {
+        if ((uint)id >= MaxCachedIds)
+        {
+            CachedString(RegionNameRegistry.Get(id) ?? string.Empty);
+            return;
+        }
+
+        var cache = _regionsById;
+        if (id >= cache.Length)
+        {
+            Array.Resize(ref _regionsById, (int)Math.Min(MaxCachedIds, System.Numerics.BitOperations.RoundUpToPowerOf2((uint)id + 1)));
+            cache = _regionsById;
+        }
+
+        Raw(cache[id] ??= Encoding.UTF8.GetBytes(Quote(RegionNameRegistry.Get(id) ?? string.Empty)));
+    }
+
     private void Site(CallSite site)
     {
         var key = new SiteKey(site);
@@ -360,10 +460,9 @@ internal sealed class TraceLineEncoder
         _buffer[_length++] = (byte)'"';
     }
 
-    private void Time(DateTimeOffset time)
+    private void Time(long utcTicks)
     {
-        var ticks = time.UtcTicks;
-        var key = ticks / TimeSpan.TicksPerMillisecond;
+        var key = utcTicks / TimeSpan.TicksPerMillisecond;
         if (key != _timeKey)
         {
             Span<byte> text = stackalloc byte[40];
