@@ -237,17 +237,43 @@ internal sealed unsafe class PoisoningRegion : Region
         if (damage is not null)
         {
             size = damage.Size;
-            if (context is not null)
-            {
-                context.Held = true;
-            }
-
-            SetAside(damage, usableSize, ownerFreed: true);
-            return false;
+            return Refuse(damage, usableSize, context);
         }
 
         var requested = *(uint*)(user - 4);
         size = requested;
+        if (_reportedCount != 0 || _level == PoisoningLevel.Comprehensive || _quarantine is not null || _recent is not null)
+        {
+            return ApproveSlow(user, innerBlock, usableSize, requested, tag, clear, context);
+        }
+
+        // Light with no quarantine: the fast path stays small enough to inline into the free it serves.
+        if (clear && tag != 0)
+        {
+            NativeMemory.Clear(user, requested); // The seed's free_unregister_allocation zeroing.
+        }
+
+        return true;
+    }
+
+    /// <summary>A damaged block: held, set aside for good, never freed.</summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private bool Refuse(CorruptionInfo damage, nuint usableSize, FreeContext? context)
+    {
+        if (context is not null)
+        {
+            context.Held = true;
+        }
+
+        SetAside(damage, usableSize, ownerFreed: true);
+        return false;
+    }
+
+    /// <summary>The rest of <see cref="Approve"/> for an intact block when something more than Light's check is on: reported addresses to forget, fills, the recent frees, the quarantine.</summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private bool ApproveSlow(byte* user, byte* innerBlock, nuint usableSize, nuint size, uint tag, bool clear, FreeContext? context)
+    {
+        var requested = size;
         if (_reportedCount != 0)
         {
             ForgetReported((nuint)user);
