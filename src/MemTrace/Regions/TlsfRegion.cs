@@ -111,16 +111,10 @@ internal sealed unsafe class TlsfRegion : Region
 
     public override void* Allocate(nuint size, nuint alignment, bool zero, uint tag)
     {
-        void* block;
-        using (_lock.Enter())
-        {
-            if (_disposed)
-            {
-                return null;
-            }
-
-            block = alignment <= _alignment ? _heap.Malloc(size, tag) : AllocateAligned(size, alignment, tag);
-        }
+        // TLSF's malloc and memalign neither throw nor call out: the lock needs no try/finally.
+        _lock.EnterUnscoped();
+        var block = _disposed ? null : alignment <= _alignment ? _heap.Malloc(size, tag) : AllocateAligned(size, alignment, tag);
+        _lock.Exit();
 
         if (zero && block is not null)
         {
@@ -154,6 +148,30 @@ internal sealed unsafe class TlsfRegion : Region
     }
 
     public override BlockState Free(void* ptr, bool clearIfTagged, out BlockInfo block, IBlockInspector? inspector)
+    {
+        if (inspector is not null)
+        {
+            return FreeInspected(ptr, clearIfTagged, out block, inspector);
+        }
+
+        // Without an inspector TLSF's free neither throws nor calls out: the lock needs no try/finally.
+        _lock.EnterUnscoped();
+        if (_disposed)
+        {
+            _lock.Exit();
+            block = default;
+            return BlockState.NotABlock;
+        }
+
+        var pointer = _heap.Free(ptr, clearIfTagged, out var size, out var tag);
+        _lock.Exit();
+        var state = ToBlockState(pointer);
+        block = state == BlockState.Live ? new BlockInfo(size, tag) : default;
+        return state;
+    }
+
+    /// <summary>A free whose approval runs poisoning's checks under the lock: they may allocate, so the lock is scoped.</summary>
+    private BlockState FreeInspected(void* ptr, bool clearIfTagged, out BlockInfo block, IBlockInspector inspector)
     {
         TlsfPointer pointer;
         nuint size;
