@@ -61,7 +61,7 @@ public sealed unsafe partial class HeapCaps
     public void* ReallocDefault(void* ptr, nuint size)
     {
         ThrowIfDisposed();
-        if (_externalMemoryLimit is null)
+        if (_externalMemoryLimit is not { } limit)
         {
             return Realloc(ptr, size, DefaultInternal);
         }
@@ -74,18 +74,14 @@ public sealed unsafe partial class HeapCaps
             return fresh;
         }
 
-        var result = ReallocDefaultUnchecked(ptr, size);
+        var result = ReallocDefaultUnchecked(ptr, size, limit);
         AfterAllocation(AllocationMethod.ReallocDefault, result);
         return result;
     }
 
-    private void* ReallocDefaultUnchecked(void* ptr, nuint size)
+    /// <summary>heap_caps_realloc_default once external memory is enabled (up to <paramref name="limit"/> bytes stay internal), for a non-null block.</summary>
+    private void* ReallocDefaultUnchecked(void* ptr, nuint size, nuint limit)
     {
-        if (_externalMemoryLimit is not { } limit)
-        {
-            return Realloc(ptr, size, DefaultInternal);
-        }
-
         if (size == 0)
         {
             FreeReporting(ptr, AllocationMethod.ReallocDefault);
@@ -119,15 +115,7 @@ public sealed unsafe partial class HeapCaps
 
         if (oldState != Regions.BlockState.Live)
         {
-            if (oldState == Regions.BlockState.Corrupt)
-            {
-                ReleaseSetAside(tag, ptr, AllocationMethod.ReallocDefault);
-            }
-            else
-            {
-                ReportBadPointer(oldState, AllocationMethod.ReallocDefault, ptr, detectedAt: null);
-            }
-
+            ReportLostBlock(oldState, tag, ptr, AllocationMethod.ReallocDefault);
             return null;
         }
 
@@ -186,20 +174,7 @@ public sealed unsafe partial class HeapCaps
             return null; // heap_caps_aligned_check_args: alignment 0 or not a power of two, or size 0: no callback.
         }
 
-        var alignTo = Math.Max(alignment, _alignment);
-        caps = first;
-        var block = MallocBase(size, first, alignTo, zero: false, tag);
-        if (block is null)
-        {
-            caps = MallocCaps.Default;
-            block = MallocBase(size, MallocCaps.Default, alignTo, zero: false, tag);
-            if (block is null)
-            {
-                OnAllocationFailed(size, MallocCaps.Default, AllocationMethod.AlignedAllocDefault);
-            }
-        }
-
-        return block;
+        return MallocFirstThenDefault(size, first, Math.Max(alignment, _alignment), zero: false, tag, AllocationMethod.AlignedAllocDefault, out caps);
     }
 
     /// <summary>
@@ -254,12 +229,21 @@ public sealed unsafe partial class HeapCaps
             return internalOnly;
         }
 
-        caps = size <= limit ? DefaultInternal : DefaultSpiram;
-        var block = MallocBase(size, caps, _alignment, zero, tag);
+        return MallocFirstThenDefault(size, size <= limit ? DefaultInternal : DefaultSpiram, _alignment, zero, tag, method, out caps);
+    }
+
+    /// <summary>
+    /// The choice of memory of the chip's default allocations once external memory is enabled: <paramref name="first"/>
+    /// (internal or PSRAM by size), then any DEFAULT memory, then the failure callback with DEFAULT as <paramref name="method"/>'s.
+    /// </summary>
+    private void* MallocFirstThenDefault(nuint size, MallocCaps first, nuint alignment, bool zero, uint tag, AllocationMethod method, out MallocCaps caps)
+    {
+        caps = first;
+        var block = MallocBase(size, first, alignment, zero, tag);
         if (block is null && size != 0)
         {
             caps = MallocCaps.Default;
-            block = MallocBase(size, MallocCaps.Default, _alignment, zero, tag);
+            block = MallocBase(size, MallocCaps.Default, alignment, zero, tag);
             if (block is null)
             {
                 OnAllocationFailed(size, MallocCaps.Default, method);

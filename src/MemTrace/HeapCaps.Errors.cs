@@ -213,11 +213,7 @@ public sealed unsafe partial class HeapCaps
             // The poison head keeps the size in 32 bits; the tracker knows what it should be.
             var expected = BitConverter.GetBytes((uint)block.Size);
             var found = BitConverter.GetBytes(corruption.SizeFieldValue);
-            var first = 0;
-            while (first < expected.Length - 1 && expected[first] == found[first])
-            {
-                first++;
-            }
+            var first = CorruptionInfo.FirstDamagedByte(expected, found);
 
             error = error with
             {

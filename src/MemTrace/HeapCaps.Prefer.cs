@@ -162,15 +162,7 @@ public sealed unsafe partial class HeapCaps
 
             if (oldState != Regions.BlockState.Live)
             {
-                if (oldState == Regions.BlockState.Corrupt)
-                {
-                    ReleaseSetAside(tag, ptr, AllocationMethod.ReallocPrefer);
-                }
-                else
-                {
-                    ReportBadPointer(oldState, AllocationMethod.ReallocPrefer, ptr, detectedAt: null);
-                }
-
+                ReportLostBlock(oldState, tag, ptr, AllocationMethod.ReallocPrefer);
                 return null;
             }
         }

@@ -92,9 +92,6 @@ public sealed unsafe partial class HeapCaps
         output.Write(text.ToString());
     }
 
-    /// <summary>The name of the region that holds <paramref name="ptr"/>, or null.</summary>
-    internal string? RegionNameOf(void* ptr) => FindRegion(ptr)?.Name;
-
     /// <summary>The id of the name of the region that holds <paramref name="ptr"/> (RegionNameRegistry), or 0: what heap events carry.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     internal int RegionNameIdOf(void* ptr) => FindRegion(ptr)?.NameId ?? 0;

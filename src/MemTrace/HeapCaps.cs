@@ -308,13 +308,9 @@ public sealed unsafe partial class HeapCaps : IDisposable
             return block;
         }
 
-        if (oldState == BlockState.Corrupt)
+        if (oldState != BlockState.Live)
         {
-            ReleaseSetAside(oldTag, ptr, AllocationMethod.Realloc);
-        }
-        else if (oldState != BlockState.Live)
-        {
-            ReportBadPointer(oldState, AllocationMethod.Realloc, ptr, detectedAt: null);
+            ReportLostBlock(oldState, oldTag, ptr, AllocationMethod.Realloc);
         }
 
         return null;
@@ -606,14 +602,22 @@ public sealed unsafe partial class HeapCaps : IDisposable
     }
 
     /// <summary>
-    /// A realloc found its block damaged: the region reported it and set it aside for good, so the block is no longer the
-    /// caller's. The observer releases its record (no phantom leak); a later free of the pointer is accepted once.
+    /// The end of a realloc whose block was not resized because it is no longer the caller's (<paramref name="state"/>
+    /// not Live): a block the region found damaged was reported and set aside for good, so the observer releases its
+    /// record (no phantom leak; a later free of the pointer is accepted once); anything else is a bad pointer, reported.
     /// </summary>
-    internal void ReleaseSetAside(uint tag, void* ptr, AllocationMethod method)
+    private void ReportLostBlock(BlockState state, uint tag, void* ptr, AllocationMethod method)
     {
-        if (tag != 0)
+        if (state == BlockState.Corrupt)
         {
-            _observer?.OnFreed(tag, ptr, method);
+            if (tag != 0)
+            {
+                _observer?.OnFreed(tag, ptr, method);
+            }
+        }
+        else
+        {
+            ReportBadPointer(state, method, ptr, detectedAt: null);
         }
     }
 

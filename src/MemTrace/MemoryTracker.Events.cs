@@ -32,7 +32,6 @@ public sealed unsafe partial class MemoryTracker
     private HeapMetrics? _metrics;
     private int _eventKinds;
     private int _eventGate;
-    private bool _errorEvents;
     private long _snapshotIntervalMilliseconds;
     private long _nextSnapshot = long.MaxValue;
     private long _eventTimeBase;
@@ -73,7 +72,6 @@ public sealed unsafe partial class MemoryTracker
         if (HeapEventKindMask.Has(_eventKinds, HeapEventKind.MemoryError) || _nextSnapshot != long.MaxValue)
         {
             Heap.MemoryErrorDetected += OnHeapError;
-            _errorEvents = true;
         }
 
         EmitSnapshot();
@@ -84,10 +82,7 @@ public sealed unsafe partial class MemoryTracker
     {
         EmitSnapshot();
         _nextSnapshot = long.MaxValue;
-        if (_errorEvents)
-        {
-            Heap.MemoryErrorDetected -= OnHeapError;
-        }
+        Heap.MemoryErrorDetected -= OnHeapError; // Nothing when it never subscribed.
     }
 
     /// <summary>Makes <paramref name="metrics"/> record the size of every allocation from now on (in place of any other).</summary>
@@ -128,21 +123,17 @@ public sealed unsafe partial class MemoryTracker
     [MethodImpl(MethodImplOptions.NoInlining)]
     private void EmitAllocation(void* block, nuint size, MallocCaps caps, uint site, long request, int threadId)
     {
-        var tick = CoarseClock.Now;
-        if (tick >= _nextSnapshot)
-        {
-            SnapshotIfDue(tick);
-        }
+        var tick = EventTick();
 
         var region = -1;
         var metrics = _metrics;
         if (metrics is not null && metrics.RecordsSizes)
         {
             region = Heap.RegionNameIdOf(block);
-            RecordSize(metrics, size, region);
+            metrics.RecordAllocation(size, region);
         }
 
-        if ((_eventKinds & (1 << (int)HeapEventKind.Allocation)) == 0)
+        if (!HeapEventKindMask.Has(_eventKinds, HeapEventKind.Allocation))
         {
             return;
         }
@@ -155,7 +146,7 @@ public sealed unsafe partial class MemoryTracker
         var heapEvent = new HeapEvent(
             HeapEventKind.Allocation,
             Interlocked.Increment(ref _eventSequence),
-            _eventTimeBase + (tick * TimeSpan.TicksPerMillisecond),
+            UtcTicksAt(tick),
             threadId,
             (nuint)block,
             size,
@@ -170,13 +161,9 @@ public sealed unsafe partial class MemoryTracker
     [MethodImpl(MethodImplOptions.NoInlining)]
     private void EmitFree(in TrackedRecord record, uint freeSite)
     {
-        var tick = CoarseClock.Now;
-        if (tick >= _nextSnapshot)
-        {
-            SnapshotIfDue(tick);
-        }
+        var tick = EventTick();
 
-        if ((_eventKinds & (1 << (int)HeapEventKind.Free)) == 0)
+        if (!HeapEventKindMask.Has(_eventKinds, HeapEventKind.Free))
         {
             return;
         }
@@ -184,7 +171,7 @@ public sealed unsafe partial class MemoryTracker
         var heapEvent = new HeapEvent(
             HeapEventKind.Free,
             Interlocked.Increment(ref _eventSequence),
-            _eventTimeBase + (tick * TimeSpan.TicksPerMillisecond),
+            UtcTicksAt(tick),
             record.FreeThreadId,
             record.Address,
             record.Size,
@@ -197,15 +184,11 @@ public sealed unsafe partial class MemoryTracker
     }
 
     [MethodImpl(MethodImplOptions.NoInlining)]
-    private void EmitReallocation(in TrackedRecord record, nuint previousAddress, nuint previousSize, uint site)
+    private void EmitReallocation(in TrackedRecord record, nuint previousAddress, nuint previousSize, uint site, int threadId)
     {
-        var tick = CoarseClock.Now;
-        if (tick >= _nextSnapshot)
-        {
-            SnapshotIfDue(tick);
-        }
+        var tick = EventTick();
 
-        if ((_eventKinds & (1 << (int)HeapEventKind.Reallocation)) == 0)
+        if (!HeapEventKindMask.Has(_eventKinds, HeapEventKind.Reallocation))
         {
             return;
         }
@@ -213,8 +196,8 @@ public sealed unsafe partial class MemoryTracker
         var heapEvent = new HeapEvent(
             HeapEventKind.Reallocation,
             Interlocked.Increment(ref _eventSequence),
-            _eventTimeBase + (tick * TimeSpan.TicksPerMillisecond),
-            Environment.CurrentManagedThreadId,
+            UtcTicksAt(tick),
+            threadId,
             record.Address,
             record.Size,
             record.Caps,
@@ -230,13 +213,9 @@ public sealed unsafe partial class MemoryTracker
     [MethodImpl(MethodImplOptions.NoInlining)]
     private void EmitFailure(AllocationRecord failure, uint site)
     {
-        var tick = CoarseClock.Now;
-        if (tick >= _nextSnapshot)
-        {
-            SnapshotIfDue(tick);
-        }
+        var tick = EventTick();
 
-        if ((_eventKinds & (1 << (int)HeapEventKind.FailedAllocation)) == 0)
+        if (!HeapEventKindMask.Has(_eventKinds, HeapEventKind.FailedAllocation))
         {
             return;
         }
@@ -244,7 +223,7 @@ public sealed unsafe partial class MemoryTracker
         var heapEvent = new HeapEvent(
             HeapEventKind.FailedAllocation,
             Interlocked.Increment(ref _eventSequence),
-            _eventTimeBase + (tick * TimeSpan.TicksPerMillisecond),
+            UtcTicksAt(tick),
             failure.ThreadId,
             address: 0,
             failure.Size,
@@ -258,11 +237,7 @@ public sealed unsafe partial class MemoryTracker
 
     private void OnHeapError(object? sender, MemoryErrorEventArgs e)
     {
-        var tick = CoarseClock.Now;
-        if (tick >= _nextSnapshot)
-        {
-            SnapshotIfDue(tick);
-        }
+        var tick = EventTick();
 
         if (!HeapEventKindMask.Has(_eventKinds, HeapEventKind.MemoryError))
         {
@@ -273,7 +248,7 @@ public sealed unsafe partial class MemoryTracker
         {
             Kind = HeapEventKind.MemoryError,
             Sequence = Interlocked.Increment(ref _eventSequence),
-            UtcTicks = _eventTimeBase + (tick * TimeSpan.TicksPerMillisecond),
+            UtcTicks = UtcTicksAt(tick),
             ThreadId = Environment.CurrentManagedThreadId,
             Address = e.Error.Address,
             Size = e.Error.BlockSize ?? 0,
@@ -314,14 +289,28 @@ public sealed unsafe partial class MemoryTracker
                 LiveBytes = LiveBytes,
             },
             Sequence = Interlocked.Increment(ref _eventSequence),
-            UtcTicks = _eventTimeBase + (tick * TimeSpan.TicksPerMillisecond),
+            UtcTicks = UtcTicksAt(tick),
             ThreadId = Environment.CurrentManagedThreadId,
         };
         Dispatch(in heapEvent);
     }
 
-    [MethodImpl(MethodImplOptions.NoInlining)]
-    private static void RecordSize(HeapMetrics metrics, nuint size, int region) => metrics.RecordAllocation(size, region);
+    /// <summary>The coarse clock's tick for an event; emits the periodic snapshot first when it is due.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private long EventTick()
+    {
+        var tick = CoarseClock.Now;
+        if (tick >= _nextSnapshot)
+        {
+            SnapshotIfDue(tick);
+        }
+
+        return tick;
+    }
+
+    /// <summary>UTC ticks of a coarse-clock tick: what <see cref="HeapEvent"/> carries.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private long UtcTicksAt(long tick) => _eventTimeBase + (tick * TimeSpan.TicksPerMillisecond);
 
     /// <summary>Emits the periodic snapshot when it is due and no other thread took it first.</summary>
     [MethodImpl(MethodImplOptions.NoInlining)]

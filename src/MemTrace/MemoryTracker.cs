@@ -652,12 +652,13 @@ public sealed unsafe partial class MemoryTracker : IDisposable, IAllocationObser
         }
 
         TrackedRecord.EndWrite(ref record, RecordState.Live);
-        var copy = EmitsEvent(Diagnostics.HeapEventKind.Reallocation) ? record : default;
+        var emits = EmitsEvent(Diagnostics.HeapEventKind.Reallocation);
+        var copy = emits ? record : default;
         ExitRecords(cell);
         cell.LiveBytes += (long)size - (long)oldSize;
-        if (EmitsEvent(Diagnostics.HeapEventKind.Reallocation))
+        if (emits)
         {
-            EmitReallocation(copy, oldAddress, oldSize, site);
+            EmitReallocation(copy, oldAddress, oldSize, site, cell.ThreadId);
         }
     }
 

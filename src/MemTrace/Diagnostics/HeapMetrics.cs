@@ -118,15 +118,10 @@ public sealed class HeapMetrics : IHeapEventSink, IDisposable
     /// <summary>Whether a listener has enabled the size histogram (the tracker looks up nothing for it otherwise).</summary>
     internal bool RecordsSizes => _allocationSizes.Enabled;
 
-    /// <summary>Records one allocation of the observed tracker (called by the tracker, off its hot path).</summary>
-    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
-    internal void RecordAllocation(nuint size, int regionId)
-    {
-        if (_allocationSizes.Enabled)
-        {
-            _allocationSizes.Record((long)size, new KeyValuePair<string, object?>("region", RegionNameRegistry.Get(regionId)));
-        }
-    }
+    /// <summary>Records one allocation of the observed tracker (called by the tracker once it has seen <see cref="RecordsSizes"/>, off its hot path).</summary>
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.NoInlining)]
+    internal void RecordAllocation(nuint size, int regionId) =>
+        _allocationSizes.Record((long)size, new KeyValuePair<string, object?>("region", RegionNameRegistry.Get(regionId)));
 
     private IEnumerable<Measurement<long>> Tracked(Func<MemoryTracker, long> read)
     {

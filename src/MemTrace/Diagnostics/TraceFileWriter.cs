@@ -215,15 +215,10 @@ public sealed class TraceFileWriter : IHeapEventSink, IDisposable
     [MethodImpl(MethodImplOptions.NoInlining)]
     private void EmitSlow(in HeapEvent heapEvent)
     {
+        // In drop mode Emit comes here only once closing (a full ring's drop is counted in Emit); Closing never goes back.
         if (Volatile.Read(ref _emit.Closing))
         {
             Interlocked.Increment(ref _droppedClosed);
-            return;
-        }
-
-        if (_emit.DropWhenFull)
-        {
-            _emit.DroppedFull.Increment();
             return;
         }
 

@@ -27,11 +27,7 @@ internal sealed class RegionLock
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public Scope Enter()
     {
-        if (Interlocked.CompareExchange(ref _held, 1, 0) != 0)
-        {
-            EnterSlow();
-        }
-
+        EnterUnscoped();
         return new Scope(this, clearsCallbackThread: false);
     }
 
@@ -55,7 +51,7 @@ internal sealed class RegionLock
     /// <summary>Takes the lock to run user callbacks under it: a callback that re-enters the region throws instead of deadlocking.</summary>
     public Scope EnterForCallbacks()
     {
-        Enter();
+        EnterUnscoped();
         Volatile.Write(ref _callbackThread, Environment.CurrentManagedThreadId);
         return new Scope(this, clearsCallbackThread: true);
     }
@@ -96,7 +92,7 @@ internal sealed class RegionLock
                 _lock._callbackThread = 0;
             }
 
-            Volatile.Write(ref _lock._held, 0);
+            _lock.Exit();
         }
     }
 }

@@ -52,4 +52,12 @@ internal sealed class CorruptionInfo
 
     /// <summary>What the heap's observer knew of the block when it was freed (quarantine, remembered frees), if it was asked.</summary>
     public BlockWitness? Witness { get; init; }
+
+    /// <summary>
+    /// The first byte of a damaged 4-byte word (canary or size field) that differs from what it should be: 0 to 3,
+    /// 0 when what it should be is not known (<paramref name="expected"/> empty).
+    /// </summary>
+    /// <param name="expected">The word's bytes as they should be, or empty.</param>
+    /// <param name="found">The word's bytes as they are.</param>
+    public static int FirstDamagedByte(byte[] expected, byte[] found) => Math.Min(expected.AsSpan().CommonPrefixLength(found), 3);
 }

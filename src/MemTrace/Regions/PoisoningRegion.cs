@@ -58,6 +58,9 @@ internal sealed unsafe class PoisoningRegion : Region
     private readonly HeadInspector _keepingInspector;
     private readonly Region _inner;
     private readonly PoisoningLevel _level;
+
+    /// <summary>Freed blocks are filled with <see cref="FreeFill"/> (Comprehensive, or a quarantine): their free goes the slow way.</summary>
+    private readonly bool _fillOnFree;
     private readonly QuarantineOptions? _quarantine;
     private readonly nuint _alignment;
     private readonly nuint _head;
@@ -96,6 +99,7 @@ internal sealed unsafe class PoisoningRegion : Region
         _inner = inner;
         _level = level;
         _quarantine = quarantine;
+        _fillOnFree = level == PoisoningLevel.Comprehensive || quarantine is not null;
         _alignment = alignment;
         _head = Math.Max(8, alignment);
         _tlsf = inner as TlsfRegion;
@@ -242,7 +246,7 @@ internal sealed unsafe class PoisoningRegion : Region
 
         var requested = *(uint*)(user - 4);
         size = requested;
-        if (_reportedCount != 0 || _level == PoisoningLevel.Comprehensive || _quarantine is not null || _recent is not null)
+        if (_reportedCount != 0 || _fillOnFree)
         {
             return ApproveSlow(user, innerBlock, usableSize, requested, tag, clear, context);
         }
@@ -271,15 +275,14 @@ internal sealed unsafe class PoisoningRegion : Region
 
     /// <summary>The rest of <see cref="Approve"/> for an intact block when something more than Light's check is on: reported addresses to forget, fills, the recent frees, the quarantine.</summary>
     [MethodImpl(MethodImplOptions.NoInlining)]
-    private bool ApproveSlow(byte* user, byte* innerBlock, nuint usableSize, nuint size, uint tag, bool clear, FreeContext? context)
+    private bool ApproveSlow(byte* user, byte* innerBlock, nuint usableSize, nuint requested, uint tag, bool clear, FreeContext? context)
     {
-        var requested = size;
         if (_reportedCount != 0)
         {
             ForgetReported((nuint)user);
         }
 
-        if (_level == PoisoningLevel.Comprehensive || _quarantine is not null)
+        if (_fillOnFree)
         {
             new Span<byte>(innerBlock, (int)usableSize).Fill(FreeFill);
         }
@@ -305,9 +308,9 @@ internal sealed unsafe class PoisoningRegion : Region
         context!.Held = true;
         using (_lock.EnterScope())
         {
-            _held[(nuint)user] = new Held((nuint)innerBlock, usableSize, size, tag, Quarantined: true, OwnerFreed: true, witness);
+            _held[(nuint)user] = new Held((nuint)innerBlock, usableSize, requested, tag, Quarantined: true, OwnerFreed: true, witness);
             _fifo.Enqueue((nuint)user);
-            _quarantinedBytes += size;
+            _quarantinedBytes += requested;
             _quarantinedBlocks++;
             _heldInnerBytes += usableSize;
             _slowPath = 1;
@@ -330,31 +333,14 @@ internal sealed unsafe class PoisoningRegion : Region
 
     public override void* Reallocate(void* ptr, nuint size, out BlockState state, out BlockInfo old)
     {
-        old = default;
         var user = (nuint)ptr;
-        var inner = user - _head;
-        if (_slowPath != 0 && !FindInner(user, Access.Realloc, out inner, out state))
-        {
-            return null;
-        }
-
-        state = _inner.Query((void*)inner, out var innerBlock);
+        state = CheckedLookup(user, out var inner, out old);
         if (state != BlockState.Live)
         {
             return null;
         }
 
-        var damage = Inspect((byte*)user, (byte*)inner, innerBlock.UsableSize, innerBlock.Tag);
-        if (damage is not null)
-        {
-            SetAsideLive(damage, inner, innerBlock.UsableSize);
-            state = BlockState.Corrupt;
-            old = new BlockInfo(damage.Size, innerBlock.Tag);
-            return null;
-        }
-
-        var oldSize = *(uint*)(user - 4);
-        old = new BlockInfo(oldSize, innerBlock.Tag);
+        var oldSize = old.UsableSize;
         if (size > uint.MaxValue - 1024)
         {
             return null;
@@ -374,7 +360,7 @@ internal sealed unsafe class PoisoningRegion : Region
         }
 
         // Comprehensive (no realloc in place, as ESP-IDF) or quarantine: allocate, copy, free.
-        var fresh = (byte*)Allocate(size, _alignment, zero: false, innerBlock.Tag);
+        var fresh = (byte*)Allocate(size, _alignment, zero: false, old.Tag);
         if (fresh is null)
         {
             return null;
@@ -410,10 +396,15 @@ internal sealed unsafe class PoisoningRegion : Region
         return BlockState.Live;
     }
 
-    public override BlockState QueryChecked(void* ptr, out BlockInfo block)
+    public override BlockState QueryChecked(void* ptr, out BlockInfo block) => CheckedLookup((nuint)ptr, out _, out block);
+
+    /// <summary>
+    /// The block at <paramref name="user"/> as a realloc must see it: its inner block, its requested size and tag,
+    /// its canaries checked; a damaged block is set aside (Corrupt, with the size the damage report gives).
+    /// </summary>
+    private BlockState CheckedLookup(nuint user, out nuint inner, out BlockInfo block)
     {
-        var user = (nuint)ptr;
-        var inner = user - _head;
+        inner = user - _head;
         if (_slowPath != 0 && !FindInner(user, Access.Realloc, out inner, out var held))
         {
             block = default;
@@ -728,11 +719,7 @@ internal sealed unsafe class PoisoningRegion : Region
         }
 
         var expected = places == 1 ? BitConverter.GetBytes((uint)original) : [];
-        var first = 0;
-        while (expected.Length > 0 && first < 3 && expected[first] == found[first])
-        {
-            first++;
-        }
+        var first = CorruptionInfo.FirstDamagedByte(expected, found);
 
         return new CorruptionInfo
         {
@@ -758,11 +745,7 @@ internal sealed unsafe class PoisoningRegion : Region
     {
         var expected = BitConverter.GetBytes(TailCanary);
         var found = BitConverter.GetBytes(tail);
-        var first = 0;
-        while (first < 3 && expected[first] == found[first])
-        {
-            first++;
-        }
+        var first = CorruptionInfo.FirstDamagedByte(expected, found);
 
         return new CorruptionInfo
         {

@@ -165,9 +165,7 @@ internal sealed unsafe class TlsfRegion : Region
 
         var pointer = _heap.Free(ptr, clearIfTagged, out var size, out var tag);
         _lock.Exit();
-        var state = ToBlockState(pointer);
-        block = state == BlockState.Live ? new BlockInfo(size, tag) : default;
-        return state;
+        return Outcome(pointer, size, tag, out block);
     }
 
     /// <summary>A free whose approval runs poisoning's checks under the lock: they may allocate, so the lock is scoped.</summary>
@@ -187,6 +185,12 @@ internal sealed unsafe class TlsfRegion : Region
             pointer = _heap.Free(ptr, clearIfTagged, out size, out tag, inspector);
         }
 
+        return Outcome(pointer, size, tag, out block);
+    }
+
+    /// <summary>What the heap found at a pointer (on a free or a query), as a region reports it.</summary>
+    private static BlockState Outcome(TlsfPointer pointer, nuint size, uint tag, out BlockInfo block)
+    {
         var state = ToBlockState(pointer);
         block = state == BlockState.Live ? new BlockInfo(size, tag) : default;
         return state;
@@ -210,9 +214,7 @@ internal sealed unsafe class TlsfRegion : Region
             pointer = _heap.Query(ptr, out size, out tag);
         }
 
-        var state = ToBlockState(pointer);
-        block = state == BlockState.Live ? new BlockInfo(size, tag) : default;
-        return state;
+        return Outcome(pointer, size, tag, out block);
     }
 
     public override void SetTag(void* ptr, uint tag)

@@ -349,15 +349,4 @@ internal sealed unsafe partial class TlsfHeap
             new Span<byte>(_base + absorbed, (int)TlsfConfiguration.BlockHeaderSize).Fill(fill);
         }
     }
-
-    /// <summary>block_remove() for a free block whose size the caller has already read.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private void RemoveSized(uint block, uint size)
-    {
-        Mapping.Insert(size, _slLog2, _flShift, _smallBlock, out var fl, out var sl);
-        if ((uint)fl < (uint)_flCount)
-        {
-            RemoveFree(block, fl, sl);
-        }
-    }
 }

@@ -1,6 +1,6 @@
 // TlsfHeap block and free-list primitives: espressif/tlsf's tlsf_block_functions.h and
 // tlsf_control_functions.h (block_next/link_next/mark_as_free/mark_as_used, insert/remove of a
-// free block with the fl/sl bitmaps, block_split/absorb/merge_prev/merge_next, the three trims).
+// free block with the fl/sl bitmaps, block_split/absorb/merge_next, the three trims; tlsf_free's merge_prev lives in the fused FreeCore).
 //
 // Names follow TLSF's, with offsets from the region base for block pointers. The list primitives
 // check every offset they read from memory before following it (an offset outside the pool is
@@ -145,9 +145,13 @@ internal sealed unsafe partial class TlsfHeap
 
     /// <summary>block_remove(): takes a free block off the list its size maps to.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private void Remove(uint block)
+    private void Remove(uint block) => RemoveSized(block, Header(block)->Size);
+
+    /// <summary>block_remove() for a free block whose size the caller has already read.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private void RemoveSized(uint block, uint size)
     {
-        Mapping.Insert(Header(block)->Size, _slLog2, _flShift, _smallBlock, out var fl, out var sl);
+        Mapping.Insert(size, _slLog2, _flShift, _smallBlock, out var fl, out var sl);
         if ((uint)fl < (uint)_flCount)
         {
             RemoveFree(block, fl, sl);
@@ -194,20 +198,6 @@ internal sealed unsafe partial class TlsfHeap
         }
 
         return prev;
-    }
-
-    /// <summary>block_merge_prev(): coalesces a just-freed block with a free previous neighbour.</summary>
-    private uint MergePrev(uint block)
-    {
-        var header = Header(block);
-        if (header->IsPrevFree)
-        {
-            var prev = header->PrevPhys;
-            Remove(prev);
-            block = Absorb(prev, block);
-        }
-
-        return block;
     }
 
     /// <summary>block_merge_next(): coalesces a block with a free next neighbour.</summary>

@@ -48,9 +48,23 @@ internal sealed class TraceLineEncoder
     public void AppendEvent(in HeapEvent e)
     {
         ref readonly var data = ref HeapEvent.DataOf(in e);
-        if (e.Details is null && (uint)data.Kind <= (uint)HeapEventKind.FailedAllocation)
+        if ((uint)data.Kind <= (uint)HeapEventKind.FailedAllocation)
         {
-            AppendOperation(in data);
+            if (e.Details is null)
+            {
+                AppendOperation(in data);
+                return;
+            }
+
+            // Built by hand or read from a trace: the same fields, with the region and sites as values.
+            OperationFields(in data);
+            if (data.Kind != HeapEventKind.FailedAllocation)
+            {
+                Region(e.RegionName);
+            }
+
+            Sites(e);
+            Raw("}\n"u8);
             return;
         }
 
@@ -64,37 +78,6 @@ internal sealed class TraceLineEncoder
         Number(e.ThreadId);
         switch (e.Kind)
         {
-            case HeapEventKind.Allocation:
-            case HeapEventKind.Free:
-            case HeapEventKind.Reallocation:
-                Raw(",\"addr\":"u8);
-                Hex(e.Address);
-                Raw(",\"size\":"u8);
-                Number(e.Size);
-                if (e.Kind == HeapEventKind.Reallocation)
-                {
-                    Raw(",\"prevAddr\":"u8);
-                    Hex(e.PreviousAddress);
-                    Raw(",\"prevSize\":"u8);
-                    Number(e.PreviousSize);
-                }
-
-                Raw(",\"caps\":"u8);
-                Caps(e.Caps);
-                Raw(",\"req\":"u8);
-                Number(e.RequestNumber);
-                Region(e.RegionName);
-                Sites(e);
-                break;
-            case HeapEventKind.FailedAllocation:
-                Raw(",\"size\":"u8);
-                Number(e.Size);
-                Raw(",\"caps\":"u8);
-                Caps(e.Caps);
-                Raw(",\"req\":"u8);
-                Number(e.RequestNumber);
-                Sites(e);
-                break;
             case HeapEventKind.MemoryError:
                 Raw(",\"addr\":"u8);
                 Hex(e.Address);
@@ -139,6 +122,27 @@ internal sealed class TraceLineEncoder
     /// <summary>An allocation, free, realloc or failure as a tracker emits it: sites and region as ids.</summary>
     private void AppendOperation(in HeapEventData e)
     {
+        OperationFields(in e);
+        if (e.Region != 0 && e.Kind != HeapEventKind.FailedAllocation)
+        {
+            Raw(",\"region\":"u8);
+            RegionById(e.Region);
+        }
+
+        Raw(",\"site\":"u8);
+        SiteById(e.Site);
+        if (e.AllocSite != 0)
+        {
+            Raw(",\"allocSite\":"u8);
+            SiteById(e.AllocSite);
+        }
+
+        Raw("}\n"u8);
+    }
+
+    /// <summary>The fields of an allocation, free, realloc or failure up to the region and sites, one format for both kinds of event.</summary>
+    private void OperationFields(in HeapEventData e)
+    {
         var kind = e.Kind;
         Raw("{\"kind\":\""u8);
         Raw(KindName(kind));
@@ -168,21 +172,6 @@ internal sealed class TraceLineEncoder
         Caps((MallocCaps)e.Caps);
         Raw(",\"req\":"u8);
         Number(e.RequestNumber);
-        if (e.Region != 0 && kind != HeapEventKind.FailedAllocation)
-        {
-            Raw(",\"region\":"u8);
-            RegionById(e.Region);
-        }
-
-        Raw(",\"site\":"u8);
-        SiteById(e.Site);
-        if (e.AllocSite != 0)
-        {
-            Raw(",\"allocSite\":"u8);
-            SiteById(e.AllocSite);
-        }
-
-        Raw("}\n"u8);
     }
 
     public void AppendHeader(DateTimeOffset time, int processId, string? processName)
