@@ -433,9 +433,9 @@ internal sealed unsafe class PoisoningRegion : Region
     {
         var user = (nuint)ptr;
         var inner = user - _head;
-        if (_slowPath != 0)
+        if (_slowPath != 0 && !FindInner(user, Access.Query, out inner, out _))
         {
-            FindInner(user, Access.Query, out inner, out _);
+            return; // A held block (quarantined or set aside) has no inner block of the caller's to tag.
         }
 
         _inner.SetTag((void*)inner, tag);

@@ -9,6 +9,26 @@ namespace MemTrace.Tests.Poisoning;
 public unsafe class PoisoningReallocTests
 {
     [Theory]
+    [InlineData("esp32")]
+    [InlineData("host")]
+    public void Clearing_the_tag_of_a_block_set_aside_by_a_realloc_touches_nothing(string layout)
+    {
+        // A tracker detached during such a realloc clears the tag of the pointer it was given; the block is
+        // held by the poisoning layer, with no inner block: the clear must be a no-op, not a write through
+        // a null inner pointer (which on the process heap wrote 16 bytes below address 0).
+        using var heap = new HeapCaps(HeapLayout.FromName(layout), new HeapCapsOptions { Poisoning = PoisoningLevel.Light, ErrorOutput = null });
+        var block = (byte*)heap.Malloc(40, MallocCaps.Default);
+        block[40] = 0x00;
+        Assert.True(heap.Realloc(block, 400, MallocCaps.Default) is null);
+        Assert.Single(heap.RecentErrors);
+
+        heap.SetTag(block, 0);
+
+        Assert.True(heap.CheckIntegrityAll(print: false));
+        Assert.Single(heap.RecentErrors);
+    }
+
+    [Theory]
     [InlineData("esp32", PoisoningLevel.Light)]
     [InlineData("esp32", PoisoningLevel.Comprehensive)]
     [InlineData("host", PoisoningLevel.Light)]
