@@ -41,15 +41,27 @@ internal static class DemoCommand
                 return 2;
             }
 
+            if (!result.GetValue(metrics))
+            {
+                return Run(output, chosen, result.GetValue(trace), error);
+            }
+
+            // Only the metrics traffic runs long enough to stop early: Ctrl+C ends it cleanly (elsewhere it ends the demo).
             using var stop = new CancellationTokenSource();
-            Console.CancelKeyPress += (_, e) =>
+            ConsoleCancelEventHandler onCancel = (_, e) =>
             {
                 e.Cancel = true;
                 stop.Cancel();
             };
-            return result.GetValue(metrics)
-                ? RunWithMetrics(output, chosen, result.GetValue(trace), TimeSpan.FromSeconds(result.GetValue(duration)), stop.Token, error)
-                : Run(output, chosen, result.GetValue(trace), error);
+            Console.CancelKeyPress += onCancel;
+            try
+            {
+                return RunWithMetrics(output, chosen, result.GetValue(trace), TimeSpan.FromSeconds(result.GetValue(duration)), stop.Token, error);
+            }
+            finally
+            {
+                Console.CancelKeyPress -= onCancel;
+            }
         });
         return command;
     }
