@@ -11,6 +11,7 @@
 //   own) and frees the gap; a gap smaller than a block header is pushed to the next boundary;
 // - a realloc that cannot grow in place is malloc + copy + free, and leaves the block intact on failure.
 using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
 
 namespace MemTrace.Tlsf;
 
@@ -263,6 +264,167 @@ internal sealed unsafe partial class TlsfHeap
 
         TrimUsed(block, adjust);
         return block;
+    }
+
+    /// <summary>
+    /// multi_heap_free for the start of a live block per the side tables, without an inspector: the checks of
+    /// <see cref="IsIntactUsedBlock"/> and the coalescing of <see cref="FreeCore"/> in one pass. Everything the
+    /// checks need is read first and nothing is stored until all of them pass, so a damaged block or neighbour is
+    /// refused untouched (<see cref="TlsfPointer.Corrupt"/>), exactly as Classify would refuse it; the values read
+    /// (sizes, the neighbours' lists) then serve the free without being read or computed again.
+    /// </summary>
+    private TlsfPointer FreeLive(uint user, bool clearIfTagged, out nuint size, out uint tag)
+    {
+        size = 0;
+        tag = 0;
+        var block = user - TlsfConfiguration.BlockStartOffset;
+        var sentinel = _sentinel;
+        if (block - _firstBlock >= sentinel - _firstBlock)
+        {
+            return TlsfPointer.Corrupt;
+        }
+
+        // This block: used, the size it was handed out with, a valid block size inside the pool.
+        var header = Header(block);
+        var word = header->SizeWord;
+        var blockSize = word & ~BlockHeader.FlagMask;
+        if ((word & BlockHeader.FreeBit) != 0
+            || blockSize != _records.GetSize(user)
+            || blockSize < TlsfConfiguration.BlockSizeMin
+            || ((blockSize + TlsfConfiguration.BlockHeaderOverhead) & _alignMask) != 0
+            || blockSize > sentinel - block - TlsfConfiguration.BlockHeaderOverhead)
+        {
+            return TlsfPointer.Corrupt;
+        }
+
+        // The next block: the sentinel, a used block matching its record, or a sane free block to absorb.
+        var next = block + blockSize + TlsfConfiguration.BlockHeaderOverhead;
+        var nextWord = Header(next)->SizeWord;
+        if ((nextWord & BlockHeader.PrevFreeBit) != 0)
+        {
+            return TlsfPointer.Corrupt;
+        }
+
+        var total = blockSize;
+        var absorbed = 0u;
+        var absorbedFl = 0;
+        var absorbedSl = 0;
+        var after = next;
+        var afterWord = nextWord;
+        if (next == sentinel)
+        {
+            if (nextWord != 0)
+            {
+                return TlsfPointer.Corrupt;
+            }
+        }
+        else if ((nextWord & BlockHeader.FreeBit) != 0)
+        {
+            var nextSize = nextWord & ~BlockHeader.FlagMask;
+            if (!IsSaneFreeBlock(next, nextSize, out absorbedFl, out absorbedSl))
+            {
+                return TlsfPointer.Corrupt;
+            }
+
+            absorbed = next;
+            total += nextSize + TlsfConfiguration.BlockHeaderOverhead;
+            after = next + nextSize + TlsfConfiguration.BlockHeaderOverhead;
+            afterWord = Header(after)->SizeWord;
+        }
+        else if (!_starts.IsLive(next + TlsfConfiguration.BlockStartOffset) || (nextWord & ~BlockHeader.FlagMask) != _records.GetSize(next + TlsfConfiguration.BlockStartOffset))
+        {
+            return TlsfPointer.Corrupt;
+        }
+
+        // The previous block, when marked free: adjacent, free, sane; it absorbs this one.
+        var start = block;
+        var startWord = word;
+        var prev = 0u;
+        var prevFl = 0;
+        var prevSl = 0;
+        if ((word & BlockHeader.PrevFreeBit) != 0)
+        {
+            prev = header->PrevPhys;
+            if (prev - _firstBlock >= block - _firstBlock || (prev & 3) != 0)
+            {
+                return TlsfPointer.Corrupt;
+            }
+
+            var prevWord = Header(prev)->SizeWord;
+            var prevSize = prevWord & ~BlockHeader.FlagMask;
+            if ((prevWord & BlockHeader.FreeBit) == 0
+                || prevSize != block - prev - TlsfConfiguration.BlockHeaderOverhead
+                || !IsListLink(prev)
+                || !IsSaneFreeBlock(prev, prevSize, out prevFl, out prevSl))
+            {
+                return TlsfPointer.Corrupt;
+            }
+
+            total += prevSize + TlsfConfiguration.BlockHeaderOverhead;
+            start = prev;
+            startWord = prevWord;
+        }
+
+        // Every check passed: from here on the block is freed.
+        tag = _records.GetTag(user);
+        size = blockSize;
+        if (clearIfTagged && tag != 0)
+        {
+            // The data ends where the next block's size word starts: its prev_phys word is cleared too, and rewritten below.
+            NativeMemory.Clear(_base + user, blockSize);
+        }
+
+        _heap->FreeBytes += blockSize + TlsfConfiguration.BlockHeaderOverhead;
+        _starts.MarkFreed(user);
+        _records.Clear(user);
+
+        var fill = _freeFill;
+        if (prev != 0)
+        {
+            if ((uint)prevFl < (uint)_flCount)
+            {
+                RemoveFree(prev, prevFl, prevSl);
+            }
+
+            if (fill != 0)
+            {
+                // This block's prev_phys, size word and first data words are now inside prev's free data.
+                new Span<byte>(_base + block, (int)TlsfConfiguration.BlockHeaderSize).Fill(fill);
+            }
+        }
+
+        var afterHeader = Header(after);
+        Header(start)->SizeWord = total | BlockHeader.FreeBit | (startWord & BlockHeader.PrevFreeBit);
+        afterHeader->PrevPhys = start;
+        afterHeader->SizeWord = afterWord | BlockHeader.PrevFreeBit;
+        Mapping.Insert(total, _slLog2, _flShift, _smallBlock, out var fl, out var sl);
+        var insert = (uint)fl < (uint)_flCount;
+        if (absorbed != 0 && (uint)absorbedFl < (uint)_flCount)
+        {
+            // The links are read again here: removing prev may have changed them (prev and the absorbed block can be list neighbours).
+            if (insert && absorbedFl == fl && absorbedSl == sl)
+            {
+                ReplaceFree(absorbed, start, fl, sl);
+                insert = false;
+            }
+            else
+            {
+                RemoveFree(absorbed, absorbedFl, absorbedSl);
+            }
+        }
+
+        if (insert)
+        {
+            InsertFree(start, fl, sl);
+        }
+
+        if (absorbed != 0 && fill != 0)
+        {
+            // The absorbed block's prev_phys, size word and free links are now inside the coalesced block's free data.
+            new Span<byte>(_base + absorbed, (int)TlsfConfiguration.BlockHeaderSize).Fill(fill);
+        }
+
+        return TlsfPointer.Live;
     }
 
     /// <summary>

@@ -23,6 +23,22 @@ internal sealed unsafe partial class TlsfHeap
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private TlsfPointer Classify(void* ptr, out uint user)
     {
+        var state = Locate(ptr, out user);
+        if (state != TlsfPointer.Live)
+        {
+            return state;
+        }
+
+        return IsIntactUsedBlock(user) ? TlsfPointer.Live : TlsfPointer.Corrupt;
+    }
+
+    /// <summary>
+    /// What the side tables alone say of <paramref name="ptr"/>: <see cref="TlsfPointer.Live"/> when it is the start
+    /// of a live block (its header not read yet), else what it is. <paramref name="user"/> is its region offset.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private TlsfPointer Locate(void* ptr, out uint user)
+    {
         var offset = (nuint)ptr - (nuint)_base;
         user = (uint)offset;
         if (offset >= _regionSize)
@@ -40,7 +56,7 @@ internal sealed unsafe partial class TlsfHeap
             return _starts.IsFreed(user) ? TlsfPointer.Freed : TlsfPointer.NotABlock;
         }
 
-        return IsIntactUsedBlock(user) ? TlsfPointer.Live : TlsfPointer.Corrupt;
+        return TlsfPointer.Live;
     }
 
     /// <summary>Whether the used block whose data starts at <paramref name="user"/>, and what a free or realloc would touch around it, is consistent.</summary>
@@ -109,20 +125,24 @@ internal sealed unsafe partial class TlsfHeap
     }
 
     /// <summary>Whether the free block at <paramref name="block"/> (a header offset inside the pool) has a plausible size and properly linked list neighbours.</summary>
-    private bool IsSaneFreeBlock(uint block)
-    {
-        if (!IsListLink(block) || block == _nullBlock)
-        {
-            return false;
-        }
+    private bool IsSaneFreeBlock(uint block) =>
+        IsListLink(block) && block != _nullBlock && IsSaneFreeBlock(block, Header(block)->Size, out _, out _);
 
-        var header = Header(block);
-        var size = header->Size;
+    /// <summary>
+    /// <see cref="IsSaneFreeBlock(uint)"/> for a block known to be a list link other than block_null, whose size the
+    /// caller has read; also gives the block's list (<paramref name="fl"/>, <paramref name="sl"/>), which
+    /// <paramref name="fl"/> may put beyond the table for a block too large for any list.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private bool IsSaneFreeBlock(uint block, uint size, out int fl, out int sl)
+    {
+        Mapping.Insert(size, _slLog2, _flShift, _smallBlock, out fl, out sl);
         if (size < TlsfConfiguration.BlockSizeMin || size > _sentinel - block - TlsfConfiguration.BlockHeaderOverhead)
         {
             return false;
         }
 
+        var header = Header(block);
         var next = header->NextFree;
         var prev = header->PrevFree;
         if (!IsListLink(next) || !IsListLink(prev))
@@ -140,7 +160,6 @@ internal sealed unsafe partial class TlsfHeap
             return Header(prev)->NextFree == block;
         }
 
-        Mapping.Insert(size, _slLog2, _flShift, _smallBlock, out var fl, out var sl);
         return (uint)fl < (uint)_flCount && *Head(fl, sl) == block;
     }
 

@@ -317,6 +317,19 @@ internal sealed unsafe partial class TlsfHeap : IDisposable
     /// </summary>
     public TlsfPointer Free(void* ptr, bool clearIfTagged, out nuint size, out uint tag, Regions.IBlockInspector? inspector = null)
     {
+        if (inspector is null)
+        {
+            var found = Locate(ptr, out var live);
+            if (found != TlsfPointer.Live)
+            {
+                size = 0;
+                tag = 0;
+                return found;
+            }
+
+            return FreeLive(live, clearIfTagged, out size, out tag);
+        }
+
         var state = Classify(ptr, out var user);
         if (state != TlsfPointer.Live)
         {

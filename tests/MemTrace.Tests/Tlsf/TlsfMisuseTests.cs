@@ -2,6 +2,7 @@
 // freed block, and headers overwritten by the program. Each must be recognised, refused without
 // changing the heap, and leave it passing the integrity check (where a test corrupts memory itself,
 // the check must fail while it is corrupt and pass once the test restores it).
+using CsCheck;
 using MemTrace.Tlsf;
 using Xunit;
 
@@ -169,6 +170,90 @@ public unsafe class TlsfMisuseTests
         h.AssertIntact();
         Assert.Equal(TlsfPointer.Live, h.Heap.Free(victim, false, out _, out _));
         h.AssertIntact();
+    }
+
+    /// <summary>
+    /// Free judges a block in the same pass that frees it (no inspector): it must refuse exactly what the
+    /// stand-alone check behind Query and Realloc refuses, and a refused free must leave every byte of the region
+    /// and the statistics as they were (the tagged block's data is not cleared before the verdict).
+    /// </summary>
+    [Fact]
+    public void FreeRefusesExactlyTheBlocksThePointerCheckRefuses()
+    {
+        var refused = 0;
+        var freed = 0;
+        Gen.Select(Gen.Int[0, int.MaxValue], Gen.Bool).Sample(
+            (seed, alignment16) =>
+            {
+                var random = new Random(seed);
+                using var h = new TlsfTestHeap(8192, alignment16 ? 16u : 4u);
+                var live = new List<nint>();
+                for (var i = 0; i < 40; i++)
+                {
+                    var p = h.Heap.Malloc((nuint)random.Next(1, 200));
+                    if (p != null)
+                    {
+                        live.Add((nint)p);
+                    }
+                }
+
+                // Free every third block so that free neighbours (before and after) are common.
+                for (var i = live.Count - 1; i >= 0; i -= 3)
+                {
+                    h.Heap.Free((void*)live[i], false, out _, out _);
+                    live.RemoveAt(i);
+                }
+
+                var victim = (byte*)live[random.Next(live.Count)];
+                h.Heap.SetTag(victim, 7);
+
+                // One word overwritten: around the victim's header or the next block's (half the time), or anywhere from
+                // the previous block's header to past the next one's links.
+                var end = victim + h.Heap.GetAllocatedSize(victim);
+                var word = random.Next(4) switch
+                {
+                    0 => (uint*)(victim - 24 + (4 * random.Next(0, 8))),
+                    1 => (uint*)(end - 8 + (4 * random.Next(0, 8))),
+                    _ => (uint*)(victim - 24 + (4 * random.Next(0, 12 + (int)((end - victim) / 4)))),
+                };
+                if ((byte*)word >= h.Memory && (byte*)(word + 1) <= h.End)
+                {
+                    *word = random.Next(4) switch
+                    {
+                        0 => *word ^ (1u << random.Next(32)),
+                        1 => *word ^ BlockHeader.FlagMask,
+                        2 => *word + (uint)(4 * random.Next(-8, 9)),
+                        _ => (uint)random.Next(),
+                    };
+                }
+
+                var expected = h.Heap.Query(victim, out _, out _);
+                var before = new ReadOnlySpan<byte>(h.Memory, (int)h.Size).ToArray();
+                var free = h.Heap.FreeBytes;
+
+                var verdict = h.Heap.Free(victim, clearIfTagged: true, out var size, out var tag);
+
+                Assert.Equal(expected, verdict);
+                if (verdict == TlsfPointer.Live)
+                {
+                    Assert.Equal(7u, tag);
+                    Assert.True(size > 0);
+                    freed++;
+                }
+                else
+                {
+                    Assert.Equal(TlsfPointer.Corrupt, verdict);
+                    Assert.True(before.AsSpan().SequenceEqual(new ReadOnlySpan<byte>(h.Memory, (int)h.Size)), "a refused free changed the region");
+                    Assert.Equal(free, h.Heap.FreeBytes);
+                    Assert.Equal(TlsfPointer.Corrupt, h.Heap.Query(victim, out _, out _));
+                    refused++;
+                }
+            },
+            iter: 3000,
+            threads: 1);
+
+        // The damage must exercise both outcomes, or the comparison proves nothing.
+        Assert.True(refused > 500 && freed > 500, $"refused {refused}, freed {freed}");
     }
 
     [Fact]
