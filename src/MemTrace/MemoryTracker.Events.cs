@@ -9,8 +9,8 @@
 // The emit methods are off the hot path (NoInlining) and build the compact HeapEvent in place:
 // call sites and the region are ids, the time is the coarse clock's tick (one load, converted to
 // UTC ticks with one multiply-add), the thread id comes from the caller's cell. The event goes
-// straight to the one sink of a simple pipeline (into the ring of a TraceFileWriter). A sink that
-// throws is reported to the self-log and never breaks the operation.
+// straight to the one sink of a simple pipeline (into the emitting thread's ring of a
+// TraceFileWriter). A sink that throws is reported to the self-log and never breaks the operation.
 //
 // Sequence numbers come from one interlocked increment per event: a total order that respects
 // what happened before what across threads, which the trace and the report rely on (a free on

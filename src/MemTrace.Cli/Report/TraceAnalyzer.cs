@@ -9,7 +9,12 @@
 // thread may allocate the same address and have its allocation written first. An allocation at a
 // live address therefore sets the older block aside (by address and request number) instead of
 // forgetting it; the late free or realloc of that request then finds it there and leaves the new
-// block alone. Only a free that never comes counts as unknown.
+// block alone. The other way round, the trace writer merges its threads' events by sequence
+// number and may, in a rare race at a batch boundary, write an event after one with a larger
+// number from another thread (and traces from elsewhere may have any order): a free or realloc
+// of a block not live is remembered (by address and request number), and when its allocation
+// comes afterwards the block is counted as allocated and already gone. Both sets are bounded.
+// Only a free whose block never comes counts as unknown.
 using System.Runtime.InteropServices;
 using MemTrace.Diagnostics;
 
@@ -23,8 +28,12 @@ internal sealed class TraceAnalyzer
     /// <summary>Blocks set aside by an allocation at their address, kept this many at most.</summary>
     private const int MaxDisplaced = 1 << 16;
 
+    /// <summary>Frees and reallocs of blocks not (yet) allocated in the trace, remembered this many at most.</summary>
+    private const int MaxEarly = 1 << 16;
+
     private readonly Dictionary<nuint, LiveBlock> _live = [];
     private readonly Dictionary<(nuint Address, long Request), LiveBlock> _displaced = [];
+    private readonly HashSet<(nuint Address, long Request)> _early = [];
     private readonly Dictionary<CallSite, int> _siteIds = [];
     private readonly List<SiteStats> _sites = [];
     private readonly Dictionary<string, Track> _regions = new(StringComparer.Ordinal);
@@ -88,6 +97,13 @@ internal sealed class TraceAnalyzer
                 var site = SiteOf(e.Site);
                 _sites[site].Allocations++;
                 _sites[site].Bytes += (long)e.Size;
+                if (Early(e.Address, e.RequestNumber))
+                {
+                    // Its free or realloc came first: allocated and already gone (a realloc holds it at its new address).
+                    analysis.UnknownFrees--;
+                    break;
+                }
+
                 if (_live.Remove(e.Address, out var replaced))
                 {
                     // An address allocated twice with no free between: the free is late (another thread's, written
@@ -112,6 +128,7 @@ internal sealed class TraceAnalyzer
                 else
                 {
                     analysis.UnknownFrees++;
+                    RememberEarly(e.Address, e.RequestNumber);
                 }
 
                 break;
@@ -134,7 +151,16 @@ internal sealed class TraceAnalyzer
                 else
                 {
                     analysis.UnknownFrees++;
+                    RememberEarly(e.PreviousAddress, e.RequestNumber);
                     reallocSite = SiteOf(e.AllocatedAt ?? e.Site);
+                }
+
+                if (e.Address != e.PreviousAddress && Early(e.Address, request))
+                {
+                    // The free or realloc of the block at its new address came first: it is already gone. (In place,
+                    // the key is the one just remembered for the old address: nothing can be told apart.)
+                    analysis.UnknownFrees--;
+                    break;
                 }
 
                 if (e.Address != e.PreviousAddress && _live.Remove(e.Address, out var clash))
@@ -176,6 +202,25 @@ internal sealed class TraceAnalyzer
                 break;
         }
     }
+
+    /// <summary>Remembers a free or realloc of a block not live, in case its allocation comes afterwards.</summary>
+    private void RememberEarly(nuint address, long request)
+    {
+        if (request == 0)
+        {
+            return;
+        }
+
+        if (_early.Count >= MaxEarly)
+        {
+            _early.Clear(); // Allocations that never came: those frees stay counted as unknown.
+        }
+
+        _early.Add((address, request));
+    }
+
+    /// <summary>Whether a free or realloc of this block came before it (and forgets it).</summary>
+    private bool Early(nuint address, long request) => request != 0 && _early.Count > 0 && _early.Remove((address, request));
 
     private void SetAside(nuint address, LiveBlock block)
     {

@@ -7,10 +7,11 @@
 // allocation path what no pipeline costs.
 //
 // Delivery is flattened rather than layered: with one sink and no predicate filter, an event goes
-// straight to it (and straight into the ring when that sink is a TraceFileWriter, whose Emit does
-// not throw); otherwise the predicate filters run, then each sink that takes the kind. A sink or
-// filter that throws is reported to the SelfLog and never reaches the allocation that emitted
-// the event; a throwing sink does not keep the event from the sinks after it.
+// straight to it (and straight into the emitting thread's ring when that sink is a
+// TraceFileWriter, whose Emit does not throw); otherwise the predicate filters run, then each
+// sink that takes the kind. A sink or filter that throws is reported to the SelfLog and never
+// reaches the allocation that emitted the event; a throwing sink does not keep the event from the
+// sinks after it.
 //
 // Disposing the pipeline disposes the sinks it owns, in the order they were added; it does not
 // dispose the tracker, so dispose the tracker first to get its final snapshot into the sinks.

@@ -1,4 +1,4 @@
-// TraceBufferFullMode: what a trace writer does when its ring of pending events is full. There
+// TraceBufferFullMode: what a trace writer does when a thread's ring of pending events is full. There
 // is no silent third choice: a dropped event is counted and the count is written into the file.
 namespace MemTrace.Diagnostics;
 

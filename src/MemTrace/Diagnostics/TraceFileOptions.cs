@@ -6,13 +6,15 @@ namespace MemTrace.Diagnostics;
 public sealed record TraceFileOptions
 {
     /// <summary>
-    /// Events the ring holds between the emitting threads and the writer; rounded up to a power of
-    /// two, at least 16. Default 16384. Each slot costs 96 bytes (88 for the event, 8 for the reference
-    /// that rare events carry), allocated once: 1.5 MiB by default.
+    /// Events the buffer between an emitting thread and the writer holds; rounded up to a power of
+    /// two, at least 16. Default 16384. Each emitting thread has a ring of its own, allocated on its
+    /// first event: each slot costs 88 bytes (80 for the event, 8 for the reference that rare events
+    /// carry), 1.4 MiB per emitting thread by default. A ring is freed once its thread has ended (a
+    /// thread that outlives the writer keeps the writer's ring until it emits to another writer).
     /// </summary>
     public int Capacity { get; init; } = 16384;
 
-    /// <summary>What happens when the ring is full. Default <see cref="TraceBufferFullMode.Wait"/> (nothing lost).</summary>
+    /// <summary>What happens when an emitting thread's ring is full. Default <see cref="TraceBufferFullMode.Wait"/> (nothing lost).</summary>
     public TraceBufferFullMode FullMode { get; init; } = TraceBufferFullMode.Wait;
 
     /// <summary>When lines go to the operating system and the disk. Default <see cref="TraceFlushPolicy.EachBatch"/>.</summary>

@@ -1,24 +1,39 @@
 // TraceFileWriter: the JSON Lines trace sink. Emit, on the allocating thread, only copies the
-// event's 80 reference-free bytes into a preallocated ring (one CAS, no lock, no allocation, no
-// write barrier, no throw); a background thread encodes the events and writes whole lines to the
-// file, so formatting and I/O stay off the allocation path.
+// event's 80 reference-free bytes into that thread's own ring (ThreadRings, EventRing: one
+// producer, one consumer), with plain stores and a release store of the ring's tail: no
+// interlocked operation, no lock, no write barrier, no throw, and no allocation after the
+// thread's first event. A background thread drains the rings, encodes the events and writes
+// whole lines to the file, so formatting and I/O stay off the allocation path, and no two
+// emitting threads write to one cache line.
 //
-// Nothing is lost silently. When the ring is full, TraceBufferFullMode says whether the emitting
-// thread waits or the event is dropped; drops (and events lost to a failed write, or emitted
-// after Dispose began) are counted and written into the file as "dropped" lines. Drops of a full
-// ring are counted per thread (DropCounter: plain stores, summed by the writer), so dropping
-// costs the emitting thread no interlocked operation. A write that fails is reported to the
-// SelfLog and the writer goes on with the next batch.
+// Order: each thread's events keep their order, and the writer merges the rings by sequence
+// number (EventRingMerge). So the file is in sequence order except in a rare race across
+// threads at the boundary between two drains: an event published just after the writer read its
+// ring's tail, while another thread's event with a larger number was already published, comes
+// after it. The merge's two snapshots of the tails keep that race to events that happened
+// concurrently: an event that happened before another (an allocation before the free of the
+// block on another thread) is always written first. (The report tolerates either order anyway.)
+//
+// Nothing is lost silently. When a thread's ring is full, TraceBufferFullMode says whether the
+// emitting thread waits or the event is dropped; drops (and events lost to a failed write, or
+// emitted after Dispose began) are counted and written into the file as "dropped" lines. Drops
+// of a full ring are counted per thread (DropCounter: plain stores, summed by the writer), so
+// dropping costs the emitting thread no interlocked operation either. A write that fails is
+// reported to the SelfLog and the writer goes on with the next batch.
 //
 // Waking the writer: before it waits, the writer announces it with an interlocked exchange of its
-// state (a full fence) and only then looks at the ring; a producer publishes with a CAS (also a
-// full fence) and only then reads the state. So either the writer sees the event or the producer
-// sees the writer waiting and wakes it: no wake-up is missed.
+// state (a full fence) and only then looks at the rings; a producer publishes with a release
+// store of its tail and then reads the state. Without a fence on the producer's side (a store
+// followed by a load may be reordered, even on x86) the two can pass each other: the producer
+// reads Busy, the writer finds no event and waits, and that wake-up is missed. The writer never
+// waits without a timeout (BusyPoll 10 ms, IdlePoll 200 ms after a quiet second), so a miss
+// delays the event by one poll period at most; a fence on every event would cost more than the
+// race. A producer in Wait mode whose ring is full wakes the writer itself while it spins.
 //
 // Crash safety: the writer writes only complete lines, in batches, each handed to the operating
 // system with one write call (TraceFlushPolicy says when), so after a SIGKILL the file holds
 // every line handed over; a write the kernel cut short can leave one torn last line, which
-// TraceReader reports instead of failing. Dispose drains the ring, writes an "end" line, and
+// TraceReader reports instead of failing. Dispose drains the rings, writes an "end" line, and
 // flushes the file to the disk.
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
@@ -30,12 +45,16 @@ namespace MemTrace.Diagnostics;
 /// <remarks>
 /// <para>Line format: see <see cref="TraceFormat"/> and docs/tracing.md. Read traces with <see cref="TraceReader"/>
 /// or <c>memtrace report</c>.</para>
-/// <para>Cost on the emitting thread: a CAS and an 80-byte copy into the ring. The slot's cache line
-/// comes from the writer's core, which makes that from about 20 ns to over 100 ns per event, the more
-/// the closer behind the writer reads; a dropped event costs about 4 ns (see docs/benchmarks.md).
+/// <para>Cost on the emitting thread: no interlocked operation, an 80-byte copy into the thread's own
+/// ring (allocated on the thread's first event, <see cref="TraceFileOptions.Capacity"/> events) and a
+/// release store of its tail; a dropped event costs a few loads and a store (see docs/benchmarks.md).
 /// Throughput is bounded by the writer thread (about six million events per second on one core);
 /// with <see cref="TraceBufferFullMode.Wait"/> a program that emits faster slows to that pace, with
 /// <see cref="TraceBufferFullMode.Drop"/> it does not, and the file counts what was dropped.</para>
+/// <para>Events of one thread are written in the order emitted; events of several threads in
+/// <see cref="HeapEvent.Sequence"/> order, except that two events emitted at the same moment on two
+/// threads may be written in the other order than their numbers (an event that happened before
+/// another is always written first).</para>
 /// </remarks>
 public sealed class TraceFileWriter : IHeapEventSink, IDisposable
 {
@@ -43,11 +62,11 @@ public sealed class TraceFileWriter : IHeapEventSink, IDisposable
     private const int BusyPollMilliseconds = 10;
     private const int IdlePollMilliseconds = 200;
     private const long IdleAfterMilliseconds = 1000;
+    private const long DropEndedEveryMilliseconds = 1000;
     private const int Busy = 0;
     private const int Polling = 1;
     private const int Sleeping = 2;
 
-    private readonly EventRing _ring;
     private readonly Stream _stream;
     private readonly FileStream? _file;
     private readonly bool _ownsStream;
@@ -59,6 +78,7 @@ public sealed class TraceFileWriter : IHeapEventSink, IDisposable
     private readonly ManualResetEventSlim _wake = new(false, spinCount: 1);
     private readonly Thread _thread;
     private readonly DropCounter _droppedFull = new();
+    private readonly EventRingMerge _merge = new();
     private long _droppedClosed;
     private long _droppedIo;
     private long _written;
@@ -111,11 +131,10 @@ public sealed class TraceFileWriter : IHeapEventSink, IDisposable
         _ownsStream = ownsStream;
         _options = options;
         _flushIntervalMilliseconds = (long)options.FlushInterval.TotalMilliseconds;
-        _ring = new EventRing(options.Capacity);
-        _emit.Ring = _ring;
+        _emit.Rings = new ThreadRings(options.Capacity);
         _emit.DroppedFull = _droppedFull;
         _emit.DropWhenFull = options.FullMode == TraceBufferFullMode.Drop;
-        _wakeThreshold = Math.Max(1, _ring.Capacity / 8);
+        _wakeThreshold = EventRing.SizeFor(options.Capacity) / 8;
         _thread = new Thread(Run) { IsBackground = true, Name = "MemTrace trace writer" };
         _thread.Start();
     }
@@ -129,31 +148,39 @@ public sealed class TraceFileWriter : IHeapEventSink, IDisposable
     /// <summary>Event lines handed to the operating system so far.</summary>
     public long EventsWritten => Interlocked.Read(ref _written);
 
-    /// <summary>Events not written, for any reason: ring full in <see cref="TraceBufferFullMode.Drop"/> mode, a failed write, or emitted after <see cref="Dispose"/> began. Each is counted in a <c>dropped</c> line of the file too (except those that came after the end line).</summary>
-    public long EventsDropped => _droppedFull.Total + Interlocked.Read(ref _droppedClosed) + Interlocked.Read(ref _droppedIo);
+    /// <summary>The rings of the threads that emit to the writer (those of ended threads are dropped once empty).</summary>
+    internal int RingCount => _emit.Rings.All.Length;
 
-    /// <summary>Copies the event into the ring for the writer thread. Allocation-free; never throws.</summary>
+    /// <summary>Events not written, for any reason: the emitting thread's ring full in <see cref="TraceBufferFullMode.Drop"/> mode, a failed write, or emitted after <see cref="Dispose"/> began. Each is counted in a <c>dropped</c> line of the file too (except those that came after the end line).</summary>
+    public long EventsDropped => DroppedCounted() + (_finished ? LeftInRings() : 0);
+
+    /// <summary>Copies the event into the calling thread's ring for the writer thread. Allocation-free after the thread's first event (which allocates its ring); never throws.</summary>
     /// <param name="heapEvent">The event.</param>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public void Emit(in HeapEvent heapEvent)
     {
         ref var emit = ref _emit;
-        if (Volatile.Read(ref emit.Closing) || !emit.Ring.TryEnqueue(in heapEvent))
+        if (!Volatile.Read(ref emit.Closing))
         {
-            if (emit.DropWhenFull && !Volatile.Read(ref emit.Closing))
+            var ring = emit.Rings.OfThisThread();
+            if (ring.TryEnqueue(in heapEvent))
+            {
+                if (Volatile.Read(ref emit.WriterState) != Busy)
+                {
+                    MaybeWake(ring);
+                }
+
+                return;
+            }
+
+            if (emit.DropWhenFull)
             {
                 emit.DroppedFull.Increment(); // Counted on this thread, no call.
                 return;
             }
-
-            EmitSlow(in heapEvent);
-            return;
         }
 
-        if (Volatile.Read(ref emit.WriterState) != Busy)
-        {
-            MaybeWake();
-        }
+        EmitSlow(in heapEvent);
     }
 
     /// <summary>Waits until every event emitted before the call is handed to the operating system.</summary>
@@ -161,7 +188,7 @@ public sealed class TraceFileWriter : IHeapEventSink, IDisposable
     /// <returns>True when they were; false on timeout or when the writer has stopped.</returns>
     public bool Flush(TimeSpan timeout)
     {
-        var target = _ring.Tail;
+        var target = _emit.Rings.Enqueued;
         var deadline = Environment.TickCount64 + (long)timeout.TotalMilliseconds;
         while (Volatile.Read(ref _handedOver) < target)
         {
@@ -178,7 +205,7 @@ public sealed class TraceFileWriter : IHeapEventSink, IDisposable
         return true;
     }
 
-    /// <summary>Stops accepting events, writes every event in the ring, a <c>dropped</c> line if any were dropped, and an <c>end</c> line; flushes the file to the disk and closes it.</summary>
+    /// <summary>Stops accepting events, writes every event in the rings, a <c>dropped</c> line if any were dropped, and an <c>end</c> line; flushes the file to the disk and closes it.</summary>
     /// <remarks>Events emitted while Dispose runs are counted as dropped. Errors go to the <see cref="SelfLog"/>.</remarks>
     public void Dispose()
     {
@@ -222,8 +249,15 @@ public sealed class TraceFileWriter : IHeapEventSink, IDisposable
             return;
         }
 
+        var ring = _emit.Rings.OfThisThread();
+        if (ring.Capacity == 0)
+        {
+            _droppedFull.Increment(); // The thread has no ring (no memory for it): there is nothing to wait for.
+            return;
+        }
+
         var spinner = default(SpinWait);
-        while (!_ring.TryEnqueue(in heapEvent))
+        while (!ring.TryEnqueue(in heapEvent))
         {
             if (Volatile.Read(ref _emit.Closing) || _finished)
             {
@@ -238,13 +272,19 @@ public sealed class TraceFileWriter : IHeapEventSink, IDisposable
 
             spinner.SpinOnce();
         }
+
+        if (Volatile.Read(ref _emit.WriterState) != Busy)
+        {
+            MaybeWake(ring);
+        }
     }
 
     [MethodImpl(MethodImplOptions.NoInlining)]
-    private void MaybeWake()
+    private void MaybeWake(EventRing ring)
     {
+        // The threshold is per ring: a thread whose ring is an eighth full wakes a polling writer.
         var state = Volatile.Read(ref _emit.WriterState);
-        if (state == Sleeping || (state == Polling && _ring.Count >= _wakeThreshold))
+        if (state == Sleeping || (state == Polling && ring.Count >= _wakeThreshold))
         {
             Wake();
         }
@@ -272,26 +312,14 @@ public sealed class TraceFileWriter : IHeapEventSink, IDisposable
         var now = Environment.TickCount64;
         var nextTimedFlush = now + _flushIntervalMilliseconds;
         var lastEvent = now;
+        var nextDropEnded = now + DropEndedEveryMilliseconds;
         var unsyncedBytes = false;
         long bufferedEvents = 0;
         _encoder.AppendHeader(DateTimeOffset.UtcNow, Environment.ProcessId, ProcessName());
         while (true)
         {
             var closing = Volatile.Read(ref _emit.Closing);
-            var drained = 0;
-            while (_ring.TryPeek(out var heapEvent))
-            {
-                _encoder.AppendEvent(in heapEvent);
-                _ring.Release();
-                drained++;
-                bufferedEvents++;
-                if (_encoder.Length >= BatchBytes)
-                {
-                    WriteBatch(ref bufferedEvents, ref unsyncedBytes);
-                }
-            }
-
-            _ring.PublishHead();
+            var drained = Drain(final: closing, ref bufferedEvents, ref unsyncedBytes);
             ReportDrops(ref _reported.Full, _droppedFull.Total, "full");
             ReportDrops(ref _reported.Io, Interlocked.Read(ref _droppedIo), "io");
             ReportDrops(ref _reported.Closed, Interlocked.Read(ref _droppedClosed), "closed");
@@ -310,7 +338,7 @@ public sealed class TraceFileWriter : IHeapEventSink, IDisposable
 
             if (_encoder.Length == 0)
             {
-                Volatile.Write(ref _handedOver, _ring.Head);
+                Volatile.Write(ref _handedOver, _merge.Taken);
             }
 
             if (unsyncedBytes && _options.FlushPolicy == TraceFlushPolicy.EachBatchAndDisk && timedFlushDue)
@@ -322,6 +350,12 @@ public sealed class TraceFileWriter : IHeapEventSink, IDisposable
             if (closing)
             {
                 break;
+            }
+
+            if (now >= nextDropEnded)
+            {
+                _emit.Rings.DropEnded();
+                nextDropEnded = now + DropEndedEveryMilliseconds;
             }
 
             if (drained > 0)
@@ -336,13 +370,62 @@ public sealed class TraceFileWriter : IHeapEventSink, IDisposable
         Finish(bufferedEvents);
     }
 
+    /// <summary>Writes the events of every ring, merged by sequence number (see <see cref="EventRingMerge"/>); returns how many.</summary>
+    private long Drain(bool final, ref long bufferedEvents, ref bool unsyncedBytes)
+    {
+        var merge = _merge;
+        var before = merge.Taken;
+        merge.Begin(_emit.Rings.All, final);
+        while (merge.TryTake(out var heapEvent))
+        {
+            _encoder.AppendEvent(in heapEvent);
+            bufferedEvents++;
+            if (_encoder.Length >= BatchBytes)
+            {
+                WriteBatch(ref bufferedEvents, ref unsyncedBytes);
+            }
+        }
+
+        merge.End();
+        return merge.Taken - before;
+    }
+
+    /// <summary>Whether any ring holds an event not yet taken. Writer thread only.</summary>
+    private bool AnyPending()
+    {
+        foreach (var ring in _emit.Rings.All)
+        {
+            if (ring.Tail != ring.Head)
+            {
+                return true;
+            }
+        }
+
+        return false;
+    }
+
+    private long DroppedCounted() => _droppedFull.Total + Interlocked.Read(ref _droppedClosed) + Interlocked.Read(ref _droppedIo);
+
+    /// <summary>Events published into the rings after the writer's last look (emitted while Dispose ran): dropped.</summary>
+    private long LeftInRings()
+    {
+        long left = 0;
+        foreach (var ring in _emit.Rings.All)
+        {
+            left += ring.Count;
+        }
+
+        return left;
+    }
+
     private void Idle(bool quiet, long untilTimedFlush)
     {
-        // An interlocked exchange, not a volatile write: the state must be visible before the ring is read
-        // (a plain store followed by a load may be reordered, even on x86), or a producer that published
-        // in between would see Busy and not wake a writer that saw an empty ring.
+        // An interlocked exchange, not a volatile write: the state must be visible before the rings are read
+        // (a plain store followed by a load may be reordered, even on x86). The producer has no such fence
+        // between its publication and its read of the state, so it may still read Busy and not wake a writer
+        // that saw an empty ring: the timeout bounds what that costs, one poll period.
         Interlocked.Exchange(ref _emit.WriterState, quiet ? Sleeping : Polling);
-        if (_ring.Tail != _ring.Head || Volatile.Read(ref _emit.Closing) || Volatile.Read(ref _flushRequested) != 0)
+        if (AnyPending() || Volatile.Read(ref _emit.Closing) || Volatile.Read(ref _flushRequested) != 0)
         {
             Volatile.Write(ref _emit.WriterState, Busy);
             return;
@@ -404,46 +487,39 @@ public sealed class TraceFileWriter : IHeapEventSink, IDisposable
 
     private void Finish(long bufferedEvents)
     {
-        // Events that slipped into the ring after the last drain (emitted while Dispose began) are counted, not written after "end".
+        // Events that slipped into the rings after the last drain (emitted while Dispose began) are counted, not
+        // written after "end". A producer that read Closing false just before Dispose may still publish one after
+        // this: EventsDropped counts what is left in the rings once the writer has finished.
         long late = 0;
-        var spinner = default(SpinWait);
-        while (_ring.Head < _ring.Tail && spinner.Count < 1000)
+        foreach (var ring in _emit.Rings.All)
         {
-            if (!_ring.TryPeek(out _))
-            {
-                spinner.SpinOnce(); // A producer between its CAS and its publish.
-                continue;
-            }
-
-            _ring.Release();
-            late++;
+            late += ring.Discard();
         }
 
-        _ring.PublishHead();
-        _finished = true;
         Interlocked.Add(ref _droppedClosed, late);
+        _finished = true;
         var unsynced = false;
         ReportDrops(ref _reported.Full, _droppedFull.Total, "full");
         ReportDrops(ref _reported.Io, Interlocked.Read(ref _droppedIo), "io");
         ReportDrops(ref _reported.Closed, Interlocked.Read(ref _droppedClosed), "closed");
 
-        _encoder.AppendEnd(EventsWritten + bufferedEvents, EventsDropped, DateTimeOffset.UtcNow);
+        _encoder.AppendEnd(EventsWritten + bufferedEvents, DroppedCounted(), DateTimeOffset.UtcNow);
         WriteBatch(ref bufferedEvents, ref unsynced);
-        Volatile.Write(ref _handedOver, _ring.Head);
+        Volatile.Write(ref _handedOver, _merge.Taken + late);
         SyncToDisk();
     }
 
     /// <summary>
     /// What the emitting threads read on every event, alone on its cache lines: the writer thread writes its own
-    /// fields (counts, flush requests, positions) all the time, and a field of those on the same line would cost
-    /// the emitting thread a cache miss each time. Only <see cref="WriterState"/> and <see cref="Closing"/> change,
+    /// fields (counts, flush requests) all the time, and a field of those on the same line would cost the
+    /// emitting thread a cache miss each time. Only <see cref="WriterState"/> and <see cref="Closing"/> change,
     /// and rarely (when the writer waits or wakes, and once at Dispose).
     /// </summary>
     [StructLayout(LayoutKind.Explicit, Size = 192)]
     private struct EmitSide
     {
         [FieldOffset(64)]
-        public EventRing Ring;
+        public ThreadRings Rings;
 
         [FieldOffset(72)]
         public DropCounter DroppedFull;

@@ -124,6 +124,33 @@ public class TraceAnalyzerTests
     }
 
     [Fact]
+    public void A_free_or_realloc_written_before_its_allocation_on_another_thread_is_matched_when_the_allocation_comes()
+    {
+        // Thread 2 frees request 1 at 0xA0, and its free is written before thread 1's allocation; the same for a realloc
+        // that moves request 2 from 0xB0 to 0xC0, and for the free of 0xD0 (request 3) written before the realloc that
+        // put it there. A free at 0xE0 whose allocation never comes stays unknown.
+        var t0 = TestEvents.Time;
+        HeapEvent[] events =
+        [
+            Event(HeapEventKind.Free, 2, 0xA0, 100, s_siteA, t0) with { ThreadId = 2, RequestNumber = 1 },
+            Event(HeapEventKind.Allocation, 1, 0xA0, 100, s_siteA, t0) with { RequestNumber = 1 },
+            Event(HeapEventKind.Reallocation, 4, 0xC0, 30, s_siteB, t0) with { RequestNumber = 2, PreviousAddress = 0xB0, PreviousSize = 10, ThreadId = 2 },
+            Event(HeapEventKind.Allocation, 3, 0xB0, 10, s_siteB, t0) with { RequestNumber = 2 },
+            Event(HeapEventKind.Allocation, 5, 0xF0, 40, s_siteA, t0) with { RequestNumber = 3 },
+            Event(HeapEventKind.Free, 7, 0xD0, 50, s_siteA, t0) with { RequestNumber = 3, ThreadId = 2 },
+            Event(HeapEventKind.Reallocation, 6, 0xD0, 50, s_siteA, t0) with { RequestNumber = 3, PreviousAddress = 0xF0, PreviousSize = 40 },
+            Event(HeapEventKind.Free, 8, 0xE0, 8, s_siteA, t0) with { RequestNumber = 9 },
+        ];
+
+        var a = Analyze(events);
+
+        Assert.Equal(1, a.UnknownFrees); // 0xE0's.
+        Assert.Equal((3L, 3L, 2L), (a.Allocations, a.Frees, a.Reallocations));
+        Assert.Equal((1L, 30L), (a.LiveBlocksAtEnd, a.LiveBytesAtEnd)); // 0xC0 of request 2.
+        Assert.Equal([(s_siteB, 1L, 30L)], a.LeaksBySite.Select(r => (r.Site, r.Blocks, r.Bytes)));
+    }
+
+    [Fact]
     public void An_allocation_at_a_live_address_whose_free_never_comes_counts_one_unknown_free()
     {
         var t0 = TestEvents.Time;

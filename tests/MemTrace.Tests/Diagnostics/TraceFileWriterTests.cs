@@ -128,6 +128,7 @@ public sealed class TraceFileWriterTests : IDisposable
         var gate = new BlockingStream();
         const int Threads = 4;
         const int PerThread = 2000;
+        const int Kept = Threads * 16; // Each thread fills a ring of its own.
         using (var writer = new TraceFileWriter(gate, ownsStream: false, new TraceFileOptions { Capacity = 16, FullMode = TraceBufferFullMode.Drop }))
         {
             gate.WaitUntilBlocked();
@@ -140,15 +141,130 @@ public sealed class TraceFileWriterTests : IDisposable
             })).ToList();
             threads.ForEach(t => t.Start());
             threads.ForEach(t => t.Join());
-            Assert.Equal((Threads * PerThread) - 16, writer.EventsDropped);
+            Assert.Equal((Threads * PerThread) - Kept, writer.EventsDropped);
             gate.Release();
         }
 
         gate.Position = 0;
         using var reader = new TraceReader(gate);
         var events = reader.ReadAll().ToList();
-        Assert.Equal(16, events.Count);
-        Assert.Equal((Threads * PerThread) - 16, reader.DroppedEvents);
+        Assert.Equal(Kept, events.Count);
+        Assert.Equal((Threads * PerThread) - Kept, reader.DroppedEvents);
+    }
+
+    [Fact]
+    public void Events_of_several_threads_are_all_written_once_in_sequence_order_per_thread()
+    {
+        var path = Path.Combine(_directory, "threads.jsonl");
+        const int Threads = 6;
+        const int PerThread = 5000;
+        long sequence = 0;
+        using (var writer = new TraceFileWriter(path, new TraceFileOptions { Capacity = 64 }))
+        {
+            var threads = Enumerable.Range(0, Threads).Select(t => new Thread(() =>
+            {
+                for (var i = 0; i < PerThread; i++)
+                {
+                    writer.Emit(TestEvents.Allocation(sequence: Interlocked.Increment(ref sequence)) with { ThreadId = t, Size = (nuint)i });
+                }
+            })).ToList();
+            threads.ForEach(t => t.Start());
+            threads.ForEach(t => t.Join());
+            Assert.Equal(0, writer.EventsDropped);
+        }
+
+        using var reader = TraceReader.Open(path);
+        var events = reader.ReadAll().ToList();
+        Assert.Equal(0, reader.DroppedEvents);
+        Assert.Equal(Enumerable.Range(1, Threads * PerThread).Select(i => (long)i), events.Select(e => e.Sequence).Order());
+        foreach (var thread in events.GroupBy(e => e.ThreadId))
+        {
+            Assert.Equal(Enumerable.Range(0, PerThread).Select(i => (nuint)i), thread.Select(e => e.Size));
+            Assert.True(thread.Zip(thread.Skip(1)).All(p => p.First.Sequence < p.Second.Sequence), $"thread {thread.Key} out of sequence order");
+        }
+    }
+
+    [Fact]
+    public void A_thread_that_ended_has_its_events_written_and_Flush_waits_for_them_after_its_ring_is_dropped()
+    {
+        var path = Path.Combine(_directory, "ended.jsonl");
+        using var writer = new TraceFileWriter(path, new TraceFileOptions { FlushPolicy = TraceFlushPolicy.Interval, FlushInterval = TimeSpan.FromMinutes(10) });
+        var thread = new Thread(() =>
+        {
+            for (var i = 0; i < 100; i++)
+            {
+                writer.Emit(TestEvents.Allocation(sequence: i + 1));
+            }
+        });
+        thread.Start();
+        thread.Join();
+        Assert.Equal(1, writer.RingCount);
+
+        // The writer takes the events (into its batch: the interval holds the write) and then drops the empty ring of the ended thread.
+        var deadline = Environment.TickCount64 + 10_000;
+        while (writer.RingCount > 0 && Environment.TickCount64 < deadline)
+        {
+            Thread.Sleep(20);
+        }
+
+        Assert.Equal(0, writer.RingCount);
+        Assert.Equal(0, writer.EventsWritten);
+        Assert.True(writer.Flush(TimeSpan.FromSeconds(10)));
+        Assert.Equal(100, writer.EventsWritten);
+        writer.Dispose();
+
+        using var reader = TraceReader.Open(path);
+        Assert.Equal(Enumerable.Range(1, 100).Select(i => (long)i), reader.ReadAll().Select(e => e.Sequence));
+        Assert.True(reader.HasEnd);
+    }
+
+    [Fact]
+    public void A_thread_that_ends_right_after_emitting_has_its_events_written()
+    {
+        var path = Path.Combine(_directory, "short-lived.jsonl");
+        using (var writer = new TraceFileWriter(path))
+        {
+            for (var t = 0; t < 20; t++)
+            {
+                var first = (t * 10) + 1;
+                var thread = new Thread(() =>
+                {
+                    for (var i = 0; i < 10; i++)
+                    {
+                        writer.Emit(TestEvents.Allocation(sequence: first + i));
+                    }
+                });
+                thread.Start();
+                thread.Join();
+            }
+        }
+
+        using var reader = TraceReader.Open(path);
+        Assert.Equal(Enumerable.Range(1, 200).Select(i => (long)i), reader.ReadAll().Select(e => e.Sequence));
+    }
+
+    [Fact]
+    public void Two_writers_used_in_turn_from_one_thread_both_get_all_their_events()
+    {
+        var firstPath = Path.Combine(_directory, "first.jsonl");
+        var secondPath = Path.Combine(_directory, "second.jsonl");
+        using (var first = new TraceFileWriter(firstPath, new TraceFileOptions { Capacity = 16 }))
+        using (var second = new TraceFileWriter(secondPath, new TraceFileOptions { Capacity = 16 }))
+        {
+            for (var i = 1; i <= 2000; i++)
+            {
+                first.Emit(TestEvents.Allocation(sequence: i));
+                second.Emit(TestEvents.Free() with { Sequence = i });
+            }
+
+            Assert.Equal((1, 1), (first.RingCount, second.RingCount));
+        }
+
+        using var firstReader = TraceReader.Open(firstPath);
+        using var secondReader = TraceReader.Open(secondPath);
+        Assert.Equal(Enumerable.Range(1, 2000).Select(i => (long)i), firstReader.ReadAll().Select(e => e.Sequence));
+        Assert.Equal(Enumerable.Range(1, 2000).Select(i => (long)i), secondReader.ReadAll().Select(e => e.Sequence));
+        Assert.Equal((0L, 0L), (firstReader.DroppedEvents, secondReader.DroppedEvents));
     }
 
     [Fact]

@@ -1,17 +1,22 @@
-// EventRing: the bounded buffer between the threads that emit events and the trace writer's
-// thread. Many producers, one consumer.
+// EventRing: the bounded buffer between one emitting thread and the trace writer's thread. One
+// producer, one consumer: each thread that emits to a trace writer gets a ring of its own
+// (ThreadRings), so a producer never contends with another.
 //
-// A producer claims a position with one CAS on the tail and copies the event's reference-free
-// part (HeapEventData, 80 bytes) into the slot: plain stores, no GC write barrier. The event's one
-// reference, set only on rare events, goes to a parallel array, written only when not null.
-// Publishing is a release store of the slot's position + 1, which the consumer waits for.
+// The producer alone writes the tail, so claiming a slot needs no CAS: it copies the event's
+// reference-free part (HeapEventData, 80 bytes) into the slot with plain stores (no GC write
+// barrier), stores the event's one reference (set only on rare events) into a parallel array
+// only when it is not null, and publishes with a release store of the tail. The consumer reads
+// the tail with an acquire load, so everything before it is visible to it: no per-slot stamp,
+// no interlocked operation anywhere on the producer's path.
 //
-// Whether the ring has room is decided from the head, never from the slots: producers keep a
-// cached copy of the head beside the tail and read the consumer's head only when the cached one
-// says full; the consumer publishes its head every PublishEvery releases (and whenever it goes
-// idle), so that producers polling a full ring read a cache line that rarely changes instead of
-// one the consumer writes on every event. A full ring therefore costs a drop two loads and a
-// compare. The consumer clears only the references it finds set.
+// Whether the ring has room is decided from the head, never from the slots: the producer keeps
+// a cached copy of the head beside the tail and reads the consumer's published head only when
+// the cached one says full; the consumer publishes its head every PublishEvery releases (and at
+// the end of each drain), so a producer polling a full ring reads a cache line that rarely
+// changes instead of one the consumer writes on every event. The producer's fields, the
+// published head and the consumer's own fields are on separate cache lines (Positions), so
+// neither side's stores take a line the other side reads all the time. The consumer clears only
+// the references it finds set.
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 
@@ -22,97 +27,115 @@ internal sealed class EventRing
     /// <summary>The consumer publishes its head at least this often (in released events).</summary>
     public const int PublishEvery = 64;
 
-    private readonly Slot[] _slots;
+    private readonly HeapEventData[] _slots;
     private readonly HeapEventDetails?[] _details;
     private readonly long _mask;
     private readonly long _capacity;
     private Positions _positions;
 
-    public EventRing(int capacity)
+    /// <summary>A ring of at least <paramref name="capacity"/> events (a power of two, at least 16).</summary>
+    /// <param name="capacity">Events the ring holds.</param>
+    /// <param name="token">Identifies the ring set the ring belongs to (see <see cref="ThreadRings"/>).</param>
+    /// <param name="owner">The thread that produces into the ring; null for a ring with no owner.</param>
+    public EventRing(int capacity, object? token = null, Thread? owner = null)
     {
-        var size = (int)Math.Max(16, System.Numerics.BitOperations.RoundUpToPowerOf2((uint)Math.Max(1, capacity)));
-        _slots = new Slot[size];
+        var size = SizeFor(capacity);
+        _slots = new HeapEventData[size];
         _details = new HeapEventDetails?[size];
         _mask = size - 1;
         _capacity = size;
+        Token = token;
+        Owner = new WeakReference(owner);
     }
 
+    private EventRing(object token)
+    {
+        // Capacity 0: every enqueue finds the ring full.
+        _slots = [];
+        _details = [];
+        Token = token;
+        Owner = new WeakReference(null);
+    }
+
+    /// <summary>Identifies the ring set (the trace writer) the ring belongs to; a thread-static that remembers the ring never keeps the writer alive.</summary>
+    public object? Token { get; }
+
+    /// <summary>The producing thread; not alive once the thread has ended and been collected.</summary>
+    public WeakReference Owner { get; }
+
+    /// <summary>Events the ring holds; 0 for a ring that refuses every event.</summary>
     public int Capacity => _slots.Length;
 
-    /// <summary>Events enqueued and not yet released as far as producers can tell (approximate while threads run).</summary>
+    /// <summary>Events published and not yet released, as the producer can tell (the head as last published).</summary>
     public long Count => Volatile.Read(ref _positions.Tail) - Volatile.Read(ref _positions.Head);
 
-    /// <summary>Positions handed out to producers so far.</summary>
+    /// <summary>Events published so far (an acquire load: the events before it are visible to the reader).</summary>
     public long Tail => Volatile.Read(ref _positions.Tail);
 
-    /// <summary>Positions released by the consumer so far. Consumer only.</summary>
+    /// <summary>Events released by the consumer so far. Consumer only.</summary>
     public long Head => _positions.ConsumerHead;
 
-    /// <summary>Copies the event into the next free slot; false when the ring is full.</summary>
+    /// <summary>The consumer's first snapshot of the tail in the current drain (see <see cref="EventRingMerge"/>). Consumer only.</summary>
+    public long Limit
+    {
+        get => _positions.Limit;
+        set => _positions.Limit = value;
+    }
+
+    /// <summary>The consumer's second snapshot of the tail in the current drain. Consumer only.</summary>
+    public long Visible
+    {
+        get => _positions.Visible;
+        set => _positions.Visible = value;
+    }
+
+    /// <summary>The first snapshot of the previous drain: events before it are overdue. Consumer only.</summary>
+    public long Overdue
+    {
+        get => _positions.Overdue;
+        set => _positions.Overdue = value;
+    }
+
+    /// <summary>The number of slots of a ring asked to hold <paramref name="capacity"/> events: a power of two, at least 16.</summary>
+    public static int SizeFor(int capacity) => (int)Math.Max(16, System.Numerics.BitOperations.RoundUpToPowerOf2((uint)Math.Max(1, capacity)));
+
+    /// <summary>A ring that refuses every event, for a thread whose ring could not be allocated.</summary>
+    public static EventRing Refusing(object token) => new(token);
+
+    /// <summary>Copies the event into the next free slot and publishes it; false when the ring is full. Producer only.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public bool TryEnqueue(in HeapEvent heapEvent)
     {
         ref var positions = ref _positions;
-        var position = Volatile.Read(ref positions.Tail);
-        while (true)
+        var tail = positions.Tail; // Only this thread writes it.
+        if (tail - positions.CachedHead >= _capacity && !HasRoom(tail))
         {
-            if (position - Volatile.Read(ref positions.CachedHead) >= _capacity)
-            {
-                // The cached head says full: read the published one (a line the consumer writes every PublishEvery events).
-                var head = Volatile.Read(ref positions.Head);
-                if (position - head >= _capacity)
-                {
-                    return false;
-                }
-
-                // Producers may store an older head over a newer one; any head read is a safe lower bound.
-                Volatile.Write(ref positions.CachedHead, head);
-            }
-
-            var seen = Interlocked.CompareExchange(ref positions.Tail, position + 1, position);
-            if (seen == position)
-            {
-                break;
-            }
-
-            position = seen;
+            return false;
         }
 
-        var index = position & _mask;
-        ref var slot = ref _slots[index];
-        slot.Data = HeapEvent.DataOf(in heapEvent);
+        var index = (nint)(tail & _mask);
+        Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(_slots), index) = HeapEvent.DataOf(in heapEvent);
         var details = heapEvent.Details;
         if (details is not null)
         {
             _details[index] = details;
         }
 
-        Volatile.Write(ref slot.Published, position + 1);
+        Volatile.Write(ref positions.Tail, tail + 1);
         return true;
     }
 
-    /// <summary>The oldest published event (a copy); false when none is ready. Consumer only.</summary>
-    public bool TryPeek(out HeapEvent heapEvent)
+    /// <summary>The sequence number of the event at the head; the caller knows one is there. Consumer only.</summary>
+    public long HeadSequence => _slots[(int)(_positions.ConsumerHead & _mask)].Sequence;
+
+    /// <summary>Copies out the event at the head and releases its slot; the caller knows one is there. Consumer only.</summary>
+    public HeapEvent Take()
     {
         var head = _positions.ConsumerHead;
-        var index = head & _mask;
-        ref var slot = ref _slots[index];
-        if (Volatile.Read(ref slot.Published) != head + 1)
-        {
-            heapEvent = default;
-            return false;
-        }
-
-        heapEvent = new HeapEvent(in slot.Data, _details[index]);
-        return true;
-    }
-
-    /// <summary>Frees the slot that <see cref="TryPeek"/> returned. Consumer only.</summary>
-    public void Release()
-    {
-        var head = _positions.ConsumerHead;
-        var index = head & _mask;
-        if (_details[index] is not null)
+        var index = (int)(head & _mask);
+        var details = _details[index];
+        var heapEvent = new HeapEvent(in _slots[index], details);
+        if (details is not null)
         {
             _details[index] = null;
         }
@@ -122,22 +145,69 @@ internal sealed class EventRing
         {
             PublishHead();
         }
+
+        return heapEvent;
     }
 
-    /// <summary>Lets producers see every slot released so far. Consumer only; call before waiting.</summary>
-    public void PublishHead() => Volatile.Write(ref _positions.Head, _positions.ConsumerHead);
-
-    private struct Slot
+    /// <summary>The oldest published event (a copy); false when none is ready. Consumer only.</summary>
+    public bool TryTake(out HeapEvent heapEvent)
     {
-        public long Published;
-        public HeapEventData Data;
+        if (_positions.ConsumerHead == Tail)
+        {
+            heapEvent = default;
+            return false;
+        }
+
+        heapEvent = Take();
+        return true;
+    }
+
+    /// <summary>Releases every published event unread; returns how many. Consumer only.</summary>
+    public long Discard()
+    {
+        var tail = Tail;
+        var discarded = tail - _positions.ConsumerHead;
+        while (_positions.ConsumerHead < tail)
+        {
+            _details[(int)(_positions.ConsumerHead++ & _mask)] = null;
+        }
+
+        PublishHead();
+        return discarded;
+    }
+
+    /// <summary>Lets the producer see every slot released so far. Consumer only.</summary>
+    public void PublishHead()
+    {
+        // Only when it changed: a store, even of the same value, takes the line from a producer polling a full ring.
+        if (_positions.Head != _positions.ConsumerHead)
+        {
+            Volatile.Write(ref _positions.Head, _positions.ConsumerHead);
+        }
+    }
+
+    /// <summary>Reads the published head (the cached one said full) and keeps it; false when the ring is really full.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private bool HasRoom(long tail)
+    {
+        var head = Volatile.Read(ref _positions.Head);
+        if (tail - head >= _capacity)
+        {
+            return false;
+        }
+
+        _positions.CachedHead = head;
+        return true;
     }
 
     /// <summary>
-    /// The producers' line (tail and cached head), the published head (read by producers only when the ring
-    /// looks full) and the consumer's own head, each on its own cache lines.
+    /// The producer's line (tail and cached head), the published head (read by the producer only when the
+    /// ring looks full) and the consumer's own fields (its head and its snapshots of the tail), each on its
+    /// own cache lines, with a line between the producer's and the published head's against the adjacent-line
+    /// prefetcher. The 64 bytes before the tail keep the ring's read-only fields off the producer's line, and
+    /// those after the consumer's fields keep whatever follows the ring in memory off the consumer's.
     /// </summary>
-    [StructLayout(LayoutKind.Explicit, Size = 320)]
+    [StructLayout(LayoutKind.Explicit, Size = 352)]
     private struct Positions
     {
         [FieldOffset(64)]
@@ -151,5 +221,14 @@ internal sealed class EventRing
 
         [FieldOffset(256)]
         public long ConsumerHead;
+
+        [FieldOffset(264)]
+        public long Limit;
+
+        [FieldOffset(272)]
+        public long Visible;
+
+        [FieldOffset(280)]
+        public long Overdue;
     }
 }

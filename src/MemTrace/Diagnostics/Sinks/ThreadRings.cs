@@ -1,0 +1,159 @@
+// ThreadRings: the rings of one trace writer, one per thread that emits to it (EventRing).
+//
+// A thread finds its ring as it finds its DropCounter cell: one thread-static field remembers
+// the last ring the thread used, tagged with its writer's token, so a thread that emits to one
+// writer pays a load and a compare. A thread's first event, or a switch between two writers,
+// looks the ring up (or allocates it) under a lock and adds it to a copy-on-write array, which
+// the writer's thread reads without a lock. The thread-static refers to the ring and the ring to
+// the token, never to the writer: a thread keeps at most the ring of the last writer it emitted
+// to, not the writer.
+//
+// A ring's memory is allocated on its thread's first event. If it cannot be (OutOfMemory), the
+// thread gets a ring that refuses every event, so the event is counted as dropped and Emit still
+// throws nothing; that thread's events to that writer are dropped from then on.
+//
+// The rings of threads that have ended are dropped by the writer's thread once empty: an ended
+// thread publishes nothing more, so no event is lost. The tails of dropped rings are kept as one
+// sum, so that the total of events ever enqueued (what Flush waits for) never goes back.
+using System.Runtime.CompilerServices;
+
+namespace MemTrace.Diagnostics.Sinks;
+
+internal sealed class ThreadRings
+{
+    [ThreadStatic]
+    private static EventRing? t_ring;
+
+    private readonly Lock _lock = new();
+
+    /// <summary>Identifies this set's rings; rings refer to it rather than to the set, so a thread-static never keeps a writer alive.</summary>
+    private readonly object _token = new();
+
+    /// <summary>Given to a thread whose ring could not be allocated; allocated up front, as that happens when memory is short.</summary>
+    private readonly EventRing _refusing;
+
+    private readonly int _capacity;
+    private EventRing[] _rings = [];
+    private long _retiredTail;
+
+    /// <summary>Rings of <paramref name="capacity"/> events each.</summary>
+    public ThreadRings(int capacity)
+    {
+        _capacity = capacity;
+        _refusing = EventRing.Refusing(_token);
+    }
+
+    /// <summary>The rings, in the order their threads first emitted. Read without a lock; replaced, never changed.</summary>
+    public EventRing[] All => Volatile.Read(ref _rings);
+
+    /// <summary>Events ever enqueued into this set's rings, dropped rings included.</summary>
+    public long Enqueued
+    {
+        get
+        {
+            lock (_lock)
+            {
+                var total = _retiredTail;
+                foreach (var ring in _rings)
+                {
+                    total += ring.Tail;
+                }
+
+                return total;
+            }
+        }
+    }
+
+    /// <summary>The calling thread's ring, allocated on its first event.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public EventRing OfThisThread()
+    {
+        var ring = t_ring;
+        if (ring is null || !ReferenceEquals(ring.Token, _token))
+        {
+            ring = RingOfThisThread();
+        }
+
+        return ring;
+    }
+
+    /// <summary>Drops the rings of threads that have ended once they are empty. The consumer's thread only.</summary>
+    /// <returns>How many rings were dropped.</returns>
+    public int DropEnded()
+    {
+        var ended = 0;
+        foreach (var ring in All)
+        {
+            if (EndedAndEmpty(ring))
+            {
+                ended++;
+            }
+        }
+
+        if (ended == 0)
+        {
+            return 0;
+        }
+
+        lock (_lock)
+        {
+            var kept = new List<EventRing>(_rings.Length);
+            foreach (var ring in _rings)
+            {
+                if (EndedAndEmpty(ring))
+                {
+                    _retiredTail += ring.Tail;
+                }
+                else
+                {
+                    kept.Add(ring);
+                }
+            }
+
+            var dropped = _rings.Length - kept.Count;
+            Volatile.Write(ref _rings, [.. kept]);
+            return dropped;
+        }
+    }
+
+    private static bool EndedAndEmpty(EventRing ring)
+    {
+        // Ended: the thread was collected, or it no longer runs. Its last publication happened before it
+        // ended; the barrier keeps the tail's load after the load that saw the end.
+        if (ring.Owner.Target is Thread { IsAlive: true })
+        {
+            return false;
+        }
+
+        Interlocked.MemoryBarrier();
+        return ring.Head == ring.Tail;
+    }
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private EventRing RingOfThisThread()
+    {
+        var thread = Thread.CurrentThread;
+        lock (_lock)
+        {
+            foreach (var ring in _rings)
+            {
+                if (ReferenceEquals(ring.Owner.Target, thread))
+                {
+                    return t_ring = ring;
+                }
+            }
+
+            try
+            {
+                var created = new EventRing(_capacity, _token, thread);
+                Volatile.Write(ref _rings, [.. _rings, created]);
+                return t_ring = created;
+            }
+            catch (OutOfMemoryException)
+            {
+                SelfLog.WriteLine("MemTrace: no memory for a thread's trace ring; that thread's events to the trace are dropped and counted.");
+                return t_ring = _refusing;
+            }
+        }
+    }
+}
