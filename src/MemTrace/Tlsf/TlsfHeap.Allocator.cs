@@ -267,13 +267,16 @@ internal sealed unsafe partial class TlsfHeap
     }
 
     /// <summary>
-    /// multi_heap_free for the start of a live block per the side tables, without an inspector: the checks of
-    /// <see cref="IsIntactUsedBlock"/> and the coalescing of <see cref="FreeCore"/> in one pass. Everything the
-    /// checks need is read first and nothing is stored until all of them pass, so a damaged block or neighbour is
-    /// refused untouched (<see cref="TlsfPointer.Corrupt"/>), exactly as Classify would refuse it; the values read
-    /// (sizes, the neighbours' lists) then serve the free without being read or computed again.
+    /// multi_heap_free for the start of a live block per the side tables: the checks of <see cref="IsIntactUsedBlock"/>
+    /// and the coalescing of <see cref="FreeCore"/> in one pass. Everything the checks need is read first and nothing
+    /// is stored until all of them pass, so a damaged block or neighbour is refused untouched
+    /// (<see cref="TlsfPointer.Corrupt"/>), exactly as Classify would refuse it; the values read (sizes, the
+    /// neighbours' lists) then serve the free without being read or computed again. Between the checks and the
+    /// stores, the data of a tagged block is cleared when asked and <paramref name="inspector"/> approves or holds
+    /// the block: both write only inside the block's data, which holds none of the words read (the next block's
+    /// prev_phys, the one word of it that the data covers, is rewritten or absorbed).
     /// </summary>
-    private TlsfPointer FreeLive(uint user, bool clearIfTagged, out nuint size, out uint tag)
+    private TlsfPointer FreeLive(uint user, bool clearIfTagged, out nuint size, out uint tag, Regions.IBlockInspector? inspector)
     {
         size = 0;
         tag = 0;
@@ -365,13 +368,24 @@ internal sealed unsafe partial class TlsfHeap
             startWord = prevWord;
         }
 
-        // Every check passed: from here on the block is freed.
+        // Every check passed: from here on the block is freed (or held by the inspector).
         tag = _records.GetTag(user);
         size = blockSize;
         if (clearIfTagged && tag != 0)
         {
             // The data ends where the next block's size word starts: its prev_phys word is cleared too, and rewritten below.
             NativeMemory.Clear(_base + user, blockSize);
+        }
+
+        if (inspector is not null)
+        {
+            var reported = (nuint)blockSize;
+            var approved = inspector.Approve(_base + user, ref reported, tag);
+            size = reported;
+            if (!approved)
+            {
+                return TlsfPointer.Live; // Held by the inspector: stays allocated.
+            }
         }
 
         _heap->FreeBytes += blockSize + TlsfConfiguration.BlockHeaderOverhead;

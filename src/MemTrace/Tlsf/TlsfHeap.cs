@@ -317,20 +317,7 @@ internal sealed unsafe partial class TlsfHeap : IDisposable
     /// </summary>
     public TlsfPointer Free(void* ptr, bool clearIfTagged, out nuint size, out uint tag, Regions.IBlockInspector? inspector = null)
     {
-        if (inspector is null)
-        {
-            var found = Locate(ptr, out var live);
-            if (found != TlsfPointer.Live)
-            {
-                size = 0;
-                tag = 0;
-                return found;
-            }
-
-            return FreeLive(live, clearIfTagged, out size, out tag);
-        }
-
-        var state = Classify(ptr, out var user);
+        var state = Locate(ptr, out var user);
         if (state != TlsfPointer.Live)
         {
             size = 0;
@@ -338,31 +325,7 @@ internal sealed unsafe partial class TlsfHeap : IDisposable
             return state;
         }
 
-        var block = user - TlsfConfiguration.BlockStartOffset;
-        var blockSize = Header(block)->Size;
-        size = blockSize;
-        tag = _records.GetTag(user);
-        if (clearIfTagged && tag != 0)
-        {
-            NativeMemory.Clear(_base + user, blockSize);
-        }
-
-        if (inspector is not null)
-        {
-            var reported = (nuint)blockSize;
-            var approved = inspector.Approve(_base + user, ref reported, tag);
-            size = reported;
-            if (!approved)
-            {
-                return TlsfPointer.Live; // Held by the inspector: stays allocated.
-            }
-        }
-
-        _heap->FreeBytes += blockSize + TlsfConfiguration.BlockHeaderOverhead;
-        _starts.MarkFreed(user);
-        _records.Clear(user);
-        FreeCore(block);
-        return TlsfPointer.Live;
+        return FreeLive(user, clearIfTagged, out size, out tag, inspector);
     }
 
     /// <summary>What <paramref name="ptr"/> is; for a live block also its usable size and tag.</summary>

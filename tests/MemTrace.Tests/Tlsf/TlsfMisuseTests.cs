@@ -227,21 +227,46 @@ public unsafe class TlsfMisuseTests
                     };
                 }
 
-                var expected = h.Heap.Query(victim, out _, out _);
+                var expected = h.Heap.Query(victim, out var usable, out _);
                 var before = new ReadOnlySpan<byte>(h.Memory, (int)h.Size).ToArray();
                 var free = h.Heap.FreeBytes;
 
-                var verdict = h.Heap.Free(victim, clearIfTagged: true, out var size, out var tag);
+                // No inspector, one that fills the block as Comprehensive poisoning does, or one that holds it (quarantine).
+                var inspector = random.Next(3) switch
+                {
+                    0 => null,
+                    1 => new TestInspector(approve: true),
+                    _ => new TestInspector(approve: false),
+                };
+                var verdict = h.Heap.Free(victim, clearIfTagged: true, out var size, out var tag, inspector);
 
                 Assert.Equal(expected, verdict);
                 if (verdict == TlsfPointer.Live)
                 {
                     Assert.Equal(7u, tag);
                     Assert.True(size > 0);
+                    if (inspector is not null)
+                    {
+                        Assert.Equal(1, inspector.Calls);
+                        Assert.Equal(usable, inspector.Size);
+                    }
+
+                    if (inspector is { Approves: false })
+                    {
+                        // Held: still allocated, nothing changed outside its data.
+                        Assert.Equal(TlsfPointer.Live, h.Heap.Query(victim, out _, out _));
+                        Assert.Equal(free, h.Heap.FreeBytes);
+                        var offset = (int)(victim - h.Memory);
+                        Assert.True(before.AsSpan(0, offset).SequenceEqual(new ReadOnlySpan<byte>(h.Memory, offset)), "a held block's free changed memory before it");
+                        var dataEnd = offset + (int)usable;
+                        Assert.True(before.AsSpan(dataEnd).SequenceEqual(new ReadOnlySpan<byte>(h.Memory + dataEnd, (int)h.Size - dataEnd)), "a held block's free changed memory after it");
+                    }
+
                     freed++;
                 }
                 else
                 {
+                    Assert.Equal(0, inspector?.Calls ?? 0);
                     Assert.Equal(TlsfPointer.Corrupt, verdict);
                     Assert.True(before.AsSpan().SequenceEqual(new ReadOnlySpan<byte>(h.Memory, (int)h.Size)), "a refused free changed the region");
                     Assert.Equal(free, h.Heap.FreeBytes);
@@ -281,5 +306,23 @@ public unsafe class TlsfMisuseTests
 
         h.AssertIntact();
         Assert.True(a != null && b != null);
+    }
+
+    /// <summary>An inspector that counts its calls and fills the block with 0xFE, as Comprehensive poisoning's free does; approves or holds.</summary>
+    private sealed class TestInspector(bool approve) : MemTrace.Regions.IBlockInspector
+    {
+        public bool Approves => approve;
+
+        public int Calls { get; private set; }
+
+        public nuint Size { get; private set; }
+
+        public bool Approve(byte* block, ref nuint size, uint tag)
+        {
+            Calls++;
+            Size = size;
+            new Span<byte>(block, (int)size).Fill(0xFE);
+            return approve;
+        }
     }
 }
