@@ -39,10 +39,40 @@ internal static class ReportCommand
         };
         command.SetAction(result =>
         {
-            using var stdout = Console.OpenStandardOutput();
-            return Run(result.GetValue(trace)!, result.GetValue(html), result.GetValue(json), AnsiConsole.Console, stdout, Console.Error);
+            var output = result.InvocationConfiguration.Output;
+            var error = result.InvocationConfiguration.Error;
+            var path = result.GetValue(trace)!;
+            if (ReferenceEquals(output, Console.Out))
+            {
+                // The process's own standard output: JSON goes to the raw stream, tables to the terminal (colours, progress bar).
+                using var stdout = Console.OpenStandardOutput();
+                return Run(path, result.GetValue(html), result.GetValue(json), AnsiConsole.Console, stdout, error);
+            }
+
+            return RunToWriter(path, result.GetValue(html), result.GetValue(json), output, error);
         });
         return command;
+    }
+
+    /// <summary>Runs the report with a caller's writer as standard output (a host that embeds the command, or a test): plain text, no progress bar.</summary>
+    private static int RunToWriter(string tracePath, string? htmlPath, bool json, TextWriter output, TextWriter error)
+    {
+        var console = AnsiConsole.Create(new AnsiConsoleSettings
+        {
+            Ansi = AnsiSupport.No,
+            ColorSystem = ColorSystemSupport.NoColors,
+            Interactive = InteractionSupport.No,
+            Out = new AnsiConsoleOutput(output),
+        });
+        using var buffer = new MemoryStream(); // The JSON report, small and bounded whatever the trace's size.
+        var exitCode = Run(tracePath, htmlPath, json, console, buffer, error);
+        if (buffer.Length > 0)
+        {
+            output.Write(System.Text.Encoding.UTF8.GetString(buffer.GetBuffer(), 0, (int)buffer.Length));
+        }
+
+        output.Flush();
+        return exitCode;
     }
 
     /// <summary>Runs the report; returns the exit code.</summary>

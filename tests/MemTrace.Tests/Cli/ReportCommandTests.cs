@@ -40,6 +40,29 @@ public sealed class ReportCommandTests : IDisposable
     }
 
     [Fact]
+    public void The_command_line_writes_the_report_to_the_writers_it_is_given()
+    {
+        var output = new StringWriter();
+        var error = new StringWriter();
+
+        var exitCode = MemTraceCommand.Run(["report", DemoTrace.Path], output, error);
+
+        Assert.Equal(ReportCommand.ExitComplete, exitCode);
+        Assert.Equal(string.Empty, error.ToString());
+        Assert.Contains("Blocks live at the end, by call site", output.ToString(), StringComparison.Ordinal);
+        Assert.DoesNotContain("\u001b[", output.ToString(), StringComparison.Ordinal); // Plain text: no ANSI escapes.
+
+        var json = new StringWriter();
+        Assert.Equal(ReportCommand.ExitComplete, MemTraceCommand.Run(["report", DemoTrace.Path, "--json"], json, error));
+        using var document = JsonDocument.Parse(json.ToString());
+        Assert.Equal(2, document.RootElement.GetProperty("liveAtEnd").GetProperty("blocks").GetInt32());
+
+        var missing = new StringWriter();
+        Assert.Equal(ReportCommand.ExitUnusable, MemTraceCommand.Run(["report", Path.Combine(_directory, "none.jsonl")], output, missing));
+        Assert.Contains("no such file", missing.ToString(), StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void Json_output_carries_the_same_figures_for_machines()
     {
         var (exitCode, console, output, _) = DemoTrace.Report(DemoTrace.Path, json: true);
