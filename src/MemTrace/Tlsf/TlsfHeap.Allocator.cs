@@ -414,37 +414,9 @@ internal sealed unsafe partial class TlsfHeap
             }
         }
 
-        var afterHeader = Header(after);
-        Header(start)->SizeWord = total | BlockHeader.FreeBit | (startWord & BlockHeader.PrevFreeBit);
-        afterHeader->PrevPhys = start;
-        afterHeader->SizeWord = afterWord | BlockHeader.PrevFreeBit;
-        Mapping.Insert(total, _slLog2, _flShift, _smallBlock, out var fl, out var sl);
-        var insert = (uint)fl < (uint)_flCount;
-        if (absorbed != 0 && (uint)absorbedFl < (uint)_flCount)
-        {
-            // The links are read again here: removing prev may have changed them (prev and the absorbed block can be list neighbours).
-            if (insert && absorbedFl == fl && absorbedSl == sl)
-            {
-                ReplaceFree(absorbed, start, fl, sl);
-                insert = false;
-            }
-            else
-            {
-                RemoveFree(absorbed, absorbedFl, absorbedSl);
-            }
-        }
-
-        if (insert)
-        {
-            InsertFree(start, fl, sl);
-        }
-
-        if (absorbed != 0 && fill != 0)
-        {
-            // The absorbed block's prev_phys, size word and free links are now inside the coalesced block's free data.
-            new Span<byte>(_base + absorbed, (int)TlsfConfiguration.BlockHeaderSize).Fill(fill);
-        }
-
+        // The absorbed block's links are read again there: removing prev may have changed them (prev and the
+        // absorbed block can be list neighbours).
+        StoreCoalesced(start, startWord, total, after, afterWord, absorbed, absorbedFl, absorbedSl, fill);
         return TlsfPointer.Live;
     }
 
@@ -486,8 +458,7 @@ internal sealed unsafe partial class TlsfHeap
             }
         }
 
-        var nextHeader = Header(next);
-        var nextWord = nextHeader->SizeWord;
+        var nextWord = Header(next)->SizeWord;
         var absorbed = 0u;
         var absorbedFl = 0;
         var absorbedSl = 0;
@@ -499,13 +470,28 @@ internal sealed unsafe partial class TlsfHeap
             absorbed = next;
             total += nextSize + TlsfConfiguration.BlockHeaderOverhead;
             next += nextSize + TlsfConfiguration.BlockHeaderOverhead;
-            nextHeader = Header(next);
-            nextWord = nextHeader->SizeWord;
+            nextWord = Header(next)->SizeWord;
         }
 
+        StoreCoalesced(start, startWord, total, next, nextWord, absorbed, absorbedFl, absorbedSl, fill);
+    }
+
+    /// <summary>
+    /// The stores that end a free (<see cref="FreeLive{TApproval}"/>, <see cref="FreeCore"/>), once the previous block (if
+    /// it was free) is off its list: the coalesced block at <paramref name="start"/> of <paramref name="total"/> bytes gets
+    /// its size word (free, <paramref name="startWord"/>'s prev-free bit kept); the block <paramref name="after"/> it, whose
+    /// size word was <paramref name="afterWord"/>, points back to it and is marked prev-free; the absorbed next block
+    /// (0: none; its list <paramref name="absorbedFl"/>, <paramref name="absorbedSl"/>) leaves its list, replaced in place
+    /// when the coalesced block belongs to the same one; the coalesced block joins its list; the absorbed header is
+    /// refilled with <paramref name="fill"/> (0: none).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private void StoreCoalesced(uint start, uint startWord, uint total, uint after, uint afterWord, uint absorbed, int absorbedFl, int absorbedSl, byte fill)
+    {
+        var afterHeader = Header(after);
         Header(start)->SizeWord = total | BlockHeader.FreeBit | (startWord & BlockHeader.PrevFreeBit);
-        nextHeader->PrevPhys = start;
-        nextHeader->SizeWord = nextWord | BlockHeader.PrevFreeBit;
+        afterHeader->PrevPhys = start;
+        afterHeader->SizeWord = afterWord | BlockHeader.PrevFreeBit;
         Mapping.Insert(total, _slLog2, _flShift, _smallBlock, out var fl, out var sl);
         var insert = (uint)fl < (uint)_flCount;
         if (absorbed != 0 && (uint)absorbedFl < (uint)_flCount)
