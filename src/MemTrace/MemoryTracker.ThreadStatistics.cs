@@ -75,13 +75,14 @@ public sealed unsafe partial class MemoryTracker
                 });
             }
 
+            var (currentBytes, peakBytes) = account.Bytes();
             result.Add(new ThreadMemoryStatistics
             {
                 ThreadId = account.ThreadId,
                 Name = account.Thread.Name ?? account.Name,
                 IsAlive = account.Thread.IsAlive,
-                CurrentBytes = account.CurrentBytes,
-                PeakBytes = account.PeakBytes,
+                CurrentBytes = currentBytes,
+                PeakBytes = peakBytes,
                 CurrentBlocks = account.CurrentBlocks,
                 Allocations = account.Allocations,
                 Regions = perRegion,

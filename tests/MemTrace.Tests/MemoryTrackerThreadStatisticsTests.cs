@@ -364,20 +364,27 @@ public unsafe class MemoryTrackerThreadStatisticsTests
             Interlocked.Increment(ref done);
         })).ToList();
         workers.ForEach(t => t.Start());
-        var reads = 0;
-        while (Volatile.Read(ref done) < 2 || reads < 50)
+        try
         {
-            foreach (var thread in tracker.GetThreadStatistics())
+            var reads = 0;
+            while (Volatile.Read(ref done) < 2 || reads < 50)
             {
-                Assert.True(thread.CurrentBytes >= 0 && thread.CurrentBlocks >= 0, $"{thread.CurrentBytes} bytes, {thread.CurrentBlocks} blocks");
-                Assert.True(thread.PeakBytes >= thread.CurrentBytes);
-                Assert.All(thread.Regions, r => Assert.True(r.CurrentBytes >= 0 && r.CurrentBlocks >= 0));
+                foreach (var thread in tracker.GetThreadStatistics())
+                {
+                    Assert.True(thread.CurrentBytes >= 0 && thread.CurrentBlocks >= 0, $"{thread.CurrentBytes} bytes, {thread.CurrentBlocks} blocks");
+                    Assert.True(thread.PeakBytes >= thread.CurrentBytes);
+                    Assert.All(thread.Regions, r => Assert.True(r.CurrentBytes >= 0 && r.CurrentBlocks >= 0));
+                }
+
+                reads++;
             }
-
-            reads++;
         }
-
-        workers.ForEach(t => t.Join());
+        finally
+        {
+            // A failed assertion must not dispose the tracker under the workers (their next free would throw on a
+            // thread of their own and abort the test host, hiding the failure).
+            workers.ForEach(t => t.Join());
+        }
         foreach (var queue in queues)
         {
             while (queue.TryDequeue(out var left))

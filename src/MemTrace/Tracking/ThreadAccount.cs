@@ -84,10 +84,18 @@ internal sealed class ThreadAccount
         }
     }
 
-    /// <summary>The most bytes the thread's blocks ever took at once.</summary>
-    public long PeakBytes => Math.Max(Volatile.Read(ref _peakBytes), Volatile.Read(ref _remote.PeakBytes));
+    /// <summary>
+    /// <see cref="CurrentBytes"/> and the most bytes the thread's blocks ever took at once, read together: the peak is
+    /// never below the count read with it. A side raises its peak just after its count, so a reader between the two
+    /// would otherwise see a count above the peak; the count it read held at that moment, so it is a peak too.
+    /// </summary>
+    public (long CurrentBytes, long PeakBytes) Bytes()
+    {
+        var current = CurrentBytes;
+        return (current, Math.Max(current, Math.Max(Volatile.Read(ref _peakBytes), Volatile.Read(ref _remote.PeakBytes))));
+    }
 
-    /// <summary>Allocations, current bytes, peak bytes and current blocks of region slot <paramref name="region"/>.</summary>
+    /// <summary>Allocations, current bytes, peak bytes (never below the current bytes read with it, as <see cref="Bytes"/>) and current blocks of region slot <paramref name="region"/>.</summary>
     public (long Allocations, long CurrentBytes, long PeakBytes, long CurrentBlocks) Region(int region)
     {
         ref var remote = ref _remote.Regions[region];
@@ -95,10 +103,11 @@ internal sealed class ThreadAccount
         var remoteAllocations = Volatile.Read(ref remote.Allocations);
         var remoteBytes = Volatile.Read(ref remote.Bytes);
         var remoteBlocks = Volatile.Read(ref remote.Blocks);
+        var bytes = Volatile.Read(ref own.Bytes) + remoteBytes;
         return (
             Volatile.Read(ref own.Allocations) + remoteAllocations,
-            Volatile.Read(ref own.Bytes) + remoteBytes,
-            Math.Max(Volatile.Read(ref own.Peak), Volatile.Read(ref remote.Peak)),
+            bytes,
+            Math.Max(bytes, Math.Max(Volatile.Read(ref own.Peak), Volatile.Read(ref remote.Peak))),
             Volatile.Read(ref own.Blocks) + remoteBlocks);
     }
 
