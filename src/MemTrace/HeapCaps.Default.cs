@@ -157,7 +157,7 @@ public sealed unsafe partial class HeapCaps
             block = AlignedAllocDefaultTagged(alignment, size, first, tag, out var caps);
             if (tag != 0)
             {
-                observer!.EndAllocation(tag, request, block, AllocationMethod.AlignedAllocDefault, size, caps);
+                observer!.EndAllocation(tag, request, block, AllocationMethod.AlignedAllocDefault, 1, size, caps);
             }
         }
 
@@ -209,7 +209,7 @@ public sealed unsafe partial class HeapCaps
         var block = MallocDefaultTagged(size, zero, tag, out var caps, method);
         if (tag != 0)
         {
-            observer.EndAllocation(tag, request, block, method, size, caps);
+            observer.EndAllocation(tag, request, block, method, 1, size, caps);
         }
 
         return block;

@@ -50,7 +50,7 @@ public sealed unsafe partial class HeapCaps
 
         if (tag != 0)
         {
-            observer!.EndAllocation(tag, request, block, method, size, block is null ? last : CapsOf(caps, block));
+            observer!.EndAllocation(tag, request, block, method, 1, size, block is null ? last : CapsOf(caps, block));
         }
 
         AfterAllocation(method, block);
@@ -69,7 +69,7 @@ public sealed unsafe partial class HeapCaps
         var observer = _observer;
         uint tag = 0;
         long request = 0;
-        if (observer is not null && !observer.BeginAllocation(AllocationMethod.CallocPrefer, unchecked(n * size), FirstOf(caps), out tag, out request))
+        if (observer is not null && !observer.BeginAllocation(AllocationMethod.CallocPrefer, BytesOf(n, size), FirstOf(caps), out tag, out request))
         {
             Refused(size != 0, size, LastOf(caps), AllocationMethod.CallocPrefer);
             AfterOperation(AllocationMethod.CallocPrefer);
@@ -95,7 +95,7 @@ public sealed unsafe partial class HeapCaps
 
         if (tag != 0)
         {
-            observer!.EndAllocation(tag, request, block, AllocationMethod.CallocPrefer, unchecked(n * size), block is null ? last : CapsOf(caps, block));
+            observer!.EndAllocation(tag, request, block, AllocationMethod.CallocPrefer, n, size, block is null ? last : CapsOf(caps, block));
         }
 
         AfterAllocation(AllocationMethod.CallocPrefer, block);

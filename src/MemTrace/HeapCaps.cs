@@ -144,7 +144,7 @@ public sealed unsafe partial class HeapCaps : IDisposable
                 : Refused(size != 0, size, caps, AllocationMethod.Malloc);
             if (tag != 0)
             {
-                observer.EndAllocation(tag, request, block, AllocationMethod.Malloc, size, caps);
+                observer.EndAllocation(tag, request, block, AllocationMethod.Malloc, 1, size, caps);
             }
         }
 
@@ -170,12 +170,12 @@ public sealed unsafe partial class HeapCaps : IDisposable
         }
         else
         {
-            block = observer.BeginAllocation(AllocationMethod.Calloc, unchecked(n * size), caps, out var tag, out var request)
+            block = observer.BeginAllocation(AllocationMethod.Calloc, BytesOf(n, size), caps, out var tag, out var request)
                 ? CallocTagged(AllocationMethod.Calloc, n, size, caps, tag)
                 : Refused(size != 0, unchecked(n * size), caps, AllocationMethod.Calloc);
             if (tag != 0)
             {
-                observer.EndAllocation(tag, request, block, AllocationMethod.Calloc, unchecked(n * size), caps);
+                observer.EndAllocation(tag, request, block, AllocationMethod.Calloc, n, size, caps);
             }
         }
 
@@ -206,7 +206,7 @@ public sealed unsafe partial class HeapCaps : IDisposable
                 : Refused(AlignedFailureCallsBack(alignment, 1, size), size, caps, AllocationMethod.AlignedAlloc);
             if (tag != 0)
             {
-                observer.EndAllocation(tag, request, block, AllocationMethod.AlignedAlloc, size, caps);
+                observer.EndAllocation(tag, request, block, AllocationMethod.AlignedAlloc, 1, size, caps);
             }
         }
 
@@ -232,12 +232,12 @@ public sealed unsafe partial class HeapCaps : IDisposable
         }
         else
         {
-            block = observer.BeginAllocation(AllocationMethod.AlignedCalloc, unchecked(n * size), caps, out var tag, out var request)
+            block = observer.BeginAllocation(AllocationMethod.AlignedCalloc, BytesOf(n, size), caps, out var tag, out var request)
                 ? AlignedAllocTagged(AllocationMethod.AlignedCalloc, alignment, n, size, caps, tag)
                 : Refused(AlignedFailureCallsBack(alignment, n, size), unchecked(n * size), caps, AllocationMethod.AlignedCalloc);
             if (tag != 0)
             {
-                observer.EndAllocation(tag, request, block, AllocationMethod.AlignedCalloc, unchecked(n * size), caps);
+                observer.EndAllocation(tag, request, block, AllocationMethod.AlignedCalloc, n, size, caps);
             }
         }
 
@@ -278,7 +278,7 @@ public sealed unsafe partial class HeapCaps : IDisposable
             var fresh = MallocTagged(AllocationMethod.Realloc, size, caps, tag);
             if (tag != 0)
             {
-                observer.EndAllocation(tag, request, fresh, AllocationMethod.Realloc, size, caps);
+                observer.EndAllocation(tag, request, fresh, AllocationMethod.Realloc, 1, size, caps);
             }
 
             return fresh;
@@ -928,4 +928,11 @@ public sealed unsafe partial class HeapCaps : IDisposable
     }
 
     private static bool MulOverflows(nuint a, nuint b) => b != 0 && a > nuint.MaxValue / b;
+
+    /// <summary>
+    /// The bytes a calloc of <paramref name="n"/> elements of <paramref name="size"/> bytes asks for, as the tracker and its
+    /// hooks see it: <see cref="nuint.MaxValue"/> when the product overflows (the failure callback, as ESP-IDF's, gets the
+    /// wrapped product instead).
+    /// </summary>
+    internal static nuint BytesOf(nuint n, nuint size) => MulOverflows(n, size) ? nuint.MaxValue : n * size;
 }

@@ -21,8 +21,12 @@ internal unsafe interface IAllocationObserver
     /// </returns>
     bool BeginAllocation(AllocationMethod method, nuint size, MallocCaps caps, out uint tag, out long request);
 
-    /// <summary>Completes what <see cref="BeginAllocation"/> started: records the block, or on failure (null) gives the tag back and logs the failure.</summary>
-    void EndAllocation(uint tag, long request, void* block, AllocationMethod method, nuint size, MallocCaps caps);
+    /// <summary>
+    /// Completes what <see cref="BeginAllocation"/> started: records the block, or on failure (null) gives the tag back and logs the
+    /// failure. The request was <paramref name="n"/> elements of <paramref name="size"/> bytes (1 for all but the callocs), so that
+    /// a calloc whose product overflows is logged with both factors.
+    /// </summary>
+    void EndAllocation(uint tag, long request, void* block, AllocationMethod method, nuint n, nuint size, MallocCaps caps);
 
     /// <summary>
     /// Asks whether a realloc of <paramref name="ptr"/> to a non-zero <paramref name="size"/>, made directly on the heap,

@@ -253,7 +253,7 @@ public sealed unsafe partial class MemoryTracker
         Heap.ThrowIfDisposed();
         var cell = Cell();
         var request = NextRequestNumber(cell);
-        if (_admission != 0 && !Admit(request, method, unchecked(n * size), caps, site, 0))
+        if (_admission != 0 && !Admit(request, method, HeapCaps.BytesOf(n, size), caps, site, 0))
         {
             return null;
         }

@@ -783,7 +783,7 @@ public sealed unsafe partial class MemoryTracker : IDisposable, IAllocationObser
         return true;
     }
 
-    void IAllocationObserver.EndAllocation(uint tag, long request, void* block, AllocationMethod method, nuint size, MallocCaps caps)
+    void IAllocationObserver.EndAllocation(uint tag, long request, void* block, AllocationMethod method, nuint n, nuint size, MallocCaps caps)
     {
         if (tag == 0)
         {
@@ -804,15 +804,15 @@ public sealed unsafe partial class MemoryTracker : IDisposable, IAllocationObser
         if (block is null)
         {
             ReturnUnused(cell, tag);
-            if (size != 0)
+            if (n != 0 && size != 0)
             {
-                LogFailure(method, size, caps, CallSiteRegistry.Unlocated(method), request);
+                LogFailure(method, size, caps, CallSiteRegistry.Unlocated(method), request, elements: n);
             }
 
             return;
         }
 
-        Commit(cell, tag, block, size, caps, CallSiteRegistry.Unlocated(method), request);
+        Commit(cell, tag, block, n * size, caps, CallSiteRegistry.Unlocated(method), request);
     }
 
     bool IAllocationObserver.AdmitReallocation(void* ptr, nuint size, MallocCaps caps, AllocationMethod method) =>

@@ -395,6 +395,42 @@ public unsafe class MemoryTrackerTests
     }
 
     [Fact]
+    public void A_calloc_on_the_heap_directly_whose_size_overflows_is_logged_with_both_factors_and_shown_saturated_to_the_hook()
+    {
+        using var f = new HostFixture(withTracker: true);
+        var half = nuint.MaxValue / 2 + 1;
+        var third = nuint.MaxValue / 3 + 1;
+        var seen = new List<AllocationRequest>();
+        f.T.AllocationHook = (in AllocationRequest request) =>
+        {
+            seen.Add(request);
+            return true;
+        };
+
+        // 2 x half wraps to 0 (it used to be neither logged nor counted), 3 x third wraps to 2 (it used to be logged as 2 bytes).
+        Assert.True(f.Heap.Calloc(2, half, MallocCaps.Default) == null);
+        Assert.True(f.Heap.AlignedCalloc(16, 3, third, MallocCaps.Default) == null);
+        Assert.True(f.Heap.CallocPrefer(2, half, MallocCaps.Spiram, MallocCaps.Default) == null);
+        Assert.True(f.T.Calloc(3, third, MallocCaps.Default) == null);
+
+        Assert.Equal([nuint.MaxValue, nuint.MaxValue, nuint.MaxValue, nuint.MaxValue], seen.Select(r => r.Size));
+        Assert.Equal(4, f.T.FailedAllocationCount);
+        Assert.All(f.T.FailedAllocations, r => Assert.Equal(nuint.MaxValue, r.Size));
+        var log = f.Output.ToString();
+        Assert.Contains($"heap_caps_calloc of 2 x {half} bytes (overflows)", log, StringComparison.Ordinal);
+        Assert.Contains($"heap_caps_aligned_calloc of 3 x {third} bytes (overflows)", log, StringComparison.Ordinal);
+        Assert.Contains($"heap_caps_calloc_prefer of 2 x {half} bytes (overflows)", log, StringComparison.Ordinal);
+        Assert.Contains($"heap_caps_calloc of 3 x {third} bytes (overflows)", log, StringComparison.Ordinal);
+        Assert.DoesNotContain("of 2 bytes", log, StringComparison.Ordinal);
+
+        // ESP-IDF's failure callback keeps its own rules: heap_caps_calloc passes the wrapped product, _prefer the element
+        // size, aligned calloc calls nothing.
+        Assert.Equal([0, half, 2], f.Failures.Calls.Select(c => c.Size));
+        Assert.Empty(f.T.GetAllocations());
+        Assert.True(f.Heap.CheckIntegrityAll(print: true));
+    }
+
+    [Fact]
     public void Failures_of_tracked_calls_are_logged_while_disabled_as_the_seed_logs_them()
     {
         using var f = new HostFixture(withTracker: true, trackerEnabled: false);
