@@ -259,11 +259,30 @@ public sealed unsafe partial class MemoryTracker
         }
 
         var handle = TakeHandle(cell);
-        if (Heap.HasDebugRegions)
-        {
-            return TrackedAllocateChecked(cell, handle, request, method, alignment, n, size, caps, site);
-        }
+        return Heap.HasDebugRegions
+            ? TrackedAllocateChecked(cell, handle, request, method, alignment, n, size, caps, site)
+            : AllocateAndRecord(cell, handle, request, method, alignment, n, size, caps, site);
+    }
 
+    /// <summary>An allocation on a heap whose regions check blocks: the call site goes with it, so a corruption found is reported as detected here.</summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private void* TrackedAllocateChecked(TrackerThreadCell cell, uint handle, long request, AllocationMethod method, nuint alignment, nuint n, nuint size, MallocCaps caps, uint site)
+    {
+        CallSiteContext.Current = site;
+        try
+        {
+            return AllocateAndRecord(cell, handle, request, method, alignment, n, size, caps, site);
+        }
+        finally
+        {
+            CallSiteContext.Current = 0;
+        }
+    }
+
+    /// <summary>The heap's allocation for a tracked request that was admitted: records the block under <paramref name="handle"/>, or logs the failure.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private void* AllocateAndRecord(TrackerThreadCell cell, uint handle, long request, AllocationMethod method, nuint alignment, nuint n, nuint size, MallocCaps caps, uint site)
+    {
         var block = method switch
         {
             AllocationMethod.Malloc or AllocationMethod.Realloc => Heap.MallocTagged(method, size, caps, handle),
@@ -277,43 +296,11 @@ public sealed unsafe partial class MemoryTracker
         }
         else if (handle != 0)
         {
-            Commit(cell, handle, block, unchecked(n * size), caps, site, request);
+            Commit(cell, handle, block, n * size, caps, site, request); // Served, so n * size did not overflow.
         }
 
         Heap.AfterAllocation(method, block);
         return block;
-    }
-
-    /// <summary>An allocation on a heap whose regions check blocks: the call site goes with it, so a corruption found is reported as detected here.</summary>
-    [MethodImpl(MethodImplOptions.NoInlining)]
-    private void* TrackedAllocateChecked(TrackerThreadCell cell, uint handle, long request, AllocationMethod method, nuint alignment, nuint n, nuint size, MallocCaps caps, uint site)
-    {
-        CallSiteContext.Current = site;
-        try
-        {
-            var block = method switch
-            {
-                AllocationMethod.Malloc or AllocationMethod.Realloc => Heap.MallocTagged(method, size, caps, handle),
-                AllocationMethod.Calloc => Heap.CallocTagged(method, n, size, caps, handle),
-                _ => Heap.AlignedAllocTagged(method, alignment, n, size, caps, handle),
-            };
-
-            if (block is null)
-            {
-                block = Failed(cell, handle, method, n, size, caps, site, request);
-            }
-            else if (handle != 0)
-            {
-                Commit(cell, handle, block, unchecked(n * size), caps, site, request);
-            }
-
-            Heap.AfterAllocation(method, block);
-            return block;
-        }
-        finally
-        {
-            CallSiteContext.Current = 0;
-        }
     }
 
     [MethodImpl(MethodImplOptions.NoInlining)]
