@@ -17,8 +17,8 @@
 // Nothing is lost silently. When a thread's ring is full, TraceBufferFullMode says whether the
 // emitting thread waits or the event is dropped; drops (and events lost to a failed write, or
 // emitted after Dispose began) are counted and written into the file as "dropped" lines. Drops
-// of a full ring are counted per thread (DropCounter: plain stores, summed by the writer), so
-// dropping costs the emitting thread no interlocked operation either. A write that fails is
+// of a full ring are counted in that ring (plain stores, summed by the writer), so dropping
+// costs the emitting thread no interlocked operation either. A write that fails is
 // reported to the SelfLog and the writer goes on with the next batch.
 //
 // Waking the writer: before it waits, the writer announces it with an interlocked exchange of its
@@ -77,7 +77,6 @@ public sealed class TraceFileWriter : IHeapEventSink, IDisposable
     private readonly TraceLineEncoder _encoder = new(BatchBytes * 2);
     private readonly ManualResetEventSlim _wake = new(false, spinCount: 1);
     private readonly Thread _thread;
-    private readonly DropCounter _droppedFull = new();
     private readonly EventRingMerge _merge = new();
     private long _droppedClosed;
     private long _droppedIo;
@@ -132,7 +131,6 @@ public sealed class TraceFileWriter : IHeapEventSink, IDisposable
         _options = options;
         _flushIntervalMilliseconds = (long)options.FlushInterval.TotalMilliseconds;
         _emit.Rings = new ThreadRings(options.Capacity);
-        _emit.DroppedFull = _droppedFull;
         _emit.DropWhenFull = options.FullMode == TraceBufferFullMode.Drop;
         _wakeThreshold = EventRing.SizeFor(options.Capacity) / 8;
         _thread = new Thread(Run) { IsBackground = true, Name = "MemTrace trace writer" };
@@ -175,7 +173,7 @@ public sealed class TraceFileWriter : IHeapEventSink, IDisposable
 
             if (emit.DropWhenFull)
             {
-                emit.DroppedFull.Increment(); // Counted on this thread, no call.
+                ring.CountDrop(); // Counted in this thread's ring, no call.
                 return;
             }
         }
@@ -252,7 +250,7 @@ public sealed class TraceFileWriter : IHeapEventSink, IDisposable
         var ring = _emit.Rings.OfThisThread();
         if (ring.Capacity == 0)
         {
-            _droppedFull.Increment(); // The thread has no ring (no memory for it): there is nothing to wait for.
+            ring.CountDrop(); // The thread has no ring (no memory for it): there is nothing to wait for.
             return;
         }
 
@@ -320,7 +318,7 @@ public sealed class TraceFileWriter : IHeapEventSink, IDisposable
         {
             var closing = Volatile.Read(ref _emit.Closing);
             var drained = Drain(final: closing, ref bufferedEvents, ref unsyncedBytes);
-            ReportDrops(ref _reported.Full, _droppedFull.Total, "full");
+            ReportDrops(ref _reported.Full, _emit.Rings.Dropped, "full");
             ReportDrops(ref _reported.Io, Interlocked.Read(ref _droppedIo), "io");
             ReportDrops(ref _reported.Closed, Interlocked.Read(ref _droppedClosed), "closed");
             now = Environment.TickCount64;
@@ -404,7 +402,7 @@ public sealed class TraceFileWriter : IHeapEventSink, IDisposable
         return false;
     }
 
-    private long DroppedCounted() => _droppedFull.Total + Interlocked.Read(ref _droppedClosed) + Interlocked.Read(ref _droppedIo);
+    private long DroppedCounted() => _emit.Rings.Dropped + Interlocked.Read(ref _droppedClosed) + Interlocked.Read(ref _droppedIo);
 
     /// <summary>Events published into the rings after the writer's last look (emitted while Dispose ran): dropped.</summary>
     private long LeftInRings()
@@ -499,7 +497,7 @@ public sealed class TraceFileWriter : IHeapEventSink, IDisposable
         Interlocked.Add(ref _droppedClosed, late);
         _finished = true;
         var unsynced = false;
-        ReportDrops(ref _reported.Full, _droppedFull.Total, "full");
+        ReportDrops(ref _reported.Full, _emit.Rings.Dropped, "full");
         ReportDrops(ref _reported.Io, Interlocked.Read(ref _droppedIo), "io");
         ReportDrops(ref _reported.Closed, Interlocked.Read(ref _droppedClosed), "closed");
 
@@ -522,15 +520,12 @@ public sealed class TraceFileWriter : IHeapEventSink, IDisposable
         public ThreadRings Rings;
 
         [FieldOffset(72)]
-        public DropCounter DroppedFull;
-
-        [FieldOffset(80)]
         public int WriterState;
 
-        [FieldOffset(84)]
+        [FieldOffset(76)]
         public bool Closing;
 
-        [FieldOffset(85)]
+        [FieldOffset(77)]
         public bool DropWhenFull;
     }
 

@@ -1,6 +1,7 @@
 // ThreadRings: a ring per thread, found again on each event; one thread using two sets in turn
-// gets a ring in each; the rings of ended threads are dropped only once empty, and the total of
-// events enqueued keeps theirs.
+// gets a ring in each; the rings of ended threads are dropped only once empty, and the totals of
+// events enqueued and dropped keep theirs. Drops counted in the rings add up exactly, also those of
+// the refusing ring that threads share.
 using MemTrace.Diagnostics;
 using MemTrace.Diagnostics.Sinks;
 using Xunit;
@@ -73,5 +74,70 @@ public class ThreadRingsTests
         set.OfThisThread(); // A live thread's ring stays.
         Assert.Equal(0, set.DropEnded());
         Assert.Single(set.All);
+    }
+
+    [Fact]
+    public void Drops_of_eight_threads_add_up_exactly_and_stay_counted_once_their_rings_are_dropped()
+    {
+        const int Threads = 8;
+        const int PerThread = 100_000;
+        var set = new ThreadRings(16);
+        var threads = Enumerable.Range(0, Threads).Select(_ => new Thread(() =>
+        {
+            var ring = set.OfThisThread();
+            for (var i = 0; i < PerThread; i++)
+            {
+                set.OfThisThread().CountDrop();
+            }
+
+            Assert.Equal(PerThread, ring.Dropped);
+        })).ToList();
+
+        threads.ForEach(t => t.Start());
+        threads.ForEach(t => t.Join());
+
+        Assert.Equal(Threads * PerThread, set.Dropped);
+        Assert.Equal(Threads, set.DropEnded()); // Ended and empty: their rings go, their drops stay counted.
+        Assert.Empty(set.All);
+        Assert.Equal(Threads * PerThread, set.Dropped);
+    }
+
+    [Fact]
+    public void The_refusing_ring_shared_by_threads_counts_their_drops_exactly()
+    {
+        const int Threads = 4;
+        const int PerThread = 50_000;
+        var refusing = EventRing.Refusing(new object());
+        var e = new HeapEvent { Kind = HeapEventKind.Allocation };
+        var threads = Enumerable.Range(0, Threads).Select(_ => new Thread(() =>
+        {
+            for (var i = 0; i < PerThread; i++)
+            {
+                Assert.False(refusing.TryEnqueue(in e));
+                refusing.CountDrop();
+            }
+        })).ToList();
+
+        threads.ForEach(t => t.Start());
+        threads.ForEach(t => t.Join());
+
+        Assert.Equal(Threads * PerThread, refusing.Dropped);
+        Assert.Equal(0, refusing.Tail);
+    }
+
+    [Fact]
+    public void One_thread_dropping_for_two_sets_in_turn_counts_each_exactly()
+    {
+        var first = new ThreadRings(16);
+        var second = new ThreadRings(16);
+        for (var i = 0; i < 1000; i++)
+        {
+            first.OfThisThread().CountDrop();
+            second.OfThisThread().CountDrop();
+            second.OfThisThread().CountDrop();
+        }
+
+        Assert.Equal((1000L, 2000L), (first.Dropped, second.Dropped));
+        Assert.Equal((0L, 0L), (first.Enqueued, second.Enqueued));
     }
 }

@@ -17,6 +17,11 @@
 // published head and the consumer's own fields are on separate cache lines (Positions), so
 // neither side's stores take a line the other side reads all the time. The consumer clears only
 // the references it finds set.
+//
+// The ring also counts the events its producer dropped because it was full (drop mode), on the
+// producer's own line with plain stores: the thread that already holds its ring pays no second
+// look-up and no interlocked operation to count a drop. The refusing ring (capacity 0), shared by
+// the threads whose ring could not be allocated, counts with an interlocked increment.
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 
@@ -68,6 +73,9 @@ internal sealed class EventRing
 
     /// <summary>Events published and not yet released, as the producer can tell (the head as last published).</summary>
     public long Count => Volatile.Read(ref _positions.Tail) - Volatile.Read(ref _positions.Head);
+
+    /// <summary>Events the producer dropped because the ring was full (see <see cref="CountDrop"/>); any thread may read it.</summary>
+    public long Dropped => Volatile.Read(ref _positions.Dropped);
 
     /// <summary>Events published so far (an acquire load: the events before it are visible to the reader).</summary>
     public long Tail => Volatile.Read(ref _positions.Tail);
@@ -123,6 +131,21 @@ internal sealed class EventRing
 
         Volatile.Write(ref positions.Tail, tail + 1);
         return true;
+    }
+
+    /// <summary>Counts one event dropped by the producer. Producer only; any thread for the refusing ring, which is shared.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public void CountDrop()
+    {
+        ref var positions = ref _positions;
+        if (_capacity != 0)
+        {
+            Volatile.Write(ref positions.Dropped, positions.Dropped + 1); // Only this thread writes it.
+        }
+        else
+        {
+            Interlocked.Increment(ref positions.Dropped);
+        }
     }
 
     /// <summary>The sequence number of the event at the head; the caller knows one is there. Consumer only.</summary>
@@ -201,7 +224,7 @@ internal sealed class EventRing
     }
 
     /// <summary>
-    /// The producer's line (tail and cached head), the published head (read by the producer only when the
+    /// The producer's line (tail, cached head and drop count), the published head (read by the producer only when the
     /// ring looks full) and the consumer's own fields (its head and its snapshots of the tail), each on its
     /// own cache lines, with a line between the producer's and the published head's against the adjacent-line
     /// prefetcher. The 64 bytes before the tail keep the ring's read-only fields off the producer's line, and
@@ -215,6 +238,9 @@ internal sealed class EventRing
 
         [FieldOffset(72)]
         public long CachedHead;
+
+        [FieldOffset(80)]
+        public long Dropped;
 
         [FieldOffset(192)]
         public long Head;

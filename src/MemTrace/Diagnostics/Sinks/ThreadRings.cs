@@ -1,8 +1,8 @@
 // ThreadRings: the rings of one trace writer, one per thread that emits to it (EventRing).
 //
-// A thread finds its ring as it finds its DropCounter cell: one thread-static field remembers
-// the last ring the thread used, tagged with its writer's token, so a thread that emits to one
-// writer pays a load and a compare. A thread's first event, or a switch between two writers,
+// A thread finds its ring through one thread-static field that remembers the last ring the thread
+// used, tagged with its writer's token, so a thread that emits to one writer pays a load and a
+// compare. A thread's first event, or a switch between two writers,
 // looks the ring up (or allocates it) under a lock and adds it to a copy-on-write array, which
 // the writer's thread reads without a lock. The thread-static refers to the ring and the ring to
 // the token, never to the writer: a thread keeps at most the ring of the last writer it emitted
@@ -13,8 +13,9 @@
 // throws nothing; that thread's events to that writer are dropped from then on.
 //
 // The rings of threads that have ended are dropped by the writer's thread once empty: an ended
-// thread publishes nothing more, so no event is lost. The tails of dropped rings are kept as one
-// sum, so that the total of events ever enqueued (what Flush waits for) never goes back.
+// thread publishes nothing more, so no event is lost. The tails and drop counts of dropped rings
+// are kept as sums, so that the totals of events ever enqueued (what Flush waits for) and ever
+// dropped never go back.
 using System.Runtime.CompilerServices;
 
 namespace MemTrace.Diagnostics.Sinks;
@@ -35,6 +36,7 @@ internal sealed class ThreadRings
     private readonly int _capacity;
     private EventRing[] _rings = [];
     private long _retiredTail;
+    private long _retiredDropped;
 
     /// <summary>Rings of <paramref name="capacity"/> events each.</summary>
     public ThreadRings(int capacity)
@@ -57,6 +59,24 @@ internal sealed class ThreadRings
                 foreach (var ring in _rings)
                 {
                     total += ring.Tail;
+                }
+
+                return total;
+            }
+        }
+    }
+
+    /// <summary>Events dropped because a thread's ring was full (or could not be allocated), dropped rings included.</summary>
+    public long Dropped
+    {
+        get
+        {
+            lock (_lock)
+            {
+                var total = _retiredDropped + _refusing.Dropped;
+                foreach (var ring in _rings)
+                {
+                    total += ring.Dropped;
                 }
 
                 return total;
@@ -103,6 +123,7 @@ internal sealed class ThreadRings
                 if (EndedAndEmpty(ring))
                 {
                     _retiredTail += ring.Tail;
+                    _retiredDropped += ring.Dropped;
                 }
                 else
                 {
