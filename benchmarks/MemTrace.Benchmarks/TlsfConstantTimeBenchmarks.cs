@@ -1,13 +1,14 @@
 // O(1) shown: time per malloc+free pair (a mix of small sizes) in the ESP32's 180 KiB DRAM region
 // when it is 10% full, 90% full, and heavily fragmented (thousands of small free holes between
 // live blocks). TLSF finds a fit with two bitmap scans whatever the state, so the three should be
-// within 1.2x of each other.
+// within 1.2x of each other. Three processes per state (ThreeLaunchConfig): which state's loop the
+// JIT shapes well varies from one process to the next.
 using BenchmarkDotNet.Attributes;
 using MemTrace.Regions;
 
 namespace MemTrace.Benchmarks;
 
-[Config(typeof(MemTraceConfig))]
+[Config(typeof(ThreeLaunchConfig))]
 public unsafe class TlsfConstantTimeBenchmarks
 {
     private const int Pairs = 1024;
