@@ -96,10 +96,12 @@ public sealed unsafe partial class HeapCaps
         }
 
         uint tag = 0;
+        var served = first;
         var block = ReallocBase(ptr, size, first, out var oldState, ref tag);
         if (block is null && oldState == Regions.BlockState.Live)
         {
-            block = ReallocBase(ptr, size, MallocCaps.Default, out oldState, ref tag);
+            served = MallocCaps.Default;
+            block = ReallocBase(ptr, size, served, out oldState, ref tag);
         }
 
         if (tag != 0)
@@ -109,7 +111,7 @@ public sealed unsafe partial class HeapCaps
 
         if (block is not null)
         {
-            observer?.OnReallocated(tag, block, size, MallocCaps.Default, AllocationMethod.Realloc);
+            observer?.OnReallocated(tag, block, size, served, AllocationMethod.Realloc);
             return block;
         }
 
@@ -180,9 +182,11 @@ public sealed unsafe partial class HeapCaps
     /// <summary>
     /// Lets <see cref="MallocDefault(nuint)"/> use external memory (<c>heap_caps_malloc_extmem_enable</c>):
     /// requests up to <paramref name="limit"/> bytes stay internal, larger ones prefer PSRAM.
+    /// <see cref="nuint.MaxValue"/> is ESP-IDF's <c>MALLOC_DISABLE_EXTERNAL_ALLOCS</c> (-1): <c>malloc()</c> is
+    /// <c>heap_caps_malloc(size, DEFAULT|INTERNAL)</c> again, as before external memory was enabled.
     /// </summary>
-    /// <param name="limit">The threshold in bytes.</param>
-    public void MallocExtmemEnable(nuint limit) => _externalMemoryLimit = limit;
+    /// <param name="limit">The threshold in bytes, or <see cref="nuint.MaxValue"/> to keep <c>malloc()</c> internal.</param>
+    public void MallocExtmemEnable(nuint limit) => _externalMemoryLimit = limit == nuint.MaxValue ? null : limit;
 
     /// <summary>
     /// <see cref="MallocDefaultTagged"/> with the observer told: the hook is shown the caps tried first, and a

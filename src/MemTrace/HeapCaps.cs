@@ -31,6 +31,9 @@ public sealed unsafe partial class HeapCaps : IDisposable
 {
     private const MallocCaps CapsNeedingAlignment = MallocCaps.Dma | MallocCaps.DmaDescAhb | MallocCaps.DmaDescAxi | MallocCaps.CacheAligned | MallocCaps.Simd;
 
+    /// <summary>SOC_SIMD_PREFERRED_DATA_ALIGNMENT of the chips with SIMD instructions (ESP32-S3, ESP32-P4): a SIMD block's least alignment.</summary>
+    private const nuint SimdAlignment = 16;
+
     private readonly Lock _regionLock = new();
     private readonly nuint _alignment;
     private readonly nuint _maxAllocationSize;
@@ -683,6 +686,11 @@ public sealed unsafe partial class HeapCaps : IDisposable
         }
 
         alignment = Math.Max(alignment, cacheLine);
+        if ((caps & MallocCaps.Simd) != 0)
+        {
+            alignment = Math.Max(alignment, SimdAlignment);
+        }
+
         size = (size + alignment - 1) & ~(alignment - 1); // Cannot overflow: size <= _maxAllocationSize.
         if ((caps & (MallocCaps.DmaDescAhb | MallocCaps.DmaDescAxi)) != 0)
         {

@@ -359,6 +359,10 @@ public unsafe class HeapCapsModelTests
         {
             var line = (caps & MallocCaps.Spiram) != 0 ? layout.ExternalCacheLineSize : layout.InternalCacheLineSize;
             alignment = Math.Max(alignment, (caps & MallocCaps.DmaDescAxi) != 0 ? Math.Max(line, 8) : line);
+            if ((caps & MallocCaps.Simd) != 0)
+            {
+                alignment = Math.Max(alignment, 16);
+            }
         }
 
         return alignment;

@@ -154,6 +154,45 @@ public unsafe class HeapCapsPreferTests
     }
 
     [Fact]
+    public void Malloc_extmem_enable_with_the_disable_value_keeps_malloc_internal_again()
+    {
+        // MALLOC_DISABLE_EXTERNAL_ALLOCS is -1: heap_caps_malloc_default is then heap_caps_malloc(size, DEFAULT|INTERNAL).
+        using var f = new ChipFixture(HeapLayout.Esp32(4));
+        var big = 300_000u;
+
+        f.Heap.MallocExtmemEnable(nuint.MaxValue);
+
+        Assert.True(f.Heap.MallocDefault(big) == null);
+        Assert.Equal([(big, MallocCaps.Default | MallocCaps.Internal, "heap_caps_malloc")], f.Failures.Calls);
+        var small = f.Heap.MallocDefault(32 * 1024);
+        Assert.False(f.InPsram(small));
+
+        f.Heap.MallocExtmemEnable(16384);
+        var again = f.Heap.MallocDefault(big);
+
+        Assert.True(f.InPsram(again));
+        f.Heap.Free(small);
+        f.Heap.Free(again);
+        Assert.True(f.Heap.CheckIntegrityAll(print: true));
+    }
+
+    [Fact]
+    public void Realloc_default_records_the_caps_that_served_it()
+    {
+        using var f = new ChipFixture(HeapLayout.Esp32(4));
+        using var tracker = new MemoryTracker(f.Heap, new MemoryTrackerOptions { Output = null });
+        var p = f.Heap.MallocDefault(20_000);
+        Assert.True(f.InPsram(p));
+        Assert.Equal(MallocCaps.Default | MallocCaps.Spiram, Assert.Single(tracker.GetAllocations()).Caps);
+
+        var q = f.Heap.ReallocDefault(p, 10); // Up to the limit: DEFAULT|INTERNAL first, and it serves.
+
+        Assert.False(f.InPsram(q));
+        Assert.Equal(MallocCaps.Default | MallocCaps.Internal, Assert.Single(tracker.GetAllocations()).Caps);
+        f.Heap.Free(q);
+    }
+
+    [Fact]
     public void Calloc_default_checks_overflow_and_zeroes()
     {
         using var f = new ChipFixture(HeapLayout.Esp32(4));
