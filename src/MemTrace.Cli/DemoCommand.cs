@@ -95,7 +95,7 @@ internal static class DemoCommand
             return 2;
         }
 
-        using var events = DemoWorkload.OpenTrace(tracePath, output);
+        using var events = DemoWorkload.OpenTrace(tracePath, output, out var traceWriter);
         if (tracePath is not null && events is null)
         {
             return 2;
@@ -156,12 +156,23 @@ internal static class DemoCommand
             && buffer is null && debug_string is null && heap.ErrorCount == 0;
         if (events is not null)
         {
-            DemoWorkload.Run(tracker, output, tracePath!);
+            DemoWorkload.Run(tracker, output);
         }
 
         if (metricsFor is { } period)
         {
             DemoWorkload.RunForMetrics(tracker, output, period, stop);
+        }
+
+        if (events is not null)
+        {
+            // The tracker's last events (its final snapshot) go into the trace before it is closed.
+            metrics?.Dispose();
+            tracker.Dispose();
+            if (!DemoWorkload.CloseTrace(events, traceWriter!, tracePath!, output, error ?? output))
+            {
+                return 1;
+            }
         }
 
         return ok ? 0 : 1;

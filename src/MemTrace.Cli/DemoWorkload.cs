@@ -16,8 +16,9 @@ namespace MemTrace.Cli;
 internal static unsafe class DemoWorkload
 {
     /// <summary>The event pipeline that writes the trace, or null (with the reason written) when it cannot be created.</summary>
-    public static HeapEventPipeline? OpenTrace(string? tracePath, TextWriter output)
+    public static HeapEventPipeline? OpenTrace(string? tracePath, TextWriter output, out TraceFileWriter? writer)
     {
+        writer = null;
         if (tracePath is null)
         {
             return null;
@@ -25,7 +26,8 @@ internal static unsafe class DemoWorkload
 
         try
         {
-            return new HeapEventPipelineBuilder().WriteTo.TraceFile(tracePath).Build();
+            writer = new TraceFileWriter(tracePath);
+            return new HeapEventPipelineBuilder().WriteTo.Sink(writer).Build(); // The pipeline owns the writer.
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException or ArgumentException or NotSupportedException)
         {
@@ -34,7 +36,7 @@ internal static unsafe class DemoWorkload
         }
     }
 
-    public static void Run(MemoryTracker tracker, TextWriter output, string tracePath)
+    public static void Run(MemoryTracker tracker, TextWriter output)
     {
         var heap = tracker.Heap;
         var random = new Random(5);
@@ -154,7 +156,24 @@ internal static unsafe class DemoWorkload
         }
 
         output.WriteLine($"== trace: {tracker.TotalAllocations} allocations, {tracker.LiveBlocks} blocks left live on purpose (config_table at 0x{(nuint)config_table:x}, wifi_rx_buffers at 0x{(nuint)wifi_rx_buffers:x})");
+    }
+
+    /// <summary>
+    /// Closes the trace (every event written, the file flushed) and says where it is, or, when events could not be
+    /// written (a full disk, a failing device: the reasons went to the self-log), how many: false then.
+    /// </summary>
+    public static bool CloseTrace(HeapEventPipeline events, TraceFileWriter writer, string tracePath, TextWriter output, TextWriter error)
+    {
+        events.Dispose();
+        var lost = writer.EventsDropped;
+        if (lost > 0)
+        {
+            error.WriteLine($"memtrace: {lost} of {writer.EventsWritten + lost} events could not be written to the trace '{tracePath}'; it is incomplete.");
+            return false;
+        }
+
         output.WriteLine($"   written to {tracePath}; see it with: memtrace report {tracePath} --html report.html");
+        return true;
     }
 
     /// <summary>Steady traffic for --metrics: until <paramref name="period"/> has passed or <paramref name="stop"/> is signalled.</summary>

@@ -182,12 +182,18 @@ public sealed class TraceFileWriter : IHeapEventSink, IDisposable
     }
 
     /// <summary>Waits until every event emitted before the call is handed to the operating system.</summary>
-    /// <param name="timeout">How long to wait at most.</param>
+    /// <param name="timeout">How long to wait at most; <see cref="Timeout.InfiniteTimeSpan"/> to wait as long as it takes.</param>
     /// <returns>True when they were; false on timeout or when the writer has stopped.</returns>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="timeout"/> is negative and not <see cref="Timeout.InfiniteTimeSpan"/>.</exception>
     public bool Flush(TimeSpan timeout)
     {
+        if (timeout < TimeSpan.Zero && timeout != Timeout.InfiniteTimeSpan)
+        {
+            throw new ArgumentOutOfRangeException(nameof(timeout), timeout, "The timeout must not be negative, except Timeout.InfiniteTimeSpan.");
+        }
+
         var target = _emit.Rings.Enqueued;
-        var deadline = Environment.TickCount64 + (long)timeout.TotalMilliseconds;
+        var deadline = timeout == Timeout.InfiniteTimeSpan ? long.MaxValue : Environment.TickCount64 + (long)Math.Min(timeout.TotalMilliseconds, long.MaxValue / 2);
         while (Volatile.Read(ref _handedOver) < target)
         {
             if (_finished || Environment.TickCount64 > deadline)

@@ -202,7 +202,7 @@ public sealed class TraceReader : IDisposable
                 return true;
             }
 
-            if (pending.Length >= _options.MaxLineBytes)
+            if (pending.Length > _options.MaxLineBytes)
             {
                 if (!_skippingLongLine)
                 {
@@ -248,6 +248,11 @@ public sealed class TraceReader : IDisposable
     private bool TryParse(ReadOnlySpan<byte> line, bool terminated, out HeapEvent heapEvent)
     {
         heapEvent = default;
+        if (LineNumber == 1 && line.StartsWith("\uFEFF"u8))
+        {
+            line = line[3..]; // A UTF-8 byte order mark, as editors on Windows write: not part of the header.
+        }
+
         if (!line.IsEmpty && line[^1] == (byte)'\r')
         {
             line = line[..^1];

@@ -1,5 +1,5 @@
 // `memtrace demo --trace FILE`: the trace it writes (see DemoTrace), which holds every kind of
-// event, and a trace file that cannot be created.
+// event, a trace file that cannot be created, and one whose writes all fail.
 using MemTrace.Cli;
 using MemTrace.Diagnostics;
 using Xunit;
@@ -52,5 +52,20 @@ public class DemoTraceOptionTests
         Assert.Equal(2, exitCode);
         Assert.Contains("memtrace: cannot create trace file", output.ToString(), StringComparison.Ordinal);
         Assert.DoesNotContain("MemTrace demo on", output.ToString(), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void A_trace_whose_writes_fail_makes_the_demo_say_how_many_events_were_lost_and_exit_with_1()
+    {
+        Assert.SkipUnless(File.Exists("/dev/full"), "needs /dev/full (Linux), a device where every write fails with ENOSPC");
+        var output = new StringWriter();
+        var error = new StringWriter();
+
+        var exitCode = DemoCommand.Run(output, HeapLayout.FromName(LayoutOption.DefaultName), "/dev/full", error);
+
+        Assert.Equal(1, exitCode);
+        Assert.Matches(@"memtrace: \d+ of \d+ events could not be written to the trace '/dev/full'; it is incomplete\.", error.ToString());
+        Assert.DoesNotContain("written to /dev/full", output.ToString(), StringComparison.Ordinal);
+        Assert.Contains("== trace:", output.ToString(), StringComparison.Ordinal); // The workload itself ran.
     }
 }

@@ -95,6 +95,23 @@ public sealed class TraceFileWriterTests : IDisposable
     }
 
     [Fact]
+    public void Flush_with_an_infinite_timeout_waits_and_a_negative_one_is_refused()
+    {
+        var path = Path.Combine(_directory, "infinite.jsonl");
+        using var writer = new TraceFileWriter(path, new TraceFileOptions { FlushPolicy = TraceFlushPolicy.Interval, FlushInterval = TimeSpan.FromHours(1) });
+        var e = new HeapEvent { Kind = HeapEventKind.Allocation, Sequence = 1 };
+        for (var i = 0; i < 1000; i++)
+        {
+            writer.Emit(in e);
+        }
+
+        Assert.True(writer.Flush(Timeout.InfiniteTimeSpan));
+        Assert.Equal(1000, writer.EventsWritten);
+        Assert.Throws<ArgumentOutOfRangeException>(() => writer.Flush(TimeSpan.FromMilliseconds(-2)));
+        Assert.True(writer.Flush(TimeSpan.MaxValue));
+    }
+
+    [Fact]
     public void Drop_mode_counts_what_did_not_fit_and_writes_the_count_into_the_file()
     {
         var gate = new BlockingStream();

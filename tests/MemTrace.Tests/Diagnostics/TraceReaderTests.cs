@@ -137,6 +137,45 @@ public class TraceReaderTests
         Assert.Equal(5, reader.Reader.LineNumber);
     }
 
+    [Theory]
+    [InlineData(1024)]
+    [InlineData(64 * 1024)] // The reader's first buffer: the limit one byte short of a full buffer used to reject such a line.
+    [InlineData(128 * 1024)]
+    [InlineData(1024 * 1024)] // The default.
+    public void A_line_of_exactly_the_limit_is_read_and_one_byte_more_is_skipped(int limit)
+    {
+        var exact = Padded(Alloc, limit);
+        var over = Padded(Alloc, limit + 1);
+        var options = new TraceReaderOptions { MaxLineBytes = limit };
+
+        var reader = Read(options, Header, exact, over, Free);
+
+        Assert.Equal([HeapEventKind.Allocation, HeapEventKind.Free], reader.Events.Select(e => e.Kind));
+        Assert.Equal([(3L, TraceProblemKind.LineTooLong)], reader.Problems.Select(p => (p.Line, p.Kind)));
+
+        // The same line last and unterminated.
+        var last = Read(options, Header + "\n" + exact);
+        Assert.Single(last.Events);
+        Assert.Empty(last.Problems);
+    }
+
+    [Fact]
+    public void A_UTF8_byte_order_mark_before_the_header_is_not_an_error()
+    {
+        var reader = Read("\uFEFF" + Header, Alloc, Free);
+
+        Assert.Empty(reader.Problems);
+        Assert.Equal("app", reader.Header!.ProcessName);
+        Assert.Equal(2, reader.Events.Count);
+    }
+
+    /// <summary><paramref name="line"/> (a JSON object) padded with an unknown field to exactly <paramref name="bytes"/> bytes.</summary>
+    private static string Padded(string line, int bytes)
+    {
+        var prefix = line[..^1] + ",\"pad\":\"";
+        return prefix + new string('x', bytes - prefix.Length - 2) + "\"}";
+    }
+
     [Fact]
     public void A_newer_format_version_is_a_warning_and_what_is_understood_is_read()
     {
