@@ -167,7 +167,7 @@ internal static class ReportCommand
         foreach (var problem in analysis.Problems.Take(ProblemsShown))
         {
             var severity = problem.LosesEvents ? "error" : "warning";
-            error.WriteLine($"memtrace: {analysis.Source}: {severity}: {problem}");
+            error.WriteLine($"memtrace: {analysis.Source}: {severity}: {ReportText.Printable(problem.ToString())}");
         }
 
         if (analysis.ProblemCount > ProblemsShown)

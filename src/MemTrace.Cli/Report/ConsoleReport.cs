@@ -12,9 +12,9 @@ internal static class ConsoleReport
 
     public static void Render(IAnsiConsole console, TraceAnalysis a)
     {
-        console.Write(new Rule($"[bold]MemTrace report[/]: {Markup.Escape(a.Source)}").LeftJustified());
+        console.Write(new Rule($"[bold]MemTrace report[/]: {ReportText.Markup(a.Source)}").LeftJustified());
         var overview = Grid();
-        overview.AddRow("Trace", $"{ReportText.Number(a.Events)} events on {ReportText.Number(a.Lines)} lines, {ReportText.Bytes(a.Bytes)}, {ReportText.Seconds(a.DurationSeconds)}" + (a.Header is { } h ? $", written by {Markup.Escape(h.ProcessName ?? "?")} (pid {h.ProcessId})" : string.Empty));
+        overview.AddRow("Trace", $"{ReportText.Number(a.Events)} events on {ReportText.Number(a.Lines)} lines, {ReportText.Bytes(a.Bytes)}, {ReportText.Seconds(a.DurationSeconds)}" + (a.Header is { } h ? $", written by {ReportText.Markup(h.ProcessName ?? "?")} (pid {h.ProcessId})" : string.Empty));
         overview.AddRow("Operations", $"{ReportText.Number(a.Allocations)} allocations ({ReportText.Bytes(a.BytesAllocated)}), {ReportText.Number(a.Frees)} frees, {ReportText.Number(a.Reallocations)} reallocs");
         overview.AddRow("Peak use", $"[bold]{ReportText.Bytes(a.PeakBytes)}[/] in {ReportText.Number(a.PeakBlocks)} blocks at {ReportText.Seconds(a.PeakSeconds)}");
         overview.AddRow("Live at end", a.LiveBlocksAtEnd == 0 ? "[green]nothing[/]" : $"[yellow]{ReportText.Number(a.LiveBlocksAtEnd)} blocks, {ReportText.Bytes(a.LiveBytesAtEnd)}[/]");
@@ -28,7 +28,7 @@ internal static class ConsoleReport
         {
             var region = a.Regions.FirstOrDefault(r => r.Name == name);
             peak.AddRow(
-                Markup.Escape(name),
+                ReportText.Markup(name),
                 ReportText.Bytes(bytes),
                 region is null ? "unbounded" : ReportText.Bytes(region.Total),
                 region is null ? "-" : ReportText.Bytes(region.MinimumFree),
@@ -39,7 +39,7 @@ internal static class ConsoleReport
         var byCaps = new Table().Title("Peak use by requested capabilities").AddColumn("Caps").AddColumn(new TableColumn("Peak tracked").RightAligned());
         foreach (var (caps, bytes) in a.PeakByCaps.OrderByDescending(p => p.Value))
         {
-            byCaps.AddRow(Markup.Escape(caps), ReportText.Bytes(bytes));
+            byCaps.AddRow(ReportText.Markup(caps), ReportText.Bytes(bytes));
         }
 
         console.Write(byCaps);
@@ -48,7 +48,7 @@ internal static class ConsoleReport
             .AddColumn("Allocated at").AddColumn(new TableColumn("Blocks").RightAligned()).AddColumn(new TableColumn("Bytes").RightAligned()).AddColumns("Region", "Caps").AddColumn(new TableColumn("First request").RightAligned());
         foreach (var row in a.LeaksBySite.Take(Shown))
         {
-            leaks.AddRow(Markup.Escape(ReportText.Site(row.Site)), ReportText.Number(row.Blocks), ReportText.Bytes(row.Bytes), Markup.Escape(row.Regions), Markup.Escape(row.Caps), "#" + row.FirstRequest);
+            leaks.AddRow(ReportText.Markup(ReportText.Site(row.Site)), ReportText.Number(row.Blocks), ReportText.Bytes(row.Bytes), ReportText.Markup(row.Regions), ReportText.Markup(row.Caps), "#" + row.FirstRequest);
         }
 
         if (a.LeaksBySite.Count == 0)
@@ -65,7 +65,7 @@ internal static class ConsoleReport
             var failures = new Table().Title($"Failed allocations ({ReportText.Number(a.Failures)})").AddColumn(new TableColumn("Line").RightAligned()).AddColumn("Time").AddColumn(new TableColumn("Size").RightAligned()).AddColumns("Caps", "Requested at");
             foreach (var row in a.FailureList.Take(Shown))
             {
-                failures.AddRow(row.Line.ToString(System.Globalization.CultureInfo.InvariantCulture), ReportText.Time(row.Time), ReportText.Bytes((double)row.Size), Markup.Escape(row.Caps.ToCapsString()), Markup.Escape(ReportText.Site(row.Site)));
+                failures.AddRow(row.Line.ToString(System.Globalization.CultureInfo.InvariantCulture), ReportText.Time(row.Time), ReportText.Bytes((double)row.Size), ReportText.Markup(row.Caps.ToCapsString()), ReportText.Markup(ReportText.Site(row.Site)));
             }
 
             console.Write(failures);
@@ -78,10 +78,10 @@ internal static class ConsoleReport
             {
                 errors.AddRow(
                     row.Line.ToString(System.Globalization.CultureInfo.InvariantCulture),
-                    "[red]" + Markup.Escape(row.Message) + "[/]",
-                    Markup.Escape(ReportText.Site(row.Site)),
-                    Markup.Escape(row.AllocatedAt is { } at ? ReportText.Site(at) : "-"),
-                    Markup.Escape(row.FreedAt is { } freed ? ReportText.Site(freed) : "-"));
+                    "[red]" + ReportText.Markup(row.Message) + "[/]",
+                    ReportText.Markup(ReportText.Site(row.Site)),
+                    ReportText.Markup(row.AllocatedAt is { } at ? ReportText.Site(at) : "-"),
+                    ReportText.Markup(row.FreedAt is { } freed ? ReportText.Site(freed) : "-"));
             }
 
             console.Write(errors);
@@ -94,7 +94,7 @@ internal static class ConsoleReport
         var table = new Table().Title(title).AddColumn("Call site").AddColumn(new TableColumn("Allocations").RightAligned()).AddColumn(new TableColumn("Bytes").RightAligned());
         foreach (var row in rows)
         {
-            table.AddRow(Markup.Escape(ReportText.Site(row.Site)), ReportText.Number(row.Blocks), ReportText.Bytes(row.Bytes));
+            table.AddRow(ReportText.Markup(ReportText.Site(row.Site)), ReportText.Number(row.Blocks), ReportText.Bytes(row.Bytes));
         }
 
         return table;

@@ -25,6 +25,30 @@ internal static class ReportText
 
     public static string Site(CallSite site) => TraceAnalysis.SiteText(site);
 
+    /// <summary>
+    /// Text from a trace made safe for a terminal: a trace is input, and a control character in it (ESC, BEL, …)
+    /// would move the cursor, retitle the window or recolour what follows; each is shown as U+FFFD instead.
+    /// </summary>
+    public static string Printable(string text)
+    {
+        if (text.AsSpan().IndexOfAnyInRange('\u0000', '\u001F') < 0 && text.AsSpan().IndexOfAnyInRange('\u007F', '\u009F') < 0)
+        {
+            return text;
+        }
+
+        return string.Create(text.Length, text, static (chars, source) =>
+        {
+            for (var i = 0; i < source.Length; i++)
+            {
+                var c = source[i];
+                chars[i] = char.IsControl(c) ? '\uFFFD' : c;
+            }
+        });
+    }
+
+    /// <summary><see cref="Printable"/>, escaped for Spectre.Console markup.</summary>
+    public static string Markup(string text) => Spectre.Console.Markup.Escape(Printable(text));
+
     public static string Time(DateTimeOffset time) => time.UtcDateTime.ToString("HH:mm:ss.fff", CultureInfo.InvariantCulture);
 
     /// <summary>The short axis label of size-histogram bucket i: its lower bound, 0, 2, 64, 1K, 256K, 4M.</summary>

@@ -220,6 +220,24 @@ public sealed class ReportCommandTests : IDisposable
         Assert.Contains("no such file", missing.Error, StringComparison.Ordinal);
     }
 
+    [Fact]
+    public void Control_characters_from_the_trace_never_reach_the_terminal()
+    {
+        // A trace is input: an ESC or BEL in a kind or a site name must not retitle the window or recolour the terminal.
+        var hostileSite = Alloc.Replace("\"func\":\"Main\"", "\"func\":\"Main\\u001b[31mRED\\u0007\"", StringComparison.Ordinal);
+        var path = Write("hostile.jsonl", string.Join('\n', Header, hostileSite, "{\"kind\":\"w\\u001b]0;PWNED\\u0007\"}", End) + "\n");
+
+        var (exitCode, console, _, error) = DemoTrace.Report(path);
+
+        Assert.Equal(ReportCommand.ExitPartial, exitCode);
+        Assert.DoesNotContain('\u001b', console);
+        Assert.DoesNotContain('\u0007', console);
+        Assert.DoesNotContain('\u001b', error);
+        Assert.DoesNotContain('\u0007', error);
+        Assert.Contains("Main\uFFFD[31mRED\uFFFD", console, StringComparison.Ordinal);
+        Assert.Contains("unknown event kind 'w\uFFFD]0;PWNED\uFFFD'", error, StringComparison.Ordinal);
+    }
+
     private string Write(string name, string text)
     {
         var path = Path.Combine(_directory, name);
