@@ -587,12 +587,13 @@ public sealed unsafe partial class HeapCaps : IDisposable
         // The observer is read before the free: a tag belongs to the tracker that was attached when the
         // block was tagged, never to one attached while this free was in progress.
         var observer = _observer;
+        var sequence = observer?.BeginFree() ?? 0;
         var state = FreeTagged(ptr, clearIfTagged: false, out var block);
         if (state == BlockState.Live)
         {
             if (block.Tag != 0)
             {
-                observer?.OnFreed(block.Tag, ptr, method);
+                observer?.OnFreed(block.Tag, ptr, method, sequence);
             }
 
             return;

@@ -39,8 +39,14 @@ internal unsafe interface IAllocationObserver
     /// <summary>A block was reallocated directly on the heap; <paramref name="tag"/> is 0 for a block the observer did not record (it may record it from now on, setting its tag).</summary>
     void OnReallocated(uint tag, void* block, nuint size, MallocCaps caps, AllocationMethod method);
 
-    /// <summary>A tagged block was freed directly on the heap.</summary>
-    void OnFreed(uint tag, void* block, AllocationMethod method);
+    /// <summary>A tagged block was freed directly on the heap; <paramref name="sequence"/> is what <see cref="BeginFree"/> drew (0: none).</summary>
+    void OnFreed(uint tag, void* block, AllocationMethod method, long sequence = 0);
+
+    /// <summary>
+    /// Called before a free made on the heap directly releases its block: the number the free's event will carry (0
+    /// when none is built), drawn while the block cannot yet be handed out again. Passed back to <see cref="OnFreed"/>.
+    /// </summary>
+    long BeginFree();
 
     /// <summary>
     /// Adds what the observer knows to an error: the allocation record of the block concerned

@@ -50,6 +50,15 @@ public sealed unsafe partial class MemoryTracker
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private bool EmitsEvent(HeapEventKind kind) => (_eventGate & (1 << (int)kind)) != 0;
 
+    /// <summary>
+    /// The number a free's event will carry, drawn before the heap releases the block (0 when no free event is built):
+    /// once released, the block can be handed out to another thread at once, and that allocation's event must come
+    /// after this free in sequence order. A free that turns out to be bad leaves its number unused (a gap).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private long FreeEventSequence() =>
+        EmitsEvent(HeapEventKind.Free) && HeapEventKindMask.Has(_eventKinds, HeapEventKind.Free) ? Interlocked.Increment(ref _eventSequence) : 0;
+
     /// <summary>Takes the sink and the snapshot interval; called by the constructor once the start time is set.</summary>
     private void InitializeEvents(MemoryTrackerOptions options)
     {
@@ -159,9 +168,11 @@ public sealed unsafe partial class MemoryTracker
     }
 
     [MethodImpl(MethodImplOptions.NoInlining)]
-    private void EmitFree(in TrackedRecord record, uint freeSite)
+    private void EmitFree(in TrackedRecord record, uint freeSite, long sequence)
     {
-        var tick = EventTick();
+        // With a number drawn before the heap released the block, a periodic snapshot due now follows the free:
+        // a thread's events stay in the order of their numbers.
+        var tick = sequence != 0 ? CoarseClock.Now : EventTick();
 
         if (!HeapEventKindMask.Has(_eventKinds, HeapEventKind.Free))
         {
@@ -170,7 +181,7 @@ public sealed unsafe partial class MemoryTracker
 
         var heapEvent = new HeapEvent(
             HeapEventKind.Free,
-            Interlocked.Increment(ref _eventSequence),
+            sequence != 0 ? sequence : Interlocked.Increment(ref _eventSequence),
             UtcTicksAt(tick),
             record.FreeThreadId,
             record.Address,
@@ -181,6 +192,10 @@ public sealed unsafe partial class MemoryTracker
             record.AllocSite,
             Heap.RegionNameIdOf((void*)record.Address));
         Dispatch(in heapEvent);
+        if (sequence != 0 && tick >= _nextSnapshot)
+        {
+            SnapshotIfDue(tick);
+        }
     }
 
     [MethodImpl(MethodImplOptions.NoInlining)]

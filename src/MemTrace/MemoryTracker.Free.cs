@@ -75,12 +75,13 @@ public sealed unsafe partial class MemoryTracker
             return FreeChecked(block, method, clear, variable, file, line, function);
         }
 
+        var sequence = FreeEventSequence();
         var state = Heap.FreeTagged(block, clear, out var info);
         if (state == BlockState.Live)
         {
             if (info.Tag != 0)
             {
-                Release(Cell(), info.Tag, CallSiteRegistry.GetId(method, file, line, function, variable));
+                Release(Cell(), info.Tag, CallSiteRegistry.GetId(method, file, line, function, variable), sequence);
             }
 
             Heap.AfterOperation(method);
@@ -99,12 +100,13 @@ public sealed unsafe partial class MemoryTracker
         CallSiteContext.Current = site;
         try
         {
+            var sequence = FreeEventSequence();
             var state = Heap.FreeTagged(block, clear, out var info);
             if (state == BlockState.Live)
             {
                 if (info.Tag != 0)
                 {
-                    Release(Cell(), info.Tag, site);
+                    Release(Cell(), info.Tag, site, sequence);
                 }
 
                 Heap.AfterOperation(method);

@@ -586,7 +586,7 @@ public sealed unsafe partial class MemoryTracker : IDisposable, IAllocationObser
 
     /// <summary>Marks the record of a freed block and gives its handle back (nothing once the tracker is closing).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private void Release(TrackerThreadCell cell, uint handle, uint freeSite)
+    private void Release(TrackerThreadCell cell, uint handle, uint freeSite, long sequence = 0)
     {
         if (!EnterRecords(cell))
         {
@@ -606,7 +606,7 @@ public sealed unsafe partial class MemoryTracker : IDisposable, IAllocationObser
 
         if (EmitsEvent(Diagnostics.HeapEventKind.Free))
         {
-            ReleaseWithEvent(cell, handle, record, freeSite);
+            ReleaseWithEvent(cell, handle, record, freeSite, sequence);
             return;
         }
 
@@ -619,13 +619,13 @@ public sealed unsafe partial class MemoryTracker : IDisposable, IAllocationObser
 
     /// <summary>The end of <see cref="Release"/> when a sink listens: the event is built from a copy, after the section.</summary>
     [MethodImpl(MethodImplOptions.NoInlining)]
-    private void ReleaseWithEvent(TrackerThreadCell cell, uint handle, TrackedRecord copy, uint freeSite)
+    private void ReleaseWithEvent(TrackerThreadCell cell, uint handle, TrackedRecord copy, uint freeSite, long sequence)
     {
         ExitRecords(cell);
         cell.LiveBytes -= (long)copy.Size;
         cell.LiveBlocks--;
         cell.Frees++;
-        EmitFree(copy, freeSite);
+        EmitFree(copy, freeSite, sequence);
         GiveHandle(cell, handle);
     }
 
@@ -838,11 +838,13 @@ public sealed unsafe partial class MemoryTracker : IDisposable, IAllocationObser
         }
     }
 
-    void IAllocationObserver.OnFreed(uint tag, void* block, AllocationMethod method)
+    long IAllocationObserver.BeginFree() => FreeEventSequence();
+
+    void IAllocationObserver.OnFreed(uint tag, void* block, AllocationMethod method, long sequence)
     {
         if (ObserverCell() is { } cell)
         {
-            Release(cell, tag, CallSiteRegistry.Unlocated(method));
+            Release(cell, tag, CallSiteRegistry.Unlocated(method), sequence);
         }
     }
 

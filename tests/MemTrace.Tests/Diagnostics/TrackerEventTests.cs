@@ -58,6 +58,58 @@ public unsafe class TrackerEventTests
         Assert.Equal(1, snapshots[^1].LiveBlocks);
     }
 
+    [Fact]
+    public void A_free_is_numbered_before_its_block_can_be_allocated_again_by_another_thread()
+    {
+        // Threads allocate and hand their blocks to other threads, which free them through the tracker and through the
+        // heap directly; TLSF hands a freed block out again at once. In sequence order, no address is ever allocated
+        // twice without a free in between (the free's number is drawn before the heap releases the block).
+        var sink = new global::MemTrace.Tests.Diagnostics.ListSink();
+        using var heap = new HeapCaps(HeapLayout.Esp32(4), new HeapCapsOptions { ErrorOutput = null });
+        using var tracker = new MemoryTracker(heap, new MemoryTrackerOptions { Output = null, Events = sink, SnapshotInterval = TimeSpan.Zero });
+        using var handed = new System.Collections.Concurrent.BlockingCollection<nint>(boundedCapacity: 64);
+        const int PerProducer = 20_000;
+        var producers = Enumerable.Range(0, 2).Select(_ => new Thread(() =>
+        {
+            for (var i = 0; i < PerProducer; i++)
+            {
+                handed.Add((nint)tracker.Malloc((nuint)(16 + (i % 4) * 8), MallocCaps.Default));
+            }
+        })).ToList();
+        var consumers = Enumerable.Range(0, 2).Select(c => new Thread(() =>
+        {
+            foreach (var p in handed.GetConsumingEnumerable())
+            {
+                if (c == 0)
+                {
+                    var block = (void*)p;
+                    tracker.Free(ref block);
+                }
+                else
+                {
+                    heap.Free((void*)p);
+                }
+            }
+        })).ToList();
+
+        consumers.ForEach(t => t.Start());
+        producers.ForEach(t => t.Start());
+        producers.ForEach(t => t.Join());
+        handed.CompleteAdding();
+        consumers.ForEach(t => t.Join());
+
+        var live = new HashSet<nuint>();
+        var ordered = sink.Events.Where(e => e.Kind is HeapEventKind.Allocation or HeapEventKind.Free).OrderBy(e => e.Sequence).ToList();
+        Assert.Equal(4 * PerProducer, ordered.Count);
+        foreach (var e in ordered)
+        {
+            var consistent = e.Kind == HeapEventKind.Allocation ? live.Add(e.Address) : live.Remove(e.Address);
+            Assert.True(consistent, $"{e.Kind} #{e.Sequence} of 0x{e.Address:x} (request {e.RequestNumber}) out of order");
+        }
+
+        Assert.Empty(live);
+    }
+
     private sealed class ListSink : IHeapEventSink
     {
         public List<HeapEvent> Events { get; } = [];
