@@ -5,16 +5,20 @@ namespace MemTrace.Cli.Report;
 
 internal static class ReportText
 {
-    /// <summary>768 B, 12.5 KiB, 3.0 MiB, 1.2 GiB.</summary>
+    /// <summary>768 B, 12.5 KiB, 3.0 MiB, 1.2 GiB, 4.00 TiB, 16.00 EiB (a calloc whose size overflowed is logged as nuint.MaxValue).</summary>
     public static string Bytes(double bytes)
     {
+        const double GiB = 1024.0 * 1024 * 1024;
         var value = Math.Abs(bytes);
         return value switch
         {
             < 1024 => bytes.ToString("0", CultureInfo.InvariantCulture) + " B",
             < 1024 * 1024 => (bytes / 1024).ToString("0.0", CultureInfo.InvariantCulture) + " KiB",
-            < 1024L * 1024 * 1024 => (bytes / (1024 * 1024)).ToString("0.0", CultureInfo.InvariantCulture) + " MiB",
-            _ => (bytes / (1024L * 1024 * 1024)).ToString("0.00", CultureInfo.InvariantCulture) + " GiB",
+            < GiB => (bytes / (1024 * 1024)).ToString("0.0", CultureInfo.InvariantCulture) + " MiB",
+            < GiB * 1024 => (bytes / GiB).ToString("0.00", CultureInfo.InvariantCulture) + " GiB",
+            < GiB * 1024 * 1024 => (bytes / (GiB * 1024)).ToString("0.00", CultureInfo.InvariantCulture) + " TiB",
+            < GiB * 1024 * 1024 * 1024 => (bytes / (GiB * 1024 * 1024)).ToString("0.00", CultureInfo.InvariantCulture) + " PiB",
+            _ => (bytes / (GiB * 1024 * 1024 * 1024)).ToString("0.00", CultureInfo.InvariantCulture) + " EiB",
         };
     }
 
