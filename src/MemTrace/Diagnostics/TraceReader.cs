@@ -130,7 +130,9 @@ public sealed class TraceReader : IDisposable
         if (!_sawLine && !_reportedEmpty)
         {
             _reportedEmpty = true;
-            Report(0, TraceProblemKind.EmptyTrace, "the trace is empty: it holds no lines");
+            Report(0, TraceProblemKind.EmptyTrace, LineNumber == 0
+                ? "the trace is empty: it holds no lines"
+                : $"the trace is empty: its {LineNumber} lines are all blank or too long");
         }
 
         heapEvent = default;

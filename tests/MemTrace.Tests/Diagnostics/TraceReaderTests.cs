@@ -112,7 +112,19 @@ public class TraceReaderTests
 
         Assert.Empty(reader.Events);
         Assert.Equal(TraceProblemKind.EmptyTrace, Assert.Single(reader.Problems).Kind);
+        Assert.Equal("the trace is empty: it holds no lines", reader.Problems[0].Message);
         Assert.Equal(0, reader.Reader.LineNumber);
+    }
+
+    [Fact]
+    public void A_trace_of_blank_lines_is_empty_and_says_how_many_lines_it_has()
+    {
+        var reader = Read("\n  \r\n\t\n");
+
+        Assert.Empty(reader.Events);
+        var problem = Assert.Single(reader.Problems);
+        Assert.Equal(TraceProblemKind.EmptyTrace, problem.Kind);
+        Assert.Equal("the trace is empty: its 3 lines are all blank or too long", problem.Message);
     }
 
     [Fact]
