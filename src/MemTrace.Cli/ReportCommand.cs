@@ -78,6 +78,12 @@ internal static class ReportCommand
     /// <summary>Runs the report; returns the exit code.</summary>
     public static int Run(string tracePath, string? htmlPath, bool json, IAnsiConsole console, Stream standardOutput, TextWriter standardError)
     {
+        if (Directory.Exists(tracePath))
+        {
+            standardError.WriteLine($"memtrace: cannot read '{tracePath}': it is a directory, not a trace file.");
+            return ExitUnusable;
+        }
+
         TraceReader reader;
         try
         {

@@ -127,7 +127,7 @@ public sealed class ReportCommandTests : IDisposable
         var (exitCode, _, _, error) = DemoTrace.Report(_directory);
 
         Assert.Equal(ReportCommand.ExitUnusable, exitCode);
-        Assert.Contains("memtrace: cannot read '" + _directory + "'", error, StringComparison.Ordinal);
+        Assert.Contains("memtrace: cannot read '" + _directory + "': it is a directory, not a trace file.", error, StringComparison.Ordinal);
     }
 
     [Fact]
