@@ -8,11 +8,17 @@ using BenchmarkDotNet.Reports;
 
 namespace MemTrace.Benchmarks;
 
-public sealed class MemTraceConfig : ManualConfig
+public class MemTraceConfig : ManualConfig
 {
     public MemTraceConfig()
+        : this(launchCount: 1)
     {
-        AddJob(Job.Default.WithWarmupCount(3).WithIterationCount(12).WithLaunchCount(1));
+    }
+
+    /// <summary>The same configuration with <paramref name="launchCount"/> processes per benchmark.</summary>
+    protected MemTraceConfig(int launchCount)
+    {
+        AddJob(Job.Default.WithWarmupCount(3).WithIterationCount(12).WithLaunchCount(launchCount));
         SummaryStyle = SummaryStyle.Default.WithRatioStyle(RatioStyle.Value);
         AddColumn(StatisticColumn.Median);
     }

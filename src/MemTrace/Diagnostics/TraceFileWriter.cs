@@ -193,7 +193,7 @@ public sealed class TraceFileWriter : IHeapEventSink, IDisposable
         }
 
         var target = _emit.Rings.Enqueued;
-        var deadline = timeout == Timeout.InfiniteTimeSpan ? long.MaxValue : Environment.TickCount64 + (long)Math.Min(timeout.TotalMilliseconds, long.MaxValue / 2);
+        var deadline = timeout == Timeout.InfiniteTimeSpan ? long.MaxValue : Environment.TickCount64 + (long)timeout.TotalMilliseconds;
         while (Volatile.Read(ref _handedOver) < target)
         {
             if (_finished || Environment.TickCount64 > deadline)

@@ -49,40 +49,10 @@ internal sealed class ThreadRings
     public EventRing[] All => Volatile.Read(ref _rings);
 
     /// <summary>Events ever enqueued into this set's rings, dropped rings included.</summary>
-    public long Enqueued
-    {
-        get
-        {
-            lock (_lock)
-            {
-                var total = _retiredTail;
-                foreach (var ring in _rings)
-                {
-                    total += ring.Tail;
-                }
-
-                return total;
-            }
-        }
-    }
+    public long Enqueued => Sum(drops: false);
 
     /// <summary>Events dropped because a thread's ring was full (or could not be allocated), dropped rings included.</summary>
-    public long Dropped
-    {
-        get
-        {
-            lock (_lock)
-            {
-                var total = _retiredDropped + _refusing.Dropped;
-                foreach (var ring in _rings)
-                {
-                    total += ring.Dropped;
-                }
-
-                return total;
-            }
-        }
-    }
+    public long Dropped => Sum(drops: true);
 
     /// <summary>The calling thread's ring, allocated on its first event.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -134,6 +104,24 @@ internal sealed class ThreadRings
             var dropped = _rings.Length - kept.Count;
             Volatile.Write(ref _rings, [.. kept]);
             return dropped;
+        }
+    }
+
+    /// <summary>
+    /// The tails (events enqueued) or drop counts of every ring, retired ones included, read under the lock so that a
+    /// ring being retired is counted once.
+    /// </summary>
+    private long Sum(bool drops)
+    {
+        lock (_lock)
+        {
+            var total = drops ? _retiredDropped + _refusing.Dropped : _retiredTail;
+            foreach (var ring in _rings)
+            {
+                total += drops ? ring.Dropped : ring.Tail;
+            }
+
+            return total;
         }
     }
 
