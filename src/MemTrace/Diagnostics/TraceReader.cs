@@ -22,6 +22,9 @@ namespace MemTrace.Diagnostics;
 /// </remarks>
 public sealed class TraceReader : IDisposable
 {
+    /// <summary>The largest block size an allocation, realloc or free event may carry: half the address space.</summary>
+    private const ulong MaxBlockSize = long.MaxValue;
+
     private static readonly Dictionary<string, AllocationMethod> s_methods = Enum.GetValues<AllocationMethod>().ToDictionary(m => m.ToCName(), m => m);
 
     private readonly Stream _stream;
@@ -352,6 +355,16 @@ public sealed class TraceReader : IDisposable
         {
             BadLineCount++;
             Report(LineNumber, TraceProblemKind.MissingField, $"a '{kind.ToTraceName()}' event needs {missing}; line skipped");
+            return false;
+        }
+
+        // No block can be larger than half the address space: such a size in a block's event is damage, and summed it
+        // would wrap every total. (A failed request may be that large: an overflowing calloc is logged as nuint.MaxValue.)
+        if (kind is HeapEventKind.Allocation or HeapEventKind.Reallocation or HeapEventKind.Free
+            && (f.Size > MaxBlockSize || f.PreviousSize > MaxBlockSize))
+        {
+            BadLineCount++;
+            Report(LineNumber, TraceProblemKind.InvalidValue, $"a '{kind.ToTraceName()}' event's block size is above {MaxBlockSize} bytes; line skipped");
             return false;
         }
 

@@ -95,6 +95,9 @@ public class TraceReaderTests
     [InlineData("{\"kind\":\"error\",\"addr\":\"0x10\",\"error\":{\"type\":\"\"}}", TraceProblemKind.InvalidValue, "unknown memory error type ''")]
     [InlineData("{\"kind\":\"snapshot\",\"regions\":{}}", TraceProblemKind.InvalidValue, "\"regions\" is not an array")]
     [InlineData("{\"kind\":7}", TraceProblemKind.InvalidValue, "\"kind\" is not a string")]
+    [InlineData("{\"kind\":\"alloc\",\"addr\":\"0x10\",\"size\":9223372036854775808}", TraceProblemKind.InvalidValue, "block size is above 9223372036854775807 bytes")]
+    [InlineData("{\"kind\":\"free\",\"addr\":\"0x10\",\"size\":18446744073709551615}", TraceProblemKind.InvalidValue, "block size is above")]
+    [InlineData("{\"kind\":\"realloc\",\"addr\":\"0x10\",\"size\":8,\"prevSize\":18446744073709551615}", TraceProblemKind.InvalidValue, "'realloc' event's block size is above")]
     public void A_line_with_a_missing_or_invalid_field_is_reported_with_the_field(string line, TraceProblemKind kind, string message)
     {
         var reader = Read(Header, line, Alloc);
@@ -103,6 +106,16 @@ public class TraceReaderTests
         Assert.Equal((2L, kind), (problem.Line, problem.Kind));
         Assert.Contains(message, problem.Message, StringComparison.Ordinal);
         Assert.Single(reader.Events);
+    }
+
+    [Fact]
+    public void A_failed_request_may_be_as_large_as_the_address_space()
+    {
+        // An overflowing calloc is logged as nuint.MaxValue bytes: a request, not a block.
+        var reader = Read(Header, "{\"kind\":\"failed\",\"size\":18446744073709551615}");
+
+        Assert.Empty(reader.Problems);
+        Assert.Equal(nuint.MaxValue, Assert.Single(reader.Events).Size);
     }
 
     [Fact]
