@@ -83,6 +83,8 @@ public sealed class TraceFileWriter : IHeapEventSink, IDisposable
     private long _written;
     private DropCounts _reported;
     private DropCounts _committed;
+    private long _failedWrites;
+    private long _eventsLostInFailedWrites;
     private long _handedOver;
     private int _flushRequested;
     private volatile bool _finished;
@@ -463,6 +465,12 @@ public sealed class TraceFileWriter : IHeapEventSink, IDisposable
             Interlocked.Add(ref _written, bufferedEvents);
             unsyncedBytes = true;
             _committed = _reported;
+            if (_failedWrites != 0)
+            {
+                SelfLog.WriteLine($"MemTrace: writing trace {Path ?? "stream"} works again after {Plural(_failedWrites, "failed write")}; {Plural(_eventsLostInFailedWrites, "event")} lost in them (counted in a 'dropped' line)");
+                _failedWrites = 0;
+                _eventsLostInFailedWrites = 0;
+            }
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException or ObjectDisposedException or NotSupportedException)
         {
@@ -470,12 +478,25 @@ public sealed class TraceFileWriter : IHeapEventSink, IDisposable
 
             // The "dropped" lines of this batch are lost with it: report those counts again in the next one.
             _reported = _committed;
-            SelfLog.WriteLine($"MemTrace: writing trace {Path ?? "stream"} failed; {bufferedEvents} events lost (counted in a 'dropped' line if a later write succeeds): {e.Message}");
+
+            // One message per run of failures (a full disk fails every batch): the first, and a sum when writes work again or the trace closes.
+            if (_failedWrites++ == 0)
+            {
+                var lost = bufferedEvents == 0
+                    ? "the write held no event (only a header, 'dropped' or end line)"
+                    : $"{Plural(bufferedEvents, "event")} lost (counted in a 'dropped' line if a later write succeeds)";
+                SelfLog.WriteLine($"MemTrace: writing trace {Path ?? "stream"} failed: {e.Message}; {lost}. Further failures are summed, not logged one by one");
+            }
+
+            _eventsLostInFailedWrites += bufferedEvents;
         }
 
         bufferedEvents = 0;
         _encoder.Clear();
     }
+
+    /// <summary>"1 event", "2 events".</summary>
+    private static string Plural(long count, string noun) => count == 1 ? $"1 {noun}" : $"{count} {noun}s";
 
     private void SyncToDisk()
     {
@@ -509,6 +530,10 @@ public sealed class TraceFileWriter : IHeapEventSink, IDisposable
 
         _encoder.AppendEnd(EventsWritten + bufferedEvents, DroppedCounted(), DateTimeOffset.UtcNow);
         WriteBatch(ref bufferedEvents, ref unsynced);
+        if (_failedWrites > 1)
+        {
+            SelfLog.WriteLine($"MemTrace: writing trace {Path ?? "stream"} failed {_failedWrites} times in a row, up to its end line; {Plural(_eventsLostInFailedWrites, "event")} lost in them");
+        }
         Volatile.Write(ref _handedOver, _merge.Taken + late);
         SyncToDisk();
     }

@@ -1,6 +1,7 @@
 // TraceFileWriter: what goes into the file, the flush policies, the full-buffer modes with their
 // "dropped" lines, concurrency, disposal, and an allocation-free Emit.
 using System.Text.Json;
+using System.Text.RegularExpressions;
 using MemTrace.Diagnostics;
 using Xunit;
 
@@ -434,13 +435,43 @@ public class TraceFileWriterFailureTests
 
         Assert.Equal(1, writer!.EventsDropped);
         Assert.Equal(1, writer.EventsWritten);
-        Assert.Contains(messages, m => m.Contains("writing trace stream failed; 1 events lost", StringComparison.Ordinal));
+        Assert.Contains(messages, m => m.Contains("writing trace stream failed: No space left on device;", StringComparison.Ordinal));
+        Assert.Contains(messages, m => Regex.IsMatch(m, @"writing trace stream works again after \d+ failed writes?; 1 event lost in them"));
         stream.Position = 0;
         using var reader = new TraceReader(stream);
         var events = reader.ReadAll().ToList();
         Assert.Equal([HeapEventKind.Free], events.Select(e => e.Kind));
         Assert.Equal(1, reader.DroppedEvents);
         Assert.Contains(reader.Problems, p => p.Message.Contains("a write to the file failed", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public void A_write_that_keeps_failing_is_logged_once_and_summed_when_the_trace_closes()
+    {
+        // A full disk fails every batch: one message for the first failure and one sum, not one line per batch.
+        var stream = new FlakyStream();
+        TraceFileWriter? writer = null;
+        var messages = SelfLogCollection.Capture(() =>
+        {
+            writer = new TraceFileWriter(stream, ownsStream: false);
+            for (var batch = 1; batch <= 3; batch++)
+            {
+                writer.Emit(TestEvents.Allocation());
+                var deadline = Environment.TickCount64 + 5000;
+                while (writer.EventsDropped < batch && Environment.TickCount64 < deadline)
+                {
+                    Thread.Sleep(5);
+                }
+            }
+
+            writer.Dispose();
+        });
+
+        Assert.Equal(3, writer!.EventsDropped);
+        var logged = messages.Where(m => m.Contains("writing trace stream", StringComparison.Ordinal)).ToList();
+        Assert.Equal(2, logged.Count);
+        Assert.Contains("writing trace stream failed: No space left on device;", logged[0], StringComparison.Ordinal);
+        Assert.Matches(@"failed \d+ times in a row, up to its end line; 3 events lost in them", logged[1]);
     }
 
     private sealed class FlakyStream : MemoryStream
