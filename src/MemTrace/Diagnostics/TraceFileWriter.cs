@@ -80,6 +80,7 @@ public sealed class TraceFileWriter : IHeapEventSink, IDisposable
     private readonly EventRingMerge _merge = new();
     private long _droppedClosed;
     private long _droppedIo;
+    private long _droppedUnencodable;
     private long _written;
     private DropCounts _reported;
     private DropCounts _committed;
@@ -230,7 +231,7 @@ public sealed class TraceFileWriter : IHeapEventSink, IDisposable
             {
                 _stream.Dispose();
             }
-            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            catch (Exception e)
             {
                 SelfLog.WriteLine($"MemTrace: closing trace {Path ?? "stream"} failed: {e.Message}");
             }
@@ -329,6 +330,7 @@ public sealed class TraceFileWriter : IHeapEventSink, IDisposable
             ReportDrops(ref _reported.Full, _emit.Rings.Dropped, "full");
             ReportDrops(ref _reported.Io, Interlocked.Read(ref _droppedIo), "io");
             ReportDrops(ref _reported.Closed, Interlocked.Read(ref _droppedClosed), "closed");
+            ReportDrops(ref _reported.Unencodable, Interlocked.Read(ref _droppedUnencodable), "unencodable");
             now = Environment.TickCount64;
             var timedFlushDue = now >= nextTimedFlush;
             if (timedFlushDue)
@@ -384,7 +386,11 @@ public sealed class TraceFileWriter : IHeapEventSink, IDisposable
         merge.Begin(_emit.Rings.All, final);
         while (merge.TryTake(out var heapEvent))
         {
-            _encoder.AppendEvent(in heapEvent);
+            if (!TryEncode(in heapEvent))
+            {
+                continue;
+            }
+
             bufferedEvents++;
             if (_encoder.Length >= BatchBytes)
             {
@@ -394,6 +400,30 @@ public sealed class TraceFileWriter : IHeapEventSink, IDisposable
 
         merge.End();
         return merge.Taken - before;
+    }
+
+    /// <summary>
+    /// Encodes one event as a line; false when it cannot be (the line is taken back, the event counted as dropped for
+    /// reason "unencodable" and reported to the SelfLog): no event a sink is handed may end the writer's thread.
+    /// </summary>
+    private bool TryEncode(in HeapEvent heapEvent)
+    {
+        var start = _encoder.Length;
+        try
+        {
+            _encoder.AppendEvent(in heapEvent);
+            return true;
+        }
+        catch (Exception e)
+        {
+            _encoder.Truncate(start);
+            if (Interlocked.Increment(ref _droppedUnencodable) == 1)
+            {
+                SelfLog.WriteLine($"MemTrace: trace {Path ?? "stream"}: a {heapEvent.Kind} event could not be encoded and is dropped (counted in a 'dropped' line; later ones are counted, not logged): {e.Message}");
+            }
+
+            return false;
+        }
     }
 
     /// <summary>Whether any ring holds an event not yet taken. Writer thread only.</summary>
@@ -410,7 +440,7 @@ public sealed class TraceFileWriter : IHeapEventSink, IDisposable
         return false;
     }
 
-    private long DroppedCounted() => _emit.Rings.Dropped + Interlocked.Read(ref _droppedClosed) + Interlocked.Read(ref _droppedIo);
+    private long DroppedCounted() => _emit.Rings.Dropped + Interlocked.Read(ref _droppedClosed) + Interlocked.Read(ref _droppedIo) + Interlocked.Read(ref _droppedUnencodable);
 
     /// <summary>Events published into the rings after the writer's last look (emitted while Dispose ran): dropped.</summary>
     private long LeftInRings()
@@ -472,8 +502,10 @@ public sealed class TraceFileWriter : IHeapEventSink, IDisposable
                 _eventsLostInFailedWrites = 0;
             }
         }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException or ObjectDisposedException or NotSupportedException)
+        catch (Exception e)
         {
+            // Whatever the stream throws (a pipe, a socket, a user's stream: not only IOException) is a failed write: the writer
+            // thread must go on, or the process would end on an unhandled exception.
             Interlocked.Add(ref _droppedIo, bufferedEvents);
 
             // The "dropped" lines of this batch are lost with it: report those counts again in the next one.
@@ -504,7 +536,7 @@ public sealed class TraceFileWriter : IHeapEventSink, IDisposable
         {
             _file?.Flush(flushToDisk: true);
         }
-        catch (Exception e) when (e is IOException or ObjectDisposedException)
+        catch (Exception e)
         {
             SelfLog.WriteLine($"MemTrace: flushing trace {Path ?? "stream"} to disk failed: {e.Message}");
         }
@@ -527,6 +559,7 @@ public sealed class TraceFileWriter : IHeapEventSink, IDisposable
         ReportDrops(ref _reported.Full, _emit.Rings.Dropped, "full");
         ReportDrops(ref _reported.Io, Interlocked.Read(ref _droppedIo), "io");
         ReportDrops(ref _reported.Closed, Interlocked.Read(ref _droppedClosed), "closed");
+        ReportDrops(ref _reported.Unencodable, Interlocked.Read(ref _droppedUnencodable), "unencodable");
 
         _encoder.AppendEnd(EventsWritten + bufferedEvents, DroppedCounted(), DateTimeOffset.UtcNow);
         WriteBatch(ref bufferedEvents, ref unsynced);
@@ -566,6 +599,7 @@ public sealed class TraceFileWriter : IHeapEventSink, IDisposable
         public long Full;
         public long Io;
         public long Closed;
+        public long Unencodable;
     }
 
     /// <summary>The program's name: its entry assembly (not "dotnet" for `dotnet app.dll`), else the executable's.</summary>

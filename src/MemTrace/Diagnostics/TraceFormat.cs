@@ -18,7 +18,7 @@ public static class TraceFormat
     /// <summary>Kind of the first line: <c>{"kind":"header","format":"memtrace-trace","version":1,"time":…,"pid":…,"process":…}</c>.</summary>
     public const string HeaderKind = "header";
 
-    /// <summary>Kind of a line that counts events the writer could not write: <c>{"kind":"dropped","count":N,"reason":"full"|"io"|"closed","time":…}</c>.</summary>
+    /// <summary>Kind of a line that counts events the writer could not write: <c>{"kind":"dropped","count":N,"reason":"full"|"io"|"closed"|"unencodable","time":…}</c>.</summary>
     public const string DroppedKind = "dropped";
 
     /// <summary>Kind of the last line of a trace whose writer was closed: <c>{"kind":"end","time":…,"events":N,"dropped":N}</c>.</summary>

@@ -751,6 +751,7 @@ public sealed class TraceReader : IDisposable
         "full" => "its buffer was full in drop mode",
         "io" => "a write to the file failed",
         "closed" => "they were emitted while the writer was closing",
+        "unencodable" => "an event could not be encoded",
         _ => reason ?? "no reason given",
     };
 

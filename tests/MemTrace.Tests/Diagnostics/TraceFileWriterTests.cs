@@ -96,6 +96,25 @@ public sealed class TraceFileWriterTests : IDisposable
     }
 
     [Fact]
+    public void A_string_with_a_lone_surrogate_is_written_with_a_replacement_character()
+    {
+        // A label cut in the middle of an emoji: JSON cannot carry the half, and it used to end the writer's thread (and the process).
+        var path = Path.Combine(_directory, "surrogate.jsonl");
+        using (var heap = new HeapCaps(HeapLayout.Host()))
+        using (var writer = new TraceFileWriter(path))
+        using (var tracker = new MemoryTracker(heap, new MemoryTrackerOptions { Events = writer, Output = null }))
+        {
+            tracker.Checkpoint("cut \uD83D here, whole \uD83D\uDE00, low \uDE00");
+        }
+
+        using var reader = TraceReader.Open(path);
+        var checkpoint = Assert.Single(reader.ReadAll(), e => e.Kind == HeapEventKind.Checkpoint);
+        Assert.Empty(reader.Problems);
+        Assert.True(reader.HasEnd);
+        Assert.Equal("cut \uFFFD here, whole \uD83D\uDE00, low \uFFFD", checkpoint.Label);
+    }
+
+    [Fact]
     public void Flush_with_an_infinite_timeout_waits_and_a_negative_one_is_refused()
     {
         var path = Path.Combine(_directory, "infinite.jsonl");
@@ -472,6 +491,61 @@ public class TraceFileWriterFailureTests
         Assert.Equal(2, logged.Count);
         Assert.Contains("writing trace stream failed: No space left on device;", logged[0], StringComparison.Ordinal);
         Assert.Matches(@"failed \d+ times in a row, up to its end line; 3 events lost in them", logged[1]);
+    }
+
+    [Fact]
+    public void A_stream_that_throws_something_other_than_an_IOException_is_a_failed_write_not_the_end_of_the_process()
+    {
+        // A pipe, socket or user stream may throw anything; on the writer's thread an unhandled exception ends the process.
+        var stream = new ThrowingStream();
+        TraceFileWriter? writer = null;
+        var messages = SelfLogCollection.Capture(() =>
+        {
+            writer = new TraceFileWriter(stream, ownsStream: true);
+            writer.Emit(TestEvents.Allocation());
+            writer.Flush(TimeSpan.FromSeconds(1));
+            writer.Dispose();
+        });
+
+        Assert.Equal(1, writer!.EventsDropped);
+        Assert.Equal(0, writer.EventsWritten);
+        Assert.Contains(messages, m => m.Contains("writing trace stream failed: boom;", StringComparison.Ordinal));
+        Assert.Contains(messages, m => m.Contains("closing trace stream failed: boom", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public void An_event_that_cannot_be_encoded_is_dropped_and_counted_and_the_writer_goes_on()
+    {
+        // A snapshot built by hand with a null region name (the nullable annotations say it cannot be, but user code can).
+        var stream = new MemoryStream();
+        TraceFileWriter? writer = null;
+        var messages = SelfLogCollection.Capture(() =>
+        {
+            writer = new TraceFileWriter(stream, ownsStream: false);
+            writer.Emit(TestEvents.Allocation(sequence: 1));
+            writer.Emit(new HeapEvent { Kind = HeapEventKind.Snapshot, Sequence = 2, Regions = [new RegionSnapshot(null!, MallocCaps.Default, 1, 1, 1, 1, false)] });
+            writer.Emit(TestEvents.Free(sequence: 3));
+            writer.Dispose();
+        });
+
+        Assert.Equal(2, writer!.EventsWritten);
+        Assert.Equal(1, writer.EventsDropped);
+        Assert.Contains(messages, m => m.Contains("a Snapshot event could not be encoded and is dropped", StringComparison.Ordinal));
+        stream.Position = 0;
+        using var reader = new TraceReader(stream);
+        Assert.Equal([HeapEventKind.Allocation, HeapEventKind.Free], reader.ReadAll().Select(e => e.Kind));
+        Assert.Equal(1, reader.DroppedEvents);
+        Assert.Contains(reader.Problems, p => p.Message.Contains("an event could not be encoded", StringComparison.Ordinal));
+        Assert.DoesNotContain(reader.Problems, p => p.Kind != TraceProblemKind.DroppedEvents);
+    }
+
+    private sealed class ThrowingStream : MemoryStream
+    {
+        public override void Write(ReadOnlySpan<byte> buffer) => throw new InvalidOperationException("boom");
+
+        public override void Write(byte[] buffer, int offset, int count) => throw new InvalidOperationException("boom");
+
+        protected override void Dispose(bool disposing) => throw new InvalidOperationException("boom");
     }
 
     private sealed class FlakyStream : MemoryStream

@@ -45,6 +45,9 @@ internal sealed class TraceLineEncoder
 
     public void Clear() => _length = 0;
 
+    /// <summary>Takes back what was encoded after <paramref name="length"/> bytes (a line that could not be finished).</summary>
+    public void Truncate(int length) => _length = Math.Min(_length, length);
+
     public void AppendEvent(in HeapEvent e)
     {
         ref readonly var data = ref HeapEvent.DataOf(in e);
@@ -397,7 +400,56 @@ internal sealed class TraceLineEncoder
         return Encoding.UTF8.GetBytes(text.ToString());
     }
 
-    private static string Quote(string value) => "\"" + JsonEncodedText.Encode(value, JavaScriptEncoder.UnsafeRelaxedJsonEscaping).Value + "\"";
+    private static string Quote(string value) => "\"" + JsonEncodedText.Encode(WellFormed(value), JavaScriptEncoder.UnsafeRelaxedJsonEscaping).Value + "\"";
+
+    /// <summary>
+    /// <paramref name="value"/> with each lone UTF-16 surrogate (a string cut in the middle of an emoji, say) replaced by
+    /// U+FFFD, which JSON can carry; the string itself when it has none (the usual case: one scan, no copy).
+    /// </summary>
+    internal static string WellFormed(string value)
+    {
+        var first = FirstLoneSurrogate(value);
+        if (first < 0)
+        {
+            return value;
+        }
+
+        var chars = value.ToCharArray();
+        for (var i = first; i < chars.Length; i++)
+        {
+            if (char.IsHighSurrogate(chars[i]) && i + 1 < chars.Length && char.IsLowSurrogate(chars[i + 1]))
+            {
+                i++; // A pair: kept.
+            }
+            else if (char.IsSurrogate(chars[i]))
+            {
+                chars[i] = '\uFFFD';
+            }
+        }
+
+        return new string(chars);
+    }
+
+    private static int FirstLoneSurrogate(string value)
+    {
+        for (var i = 0; i < value.Length; i++)
+        {
+            if (!char.IsSurrogate(value[i]))
+            {
+                continue;
+            }
+
+            if (char.IsHighSurrogate(value[i]) && i + 1 < value.Length && char.IsLowSurrogate(value[i + 1]))
+            {
+                i++;
+                continue;
+            }
+
+            return i;
+        }
+
+        return -1;
+    }
 
     private void CachedString(string value)
     {
