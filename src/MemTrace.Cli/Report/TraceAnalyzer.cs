@@ -41,6 +41,8 @@ internal sealed class TraceAnalyzer
     private readonly Dictionary<string, (BoundedSeries Largest, BoundedSeries Free)> _snapshotSeries = new(StringComparer.Ordinal);
     private readonly BoundedSeries _total = new(SeriesPoints, keepMinimum: false);
     private readonly Dictionary<string, RegionStatistics> _snapshotRegions = new(StringComparer.Ordinal);
+    private readonly List<TraceProblem> _problems = [];
+    private long _badLines;
     private long _liveBytes;
     private DateTimeOffset? _start;
 
@@ -64,13 +66,13 @@ internal sealed class TraceAnalyzer
         analysis.Bytes = reader.Position;
         analysis.Lines = reader.LineNumber;
         analysis.Events = reader.EventCount;
-        analysis.BadLines = reader.BadLineCount;
+        analysis.BadLines = reader.BadLineCount + analyzer._badLines;
         analysis.DroppedEvents = reader.DroppedEvents;
         analysis.TornLastLine = reader.TornLastLine;
         analysis.HasEnd = reader.HasEnd;
         analysis.Header = reader.Header;
-        analysis.Problems.AddRange(reader.Problems);
-        analysis.ProblemCount = reader.ProblemCount;
+        analysis.Problems.AddRange(reader.Problems.Concat(analyzer._problems).OrderBy(p => p.Line)); // Stable: a line's problems keep their order.
+        analysis.ProblemCount = reader.ProblemCount + analyzer._badLines;
         analyzer.Complete(analysis);
         return analysis;
     }
@@ -88,6 +90,11 @@ internal sealed class TraceAnalyzer
         }
 
         var seconds = _start is { } start && e.Time != default ? (e.Time - start).TotalSeconds : 0;
+        if (BeyondAnyHeap(analysis, line, in e))
+        {
+            return;
+        }
+
         switch (e.Kind)
         {
             case HeapEventKind.Allocation:
@@ -203,6 +210,37 @@ internal sealed class TraceAnalyzer
         }
     }
 
+    /// <summary>
+    /// Whether an allocation or realloc would take the bytes allocated or live past <see cref="long.MaxValue"/> (8 EiB), which
+    /// no heap holds: the sizes are damaged (the reader refuses a single such block, not a sum of them). The line is then
+    /// reported and skipped, so that no total wraps negative.
+    /// </summary>
+    private bool BeyondAnyHeap(TraceAnalysis analysis, long line, in HeapEvent e)
+    {
+        if (e.Kind is not (HeapEventKind.Allocation or HeapEventKind.Reallocation))
+        {
+            return false;
+        }
+
+        var size = (ulong)e.Size;
+        var live = e.Kind == HeapEventKind.Reallocation && _live.TryGetValue(e.PreviousAddress, out var before) ? _liveBytes - (long)before.Size : _liveBytes;
+        if (size <= (ulong)(long.MaxValue - live) && (e.Kind != HeapEventKind.Allocation || size <= (ulong)(long.MaxValue - analysis.BytesAllocated)))
+        {
+            return false;
+        }
+
+        _badLines++;
+        if (_problems.Count < TraceAnalysis.ListLimit)
+        {
+            _problems.Add(new TraceProblem(line, TraceProblemKind.InvalidValue, $"this {e.Kind.ToTraceName()} takes the bytes allocated or live past 8 EiB, which no heap holds: the sizes are damaged; line skipped"));
+        }
+
+        return true;
+    }
+
+    /// <summary><paramref name="sum"/> + <paramref name="bytes"/>, at most <see cref="long.MaxValue"/>: a snapshot's region sizes come from the trace as they are.</summary>
+    private static long Add(long sum, nuint bytes) => (ulong)bytes >= (ulong)(long.MaxValue - sum) ? long.MaxValue : sum + (long)bytes;
+
     /// <summary>Remembers a free or realloc of a block not live, in case its allocation comes afterwards.</summary>
     private void RememberEarly(nuint address, long request)
     {
@@ -283,10 +321,10 @@ internal sealed class TraceAnalyzer
             byName.TryGetValue(region.Name, out var sum);
             byName[region.Name] = new RegionStatistics(
                 sum.Caps | region.Caps,
-                sum.Total + (long)region.TotalSize,
-                sum.Free + (long)region.FreeBytes,
-                sum.MinimumFree + (long)region.MinimumFreeBytes,
-                Math.Max(sum.Largest, (long)region.LargestFreeBlock),
+                Add(sum.Total, region.TotalSize),
+                Add(sum.Free, region.FreeBytes),
+                Add(sum.MinimumFree, region.MinimumFreeBytes),
+                Math.Max(sum.Largest, Add(0, region.LargestFreeBlock)),
                 long.MaxValue);
         }
 

@@ -86,7 +86,7 @@ public sealed class TraceReader : IDisposable
     /// <summary>Lines skipped because they could not be read (not counting a torn last line).</summary>
     public long BadLineCount { get; private set; }
 
-    /// <summary>Events the writer reported as dropped, in <c>dropped</c> lines.</summary>
+    /// <summary>Events the writer reported as dropped, in <c>dropped</c> lines (summed up to <see cref="long.MaxValue"/>; a negative count is an invalid line).</summary>
     public long DroppedEvents { get; private set; }
 
     /// <summary>True once the <c>end</c> line of a writer that closed normally has been read; false for a trace whose writer was killed.</summary>
@@ -329,7 +329,12 @@ public sealed class TraceReader : IDisposable
 
                 return false;
             case TraceFormat.DroppedKind:
-                DroppedEvents += fields.Count;
+                if (fields.Count < 0)
+                {
+                    return Bad(terminated, TraceProblemKind.InvalidValue, $"a 'dropped' line's \"count\" is negative ({fields.Count}); line skipped");
+                }
+
+                DroppedEvents = fields.Count > long.MaxValue - DroppedEvents ? long.MaxValue : DroppedEvents + fields.Count; // Saturates: hand-made counts.
                 Report(LineNumber, TraceProblemKind.DroppedEvents, $"the writer dropped {fields.Count} events here ({ReasonText(fields.Reason)})");
                 return false;
             case TraceFormat.EndKind:

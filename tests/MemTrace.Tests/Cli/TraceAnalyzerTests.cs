@@ -167,6 +167,33 @@ public class TraceAnalyzerTests
         Assert.Equal((0L, 0L), (a.LiveBlocksAtEnd, a.LiveBytesAtEnd));
     }
 
+    [Fact]
+    public void Sizes_that_add_up_past_8_EiB_are_reported_and_skipped_instead_of_wrapping_the_totals()
+    {
+        // Each block is below 2^63 (the reader's limit for one block); together they pass it: damaged sizes, no heap holds that.
+        var huge = unchecked((nuint)0x6000_0000_0000_0000); // 6 EiB
+        var t0 = TestEvents.Time;
+        var a = Analyze(
+        [
+            Event(HeapEventKind.Allocation, 1, 0xA0, huge, s_siteA, t0),
+            Event(HeapEventKind.Allocation, 2, 0xB0, huge, s_siteA, t0),
+            Event(HeapEventKind.Reallocation, 3, 0xC0, 16, s_siteB, t0) with { PreviousAddress = 0xA0, PreviousSize = huge },
+            Event(HeapEventKind.Allocation, 4, 0xD0, 100, s_siteB, t0),
+            TestEvents.Snapshot() with { Regions = [new("DRAM", MallocCaps.Internal, nuint.MaxValue, huge, huge, huge, false), new("DRAM", MallocCaps.Internal, huge, huge, huge, huge, false)] },
+        ]);
+
+        var problem = Assert.Single(a.Problems, p => p.Kind == TraceProblemKind.InvalidValue);
+        Assert.Equal(3, problem.Line); // The header is line 1.
+        Assert.Contains("past 8 EiB", problem.Message, StringComparison.Ordinal);
+        Assert.Equal(1, a.BadLines);
+        Assert.True(a.IsPartial);
+        Assert.Equal(2, a.Allocations);
+        Assert.Equal(0x6000_0000_0000_0000 + 100, a.BytesAllocated); // The second allocation was skipped.
+        Assert.Equal((2L, 116L), (a.LiveBlocksAtEnd, a.LiveBytesAtEnd));
+        Assert.All(a.TopSitesByBytes, r => Assert.True(r.Bytes >= 0));
+        Assert.All(a.Regions, r => Assert.True(r.Total >= 0 && r.Free >= 0, $"{r.Name}: {r.Total}, {r.Free}"));
+    }
+
     private static TraceAnalysis Analyze(HeapEvent[] events)
     {
         var stream = new MemoryStream();

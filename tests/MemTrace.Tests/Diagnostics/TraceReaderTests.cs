@@ -95,6 +95,7 @@ public class TraceReaderTests
     [InlineData("{\"kind\":\"error\",\"addr\":\"0x10\",\"error\":{\"type\":\"\"}}", TraceProblemKind.InvalidValue, "unknown memory error type ''")]
     [InlineData("{\"kind\":\"snapshot\",\"regions\":{}}", TraceProblemKind.InvalidValue, "\"regions\" is not an array")]
     [InlineData("{\"kind\":7}", TraceProblemKind.InvalidValue, "\"kind\" is not a string")]
+    [InlineData("{\"kind\":\"dropped\",\"count\":-5,\"reason\":\"full\"}", TraceProblemKind.InvalidValue, "\"count\" is negative (-5)")]
     [InlineData("{\"kind\":\"alloc\",\"addr\":\"0x10\",\"size\":9223372036854775808}", TraceProblemKind.InvalidValue, "block size is above 9223372036854775807 bytes")]
     [InlineData("{\"kind\":\"free\",\"addr\":\"0x10\",\"size\":18446744073709551615}", TraceProblemKind.InvalidValue, "block size is above")]
     [InlineData("{\"kind\":\"realloc\",\"addr\":\"0x10\",\"size\":8,\"prevSize\":18446744073709551615}", TraceProblemKind.InvalidValue, "'realloc' event's block size is above")]
@@ -106,6 +107,15 @@ public class TraceReaderTests
         Assert.Equal((2L, kind), (problem.Line, problem.Kind));
         Assert.Contains(message, problem.Message, StringComparison.Ordinal);
         Assert.Single(reader.Events);
+    }
+
+    [Fact]
+    public void Dropped_counts_too_large_to_add_up_saturate_instead_of_wrapping()
+    {
+        var reader = Read(Header, "{\"kind\":\"dropped\",\"count\":9223372036854775807,\"reason\":\"full\"}", "{\"kind\":\"dropped\",\"count\":2,\"reason\":\"io\"}", Alloc);
+
+        Assert.Equal(long.MaxValue, reader.Reader.DroppedEvents);
+        Assert.Equal(2, reader.Problems.Count(p => p.Kind == TraceProblemKind.DroppedEvents));
     }
 
     [Fact]
