@@ -185,7 +185,7 @@ internal static class HtmlReport
                 html.Append("<tr>");
                 Num(html, row.Line, row.Line.ToString(CultureInfo.InvariantCulture));
                 html.Append("<td>").Append(ReportText.Time(row.Time)).Append("</td>");
-                Num(html, (long)row.Size, ReportText.Bytes(row.Size));
+                Num(html, (ulong)row.Size, ReportText.Bytes(row.Size)); // Unsigned: an overflowing calloc is logged as nuint.MaxValue.
                 html.Append("<td><code>").Append(E(row.Caps.ToCapsString())).Append("</code></td><td>").Append(E(ReportText.Site(row.Site))).Append("</td></tr>");
             }
 
@@ -248,6 +248,9 @@ internal static class HtmlReport
     }
 
     private static void Num(StringBuilder html, long value, string text) =>
+        html.Append("<td class=\"num\" data-v=\"").Append(value.ToString(CultureInfo.InvariantCulture)).Append("\">").Append(E(text)).Append("</td>");
+
+    private static void Num(StringBuilder html, ulong value, string text) =>
         html.Append("<td class=\"num\" data-v=\"").Append(value.ToString(CultureInfo.InvariantCulture)).Append("\">").Append(E(text)).Append("</td>");
 
     private static string E(string text) => WebUtility.HtmlEncode(text);

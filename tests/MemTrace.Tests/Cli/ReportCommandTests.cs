@@ -112,6 +112,22 @@ public sealed class ReportCommandTests : IDisposable
     }
 
     [Fact]
+    public void The_html_sort_key_of_an_overflowing_calloc_is_its_unsigned_size()
+    {
+        // A calloc whose size overflowed is logged as nuint.MaxValue bytes: as a signed key it sorted below every other failure.
+        var failed = "{\"kind\":\"failed\",\"seq\":2,\"size\":18446744073709551615,\"caps\":\"MALLOC_CAP_8BIT\"}";
+        var trace = Write("overflow.jsonl", string.Join('\n', Header, Alloc, failed, End) + "\n");
+        var html = Path.Combine(_directory, "overflow.html");
+
+        var (exitCode, _, _, _) = DemoTrace.Report(trace, html);
+
+        Assert.Equal(0, exitCode);
+        var page = File.ReadAllText(html);
+        Assert.Contains("<td class=\"num\" data-v=\"18446744073709551615\">16.00 EiB</td>", page, StringComparison.Ordinal);
+        Assert.DoesNotContain("data-v=\"-", page, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void A_missing_file_is_unusable_with_a_clear_message()
     {
         var (exitCode, console, _, error) = DemoTrace.Report(Path.Combine(_directory, "nope.jsonl"));
