@@ -191,7 +191,7 @@ public sealed unsafe partial class HeapCaps : IDisposable
     /// <param name="size">Bytes to allocate.</param>
     /// <param name="caps">Capabilities the memory must have.</param>
     /// <returns>The block, or null: for an alignment of 0 or not a power of two, or size 0 (no callback), or when no region can serve it (callback).</returns>
-    /// <remarks>Free the block with <see cref="Free(void*)"/>.</remarks>
+    /// <remarks>Free the block with <see cref="Free(void*)"/>. The host heap (<see cref="HeapLayout.Host"/>) serves alignments up to 1 GiB; a larger one fails as out of memory (callback).</remarks>
     /// <exception cref="ObjectDisposedException">The heap was disposed.</exception>
     public void* AlignedAlloc(nuint alignment, nuint size, MallocCaps caps)
     {

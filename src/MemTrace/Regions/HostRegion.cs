@@ -30,6 +30,12 @@ internal sealed unsafe class HostRegion : Region
     /// <summary>The largest request the region accepts; larger ones fail at once (keeps size arithmetic free of overflow).</summary>
     public static readonly nuint MaxRequest = (nuint)nint.MaxValue >> 2;
 
+    /// <summary>
+    /// The largest alignment the region serves (1 GiB); larger ones fail as out of memory. A block's offset back to its native
+    /// allocation is the alignment, kept in 31 bits beside the aligned flag: 2^31 would become the flag and 2^32 zero.
+    /// </summary>
+    public const nuint MaxAlignment = 1u << 30;
+
     private const int HeaderSize = 16;
     private const uint AlignedFlag = 1u << 31;
     private const nuint Granule = 16;
@@ -92,7 +98,7 @@ internal sealed unsafe class HostRegion : Region
         }
         else
         {
-            return AllocateAligned(usable, alignment, zero, tag);
+            return alignment <= MaxAlignment ? AllocateAligned(usable, alignment, zero, tag) : null;
         }
 
         return Publish(user, usable, tag, offset);
@@ -170,9 +176,12 @@ internal sealed unsafe class HostRegion : Region
 
         if (inspector is not null)
         {
+            // Everything read from the header is read before Approve: a block it quarantines can be evicted by another
+            // thread's free and given back to the process heap as soon as Approve returns (no region lock is held here).
             var size = header->Size;
-            var approved = inspector.Approve((byte*)ptr, ref size, header->Tag);
-            block = new BlockInfo(size, header->Tag);
+            var tag = header->Tag;
+            var approved = inspector.Approve((byte*)ptr, ref size, tag);
+            block = new BlockInfo(size, tag);
             if (!approved)
             {
                 return BlockState.Live; // Held: claimed (a second free sees Freed) but not given back to the process heap.

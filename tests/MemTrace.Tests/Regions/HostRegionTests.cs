@@ -112,6 +112,49 @@ public unsafe class HostRegionTests
         Assert.False(region.ClearTag(block, 3));
     }
 
+    [Fact]
+    public void A_free_reads_nothing_from_the_header_after_the_inspector_has_taken_the_block()
+    {
+        // A quarantined block can be evicted by another thread's free and reused by the process heap as soon as Approve
+        // returns: the tag the free reports must be the one read before (here the "reuse" rewrites the header in Approve).
+        using var region = new HostRegion("host", Caps, MallocCaps.None, MallocCaps.None);
+        var block = (byte*)region.Allocate(64, 16, zero: false, tag: 9);
+        var reuse = new ReusedBeforeReturn();
+
+        Assert.Equal(BlockState.Live, region.Free(block, clearIfTagged: false, out var info, reuse));
+
+        Assert.Equal(9u, info.Tag);
+        Assert.Equal(64u, info.UsableSize);
+        ((uint*)(block - 8))[0] = 9; // Put the tag back (the block is held: still allocated in the region) and release it.
+        region.ReleaseHeld(block);
+    }
+
+    [Fact]
+    public void Alignments_above_1_GiB_fail_instead_of_corrupting_the_block_header()
+    {
+        // The header keeps the alignment as the offset back to the native block in 31 bits: 2^31 became the aligned flag
+        // and 2^32 zero, and the free then handed glibc a pointer it never gave out (the process aborted).
+        using var region = new HostRegion("host", Caps, MallocCaps.None, MallocCaps.None);
+
+        Assert.True(region.Allocate(16, (nuint)1 << 31, zero: false, tag: 0) == null);
+        Assert.True(region.Allocate(16, (nuint)1 << 32, zero: false, tag: 0) == null);
+        var largest = region.Allocate(16, HostRegion.MaxAlignment, zero: false, tag: 0);
+        Assert.True(largest != null);
+        Assert.Equal(0u, (nuint)largest % HostRegion.MaxAlignment);
+        Assert.Equal(BlockState.Live, region.Free(largest, clearIfTagged: false, out _));
+        Assert.Equal(0u, region.GetInfo().AllocatedBlocks);
+    }
+
+    /// <summary>Holds the block, and stands for the process heap reusing it at once: its header is overwritten before Approve returns.</summary>
+    private sealed class ReusedBeforeReturn : IBlockInspector
+    {
+        public bool Approve(byte* block, ref nuint size, uint tag)
+        {
+            ((uint*)(block - 8))[0] = 0xDEAD; // The header's tag word (Size 8 bytes, Tag 4, Offset 4 before the data).
+            return false;
+        }
+    }
+
     /// <summary>Copies the block's bytes when the region asks whether to free it, while the block is still allocated.</summary>
     private sealed class Snapshot : IBlockInspector
     {
