@@ -154,7 +154,7 @@ internal sealed unsafe class PoisoningRegion : Region
         var user = inner + offset;
         if (_level == PoisoningLevel.Comprehensive)
         {
-            new Span<byte>(user, (int)size).Fill(MallocFill);
+            NativeMemory.Fill(user, size, MallocFill); // Blocks may pass 2 GiB: no Span of them.
         }
 
         if (zero)
@@ -284,7 +284,7 @@ internal sealed unsafe class PoisoningRegion : Region
 
         if (_fillOnFree)
         {
-            new Span<byte>(innerBlock, (int)usableSize).Fill(FreeFill);
+            NativeMemory.Fill(innerBlock, usableSize, FreeFill);
         }
         else if (clear && tag != 0)
         {
@@ -760,15 +760,28 @@ internal sealed unsafe class PoisoningRegion : Region
         };
     }
 
-    /// <summary>The index of the first byte of a range that is not <paramref name="fill"/>, or -1.</summary>
-    private static int FindFillDamage(byte* from, nuint length, byte fill) => new ReadOnlySpan<byte>(from, (int)length).IndexOfAnyExcept(fill);
+    /// <summary>The index of the first byte of a range that is not <paramref name="fill"/>, or -1. Searched in spans of at most 1 GiB: a block may pass 2 GiB.</summary>
+    private static nint FindFillDamage(byte* from, nuint length, byte fill)
+    {
+        const int chunk = 1 << 30;
+        for (nuint done = 0; done < length; done += chunk)
+        {
+            var found = new ReadOnlySpan<byte>(from + done, (int)Math.Min(chunk, length - done)).IndexOfAnyExcept(fill);
+            if (found >= 0)
+            {
+                return (nint)done + found;
+            }
+        }
+
+        return -1;
+    }
 
     /// <summary>
     /// ESP-IDF's verify_fill_pattern message for the first bad byte of a range: words (<c>%08x</c>) while the range is
     /// 4-aligned, bytes (<c>%02x</c>) for its last bytes or an unaligned range. ESP-IDF prints the start of the trailing
     /// bytes and its first byte; this names the bad byte itself.
     /// </summary>
-    private static string FillMessage(byte* from, nuint length, int bad, byte fill)
+    private static string FillMessage(byte* from, nuint length, nint bad, byte fill)
     {
         var words = ((nuint)from & 3) == 0 ? length & ~(nuint)3 : 0;
         if ((nuint)bad < words)
@@ -782,7 +795,7 @@ internal sealed unsafe class PoisoningRegion : Region
     }
 
     /// <summary>The hex dump of a fill pattern's damage: a window from the first bad byte.</summary>
-    private static (nuint At, byte[] Expected, byte[] Found) FillDump(byte* from, nuint length, int bad, byte fill)
+    private static (nuint At, byte[] Expected, byte[] Found) FillDump(byte* from, nuint length, nint bad, byte fill)
     {
         var found = new ReadOnlySpan<byte>(from + bad, (int)Math.Min(DumpWindow, length - (nuint)bad)).ToArray();
         var expected = new byte[found.Length];
@@ -820,7 +833,7 @@ internal sealed unsafe class PoisoningRegion : Region
     /// <paramref name="from"/> + <paramref name="bad"/>: a write after free, named after the block freed there last
     /// when the region still remembers it.
     /// </summary>
-    private CorruptionInfo FreeMemoryDamage(byte* from, nuint length, int bad, nuint freeStart, nuint freeSize, string what)
+    private CorruptionInfo FreeMemoryDamage(byte* from, nuint length, nint bad, nuint freeStart, nuint freeSize, string what)
     {
         var (at, expected, found) = FillDump(from, length, bad, FreeFill);
         var known = FindRecentFree(at, out var last);
@@ -880,7 +893,7 @@ internal sealed unsafe class PoisoningRegion : Region
         {
             if (!used && FreeDataRange(data, size, out var from, out var length))
             {
-                new Span<byte>((void*)from, (int)length).Fill(FreeFill);
+                NativeMemory.Fill((void*)from, length, FreeFill);
             }
 
             return true;
