@@ -76,13 +76,13 @@ public sealed partial class LoggerSink : IHeapEventSink
         }
     }
 
-    [LoggerMessage(EventId = 1, EventName = "Allocation", Level = LogLevel.Trace, Message = "Allocated {Size} bytes at {Address} ({Caps}, region {Region}), request #{RequestNumber}, at {Site}")]
+    [LoggerMessage(EventId = 1, EventName = "Allocation", Level = LogLevel.Trace, Message = "Allocated {Size} bytes at 0x{Address:x} ({Caps}, region {Region}), request #{RequestNumber}, at {Site}")]
     private partial void LogAllocation(nuint size, nuint address, string caps, string? region, long requestNumber, string site);
 
-    [LoggerMessage(EventId = 2, EventName = "Free", Level = LogLevel.Trace, Message = "Freed {Size} bytes at {Address}, request #{RequestNumber}, at {Site}; allocated at {AllocatedAt}")]
+    [LoggerMessage(EventId = 2, EventName = "Free", Level = LogLevel.Trace, Message = "Freed {Size} bytes at 0x{Address:x}, request #{RequestNumber}, at {Site}; allocated at {AllocatedAt}")]
     private partial void LogFree(nuint size, nuint address, long requestNumber, string site, string? allocatedAt);
 
-    [LoggerMessage(EventId = 3, EventName = "Reallocation", Level = LogLevel.Trace, Message = "Reallocated {PreviousSize} bytes at {PreviousAddress} to {Size} bytes at {Address}, request #{RequestNumber}, at {Site}")]
+    [LoggerMessage(EventId = 3, EventName = "Reallocation", Level = LogLevel.Trace, Message = "Reallocated {PreviousSize} bytes at 0x{PreviousAddress:x} to {Size} bytes at 0x{Address:x}, request #{RequestNumber}, at {Site}")]
     private partial void LogReallocation(nuint previousSize, nuint previousAddress, nuint size, nuint address, long requestNumber, string site);
 
     [LoggerMessage(EventId = 4, EventName = "FailedAllocation", Level = LogLevel.Warning, Message = "Allocation of {Size} bytes ({Caps}) failed, request #{RequestNumber}, at {Site}")]

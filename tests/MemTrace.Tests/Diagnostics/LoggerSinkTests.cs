@@ -28,6 +28,10 @@ public class LoggerSinkTests
         Assert.Equal((nuint)256, allocation.Field("Size"));
         Assert.Equal("/src/App/Demo.cs:30 in Run (buffer)", allocation.Field("Site"));
         Assert.Equal("DRAM", allocation.Field("Region"));
+        Assert.Equal((nuint)0x3ffb0a10, allocation.Field("Address")); // Structured: the number; in the message: hex, as every other output.
+        Assert.Contains("Allocated 256 bytes at 0x3ffb0a10 (", allocation.Message, StringComparison.Ordinal);
+        Assert.Contains("bytes at 0x3ffb0a10,", logger.Entries[1].Message, StringComparison.Ordinal);
+        Assert.Matches(@"^Reallocated \d+ bytes at 0x[0-9a-f]+ to \d+ bytes at 0x[0-9a-f]+,", logger.Entries[2].Message);
         var error = logger.Entries[4];
         Assert.Contains("double free of 0x3ffb0a10", error.Message, StringComparison.Ordinal);
         Assert.Equal("DoubleFree", error.Field("ErrorKind"));
