@@ -16,10 +16,20 @@ internal static class MemTraceCommand
         return root;
     }
 
+    /// <summary>
+    /// The exit code of a command line that cannot be parsed (an unknown option, a missing argument): EX_USAGE of
+    /// sysexits.h, so that a script tells a typo from the commands' own codes (1 to 3).
+    /// </summary>
+    public const int ExitUsage = 64;
+
     /// <summary>Parses <paramref name="args"/> and runs the command they name; returns its exit code.</summary>
     /// <param name="args">The command line, without the program name.</param>
     /// <param name="output">Standard output for the commands that write through the invocation (demo, help, parse errors).</param>
     /// <param name="error">Standard error for them.</param>
-    public static int Run(string[] args, TextWriter output, TextWriter error) =>
-        Create().Parse(args).Invoke(new InvocationConfiguration { Output = output, Error = error });
+    public static int Run(string[] args, TextWriter output, TextWriter error)
+    {
+        var parsed = Create().Parse(args);
+        var exitCode = parsed.Invoke(new InvocationConfiguration { Output = output, Error = error });
+        return parsed.Errors.Count > 0 ? ExitUsage : exitCode;
+    }
 }

@@ -5,7 +5,8 @@
 // Exit codes: 0 the report is complete (a torn last line, normal after a crash, is only a
 // warning); 3 a report was made but lines were unreadable or the writer dropped events, so it
 // is partial; 2 the input is unusable (missing, unreadable, empty, no event in it); 1 the HTML
-// file could not be written. Problems go to standard error with their line numbers.
+// file could not be written; 64 (MemTraceCommand.ExitUsage) the command line could not be parsed. Problems go
+// to standard error with their line numbers.
 using System.CommandLine;
 using MemTrace.Cli.Report;
 using MemTrace.Diagnostics;

@@ -62,6 +62,27 @@ public sealed class ReportCommandTests : IDisposable
         Assert.Contains("no such file", missing.ToString(), StringComparison.Ordinal);
     }
 
+    [Theory]
+    [InlineData("report")]
+    [InlineData("report", "x.jsonl", "--bogus")]
+    [InlineData("report", "x.jsonl", "extra")]
+    [InlineData("report", "x.jsonl", "--html")]
+    [InlineData("demo", "--nope")]
+    [InlineData("demo", "--duration", "0")]
+    [InlineData]
+    public void A_command_line_that_cannot_be_parsed_exits_with_EX_USAGE_not_a_code_the_commands_use(params string[] args)
+    {
+        // 1 means the HTML could not be written, 2 unusable input, 3 a partial report: a typo must not look like one of them.
+        var error = new StringWriter();
+
+        var exitCode = MemTraceCommand.Run(args, new StringWriter(), error);
+
+        Assert.Equal(MemTraceCommand.ExitUsage, exitCode);
+        Assert.Equal(64, exitCode);
+        Assert.NotEqual(string.Empty, error.ToString());
+        Assert.Equal(0, MemTraceCommand.Run(["report", "--help"], new StringWriter(), new StringWriter()));
+    }
+
     [Fact]
     public void Json_output_carries_the_same_figures_for_machines()
     {
