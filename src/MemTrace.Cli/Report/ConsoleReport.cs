@@ -15,7 +15,8 @@ internal static class ConsoleReport
         console.Write(new Rule($"[bold]MemTrace report[/]: {ReportText.Markup(a.Source)}").LeftJustified());
         var overview = Grid();
         overview.AddRow("Trace", $"{ReportText.Number(a.Events)} events on {ReportText.Number(a.Lines)} lines, {ReportText.Bytes(a.Bytes)}, {ReportText.Seconds(a.DurationSeconds)}" + (a.Header is { } h ? $", written by {ReportText.Markup(h.ProcessName ?? "?")} (pid {h.ProcessId})" : string.Empty));
-        overview.AddRow("Operations", $"{ReportText.Number(a.Allocations)} allocations ({ReportText.Bytes(a.BytesAllocated)}), {ReportText.Number(a.Frees)} frees, {ReportText.Number(a.Reallocations)} reallocs");
+        overview.AddRow("Operations", $"{ReportText.Number(a.Allocations)} allocations ({ReportText.Bytes(a.BytesAllocated)}), {ReportText.Number(a.Frees)} frees, {ReportText.Number(a.Reallocations)} reallocs"
+            + (a.UnknownFrees > 0 ? $"; [yellow]{ReportText.Number(a.UnknownFrees)} of them of blocks not allocated in the trace[/]" : string.Empty));
         overview.AddRow("Peak use", $"[bold]{ReportText.Bytes(a.PeakBytes)}[/] in {ReportText.Number(a.PeakBlocks)} blocks at {ReportText.Seconds(a.PeakSeconds)}");
         overview.AddRow("Live at end", a.LiveBlocksAtEnd == 0 ? "[green]nothing[/]" : $"[yellow]{ReportText.Number(a.LiveBlocksAtEnd)} blocks, {ReportText.Bytes(a.LiveBytesAtEnd)}[/]");
         overview.AddRow("Failures", a.Failures == 0 ? "0" : $"[red]{ReportText.Number(a.Failures)}[/]");
@@ -30,7 +31,7 @@ internal static class ConsoleReport
             peak.AddRow(
                 ReportText.Markup(name),
                 ReportText.Bytes(bytes),
-                region is null ? "unbounded" : ReportText.Bytes(region.Total),
+                region is not null ? ReportText.Bytes(region.Total) : a.UnboundedRegions.Contains(name) ? "unbounded" : "unknown",
                 region is null ? "-" : ReportText.Bytes(region.MinimumFree),
                 region is null ? "-" : $"{ReportText.Bytes(region.Largest)} ({ReportText.Bytes(region.LowestLargest)})");
         }

@@ -103,7 +103,7 @@ internal static class HtmlReport
         Card(html, "Peak use", ReportText.Bytes(a.PeakBytes), $"{ReportText.Number(a.PeakBlocks)} blocks at {ReportText.Seconds(a.PeakSeconds)}", null);
         Card(html, "Live at end", ReportText.Bytes(a.LiveBytesAtEnd), $"{ReportText.Number(a.LiveBlocksAtEnd)} blocks", a.LiveBlocksAtEnd > 0 ? "warn" : "good");
         Card(html, "Allocations", ReportText.Number(a.Allocations), ReportText.Bytes(a.BytesAllocated) + " in all", null);
-        Card(html, "Frees", ReportText.Number(a.Frees), $"{ReportText.Number(a.Reallocations)} reallocs", null);
+        Card(html, "Frees", ReportText.Number(a.Frees), $"{ReportText.Number(a.Reallocations)} reallocs" + (a.UnknownFrees > 0 ? $"; {ReportText.Number(a.UnknownFrees)} of them of blocks not allocated in the trace" : string.Empty), a.UnknownFrees > 0 ? "warn" : null);
         Card(html, "Failed allocations", ReportText.Number(a.Failures), string.Empty, a.Failures > 0 ? "bad" : "good");
         Card(html, "Memory errors", ReportText.Number(a.Errors), string.Empty, a.Errors > 0 ? "bad" : "good");
         html.Append("</section>\n");

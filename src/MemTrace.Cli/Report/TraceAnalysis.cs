@@ -54,6 +54,9 @@ internal sealed class TraceAnalysis
     /// <summary>Frees and reallocs of addresses the trace never showed allocated (blocks from before the trace, or dropped events).</summary>
     public long UnknownFrees { get; set; }
 
+    /// <summary>Regions whose snapshots say they have no fixed size (the host heap).</summary>
+    public HashSet<string> UnboundedRegions { get; } = new(StringComparer.Ordinal);
+
     public long PeakBytes { get; set; }
 
     public long PeakBlocks { get; set; }

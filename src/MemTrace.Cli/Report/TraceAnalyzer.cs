@@ -42,6 +42,7 @@ internal sealed class TraceAnalyzer
     private readonly BoundedSeries _total = new(SeriesPoints, keepMinimum: false);
     private readonly Dictionary<string, RegionStatistics> _snapshotRegions = new(StringComparer.Ordinal);
     private readonly List<TraceProblem> _problems = [];
+    private readonly HashSet<string> _unboundedRegions = new(StringComparer.Ordinal);
     private long _badLines;
     private long _liveBytes;
     private DateTimeOffset? _start;
@@ -170,7 +171,8 @@ internal sealed class TraceAnalyzer
                     break;
                 }
 
-                if (e.Address != e.PreviousAddress && _live.Remove(e.Address, out var clash))
+                // In place too: a late realloc of a block set aside finds the block now live at its address (another request).
+                if (_live.Remove(e.Address, out var clash))
                 {
                     Release(clash, seconds);
                     analysis.UnknownFrees++;
@@ -315,6 +317,7 @@ internal sealed class TraceAnalyzer
         {
             if (region.IsUnbounded)
             {
+                _unboundedRegions.Add(region.Name);
                 continue;
             }
 
@@ -387,8 +390,11 @@ internal sealed class TraceAnalyzer
                 .Take(TraceAnalysis.ListLimit)
                 .Select(i => new SiteRow(_sites[i].Site, _sites[i].LiveBlocks, _sites[i].LiveBytes, Join(leakRegions, i), Join(leakCaps, i), firstRequest.GetValueOrDefault(i))),
         ];
-        analysis.TopSitesByBytes = [.. Enumerable.Range(0, _sites.Count).OrderByDescending(i => _sites[i].Bytes).Take(TopRows).Select(Row)];
-        analysis.TopSitesByCount = [.. Enumerable.Range(0, _sites.Count).OrderByDescending(i => _sites[i].Allocations).Take(TopRows).Select(Row)];
+        // Sites that allocated in the trace: a realloc of a block allocated before the trace began names a site with none.
+        var allocating = Enumerable.Range(0, _sites.Count).Where(i => _sites[i].Allocations > 0).ToList();
+        analysis.TopSitesByBytes = [.. allocating.OrderByDescending(i => _sites[i].Bytes).Take(TopRows).Select(Row)];
+        analysis.TopSitesByCount = [.. allocating.OrderByDescending(i => _sites[i].Allocations).Take(TopRows).Select(Row)];
+        analysis.UnboundedRegions.UnionWith(_unboundedRegions);
 
         SiteRow Row(int i) => new(_sites[i].Site, _sites[i].Allocations, _sites[i].Bytes, string.Empty, string.Empty, 0);
 

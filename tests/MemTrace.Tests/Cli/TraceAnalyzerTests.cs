@@ -151,6 +151,67 @@ public class TraceAnalyzerTests
     }
 
     [Fact]
+    public void A_late_in_place_realloc_of_a_block_set_aside_leaves_the_block_now_at_its_address_counted()
+    {
+        // Request 2 takes 0xA0 while request 1's in-place realloc there is still to be written: the realloc applies to
+        // request 1 (set aside), and request 2 (live at 0xA0) must be set aside in turn, not overwritten uncounted.
+        var t0 = TestEvents.Time;
+        HeapEvent[] events =
+        [
+            Event(HeapEventKind.Allocation, 1, 0xA0, 100, s_siteA, t0),
+            Event(HeapEventKind.Allocation, 2, 0xA0, 50, s_siteB, t0) with { ThreadId = 2 },
+            Event(HeapEventKind.Reallocation, 3, 0xA0, 120, s_siteA, t0) with { RequestNumber = 1, PreviousAddress = 0xA0, PreviousSize = 100 },
+            Event(HeapEventKind.Free, 4, 0xA0, 120, s_siteA, t0) with { RequestNumber = 1 },
+        ];
+
+        var a = Analyze(events);
+
+        // What is live must agree with itself: the totals and the rows by site.
+        Assert.Equal(a.LiveBytesAtEnd, a.LeaksBySite.Sum(r => r.Bytes));
+        Assert.Equal(a.LiveBlocksAtEnd, a.LeaksBySite.Sum(r => r.Blocks));
+        Assert.True(a.LiveBytesAtEnd >= 0);
+    }
+
+    [Fact]
+    public void A_realloc_of_a_block_from_before_the_trace_is_counted_as_unknown_and_makes_no_empty_top_site_row()
+    {
+        var t0 = TestEvents.Time;
+        HeapEvent[] events =
+        [
+            Event(HeapEventKind.Allocation, 1, 0xA0, 100, s_siteA, t0),
+            Event(HeapEventKind.Reallocation, 2, 0xC0, 64, s_siteB, t0) with { PreviousAddress = 0xB0, PreviousSize = 32 }, // 0xB0 never allocated here.
+        ];
+
+        var a = Analyze(events);
+
+        Assert.Equal(1, a.UnknownFrees);
+        Assert.Equal([s_siteA], a.TopSitesByBytes.Select(r => r.Site));
+        Assert.Equal([s_siteA], a.TopSitesByCount.Select(r => r.Site));
+        Assert.Equal(2, a.LiveBlocksAtEnd); // The realloc's block is live all the same, and shown among the leaks.
+        Assert.Contains(a.LeaksBySite, r => r.Site == s_siteB);
+    }
+
+    [Fact]
+    public void A_region_never_in_a_snapshot_has_an_unknown_size_and_an_unbounded_one_says_so()
+    {
+        var t0 = TestEvents.Time;
+        HeapEvent[] events =
+        [
+            Event(HeapEventKind.Allocation, 1, 0xA0, 100, s_siteA, t0),
+            Event(HeapEventKind.Allocation, 2, 0xB0, 100, s_siteA, t0) with { RegionName = "host" },
+            TestEvents.Snapshot() with { Regions = [new("host", MallocCaps.Default, nuint.MaxValue, nuint.MaxValue, nuint.MaxValue, nuint.MaxValue, true)] },
+        ];
+
+        var a = Analyze(events);
+        var console = new StringWriter();
+        ConsoleReport.Render(Spectre.Console.AnsiConsole.Create(new Spectre.Console.AnsiConsoleSettings { Out = new Spectre.Console.AnsiConsoleOutput(console), Ansi = Spectre.Console.AnsiSupport.No, ColorSystem = Spectre.Console.ColorSystemSupport.NoColors }), a);
+
+        Assert.Equal(["host"], a.UnboundedRegions);
+        Assert.Matches(@"│ DRAM +│ +100 B +│ +unknown +│", console.ToString());
+        Assert.Matches(@"│ host +│ +100 B +│ +unbounded +│", console.ToString());
+    }
+
+    [Fact]
     public void An_allocation_at_a_live_address_whose_free_never_comes_counts_one_unknown_free()
     {
         var t0 = TestEvents.Time;
