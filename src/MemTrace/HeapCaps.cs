@@ -778,7 +778,16 @@ public sealed unsafe partial class HeapCaps : IDisposable
         }
 
         Buffer.MemoryCopy(ptr, moved, size, Math.Min(size, old.UsableSize));
-        region.Free(ptr, clearIfTagged: false, out _);
+        var freed = region.Free(ptr, clearIfTagged: false, out _);
+        if (freed != BlockState.Live)
+        {
+            // Another thread freed the block (or damaged it) while it was copied: the copy is of memory that was no longer
+            // the caller's. The realloc fails as a realloc of a freed block does, and the new block goes back unseen.
+            FindRegion(moved)!.Free(moved, clearIfTagged: false, out _);
+            oldState = freed;
+            return null;
+        }
+
         return moved;
     }
 

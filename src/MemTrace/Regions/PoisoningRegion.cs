@@ -208,10 +208,13 @@ internal sealed unsafe class PoisoningRegion : Region
         context.User = user;
         context.Clear = clearIfTagged;
         context.Held = false;
+        context.AlreadyHeld = false;
         var result = _inner.Free((void*)inner, clearIfTagged: false, out block, context);
-        if (result == BlockState.Live && !context.Held && _slowPath != 0)
+        if (context.AlreadyHeld)
         {
-            ForgetAligned(user, inner);
+            // A second free of a block that another thread's free quarantined after this one looked it up: a double free.
+            block = default;
+            result = BlockState.Freed;
         }
 
         if (context.Evicted.Count > 0)
@@ -367,7 +370,14 @@ internal sealed unsafe class PoisoningRegion : Region
         }
 
         Buffer.MemoryCopy((void*)user, fresh, size, Math.Min(size, oldSize));
-        Free((void*)user, clearIfTagged: false, out _, inspector: null);
+        state = Free((void*)user, clearIfTagged: false, out _, inspector: null);
+        if (state != BlockState.Live)
+        {
+            // Freed (or found damaged) by another thread while it was copied: the realloc fails as one of a freed block.
+            Free(fresh, clearIfTagged: false, out _, inspector: null);
+            return null;
+        }
+
         return fresh;
     }
 
@@ -420,9 +430,9 @@ internal sealed unsafe class PoisoningRegion : Region
 
         if (Inspect((byte*)user, (byte*)inner, innerBlock.UsableSize, innerBlock.Tag) is { } damage)
         {
-            SetAsideLive(damage, inner, innerBlock.UsableSize);
-            block = new BlockInfo(damage.Size, innerBlock.Tag);
-            return BlockState.Corrupt;
+            var setAside = SetAsideLive(damage, inner, innerBlock.UsableSize);
+            block = setAside == BlockState.Corrupt ? new BlockInfo(damage.Size, innerBlock.Tag) : default;
+            return setAside;
         }
 
         block = new BlockInfo(*(uint*)(user - 4), innerBlock.Tag);
@@ -1028,10 +1038,20 @@ internal sealed unsafe class PoisoningRegion : Region
     /// A live block found damaged by a realloc: reported, claimed from the inner region without freeing it (so that
     /// the process heap too stops counting it) and set aside for good. Its owner may still free it once.
     /// </summary>
-    private void SetAsideLive(CorruptionInfo damage, nuint inner, nuint innerSize)
+    /// <returns>
+    /// Corrupt; or the inner region's answer when it could not claim the block (another thread freed it after the canaries
+    /// were read: what looked like damage was the freed block's memory, and nothing is reported or held).
+    /// </returns>
+    private BlockState SetAsideLive(CorruptionInfo damage, nuint inner, nuint innerSize)
     {
-        _inner.Free((void*)inner, clearIfTagged: false, out _, s_hold);
+        var claimed = _inner.Free((void*)inner, clearIfTagged: false, out _, s_hold);
+        if (claimed != BlockState.Live)
+        {
+            return claimed;
+        }
+
         SetAside(damage, innerSize, ownerFreed: false);
+        return BlockState.Corrupt;
     }
 
     /// <summary>Verifies blocks leaving the quarantine; gives the intact ones back to the inner region.</summary>
@@ -1051,8 +1071,8 @@ internal sealed unsafe class PoisoningRegion : Region
                 continue;
             }
 
+            ForgetAligned(user, held.Inner); // Before the inner region can hand the block out again.
             _inner.ReleaseHeld((void*)held.Inner);
-            ForgetAligned(user, held.Inner);
             if (_recent is not null)
             {
                 using (_lock.EnterScope())
@@ -1093,6 +1113,15 @@ internal sealed unsafe class PoisoningRegion : Region
             inner = _alignedUserToInner.TryGetValue(user, out var aligned) ? aligned : user - _head;
             state = BlockState.Live;
             return true;
+        }
+    }
+
+    /// <summary>Whether the block at <paramref name="user"/> is held (quarantined or set aside).</summary>
+    private bool IsHeld(nuint user)
+    {
+        using (_lock.EnterScope())
+        {
+            return _held.ContainsKey(user);
         }
     }
 
@@ -1189,9 +1218,34 @@ internal sealed unsafe class PoisoningRegion : Region
         public nuint User;
         public bool Clear;
         public bool Held;
+
+        /// <summary>The block was held (quarantined) by another thread's free between this free's look-up and its inspection.</summary>
+        public bool AlreadyHeld;
         public readonly List<(nuint User, Held Held)> Evicted = [];
 
-        public bool Approve(byte* block, ref nuint size, uint tag) => Region!.Approve((byte*)User, block, ref size, tag, Clear, this);
+        /// <summary>
+        /// Runs while the inner region owns the block (under its lock, or with the block claimed), so that what it decides
+        /// cannot race another free of the same block: a block held meanwhile is left alone (a double free), and an aligned
+        /// block's address mapping is dropped before the inner region can hand the block out again (dropped after, it
+        /// could remove the mapping of the next aligned block at that address).
+        /// </summary>
+        public bool Approve(byte* block, ref nuint size, uint tag)
+        {
+            var region = Region!;
+            if (region.IsHeld(User))
+            {
+                AlreadyHeld = true;
+                return false;
+            }
+
+            var approved = region.Approve((byte*)User, block, ref size, tag, Clear, this);
+            if (approved && (nuint)block + region._head != User)
+            {
+                region.ForgetAligned(User, (nuint)block);
+            }
+
+            return approved;
+        }
     }
 
     /// <summary>The fast path's inspector: the user pointer is the inner block plus the head.</summary>
