@@ -277,7 +277,12 @@ internal sealed unsafe class HostRegion : Region
         return new HeapInfo(nuint.MaxValue, bytes, nuint.MaxValue, nuint.MaxValue, blocks, 0, blocks, IsUnbounded: true);
     }
 
-    public override void ForEachLiveBlock(Action<nuint, nuint, uint> visitor)
+    public override void ForEachLiveBlock(Action<nuint, nuint, uint> visitor) => VisitLiveBlocks(visitor, announcedDuringVisit: false);
+
+    /// <summary>The block stays announced while the visitor reads it: a free of it waits (in Claim) until the visitor is done.</summary>
+    public override void InspectLiveBlocks(Action<nuint, nuint, uint> visitor) => VisitLiveBlocks(visitor, announcedDuringVisit: true);
+
+    private void VisitLiveBlocks(Action<nuint, nuint, uint> visitor, bool announcedDuringVisit)
     {
         lock (_readerLock)
         {
@@ -294,8 +299,13 @@ internal sealed unsafe class HostRegion : Region
                     var header = (Header*)(address - HeaderSize);
                     var size = header->Size;
                     var tag = header->Tag;
-                    Volatile.Write(ref _hazard, 0);
+                    if (!announcedDuringVisit)
+                    {
+                        Volatile.Write(ref _hazard, 0);
+                    }
+
                     visitor(address, size, tag);
+                    Volatile.Write(ref _hazard, 0);
                 });
             }
             finally

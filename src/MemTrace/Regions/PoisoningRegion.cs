@@ -47,6 +47,9 @@ internal sealed unsafe class PoisoningRegion : Region
     private const int DumpWindow = 16;
     private const int RecentFreeCount = 256;
 
+    /// <summary>The waits before an integrity check looks again at a block that seemed damaged (see <see cref="CheckIntegrity(TextWriter?, out bool)"/>).</summary>
+    private static readonly int[] s_recheckDelaysMilliseconds = [0, 1, 10, 50];
+
     [ThreadStatic]
     private static FreeContext? t_context;
 
@@ -507,32 +510,43 @@ internal sealed unsafe class PoisoningRegion : Region
         structuresSound = _inner.CheckIntegrity(output);
         var sound = structuresSound;
 
-        // Quarantined blocks: still all 0xFE.
-        List<(nuint User, Held Held)> quarantined;
+        // Quarantined blocks: still all 0xFE. Verified under the lock: a block still in the quarantine then cannot be
+        // evicted and given back (by another thread's free) while it is read.
+        var damagedInQuarantine = new List<(CorruptionInfo Damage, nuint InnerSize)>();
         using (_lock.EnterScope())
         {
-            quarantined = [.. _held.Where(static h => h.Value.Quarantined).Select(static h => (h.Key, h.Value))];
-        }
-
-        foreach (var (user, held) in quarantined)
-        {
-            if (VerifyQuarantined(user, held) is { } damaged)
+            foreach (var (user, held) in _held)
             {
-                sound = false;
-                Print(output, damaged);
-                SetAside(damaged, held.InnerSize, ownerFreed: true, moveFromQuarantine: true);
+                if (held.Quarantined && VerifyQuarantined(user, held) is { } damaged)
+                {
+                    damagedInQuarantine.Add((damaged, held.InnerSize));
+                }
             }
         }
 
-        // Live blocks: head and tail.
-        foreach (var (user, inner, usable, tag) in LiveBlocksWithInner())
+        foreach (var (damaged, innerSize) in damagedInQuarantine)
         {
-            if (Inspect((byte*)user, (byte*)inner, usable, tag) is { } damage)
-            {
-                sound = false;
-                Print(output, damage);
-                Report(damage);
-            }
+            sound = false;
+            Print(output, damaged);
+            SetAside(damaged, innerSize, ownerFreed: true, moveFromQuarantine: true);
+        }
+
+        // Live blocks: head and tail, each read while no other thread can free it. A block another thread is allocating
+        // is live in the inner region a moment before its head is written (or, damaged free memory, before it is set
+        // aside): what looks damaged is looked at again, a few times over up to about 60 ms, and reported only if it
+        // stays so. Real damage stays.
+        var suspects = InspectLiveBlocks(only: null);
+        for (var i = 0; i < s_recheckDelaysMilliseconds.Length && suspects.Count > 0; i++)
+        {
+            Thread.Sleep(s_recheckDelaysMilliseconds[i]);
+            suspects = InspectLiveBlocks(only: suspects);
+        }
+
+        foreach (var damage in suspects.Values)
+        {
+            sound = false;
+            Print(output, damage);
+            Report(damage);
         }
 
         // Free memory of a TLSF region under comprehensive poisoning: all 0xFE but the allocator's links.
@@ -1139,37 +1153,58 @@ internal sealed unsafe class PoisoningRegion : Region
         }
     }
 
-    /// <summary>The inner region's live blocks that are the user's (not held), with their user pointers.</summary>
-    private List<(nuint User, nuint Inner, nuint Usable, uint Tag)> LiveBlocksWithInner()
+    /// <summary>
+    /// The damage of the inner region's live blocks that are the user's (not held), by inner block; only those in
+    /// <paramref name="only"/> when given. Each is inspected while the inner region keeps it from being freed.
+    /// </summary>
+    private Dictionary<nuint, CorruptionInfo> InspectLiveBlocks(Dictionary<nuint, CorruptionInfo>? only)
     {
-        var inner = new List<(nuint Inner, nuint Usable, uint Tag)>();
-        _inner.ForEachLiveBlock((address, usable, tag) => inner.Add((address, usable, tag)));
-        var blocks = new List<(nuint User, nuint Inner, nuint Usable, uint Tag)>(inner.Count);
-        using (_lock.EnterScope())
+        var found = new Dictionary<nuint, CorruptionInfo>();
+        _inner.InspectLiveBlocks((inner, usable, tag) =>
         {
-            foreach (var (address, usable, tag) in inner)
+            if (only is not null && !only.ContainsKey(inner))
             {
-                var user = FindUser(address);
-                if (!_held.ContainsKey(user))
+                return;
+            }
+
+            nuint user;
+            using (_lock.EnterScope()) // The inner region's lock (or announcement), then this one: the usual order.
+            {
+                user = FindUser(inner);
+                if (_held.ContainsKey(user))
                 {
-                    blocks.Add((user, address, usable, tag));
+                    return;
                 }
             }
-        }
 
-        return blocks;
+            if (Inspect((byte*)user, (byte*)inner, usable, tag) is { } damage)
+            {
+                found[inner] = damage;
+            }
+        });
+        return found;
     }
 
+    /// <summary>The live blocks that are the user's (not held): user pointer, requested size (as far as the block can hold it) and tag, each read while the inner region keeps it from being freed.</summary>
     private List<(nuint User, nuint Size, uint Tag)> LiveUserBlocks()
     {
         var blocks = new List<(nuint User, nuint Size, uint Tag)>();
-        foreach (var (user, inner, usable, tag) in LiveBlocksWithInner())
+        _inner.InspectLiveBlocks((inner, usable, tag) =>
         {
+            nuint user;
+            using (_lock.EnterScope())
+            {
+                user = FindUser(inner);
+                if (_held.ContainsKey(user))
+                {
+                    return;
+                }
+            }
+
             var size = *(uint*)(user - 4);
             var room = Room(user, inner, usable);
             blocks.Add((user, size <= room ? size : room, tag));
-        }
-
+        });
         return blocks;
     }
 

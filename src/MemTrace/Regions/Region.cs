@@ -123,6 +123,13 @@ internal abstract unsafe class Region : IDisposable
     public abstract void ForEachLiveBlock(Action<nuint, nuint, uint> visitor);
 
     /// <summary>
+    /// <see cref="ForEachLiveBlock"/> for a visitor that reads the block's memory: no other thread can free the block
+    /// while the visitor runs (a TLSF region visits under its lock, which every free takes). The visitor must not call
+    /// back into the region.
+    /// </summary>
+    public virtual void InspectLiveBlocks(Action<nuint, nuint, uint> visitor) => ForEachLiveBlock(visitor);
+
+    /// <summary>
     /// Walks every block in address order (<c>multi_heap_walk</c>): the allocator's data pointer and
     /// data size (for a TLSF block, what follows its header; debug overhead such as canaries is
     /// included), and whether it is used. The visitor returns false to stop this region's walk. A

@@ -155,6 +155,57 @@ public unsafe class PoisoningConcurrencyTests
         Assert.InRange(succeeded, 0, rounds);
     }
 
+    [Theory]
+    [InlineData("esp32-psram4m", PoisoningLevel.Light, false)]
+    [InlineData("esp32-psram4m", PoisoningLevel.Comprehensive, true)]
+    [InlineData("host", PoisoningLevel.Comprehensive, false)]
+    [InlineData("host", PoisoningLevel.Light, true)]
+    public void Integrity_checks_while_threads_allocate_and_free_find_nothing_wrong(string layout, PoisoningLevel level, bool quarantine)
+    {
+        // The check read blocks that other threads were allocating (head not yet written) or freeing (0xFE fill, or memory
+        // given back to the process heap): false corruption reports, and blocks set aside for good.
+        using var heap = new HeapCaps(HeapLayout.FromName(layout), new HeapCapsOptions { Poisoning = level, Quarantine = quarantine ? new QuarantineOptions() : null, ErrorOutput = null });
+        var stop = 0;
+        var workers = Enumerable.Range(0, 3).Select(t => new Thread(() =>
+        {
+            var random = new Random(t);
+            var mine = new List<nint>();
+            while (Volatile.Read(ref stop) == 0)
+            {
+                if (mine.Count < 64 && (mine.Count == 0 || random.Next(2) == 0))
+                {
+                    var size = (nuint)random.Next(1, 300);
+                    var p = random.Next(4) == 0 ? heap.AlignedAlloc(64, size, MallocCaps.Default) : heap.Malloc(size, MallocCaps.Default);
+                    if (p != null)
+                    {
+                        mine.Add((nint)p);
+                    }
+                }
+                else
+                {
+                    var k = random.Next(mine.Count);
+                    heap.Free((void*)mine[k]);
+                    mine.RemoveAt(k);
+                }
+            }
+
+            mine.ForEach(p => heap.Free((void*)p));
+        }) { IsBackground = true }).ToList();
+        workers.ForEach(w => w.Start());
+        var failed = 0;
+        for (var i = 0; i < 150; i++)
+        {
+            failed += heap.CheckIntegrityAll(false) ? 0 : 1;
+        }
+
+        Volatile.Write(ref stop, 1);
+        workers.ForEach(w => w.Join());
+
+        Assert.Equal(0, failed);
+        Assert.Equal(0, heap.ErrorCount);
+        Assert.True(heap.CheckIntegrityAll(false));
+    }
+
     private static void RunThreads(int count, Action<int> body)
     {
         var threads = Enumerable.Range(0, count).Select(t => new Thread(() => body(t))).ToList();
