@@ -54,6 +54,7 @@ public sealed unsafe partial class HeapCaps : IDisposable
     /// <param name="layout">The regions and settings.</param>
     /// <param name="options">Error handling settings; null for the defaults.</param>
     /// <exception cref="ArgumentNullException"><paramref name="layout"/> is null.</exception>
+    /// <exception cref="ArgumentOutOfRangeException">An option is out of its range (a negative <see cref="HeapCapsOptions.IntegrityCheckInterval"/>, quarantine bounds of 0); the message names it.</exception>
     public HeapCaps(HeapLayout layout, HeapCapsOptions? options = null)
     {
         ArgumentNullException.ThrowIfNull(layout);

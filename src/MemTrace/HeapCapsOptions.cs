@@ -36,6 +36,6 @@ public sealed class HeapCapsOptions
     /// </summary>
     public int IntegrityCheckInterval { get; init; }
 
-    /// <summary>How many recent errors <see cref="HeapCaps.RecentErrors"/> keeps. Default 64.</summary>
+    /// <summary>How many recent errors <see cref="HeapCaps.RecentErrors"/> keeps. Default 64; a value below 1 keeps 1.</summary>
     public int RecentErrorCapacity { get; init; } = 64;
 }

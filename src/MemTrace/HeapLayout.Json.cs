@@ -22,7 +22,10 @@ public sealed partial class HeapLayout
     /// <summary>Reads a layout file (see docs/layouts.md for the format).</summary>
     /// <param name="path">The file.</param>
     /// <returns>The layout.</returns>
+    /// <exception cref="ArgumentNullException"><paramref name="path"/> is null.</exception>
     /// <exception cref="FileNotFoundException">The file does not exist.</exception>
+    /// <exception cref="DirectoryNotFoundException">A directory of the path does not exist.</exception>
+    /// <exception cref="IOException">The file cannot be read.</exception>
     /// <exception cref="FormatException">The file is not a valid layout; the message names the bad value.</exception>
     public static HeapLayout Load(string path)
     {

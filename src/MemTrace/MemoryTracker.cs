@@ -88,6 +88,7 @@ public sealed unsafe partial class MemoryTracker : IDisposable, IAllocationObser
     /// <exception cref="ArgumentNullException"><paramref name="heap"/> is null.</exception>
     /// <exception cref="InvalidOperationException">Another tracker is attached to the heap.</exception>
     /// <exception cref="ObjectDisposedException">The heap was disposed.</exception>
+    /// <exception cref="ArgumentOutOfRangeException">An option is out of its range (<see cref="MemoryTrackerOptions.FailedAllocationCapacity"/> below 1, <see cref="MemoryTrackerOptions.StackTraceDepth"/> outside [0, 256], …); the message names it.</exception>
     public MemoryTracker(HeapCaps heap, MemoryTrackerOptions? options = null)
     {
         ArgumentNullException.ThrowIfNull(heap);
