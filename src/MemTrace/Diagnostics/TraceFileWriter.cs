@@ -384,18 +384,9 @@ public sealed class TraceFileWriter : IHeapEventSink, IDisposable
         var merge = _merge;
         var before = merge.Taken;
         merge.Begin(_emit.Rings.All, final);
-        while (merge.TryTake(out var heapEvent))
+        while (!Encode(merge, ref bufferedEvents, ref unsyncedBytes))
         {
-            if (!TryEncode(in heapEvent))
-            {
-                continue;
-            }
-
-            bufferedEvents++;
-            if (_encoder.Length >= BatchBytes)
-            {
-                WriteBatch(ref bufferedEvents, ref unsyncedBytes);
-            }
+            // An event could not be encoded: dropped and counted; the others are written.
         }
 
         merge.End();
@@ -403,23 +394,37 @@ public sealed class TraceFileWriter : IHeapEventSink, IDisposable
     }
 
     /// <summary>
-    /// Encodes one event as a line; false when it cannot be (the line is taken back, the event counted as dropped for
-    /// reason "unencodable" and reported to the SelfLog): no event a sink is handed may end the writer's thread.
+    /// Encodes the events <paramref name="merge"/> hands out, writing each full batch; true once there are no more, false
+    /// right after one that could not be encoded (its line is taken back, the event counted as dropped for reason
+    /// "unencodable" and reported to the SelfLog): no event a sink is handed may end the writer's thread. One try around
+    /// the loop, not one per event, which kept the writer about a fifth slower.
     /// </summary>
-    private bool TryEncode(in HeapEvent heapEvent)
+    private bool Encode(EventRingMerge merge, ref long bufferedEvents, ref bool unsyncedBytes)
     {
-        var start = _encoder.Length;
+        var lineStart = _encoder.Length;
+        var kind = default(HeapEventKind);
         try
         {
-            _encoder.AppendEvent(in heapEvent);
+            while (merge.TryTake(out var heapEvent))
+            {
+                lineStart = _encoder.Length;
+                kind = heapEvent.Kind;
+                _encoder.AppendEvent(in heapEvent);
+                bufferedEvents++;
+                if (_encoder.Length >= BatchBytes)
+                {
+                    WriteBatch(ref bufferedEvents, ref unsyncedBytes);
+                }
+            }
+
             return true;
         }
         catch (Exception e)
         {
-            _encoder.Truncate(start);
+            _encoder.Truncate(lineStart);
             if (Interlocked.Increment(ref _droppedUnencodable) == 1)
             {
-                SelfLog.WriteLine($"MemTrace: trace {Path ?? "stream"}: a {heapEvent.Kind} event could not be encoded and is dropped (counted in a 'dropped' line; later ones are counted, not logged): {e.Message}");
+                SelfLog.WriteLine($"MemTrace: trace {Path ?? "stream"}: a {kind} event could not be encoded and is dropped (counted in a 'dropped' line; later ones are counted, not logged): {e.Message}");
             }
 
             return false;
