@@ -84,6 +84,7 @@ internal sealed unsafe class PoisoningRegion : Region
     private volatile int _slowPath;
     private volatile bool _hasPending;
     private volatile int _reportedCount;
+    private int _recheckWaits;
 
     /// <summary>Decorates <paramref name="inner"/>.</summary>
     /// <param name="inner">The region whose blocks get canaries.</param>
@@ -503,6 +504,9 @@ internal sealed unsafe class PoisoningRegion : Region
 
     public override void Walk(RegionWalkVisitor visitor) => _inner.Walk(visitor);
 
+    /// <summary>How many times integrity checks have waited to look again at blocks that seemed damaged (a test hook).</summary>
+    internal int RecheckWaits => Volatile.Read(ref _recheckWaits);
+
     public override bool CheckIntegrity(TextWriter? output) => CheckIntegrity(output, out _);
 
     public override bool CheckIntegrity(TextWriter? output, out bool structuresSound)
@@ -535,14 +539,30 @@ internal sealed unsafe class PoisoningRegion : Region
         // is live in the inner region a moment before its head is written (or, damaged free memory, before it is set
         // aside): what looks damaged is looked at again, a few times over up to about 60 ms, and reported only if it
         // stays so. Real damage stays.
+        // Damage reported by an earlier check is confirmed already: only new findings wait, so that a program that goes on
+        // after a report does not pay the wait in every periodic check.
         var suspects = InspectLiveBlocks(only: null);
+        var confirmed = new List<CorruptionInfo>();
+        using (_lock.EnterScope())
+        {
+            foreach (var (inner, damage) in suspects)
+            {
+                if (_reported.Contains((damage.Address, damage.Kind, damage.DamagedAddress)))
+                {
+                    confirmed.Add(damage);
+                    suspects.Remove(inner);
+                }
+            }
+        }
+
         for (var i = 0; i < s_recheckDelaysMilliseconds.Length && suspects.Count > 0; i++)
         {
+            Interlocked.Increment(ref _recheckWaits);
             Thread.Sleep(s_recheckDelaysMilliseconds[i]);
             suspects = InspectLiveBlocks(only: suspects);
         }
 
-        foreach (var damage in suspects.Values)
+        foreach (var damage in confirmed.Concat(suspects.Values))
         {
             sound = false;
             Print(output, damage);
