@@ -72,6 +72,9 @@ internal sealed unsafe class PoisoningRegion : Region
     private readonly Dictionary<nuint, Held> _held = [];
     private readonly Queue<nuint> _fifo = new();
     private readonly Dictionary<nuint, nuint> _alignedUserToInner = [];
+
+    /// <summary>Inner blocks taken out of the quarantine by a free and not yet given back (see ReleaseEvicted).</summary>
+    private readonly HashSet<nuint> _evicting = [];
     private readonly Dictionary<nuint, nuint> _alignedInnerToUser = [];
     private readonly HashSet<(nuint Block, MemoryErrorKind Kind, nuint Damaged)> _reported = [];
     private readonly HashSet<nuint> _reportedFree = [];
@@ -327,9 +330,11 @@ internal sealed unsafe class PoisoningRegion : Region
                 var oldest = _fifo.Dequeue();
                 if (_held.TryGetValue(oldest, out var held) && held.Quarantined && _held.Remove(oldest))
                 {
+                    // Still allocated in the inner region until ReleaseEvicted has verified it and given it back:
+                    // meanwhile it is no block of the user's (integrity checks and frees must not take it for one).
                     _quarantinedBytes -= held.Size;
                     _quarantinedBlocks--;
-                    _heldInnerBytes -= held.InnerSize;
+                    _evicting.Add(held.Inner);
                     context.Evicted.Add((oldest, held));
                 }
             }
@@ -475,13 +480,15 @@ internal sealed unsafe class PoisoningRegion : Region
         {
             using (_lock.EnterScope())
             {
-                heldBlocks = (nuint)_held.Count;
+                heldBlocks = (nuint)(_held.Count + _evicting.Count);
                 heldBytes = _heldInnerBytes;
             }
         }
 
-        var userBlocks = info.AllocatedBlocks - heldBlocks;
-        var allocated = info.TotalAllocatedBytes - heldBytes;
+        // The inner figures and the held ones are two snapshots (the inner region's lock, then this one's: never both), and
+        // blocks enter and leave the quarantine between them: the differences are clamped, never wrapped.
+        var userBlocks = Less(info.AllocatedBlocks, heldBlocks);
+        var allocated = Less(info.TotalAllocatedBytes, heldBytes);
         allocated = allocated > userBlocks * Overhead ? allocated - (userBlocks * Overhead) : 0;
         return info with
         {
@@ -490,7 +497,7 @@ internal sealed unsafe class PoisoningRegion : Region
             MinimumFreeBytes = Less(info.MinimumFreeBytes, Overhead),
             TotalAllocatedBytes = allocated,
             AllocatedBlocks = userBlocks,
-            TotalBlocks = info.TotalBlocks - heldBlocks,
+            TotalBlocks = Math.Max(Less(info.TotalBlocks, heldBlocks), userBlocks + info.FreeBlocks),
         };
     }
 
@@ -1099,13 +1106,24 @@ internal sealed unsafe class PoisoningRegion : Region
                 using (_lock.EnterScope())
                 {
                     _held[user] = held with { Quarantined = false };
-                    _heldInnerBytes += held.InnerSize;
+                    _evicting.Remove(held.Inner);
                 }
 
                 continue;
             }
 
-            ForgetAligned(user, held.Inner); // Before the inner region can hand the block out again.
+            using (_lock.EnterScope())
+            {
+                // Before the inner region can hand the block out again: the next block there is a new one.
+                if (_alignedUserToInner.Remove(user))
+                {
+                    _alignedInnerToUser.Remove(held.Inner);
+                }
+
+                _evicting.Remove(held.Inner);
+                _heldInnerBytes -= held.InnerSize;
+            }
+
             _inner.ReleaseHeld((void*)held.Inner);
             if (_recent is not null)
             {
@@ -1145,6 +1163,12 @@ internal sealed unsafe class PoisoningRegion : Region
             }
 
             inner = _alignedUserToInner.TryGetValue(user, out var aligned) ? aligned : user - _head;
+            if (_evicting.Contains(inner))
+            {
+                state = BlockState.Freed; // Leaving the quarantine: freed by its owner.
+                return false;
+            }
+
             state = BlockState.Live;
             return true;
         }
@@ -1191,7 +1215,7 @@ internal sealed unsafe class PoisoningRegion : Region
             using (_lock.EnterScope()) // The inner region's lock (or announcement), then this one: the usual order.
             {
                 user = FindUser(inner);
-                if (_held.ContainsKey(user))
+                if (_evicting.Contains(inner) || _held.ContainsKey(user))
                 {
                     return;
                 }
@@ -1215,7 +1239,7 @@ internal sealed unsafe class PoisoningRegion : Region
             using (_lock.EnterScope())
             {
                 user = FindUser(inner);
-                if (_held.ContainsKey(user))
+                if (_evicting.Contains(inner) || _held.ContainsKey(user))
                 {
                     return;
                 }

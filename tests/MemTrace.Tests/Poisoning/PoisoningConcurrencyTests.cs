@@ -206,6 +206,39 @@ public unsafe class PoisoningConcurrencyTests
         Assert.True(heap.CheckIntegrityAll(false));
     }
 
+    [Fact]
+    public void Heap_statistics_read_while_blocks_enter_and_leave_the_quarantine_never_wrap()
+    {
+        // The inner region's figures and the quarantine's are two snapshots: a block quarantined between them made the
+        // user's block count negative (about 2^64) and the total smaller than the free blocks.
+        using var heap = new HeapCaps(HeapLayout.Esp32(psramMiB: 4), new HeapCapsOptions { Poisoning = PoisoningLevel.Light, Quarantine = new QuarantineOptions { MaxBytes = 16 * 1024 }, ErrorOutput = null });
+        var stop = 0;
+        var workers = Enumerable.Range(0, 3).Select(t => new Thread(() =>
+        {
+            var random = new Random(t);
+            while (Volatile.Read(ref stop) == 0)
+            {
+                heap.Free(heap.Malloc(random.Next(2) == 0 ? 16u : 4000u, MallocCaps.Bit8));
+            }
+        }) { IsBackground = true }).ToList();
+        workers.ForEach(w => w.Start());
+        var bad = new List<HeapInfo>();
+        for (var i = 0; i < 20_000 && bad.Count < 5; i++)
+        {
+            var info = heap.GetInfo(MallocCaps.Bit8);
+            if (info.AllocatedBlocks > 100_000 || info.TotalBlocks < info.FreeBlocks + info.AllocatedBlocks || info.TotalAllocatedBytes > 1u << 24)
+            {
+                bad.Add(info);
+            }
+        }
+
+        Volatile.Write(ref stop, 1);
+        workers.ForEach(w => w.Join());
+
+        Assert.Empty(bad);
+        Assert.Equal(0, heap.ErrorCount);
+    }
+
     private static void RunThreads(int count, Action<int> body)
     {
         var threads = Enumerable.Range(0, count).Select(t => new Thread(() => body(t))).ToList();
