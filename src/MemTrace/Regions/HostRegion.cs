@@ -299,13 +299,16 @@ internal sealed unsafe class HostRegion : Region
                     var header = (Header*)(address - HeaderSize);
                     var size = header->Size;
                     var tag = header->Tag;
-                    if (!announcedDuringVisit)
+                    if (announcedDuringVisit)
                     {
+                        visitor(address, size, tag);
                         Volatile.Write(ref _hazard, 0);
                     }
-
-                    visitor(address, size, tag);
-                    Volatile.Write(ref _hazard, 0);
+                    else
+                    {
+                        Volatile.Write(ref _hazard, 0);
+                        visitor(address, size, tag);
+                    }
                 });
             }
             finally

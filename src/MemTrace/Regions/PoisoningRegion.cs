@@ -72,10 +72,10 @@ internal sealed unsafe class PoisoningRegion : Region
     private readonly Dictionary<nuint, Held> _held = [];
     private readonly Queue<nuint> _fifo = new();
     private readonly Dictionary<nuint, nuint> _alignedUserToInner = [];
+    private readonly Dictionary<nuint, nuint> _alignedInnerToUser = [];
 
     /// <summary>Inner blocks taken out of the quarantine by a free and not yet given back (see ReleaseEvicted).</summary>
     private readonly HashSet<nuint> _evicting = [];
-    private readonly Dictionary<nuint, nuint> _alignedInnerToUser = [];
     private readonly HashSet<(nuint Block, MemoryErrorKind Kind, nuint Damaged)> _reported = [];
     private readonly HashSet<nuint> _reportedFree = [];
     private readonly List<CorruptionInfo> _pending = [];
@@ -1114,12 +1114,7 @@ internal sealed unsafe class PoisoningRegion : Region
 
             using (_lock.EnterScope())
             {
-                // Before the inner region can hand the block out again: the next block there is a new one.
-                if (_alignedUserToInner.Remove(user))
-                {
-                    _alignedInnerToUser.Remove(held.Inner);
-                }
-
+                ForgetAlignedLocked(user, held.Inner); // Before the inner region can hand the block out again.
                 _evicting.Remove(held.Inner);
                 _heldInnerBytes -= held.InnerSize;
             }
@@ -1190,10 +1185,29 @@ internal sealed unsafe class PoisoningRegion : Region
     {
         using (_lock.EnterScope())
         {
-            if (_alignedUserToInner.Remove(user))
-            {
-                _alignedInnerToUser.Remove(inner);
-            }
+            ForgetAlignedLocked(user, inner);
+        }
+    }
+
+    /// <summary>Drops an aligned block's address mapping; the caller holds the lock.</summary>
+    private void ForgetAlignedLocked(nuint user, nuint inner)
+    {
+        if (_alignedUserToInner.Remove(user))
+        {
+            _alignedInnerToUser.Remove(inner);
+        }
+    }
+
+    /// <summary>
+    /// The user pointer of a live inner block that is the user's; false for one that is held or leaving the quarantine.
+    /// Called while the inner region keeps the block from being freed (its lock, then this one: the usual order).
+    /// </summary>
+    private bool TryFindUserBlock(nuint inner, out nuint user)
+    {
+        using (_lock.EnterScope())
+        {
+            user = FindUser(inner);
+            return !_evicting.Contains(inner) && !_held.ContainsKey(user);
         }
     }
 
@@ -1206,19 +1220,9 @@ internal sealed unsafe class PoisoningRegion : Region
         var found = new Dictionary<nuint, CorruptionInfo>();
         _inner.InspectLiveBlocks((inner, usable, tag) =>
         {
-            if (only is not null && !only.ContainsKey(inner))
+            if ((only is not null && !only.ContainsKey(inner)) || !TryFindUserBlock(inner, out var user))
             {
                 return;
-            }
-
-            nuint user;
-            using (_lock.EnterScope()) // The inner region's lock (or announcement), then this one: the usual order.
-            {
-                user = FindUser(inner);
-                if (_evicting.Contains(inner) || _held.ContainsKey(user))
-                {
-                    return;
-                }
             }
 
             if (Inspect((byte*)user, (byte*)inner, usable, tag) is { } damage)
@@ -1235,14 +1239,9 @@ internal sealed unsafe class PoisoningRegion : Region
         var blocks = new List<(nuint User, nuint Size, uint Tag)>();
         _inner.InspectLiveBlocks((inner, usable, tag) =>
         {
-            nuint user;
-            using (_lock.EnterScope())
+            if (!TryFindUserBlock(inner, out var user))
             {
-                user = FindUser(inner);
-                if (_evicting.Contains(inner) || _held.ContainsKey(user))
-                {
-                    return;
-                }
+                return;
             }
 
             var size = *(uint*)(user - 4);

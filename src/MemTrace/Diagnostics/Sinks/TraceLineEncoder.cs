@@ -404,52 +404,11 @@ internal sealed class TraceLineEncoder
 
     /// <summary>
     /// <paramref name="value"/> with each lone UTF-16 surrogate (a string cut in the middle of an emoji, say) replaced by
-    /// U+FFFD, which JSON can carry; the string itself when it has none (the usual case: one scan, no copy).
+    /// U+FFFD, which JSON can carry: the UTF-8 encoder's own replacement, and only for a string with a surrogate in it
+    /// (the usual string is returned as it is after one scan).
     /// </summary>
-    internal static string WellFormed(string value)
-    {
-        var first = FirstLoneSurrogate(value);
-        if (first < 0)
-        {
-            return value;
-        }
-
-        var chars = value.ToCharArray();
-        for (var i = first; i < chars.Length; i++)
-        {
-            if (char.IsHighSurrogate(chars[i]) && i + 1 < chars.Length && char.IsLowSurrogate(chars[i + 1]))
-            {
-                i++; // A pair: kept.
-            }
-            else if (char.IsSurrogate(chars[i]))
-            {
-                chars[i] = '\uFFFD';
-            }
-        }
-
-        return new string(chars);
-    }
-
-    private static int FirstLoneSurrogate(string value)
-    {
-        for (var i = 0; i < value.Length; i++)
-        {
-            if (!char.IsSurrogate(value[i]))
-            {
-                continue;
-            }
-
-            if (char.IsHighSurrogate(value[i]) && i + 1 < value.Length && char.IsLowSurrogate(value[i + 1]))
-            {
-                i++;
-                continue;
-            }
-
-            return i;
-        }
-
-        return -1;
-    }
+    internal static string WellFormed(string value) =>
+        value.AsSpan().IndexOfAnyInRange('\uD800', '\uDFFF') < 0 ? value : Encoding.UTF8.GetString(Encoding.UTF8.GetBytes(value));
 
     private void CachedString(string value)
     {
