@@ -49,7 +49,7 @@ internal sealed unsafe class LiveBlockMap : IDisposable
             return SetSlow(address, (byte)BlockState.Live);
         }
 
-        *cell = (byte)BlockState.Live;
+        Volatile.Write(ref *cell, (byte)BlockState.Live); // Release: what was written before (a poisoning construction's mark) is visible first.
         return true;
     }
 

@@ -47,8 +47,11 @@ internal sealed unsafe class PoisoningRegion : Region
     private const int DumpWindow = 16;
     private const int RecentFreeCount = 256;
 
-    /// <summary>The waits before an integrity check looks again at a block that seemed damaged (see <see cref="CheckIntegrity(TextWriter?, out bool)"/>).</summary>
-    private static readonly int[] s_recheckDelaysMilliseconds = [0, 1, 10, 50];
+    /// <summary>The rounds of waiting for handovers in progress (see <see cref="BlockHandover"/>) before a check reports a suspect.</summary>
+    private const int MaxHandoverRounds = 4;
+
+    /// <summary>The longest a check waits for other threads' handovers in one round: then it looks again anyway.</summary>
+    private static readonly TimeSpan s_handoverTimeout = TimeSpan.FromSeconds(2);
 
     [ThreadStatic]
     private static FreeContext? t_context;
@@ -87,7 +90,7 @@ internal sealed unsafe class PoisoningRegion : Region
     private volatile int _slowPath;
     private volatile bool _hasPending;
     private volatile int _reportedCount;
-    private int _recheckWaits;
+    private int _handoverWaits;
 
     /// <summary>Decorates <paramref name="inner"/>.</summary>
     /// <param name="inner">The region whose blocks get canaries.</param>
@@ -148,36 +151,46 @@ internal sealed unsafe class PoisoningRegion : Region
 
         var offset = alignment <= _alignment ? _head : Math.Max(_head, alignment);
         byte* inner;
-        do
+        byte* user;
+        var handover = BlockHandover.Begin(); // Until the canaries are written (and an aligned block mapped), checks wait for it.
+        try
         {
-            inner = (byte*)_inner.Allocate(size + offset + TailSize, alignment, zero: false, tag);
-            if (inner is null)
+            do
             {
-                return null;
+                inner = (byte*)_inner.Allocate(size + offset + TailSize, alignment, zero: false, tag);
+                if (inner is null)
+                {
+                    return null;
+                }
+            }
+            while (_recent is not null && SetAsideIfDamaged(inner)); // Damaged free memory is kept, and another block taken.
+
+            user = inner + offset;
+            if (_level == PoisoningLevel.Comprehensive)
+            {
+                NativeMemory.Fill(user, size, MallocFill); // Blocks may pass 2 GiB: no Span of them.
+            }
+
+            if (zero)
+            {
+                NativeMemory.Clear(user, size);
+            }
+
+            WriteHead(inner, user, (uint)size);
+            if (offset != _head)
+            {
+                // Part of the handover: until it is mapped, a check would look for the head at inner + head.
+                using (_lock.EnterScope())
+                {
+                    _alignedUserToInner[(nuint)user] = (nuint)inner;
+                    _alignedInnerToUser[(nuint)inner] = (nuint)user;
+                    _slowPath = 1;
+                }
             }
         }
-        while (_recent is not null && SetAsideIfDamaged(inner)); // Damaged free memory is kept, and another block taken.
-
-        var user = inner + offset;
-        if (_level == PoisoningLevel.Comprehensive)
+        finally
         {
-            NativeMemory.Fill(user, size, MallocFill); // Blocks may pass 2 GiB: no Span of them.
-        }
-
-        if (zero)
-        {
-            NativeMemory.Clear(user, size);
-        }
-
-        WriteHead(inner, user, (uint)size);
-        if (offset != _head)
-        {
-            using (_lock.EnterScope())
-            {
-                _alignedUserToInner[(nuint)user] = (nuint)inner;
-                _alignedInnerToUser[(nuint)inner] = (nuint)user;
-                _slowPath = 1;
-            }
+            BlockHandover.End(handover);
         }
 
         return user;
@@ -185,14 +198,22 @@ internal sealed unsafe class PoisoningRegion : Region
 
     public override BlockState Free(void* ptr, bool clearIfTagged, out BlockInfo block, IBlockInspector? inspector)
     {
-        if (_slowPath == 0 && _quarantine is null)
+        var handover = BlockHandover.Begin(); // Fills, mappings and the quarantine change while the block is handed back.
+        try
         {
-            // Every user pointer is inner + head and nothing stays held: the inspector is one of the region's
-            // two (clearing or not), so a free touches no per-thread state.
-            return _inner.Free((byte*)ptr - _head, clearIfTagged: false, out block, clearIfTagged ? _clearingInspector : _keepingInspector);
-        }
+            if (_slowPath == 0 && _quarantine is null)
+            {
+                // Every user pointer is inner + head and nothing stays held: the inspector is one of the region's
+                // two (clearing or not).
+                return _inner.Free((byte*)ptr - _head, clearIfTagged: false, out block, clearIfTagged ? _clearingInspector : _keepingInspector);
+            }
 
-        return FreeWithContext(ptr, clearIfTagged, out block);
+            return FreeWithContext(ptr, clearIfTagged, out block);
+        }
+        finally
+        {
+            BlockHandover.End(handover);
+        }
     }
 
     /// <summary>A free with aligned blocks, held blocks or a quarantine: the thread's context carries the pointer and what the inspection did.</summary>
@@ -361,14 +382,22 @@ internal sealed unsafe class PoisoningRegion : Region
         if (_level == PoisoningLevel.Light && _quarantine is null && inner + _head == user)
         {
             // In place or moved inside the inner region; the head moves with the block, the tail is rewritten.
-            var moved = (byte*)_inner.Reallocate((void*)inner, size + Overhead, out state, out _);
-            if (moved is null)
+            var handover = BlockHandover.Begin();
+            try
             {
-                return null;
-            }
+                var moved = (byte*)_inner.Reallocate((void*)inner, size + Overhead, out state, out _);
+                if (moved is null)
+                {
+                    return null;
+                }
 
-            WriteHead(moved, moved + _head, (uint)size);
-            return moved + _head;
+                WriteHead(moved, moved + _head, (uint)size);
+                return moved + _head;
+            }
+            finally
+            {
+                BlockHandover.End(handover);
+            }
         }
 
         // Comprehensive (no realloc in place, as ESP-IDF) or quarantine: allocate, copy, free.
@@ -511,8 +540,8 @@ internal sealed unsafe class PoisoningRegion : Region
 
     public override void Walk(RegionWalkVisitor visitor) => _inner.Walk(visitor);
 
-    /// <summary>How many times integrity checks have waited to look again at blocks that seemed damaged (a test hook).</summary>
-    internal int RecheckWaits => Volatile.Read(ref _recheckWaits);
+    /// <summary>How many times integrity checks have waited for other threads' handovers before looking again at blocks that seemed damaged (a test hook).</summary>
+    internal int HandoverWaits => Volatile.Read(ref _handoverWaits);
 
     public override bool CheckIntegrity(TextWriter? output) => CheckIntegrity(output, out _);
 
@@ -543,9 +572,10 @@ internal sealed unsafe class PoisoningRegion : Region
         }
 
         // Live blocks: head and tail, each read while no other thread can free it. A block another thread is allocating
-        // is live in the inner region a moment before its head is written (or, damaged free memory, before it is set
-        // aside): what looks damaged is looked at again, a few times over up to about 60 ms, and reported only if it
-        // stays so. Real damage stays.
+        // or resizing is live in the inner region a moment before its canaries are written (or, damaged free memory,
+        // before it is set aside), and a block leaving the quarantine a moment before the inner region takes it back:
+        // what looks damaged is looked at again once every allocation, realloc and free in progress has ended
+        // (BlockHandover), and reported only if it stays so. Real damage stays.
         // Damage reported by an earlier check is confirmed already: only new findings wait, so that a program that goes on
         // after a report does not pay the wait in every periodic check.
         var suspects = InspectLiveBlocks(only: null);
@@ -562,10 +592,16 @@ internal sealed unsafe class PoisoningRegion : Region
             }
         }
 
-        for (var i = 0; i < s_recheckDelaysMilliseconds.Length && suspects.Count > 0; i++)
+        // A few rounds: a suspect settled meanwhile may have been freed and its memory taken by a new block in transit.
+        for (var round = 0; round < MaxHandoverRounds && suspects.Count > 0; round++)
         {
-            Interlocked.Increment(ref _recheckWaits);
-            Thread.Sleep(s_recheckDelaysMilliseconds[i]);
+            BlockHandover.WaitForHandoversInProgress(s_handoverTimeout, out var waited);
+            if (!waited)
+            {
+                break; // No block was in transit: what looks damaged is.
+            }
+
+            Interlocked.Increment(ref _handoverWaits);
             suspects = InspectLiveBlocks(only: suspects);
         }
 
