@@ -5,15 +5,17 @@
 // A new block is live in the inner region (under its lock, or published in the host's map) a
 // moment before its head and tail canaries are written; a block leaving the quarantine is no longer
 // held a moment before the inner region takes it back; a check that reads either sees "damage".
-// Each thread has a cell whose epoch is odd while it is inside an allocation, realloc or free of a
-// poisoning region: made odd before the operation touches any block, even again (a release store)
-// once it is done. A check that finds suspects reads every cell after its inspection: a handover
+// Each thread has a cell whose epoch is odd while it is inside an allocation, a realloc or a free
+// with a quarantine or aligned blocks (a plain free changes nothing while checks can see the block:
+// the inner region's lock or the host's claim keeps them away) of a poisoning region: made odd
+// before the operation touches any block, even again (a release store) once it is done. Handovers
+// do not nest: a realloc's own allocation and free come one after the other. A check that finds suspects reads every cell after its inspection: a handover
 // in progress when a suspect was read is one of the odd epochs then, so waiting until each of those
 // epochs has moved on, and inspecting the suspects again, sees every such block settled. Real
 // damage stays.
 //
-// The cost on the allocation and free paths is a thread-static read and a few plain loads and
-// stores to the thread's own cell; checks pay only when they find a suspect, and then only until
+// The cost on the allocation path is a thread-static read, a load and two stores to the thread's
+// own cell; checks pay only when they find a suspect, and then only until
 // the handovers in progress end (microseconds, unless a thread is descheduled in the middle of one).
 using System.Runtime.CompilerServices;
 
@@ -27,7 +29,7 @@ internal static class BlockHandover
     private static readonly Lock s_lock = new();
     private static Cell[] s_cells = [];
 
-    /// <summary>Marks the calling thread as handing a block over; pass the cell to <see cref="End"/> when done. Nests.</summary>
+    /// <summary>Marks the calling thread as handing a block over; pass the cell to <see cref="End"/> when done. Does not nest.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Cell Begin()
     {
@@ -35,23 +37,13 @@ internal static class BlockHandover
 
         // Ordered before the inner region makes a block visible: by its lock (TLSF), or by the release store that
         // publishes a host block (LiveBlockMap.MarkLive).
-        if (cell.Depth++ == 0)
-        {
-            cell.Epoch++;
-        }
-
+        cell.Epoch++;
         return cell;
     }
 
-    /// <summary>Ends the handover begun with <paramref name="cell"/>: once the outermost ends, everything written before is visible to a check that sees it.</summary>
+    /// <summary>Ends the handover begun with <paramref name="cell"/>: everything written before is visible to a check that sees it.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static void End(Cell cell)
-    {
-        if (--cell.Depth == 0)
-        {
-            Volatile.Write(ref cell.Epoch, cell.Epoch + 1);
-        }
-    }
+    public static void End(Cell cell) => Volatile.Write(ref cell.Epoch, cell.Epoch + 1);
 
     /// <summary>
     /// Waits until every handover in progress at the call has ended, or <paramref name="timeout"/> has passed.
@@ -134,9 +126,6 @@ internal static class BlockHandover
     internal sealed class Cell
     {
         public int Epoch;
-
-        /// <summary>Handovers begun and not ended (a realloc frees and allocates inside its own).</summary>
-        public int Depth;
 
         public WeakReference<Thread> Owner { get; } = new(Thread.CurrentThread);
     }

@@ -198,16 +198,17 @@ internal sealed unsafe class PoisoningRegion : Region
 
     public override BlockState Free(void* ptr, bool clearIfTagged, out BlockInfo block, IBlockInspector? inspector)
     {
-        var handover = BlockHandover.Begin(); // Fills, mappings and the quarantine change while the block is handed back.
+        if (_slowPath == 0 && _quarantine is null)
+        {
+            // Every user pointer is inner + head and nothing stays held: the inspector is one of the region's
+            // two (clearing or not), so a free touches no per-thread state. Not a handover: everything it changes, it
+            // changes while the inner region keeps checks away from the block (its lock, or the host's claim).
+            return _inner.Free((byte*)ptr - _head, clearIfTagged: false, out block, clearIfTagged ? _clearingInspector : _keepingInspector);
+        }
+
+        var handover = BlockHandover.Begin(); // Mappings and the quarantine change outside the inner region's protection.
         try
         {
-            if (_slowPath == 0 && _quarantine is null)
-            {
-                // Every user pointer is inner + head and nothing stays held: the inspector is one of the region's
-                // two (clearing or not).
-                return _inner.Free((byte*)ptr - _head, clearIfTagged: false, out block, clearIfTagged ? _clearingInspector : _keepingInspector);
-            }
-
             return FreeWithContext(ptr, clearIfTagged, out block);
         }
         finally
@@ -592,17 +593,22 @@ internal sealed unsafe class PoisoningRegion : Region
             }
         }
 
-        // A few rounds: a suspect settled meanwhile may have been freed and its memory taken by a new block in transit.
+        // Looked at again at least once: a handover can end between the inspection and the look at the epochs. More
+        // rounds while handovers were in progress: a suspect settled meanwhile may have been freed and its memory taken
+        // by a new block in transit.
         for (var round = 0; round < MaxHandoverRounds && suspects.Count > 0; round++)
         {
             BlockHandover.WaitForHandoversInProgress(s_handoverTimeout, out var waited);
-            if (!waited)
+            if (waited)
             {
-                break; // No block was in transit: what looks damaged is.
+                Interlocked.Increment(ref _handoverWaits);
             }
 
-            Interlocked.Increment(ref _handoverWaits);
             suspects = InspectLiveBlocks(only: suspects);
+            if (!waited)
+            {
+                break; // Nothing was in transit after the first look: what still looks damaged is.
+            }
         }
 
         foreach (var damage in confirmed.Concat(suspects.Values))

@@ -156,11 +156,15 @@ public unsafe class PoisoningConcurrencyTests
     }
 
     [Theory]
-    [InlineData("esp32-psram4m", PoisoningLevel.Light, false)]
-    [InlineData("esp32-psram4m", PoisoningLevel.Comprehensive, true)]
-    [InlineData("host", PoisoningLevel.Comprehensive, false)]
-    [InlineData("host", PoisoningLevel.Light, true)]
-    public void Integrity_checks_while_threads_allocate_and_free_find_nothing_wrong(string layout, PoisoningLevel level, bool quarantine)
+    [InlineData("esp32-psram4m", PoisoningLevel.Light, false, true)]
+    [InlineData("esp32-psram4m", PoisoningLevel.Comprehensive, true, true)]
+    [InlineData("host", PoisoningLevel.Comprehensive, false, true)]
+    [InlineData("host", PoisoningLevel.Light, true, true)]
+    [InlineData("esp32-psram4m", PoisoningLevel.Light, false, false)]
+    [InlineData("esp32-psram4m", PoisoningLevel.Comprehensive, false, false)]
+    [InlineData("host", PoisoningLevel.Comprehensive, false, false)]
+    [InlineData("host", PoisoningLevel.Light, false, false)]
+    public void Integrity_checks_while_threads_allocate_and_free_find_nothing_wrong(string layout, PoisoningLevel level, bool quarantine, bool aligned)
     {
         // The check read blocks that other threads were allocating (head not yet written) or freeing (0xFE fill, or memory
         // given back to the process heap): false corruption reports, and blocks set aside for good.
@@ -175,7 +179,7 @@ public unsafe class PoisoningConcurrencyTests
                 if (mine.Count < 64 && (mine.Count == 0 || random.Next(2) == 0))
                 {
                     var size = (nuint)random.Next(1, 300);
-                    var p = random.Next(4) == 0 ? heap.AlignedAlloc(64, size, MallocCaps.Default) : heap.Malloc(size, MallocCaps.Default);
+                    var p = aligned && random.Next(4) == 0 ? heap.AlignedAlloc(64, size, MallocCaps.Default) : heap.Malloc(size, MallocCaps.Default);
                     if (p != null)
                     {
                         mine.Add((nint)p);
