@@ -152,6 +152,23 @@ public sealed unsafe partial class MemoryTracker
             region = Heap.RegionNameIdOf(block);
         }
 
+        var writer = _pipeline?.DirectWriter;
+        if (writer is not null)
+        {
+            ref var slot = ref writer.TryClaim(out var ring, out var tail, out var dropped);
+            if (!Unsafe.IsNullRef(ref slot))
+            {
+                slot.Set(HeapEventKind.Allocation, Interlocked.Increment(ref _eventSequence), UtcTicksAt(tick), threadId, (nuint)block, size, (uint)caps, request, site, allocSite: 0, region, 0, 0);
+                writer.Publish(ring, tail);
+                return;
+            }
+
+            if (dropped)
+            {
+                return;
+            }
+        }
+
         var heapEvent = new HeapEvent(
             HeapEventKind.Allocation,
             Interlocked.Increment(ref _eventSequence),
@@ -179,6 +196,33 @@ public sealed unsafe partial class MemoryTracker
             return;
         }
 
+        var writer = _pipeline?.DirectWriter;
+        if (writer is not null)
+        {
+            ref var slot = ref writer.TryClaim(out var ring, out var tail, out var dropped);
+            if (!Unsafe.IsNullRef(ref slot))
+            {
+                slot.Set(HeapEventKind.Free, sequence != 0 ? sequence : Interlocked.Increment(ref _eventSequence), UtcTicksAt(tick), record.FreeThreadId, record.Address, record.Size, record.Caps, record.RequestNumber, freeSite, record.AllocSite, Heap.RegionNameIdOf((void*)record.Address), 0, 0);
+                writer.Publish(ring, tail);
+            }
+            else if (!dropped)
+            {
+                DispatchFree(in record, freeSite, sequence, tick);
+            }
+        }
+        else
+        {
+            DispatchFree(in record, freeSite, sequence, tick);
+        }
+
+        if (sequence != 0 && tick >= _nextSnapshot)
+        {
+            SnapshotIfDue(tick);
+        }
+    }
+
+    private void DispatchFree(in TrackedRecord record, uint freeSite, long sequence, long tick)
+    {
         var heapEvent = new HeapEvent(
             HeapEventKind.Free,
             sequence != 0 ? sequence : Interlocked.Increment(ref _eventSequence),
@@ -192,10 +236,6 @@ public sealed unsafe partial class MemoryTracker
             record.AllocSite,
             Heap.RegionNameIdOf((void*)record.Address));
         Dispatch(in heapEvent);
-        if (sequence != 0 && tick >= _nextSnapshot)
-        {
-            SnapshotIfDue(tick);
-        }
     }
 
     [MethodImpl(MethodImplOptions.NoInlining)]

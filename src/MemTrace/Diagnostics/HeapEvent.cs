@@ -44,19 +44,7 @@ public readonly struct HeapEvent
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     internal HeapEvent(HeapEventKind kind, long sequence, long utcTicks, int threadId, nuint address, nuint size, uint caps, long requestNumber, uint site, uint allocSite, int region, nuint previousAddress = 0, nuint previousSize = 0)
     {
-        _data.Sequence = sequence;
-        _data.UtcTicks = utcTicks;
-        _data.Address = address;
-        _data.Size = size;
-        _data.PreviousAddress = previousAddress;
-        _data.PreviousSize = previousSize;
-        _data.RequestNumber = requestNumber;
-        _data.Site = site;
-        _data.AllocSite = allocSite;
-        _data.Caps = caps;
-        _data.ThreadId = threadId;
-        _data.Region = region;
-        _data.Kind = kind;
+        _data.Set(kind, sequence, utcTicks, threadId, address, size, caps, requestNumber, site, allocSite, region, previousAddress, previousSize);
         _details = null;
     }
 

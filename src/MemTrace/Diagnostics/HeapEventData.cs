@@ -2,6 +2,7 @@
 // call sites, the time as UTC ticks — so that the tracker builds it with plain stores and the
 // trace writer's ring copies it with no GC write barrier. HeapEvent adds the one reference
 // (HeapEventDetails) that rare events and events built by user code need.
+using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 
 namespace MemTrace.Diagnostics;
@@ -35,4 +36,23 @@ internal struct HeapEventData
     public int Region;
 
     public HeapEventKind Kind;
+
+    /// <summary>Writes every field: an allocation, free, realloc or failure as a tracker builds it.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public void Set(HeapEventKind kind, long sequence, long utcTicks, int threadId, nuint address, nuint size, uint caps, long requestNumber, uint site, uint allocSite, int region, nuint previousAddress, nuint previousSize)
+    {
+        Sequence = sequence;
+        UtcTicks = utcTicks;
+        Address = address;
+        Size = size;
+        PreviousAddress = previousAddress;
+        PreviousSize = previousSize;
+        RequestNumber = requestNumber;
+        Site = site;
+        AllocSite = allocSite;
+        Caps = caps;
+        ThreadId = threadId;
+        Region = region;
+        Kind = kind;
+    }
 }

@@ -55,6 +55,9 @@ public sealed class HeapEventPipeline : IHeapEventSink, IDisposable
         }
     }
 
+    /// <summary>The pipeline's one sink when it is a trace writer with no filter before it, and the pipeline is not disposed.</summary>
+    internal TraceFileWriter? DirectWriter => _disposed ? null : _writer;
+
     /// <summary>The lowest level that passes the pipeline.</summary>
     public HeapEventLevel MinimumLevel => _minimumLevel;
 

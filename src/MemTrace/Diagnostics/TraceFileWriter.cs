@@ -184,6 +184,51 @@ public sealed class TraceFileWriter : IHeapEventSink, IDisposable
         EmitSlow(in heapEvent);
     }
 
+    /// <summary>
+    /// A slot of the calling thread's ring for an event built in place (then <see cref="Publish"/>), so that the
+    /// emitting thread neither builds a <see cref="HeapEvent"/> nor copies it. A null reference when there is none:
+    /// <paramref name="dropped"/> tells whether the event was counted as dropped (a full ring in drop mode) or must
+    /// go through <see cref="Emit"/> (a full ring in wait mode, or closing).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal ref HeapEventData TryClaim(out EventRing ring, out long tail, out bool dropped)
+    {
+        ref var emit = ref _emit;
+        dropped = false;
+        if (!Volatile.Read(ref emit.Closing))
+        {
+            ring = emit.Rings.OfThisThread();
+            ref var slot = ref ring.TryClaim(out tail);
+            if (!Unsafe.IsNullRef(ref slot))
+            {
+                return ref slot;
+            }
+
+            if (emit.DropWhenFull && ring.Capacity != 0)
+            {
+                ring.CountDrop();
+                dropped = true;
+            }
+
+            return ref Unsafe.NullRef<HeapEventData>();
+        }
+
+        ring = null!;
+        tail = 0;
+        return ref Unsafe.NullRef<HeapEventData>();
+    }
+
+    /// <summary>Publishes the slot claimed by <see cref="TryClaim"/>.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal void Publish(EventRing ring, long tail)
+    {
+        ring.Publish(tail);
+        if (Volatile.Read(ref _emit.WriterState) != Busy)
+        {
+            MaybeWake(ring);
+        }
+    }
+
     /// <summary>Waits until every event emitted before the call is handed to the operating system.</summary>
     /// <param name="timeout">How long to wait at most; <see cref="Timeout.InfiniteTimeSpan"/> to wait as long as it takes.</param>
     /// <returns>True when they were; false on timeout or when the writer has stopped.</returns>

@@ -133,6 +133,28 @@ internal sealed class EventRing
         return true;
     }
 
+    /// <summary>
+    /// The next free slot, for the producer to fill in place and then <see cref="Publish"/>; a null reference when the
+    /// ring is full. <paramref name="tail"/> is the slot's position. Every field of the slot must be written: it holds
+    /// an older event. Producer only.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public ref HeapEventData TryClaim(out long tail)
+    {
+        ref var positions = ref _positions;
+        tail = positions.Tail; // Only this thread writes it.
+        if (tail - positions.CachedHead >= _capacity && !HasRoom(tail))
+        {
+            return ref Unsafe.NullRef<HeapEventData>();
+        }
+
+        return ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(_slots), (nint)(tail & _mask));
+    }
+
+    /// <summary>Publishes the slot claimed at <paramref name="tail"/> by <see cref="TryClaim"/>. Producer only.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public void Publish(long tail) => Volatile.Write(ref _positions.Tail, tail + 1);
+
     /// <summary>Counts one event dropped by the producer. Producer only; any thread for the refusing ring, which is shared.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public void CountDrop()
