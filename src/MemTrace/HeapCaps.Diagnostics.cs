@@ -157,8 +157,8 @@ public sealed unsafe partial class HeapCaps
     [GeneratedRegex(@"\bat 0x([0-9a-fA-F]+)", RegexOptions.CultureInvariant)]
     private static partial Regex FirstAddress();
 
-    /// <summary>Walks every block of every region with <paramref name="caps"/> (<c>heap_caps_walk</c>).</summary>
-    /// <param name="caps">Capabilities.</param>
+    /// <summary>Walks every block of every region with <paramref name="caps"/> (every region when <see cref="MallocCaps.Invalid"/> is set) (<c>heap_caps_walk</c>).</summary>
+    /// <param name="caps">Capabilities; <see cref="MallocCaps.Invalid"/> selects all regions.</param>
     /// <param name="walker">Called per block; returning false stops only the current region.</param>
     /// <exception cref="ArgumentNullException"><paramref name="walker"/> is null.</exception>
     /// <exception cref="ObjectDisposedException">The heap was disposed.</exception>
@@ -166,9 +166,10 @@ public sealed unsafe partial class HeapCaps
     {
         ArgumentNullException.ThrowIfNull(walker);
         ThrowIfDisposed();
+        var all = (caps & MallocCaps.Invalid) != 0;
         foreach (var region in _set.Ordered)
         {
-            if (Matches(region.AllCaps, caps))
+            if (all || Matches(region.AllCaps, caps))
             {
                 var info = new HeapWalkRegion(region.Name, region.Start, region.End);
                 region.Walk((address, size, used) => walker(info, new HeapWalkBlock(address, size, used)));
@@ -178,18 +179,19 @@ public sealed unsafe partial class HeapCaps
 
     /// <summary>Walks every block of every region (<c>heap_caps_walk_all</c>).</summary>
     /// <param name="walker">Called per block; returning false stops only the current region.</param>
-    public void WalkAll(HeapWalker walker) => Walk(MallocCaps.None, walker);
+    public void WalkAll(HeapWalker walker) => Walk(MallocCaps.Invalid, walker);
 
-    /// <summary>Prints every block of every region with <paramref name="caps"/> in ESP-IDF's format (<c>heap_caps_dump</c>).</summary>
-    /// <param name="caps">Capabilities.</param>
+    /// <summary>Prints every block of every region with <paramref name="caps"/> (every region when <see cref="MallocCaps.Invalid"/> is set) in ESP-IDF's format (<c>heap_caps_dump</c>).</summary>
+    /// <param name="caps">Capabilities; <see cref="MallocCaps.Invalid"/> selects all regions.</param>
     /// <param name="output">Where to write; null for <see cref="Console.Out"/>.</param>
     public void Dump(MallocCaps caps, TextWriter? output = null)
     {
         ThrowIfDisposed();
         var text = new StringBuilder();
+        var all = (caps & MallocCaps.Invalid) != 0;
         foreach (var region in _set.Ordered)
         {
-            if (!Matches(region.AllCaps, caps))
+            if (!all && !Matches(region.AllCaps, caps))
             {
                 continue;
             }
@@ -207,7 +209,7 @@ public sealed unsafe partial class HeapCaps
 
     /// <summary>Prints every block of every region (<c>heap_caps_dump_all</c>).</summary>
     /// <param name="output">Where to write; null for <see cref="Console.Out"/>.</param>
-    public void DumpAll(TextWriter? output = null) => Dump(MallocCaps.None, output);
+    public void DumpAll(TextWriter? output = null) => Dump(MallocCaps.Invalid, output);
 
     /// <summary>The usable size of the live block that contains <paramref name="ptr"/>, anywhere inside it (<c>heap_caps_get_containing_block_size</c>); O(blocks).</summary>
     /// <param name="ptr">An address inside a live block.</param>

@@ -158,6 +158,40 @@ public unsafe class TestWalker
         f.Heap.Free(p);
     }
 
+    [Theory]
+    [InlineData(MallocCaps.Invalid)]
+    [InlineData(MallocCaps.Invalid | MallocCaps.Exec)]
+    public void Walk_with_MALLOC_CAP_INVALID_walks_every_region_as_walk_all(MallocCaps caps)
+    {
+        // heap_caps.c heap_caps_walk: all_heaps = caps & MALLOC_CAP_INVALID, and heap_caps_walk_all is heap_caps_walk(MALLOC_CAP_INVALID, ...).
+        using var f = new ChipFixture(HeapLayout.Esp32());
+        var all = new List<string>();
+        var invalid = new List<string>();
+        f.Heap.WalkAll((region, block) => { all.Add($"{region.Name} {block.Address:x}"); return true; });
+
+        f.Heap.Walk(caps, (region, block) => { invalid.Add($"{region.Name} {block.Address:x}"); return true; });
+
+        Assert.Equal(5, all.Count);
+        Assert.Equal(all, invalid);
+    }
+
+    [Theory]
+    [InlineData(MallocCaps.Invalid)]
+    [InlineData(MallocCaps.Invalid | MallocCaps.Spiram)]
+    public void Dump_with_MALLOC_CAP_INVALID_dumps_every_region_as_dump_all(MallocCaps caps)
+    {
+        // heap_caps.c heap_caps_dump: all_heaps = caps & MALLOC_CAP_INVALID, and heap_caps_dump_all is heap_caps_dump(MALLOC_CAP_INVALID).
+        using var f = new ChipFixture(HeapLayout.Esp32());
+        var all = new StringWriter();
+        var invalid = new StringWriter();
+        f.Heap.DumpAll(all);
+
+        f.Heap.Dump(caps, invalid);
+
+        Assert.Equal(5, all.ToString().Split("Showing data for heap: 0x").Length - 1);
+        Assert.Equal(all.ToString(), invalid.ToString());
+    }
+
     [Fact]
     public void A_null_walker_is_refused()
     {
