@@ -32,9 +32,11 @@ public sealed class HeapLayoutBuilder
     /// <param name="alignment">4 (the chip's: 4 bytes of overhead per block), 8 or 16 (blocks stay aligned by keeping their size 4 less than a multiple of it).</param>
     /// <returns>This builder.</returns>
     /// <exception cref="ArgumentOutOfRangeException">The alignment is not 4, 8 or 16.</exception>
+    /// <exception cref="InvalidOperationException">The builder already built a layout.</exception>
     /// <remarks>Larger alignments are for <see cref="HeapCaps.AlignedAlloc"/>, which takes any power of two.</remarks>
     public HeapLayoutBuilder WithAlignment(nuint alignment)
     {
+        ThrowIfBuilt();
         if (AlignmentError(alignment) is { } error)
         {
             throw new ArgumentOutOfRangeException(nameof(alignment), alignment, error);
@@ -48,8 +50,10 @@ public sealed class HeapLayoutBuilder
     /// <param name="maxAllocationSize">The limit in bytes, at least 1.</param>
     /// <returns>This builder.</returns>
     /// <exception cref="ArgumentOutOfRangeException">The limit is 0.</exception>
+    /// <exception cref="InvalidOperationException">The builder already built a layout.</exception>
     public HeapLayoutBuilder WithMaxAllocationSize(nuint maxAllocationSize)
     {
+        ThrowIfBuilt();
         ArgumentOutOfRangeException.ThrowIfZero(maxAllocationSize);
         _maxAllocationSize = Math.Min(maxAllocationSize, HostRegion.MaxRequest);
         return this;
@@ -62,8 +66,10 @@ public sealed class HeapLayoutBuilder
     /// </summary>
     /// <param name="limit">The threshold in bytes, or null.</param>
     /// <returns>This builder.</returns>
+    /// <exception cref="InvalidOperationException">The builder already built a layout.</exception>
     public HeapLayoutBuilder WithExternalMemoryAlwaysInternalLimit(nuint? limit)
     {
+        ThrowIfBuilt();
         _alwaysInternalLimit = limit;
         return this;
     }
@@ -73,8 +79,10 @@ public sealed class HeapLayoutBuilder
     /// <param name="externalCacheLine">Cache line of external memory (PSRAM).</param>
     /// <returns>This builder.</returns>
     /// <exception cref="ArgumentOutOfRangeException">A value is neither 0 nor a power of two.</exception>
+    /// <exception cref="InvalidOperationException">The builder already built a layout.</exception>
     public HeapLayoutBuilder WithCacheLines(nuint internalCacheLine, nuint externalCacheLine)
     {
+        ThrowIfBuilt();
         if ((internalCacheLine != 0 && !BitOperations.IsPow2((ulong)internalCacheLine)) || (externalCacheLine != 0 && !BitOperations.IsPow2((ulong)externalCacheLine)))
         {
             throw new ArgumentOutOfRangeException(nameof(internalCacheLine), "Cache lines must be 0 or a power of two.");
@@ -99,8 +107,10 @@ public sealed class HeapLayoutBuilder
     /// <returns>This builder.</returns>
     /// <exception cref="ArgumentException">The name is empty, the region offers no capability or offers MALLOC_CAP_INVALID.</exception>
     /// <exception cref="ArgumentOutOfRangeException">The size is below 1 KiB or above 1 GiB.</exception>
+    /// <exception cref="InvalidOperationException">The builder already built a layout.</exception>
     public HeapLayoutBuilder AddRegion(string name, nuint size, MallocCaps caps0, MallocCaps caps1 = MallocCaps.None, MallocCaps caps2 = MallocCaps.None, bool addedAtRuntime = false)
     {
+        ThrowIfBuilt();
         CheckRegion(name, caps0, caps1, caps2);
         if (RegionSizeError(size) is { } error)
         {
@@ -118,8 +128,10 @@ public sealed class HeapLayoutBuilder
     /// <param name="caps2">Capabilities at priority 2.</param>
     /// <returns>This builder.</returns>
     /// <exception cref="ArgumentException">The name is empty, or the region offers no capability.</exception>
+    /// <exception cref="InvalidOperationException">The builder already built a layout.</exception>
     public HeapLayoutBuilder AddHostRegion(string name, MallocCaps caps0, MallocCaps caps1 = MallocCaps.None, MallocCaps caps2 = MallocCaps.None)
     {
+        ThrowIfBuilt();
         CheckRegion(name, caps0, caps1, caps2);
         _regions.Add(new HeapRegionLayout(name, HeapRegionKind.Host, 0, caps0, caps1, caps2));
         return this;
@@ -130,18 +142,14 @@ public sealed class HeapLayoutBuilder
     /// <exception cref="InvalidOperationException">No region was added, or the builder already built a layout.</exception>
     public HeapLayout Build()
     {
-        if (_built)
-        {
-            throw new InvalidOperationException("This builder has already built a layout.");
-        }
-
+        ThrowIfBuilt();
         if (_regions.Count == 0)
         {
             throw new InvalidOperationException("A layout needs at least one region.");
         }
 
         _built = true;
-        return new HeapLayout(_name, _regions.AsReadOnly(), _alignment, _maxAllocationSize, _alwaysInternalLimit, _internalCacheLine, _externalCacheLine);
+        return new HeapLayout(_name, _regions.ToArray().AsReadOnly(), _alignment, _maxAllocationSize, _alwaysInternalLimit, _internalCacheLine, _externalCacheLine);
     }
 
     /// <summary>The smallest TLSF region accepted: room for the multi_heap header, the control structure and a few blocks.</summary>
@@ -156,6 +164,15 @@ public sealed class HeapLayoutBuilder
     /// <summary>Why <paramref name="size"/> cannot be a TLSF region's size, or null when it can.</summary>
     internal static string? RegionSizeError(nuint size) =>
         size is >= MinimumRegionSize and <= MaximumRegionSize ? null : $"A TLSF region must be between {MinimumRegionSize} bytes and 1 GiB, not {size} bytes.";
+
+    /// <summary>A builder builds once: after <see cref="Build"/>, it refuses every change (the layout it built stays as it was).</summary>
+    private void ThrowIfBuilt()
+    {
+        if (_built)
+        {
+            throw new InvalidOperationException("This builder has already built a layout.");
+        }
+    }
 
     private static void CheckRegion(string name, MallocCaps caps0, MallocCaps caps1, MallocCaps caps2)
     {

@@ -110,6 +110,20 @@ public class HeapLayoutTests
         Assert.Throws<InvalidOperationException>(() => builder.Build());
     }
 
+    [Fact]
+    public void A_built_layout_does_not_change_when_its_builder_is_used_again()
+    {
+        var builder = HeapLayout.CreateBuilder("custom").AddRegion("DRAM", 4096, MallocCaps.Default);
+        var layout = builder.Build();
+
+        Assert.Throws<InvalidOperationException>(() => builder.AddRegion("more", 4096, MallocCaps.Default));
+        Assert.Throws<InvalidOperationException>(() => builder.AddHostRegion("host", MallocCaps.Default));
+        Assert.Throws<InvalidOperationException>(() => builder.WithAlignment(4));
+
+        Assert.Single(layout.Regions);
+        Assert.Equal("DRAM", layout.Regions[0].Name);
+    }
+
     [Theory]
     [InlineData(4)]
     [InlineData(8)]
