@@ -100,7 +100,9 @@ public sealed partial class HeapLayout
 
             var name = RequiredString(region, "name", path + ".name");
             var caps = ParseCaps(region, path);
-            var kind = region.TryGetProperty("kind", out var kindElement) ? kindElement.GetString()?.ToLowerInvariant() : "tlsf";
+            var kind = !region.TryGetProperty("kind", out var kindElement) ? "tlsf"
+                : kindElement.ValueKind == JsonValueKind.String ? kindElement.GetString()!.ToLowerInvariant()
+                : throw new FormatException($"{path}.kind: a region kind is \"tlsf\" or \"host\", not {kindElement.GetRawText()}.");
             try
             {
                 switch (kind)

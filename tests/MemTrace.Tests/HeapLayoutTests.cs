@@ -205,6 +205,8 @@ public class HeapLayoutTests
     [InlineData("""{ "name": "x", "regions": [ { "name": "r", "size": 10, "caps": ["DEFAULT"] } ] }""", "$.regions[0].size: A TLSF region must be between 1024 bytes and 1 GiB, not 10 bytes")]
     [InlineData("""{ "name": "x", "regions": [ { "name": "r", "size": 4096, "caps": ["0", "", "0"] } ] }""", "$.regions[0]: A region must offer at least one capability.")]
     [InlineData("""{ "name": "x", "regions": [ 7 ] }""", "$.regions[0]: a region must be a JSON object")]
+    [InlineData("""{ "name": "x", "regions": [ { "name": "r", "kind": 5, "size": 4096, "caps": ["DEFAULT"] } ] }""", "$.regions[0].kind")]
+    [InlineData("""{ "name": "x", "regions": [ { "name": "r", "kind": ["host"], "caps": ["DEFAULT"] } ] }""", "$.regions[0].kind")]
     public void A_bad_layout_file_names_the_bad_value(string json, string expected)
     {
         var error = Assert.Throws<FormatException>(() => HeapLayout.FromJson(json));
