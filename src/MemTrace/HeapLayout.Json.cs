@@ -83,7 +83,8 @@ public sealed partial class HeapLayout
             builder.WithMaxAllocationSize(max);
         }
 
-        builder.WithExternalMemoryAlwaysInternalLimit(OptionalSize(root, "externalMemoryAlwaysInternalLimit", "$.externalMemoryAlwaysInternalLimit"));
+        // 0 is a valid threshold (CONFIG_SPIRAM_MALLOC_ALWAYSINTERNAL's range is 0 to 131072): every malloc() prefers PSRAM.
+        builder.WithExternalMemoryAlwaysInternalLimit(OptionalSize(root, "externalMemoryAlwaysInternalLimit", "$.externalMemoryAlwaysInternalLimit", allowZero: true));
         if (!root.TryGetProperty("regions", out var regions) || regions.ValueKind != JsonValueKind.Array || regions.GetArrayLength() == 0)
         {
             throw new FormatException("$.regions: a non-empty array of regions is required.");
@@ -176,15 +177,15 @@ public sealed partial class HeapLayout
             ? value.GetString()!
             : throw new FormatException($"{path}: a non-empty string is required.");
 
-    private static nuint? OptionalSize(JsonElement element, string property, string path)
+    private static nuint? OptionalSize(JsonElement element, string property, string path, bool allowZero = false)
     {
         if (!element.TryGetProperty(property, out var value) || value.ValueKind == JsonValueKind.Null)
         {
             return null;
         }
 
-        return value.ValueKind == JsonValueKind.Number && value.TryGetUInt64(out var number) && number > 0 && number <= (ulong)nuint.MaxValue
+        return value.ValueKind == JsonValueKind.Number && value.TryGetUInt64(out var number) && (number > 0 || allowZero) && number <= (ulong)nuint.MaxValue
             ? (nuint)number
-            : throw new FormatException($"{path}: a positive whole number of bytes is required.");
+            : throw new FormatException($"{path}: a {(allowZero ? "non-negative" : "positive")} whole number of bytes is required.");
     }
 }

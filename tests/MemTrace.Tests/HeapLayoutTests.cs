@@ -153,6 +153,17 @@ public class HeapLayoutTests
     }
 
     [Fact]
+    public void A_layout_file_accepts_a_PSRAM_threshold_of_0_as_ESP_IDF_does()
+    {
+        // CONFIG_SPIRAM_MALLOC_ALWAYSINTERNAL ranges from 0 to 131072 (esp_psram Kconfig), and heap_caps_malloc_extmem_enable(0)
+        // sends every non-zero malloc() to PSRAM first; the builder takes 0 too.
+        var layout = HeapLayout.FromJson("""{ "name": "x", "externalMemoryAlwaysInternalLimit": 0, "regions": [ { "name": "DRAM", "size": 4096, "caps": ["DEFAULT"] } ] }""");
+
+        Assert.Equal((nuint)0, layout.ExternalMemoryAlwaysInternalLimit);
+        Assert.Contains("$.externalMemoryAlwaysInternalLimit", Assert.Throws<FormatException>(() => HeapLayout.FromJson("""{ "name": "x", "externalMemoryAlwaysInternalLimit": -1, "regions": [ { "name": "DRAM", "size": 4096, "caps": ["DEFAULT"] } ] }""")).Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void A_layout_file_builds_the_map_it_describes()
     {
         const string json = """
