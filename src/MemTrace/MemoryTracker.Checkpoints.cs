@@ -71,7 +71,7 @@ public sealed unsafe partial class MemoryTracker
     {
         ArgumentNullException.ThrowIfNull(from);
         ArgumentNullException.ThrowIfNull(to);
-        ValidateWindow(from, to);
+        ValidateWindow(from, to, nameof(from), nameof(to));
         return new MemoryDifference(from, to);
     }
 

@@ -51,6 +51,7 @@ public sealed unsafe partial class MemoryTracker
     public void AssertNoLeaksSince(MemoryCheckpoint checkpoint)
     {
         ArgumentNullException.ThrowIfNull(checkpoint);
+        ValidateWindow(checkpoint, null);
         var report = GetLeakReport(checkpoint);
         if (report.HasLeaks)
         {

@@ -275,6 +275,27 @@ public unsafe class MemoryTrackerLeakTests
     }
 
     [Fact]
+    public void A_misused_checkpoint_is_reported_under_the_name_of_the_parameter_that_took_it()
+    {
+        using var f = new HostFixture(withTracker: true);
+        using var otherHeap = new HeapCaps(HeapLayout.Host());
+        using var other = new MemoryTracker(otherHeap, new MemoryTrackerOptions { Output = null });
+        var first = f.T.Checkpoint();
+        var second = f.T.Checkpoint();
+        var foreign = other.Checkpoint();
+
+        Assert.Equal("from", Assert.Throws<ArgumentException>(() => f.T.Difference(foreign, second)).ParamName);
+        Assert.Equal("to", Assert.Throws<ArgumentException>(() => f.T.Difference(first, foreign)).ParamName);
+        Assert.Equal("to", Assert.Throws<ArgumentException>(() => f.T.Difference(second, first)).ParamName);
+        Assert.Equal("checkpoint", Assert.Throws<ArgumentException>(() => f.T.AssertNoLeaksSince(foreign)).ParamName);
+        Assert.Equal("checkpoint", Assert.Throws<ArgumentException>(() => f.T.GetAllocationsSince(foreign)).ParamName);
+        Assert.Equal("until", Assert.Throws<ArgumentException>(() => f.T.GetAllocationsSince(second, first)).ParamName);
+        Assert.Equal("since", Assert.Throws<ArgumentException>(() => f.T.GetLeakReport(foreign)).ParamName);
+        Assert.Equal("until", Assert.Throws<ArgumentException>(() => f.T.GetLeakReport(first, foreign)).ParamName);
+        Assert.Equal("since", Assert.Throws<ArgumentException>(() => f.T.DumpMemoryLeaks(foreign)).ParamName);
+    }
+
+    [Fact]
     public void Disposal_writes_the_leak_report_when_asked()
     {
         using var heap = new HeapCaps(HeapLayout.Host());
