@@ -27,11 +27,20 @@ public sealed unsafe partial class MemoryTracker
     public MemoryCheckpoint Checkpoint(string? name = null)
     {
         ThrowIfDisposed();
-        var epoch = Interlocked.Increment(ref _checkpointEpoch);
-        if (epoch == 0)
+        // Never past uint.MaxValue: a counter that wrapped to 0 would give later checkpoints epochs below
+        // those of blocks already live, and later blocks an epoch before every checkpoint.
+        uint epoch;
+        do
         {
-            ThrowHelper.ThrowInvalidOperation("This tracker has used up its checkpoints.");
+            var current = Volatile.Read(ref _checkpointEpoch);
+            if (current == uint.MaxValue)
+            {
+                ThrowHelper.ThrowInvalidOperation("This tracker has used up its checkpoints.");
+            }
+
+            epoch = current + 1;
         }
+        while (Interlocked.CompareExchange(ref _checkpointEpoch, epoch, epoch - 1) != epoch - 1);
 
         var checkpoint = new MemoryCheckpoint(this, name, epoch, DateTimeOffset.UtcNow, LiveBlocks, LiveBytes, TotalAllocations, TotalFrees, FailedAllocationCount);
         EmitSnapshot(name ?? checkpoint.ToString(), HeapEventKind.Checkpoint);

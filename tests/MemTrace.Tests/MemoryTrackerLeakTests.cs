@@ -275,6 +275,25 @@ public unsafe class MemoryTrackerLeakTests
     }
 
     [Fact]
+    public void Once_the_checkpoints_are_used_up_every_later_checkpoint_is_refused_and_none_starts_over()
+    {
+        using var f = new HostFixture(withTracker: true);
+        typeof(MemoryTracker).GetField("_checkpointEpoch", System.Reflection.BindingFlags.NonPublic | System.Reflection.BindingFlags.Instance)!
+            .SetValue(f.T, uint.MaxValue - 1);
+        var last = f.T.Checkpoint("last");
+        f.T.Malloc(out byte* leaked, 8, MallocCaps.Default);
+
+        Assert.Equal(uint.MaxValue, last.Epoch);
+        Assert.Throws<InvalidOperationException>(() => f.T.Checkpoint());
+        Assert.Throws<InvalidOperationException>(() => f.T.Checkpoint());
+        f.T.Malloc(out byte* after, 8, MallocCaps.Default);
+        Assert.Equal([(nuint)leaked, (nuint)after], f.T.GetAllocationsSince(last).Select(r => r.Address));
+
+        f.T.Free(ref leaked);
+        f.T.Free(ref after);
+    }
+
+    [Fact]
     public void A_misused_checkpoint_is_reported_under_the_name_of_the_parameter_that_took_it()
     {
         using var f = new HostFixture(withTracker: true);
