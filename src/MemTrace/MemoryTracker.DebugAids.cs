@@ -143,7 +143,8 @@ public sealed unsafe partial class MemoryTracker
             t_inHook = false;
         }
 
-        if (!admitted)
+        // A request for 0 bytes returns null served or refused, and a served one is no failure: neither is a refused one.
+        if (!admitted && size != 0)
         {
             // A realloc of a live block has no request number of its own; its failure is logged with a
             // fresh one, as a failed realloc is.

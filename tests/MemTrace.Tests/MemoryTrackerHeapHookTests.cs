@@ -231,6 +231,35 @@ public unsafe class MemoryTrackerHeapHookTests
     }
 
     [Fact]
+    public void A_refused_request_for_zero_bytes_is_not_a_failure_as_a_served_one_is_not()
+    {
+        using var f = new HostFixture(withTracker: true);
+        var shown = 0;
+        var before = f.T.Checkpoint();
+        f.T.AllocationHook = (in AllocationRequest _) =>
+        {
+            shown++;
+            return false;
+        };
+
+        var tracked = f.T.Malloc(0, MallocCaps.Default);
+        var calloc = f.T.Calloc(0, 8, MallocCaps.Default);
+        var aligned = f.T.AlignedAlloc(16, 0, MallocCaps.Default);
+        var direct = f.Heap.Malloc(0, MallocCaps.Default);
+        var directCalloc = f.Heap.Calloc(4, 0, MallocCaps.Default);
+        var after = f.T.Checkpoint();
+
+        Assert.True(tracked == null && calloc == null && aligned == null && direct == null && directCalloc == null);
+        Assert.Equal(5, shown);
+        Assert.Equal(0, f.T.RefusedAllocationCount);
+        Assert.Equal(0, f.T.FailedAllocationCount);
+        Assert.Empty(f.T.FailedAllocations);
+        Assert.Equal(0, f.T.Difference(before, after).FailedAllocations);
+        Assert.Equal(string.Empty, f.Output.ToString());
+        Assert.Empty(f.Failures.Calls);
+    }
+
+    [Fact]
     public void A_realloc_of_a_pointer_that_is_not_a_live_block_is_reported_and_not_refused()
     {
         using var f = new HostFixture(withTracker: true);
