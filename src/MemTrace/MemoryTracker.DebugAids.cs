@@ -15,9 +15,6 @@ namespace MemTrace;
 
 public sealed unsafe partial class MemoryTracker
 {
-    [ThreadStatic]
-    private static bool t_inHook;
-
     private readonly Lock _aidsLock = new();
     private readonly int _stackDepth;
     private readonly HandleSideTable<StackFrame[]?>? _stacks;
@@ -127,20 +124,23 @@ public sealed unsafe partial class MemoryTracker
     {
         CheckBreak(request, method, size, caps, site, address);
         var hook = Volatile.Read(ref _allocationHook);
-        if (hook is null || t_inHook || (address != 0 && Heap.QueryBlock((void*)address, out _) != BlockState.Live))
+
+        // Whether this thread is inside this tracker's hook is kept in the thread's cell of this tracker: a request
+        // that the hook of another tracker makes here is shown to this one's. No cell: the tracker is closing.
+        if (hook is null || ObserverCell() is not { InHook: false } cell || (address != 0 && Heap.QueryBlock((void*)address, out _) != BlockState.Live))
         {
             return true;
         }
 
         var admitted = true;
-        t_inHook = true;
+        cell.InHook = true;
         try
         {
             admitted = hook(new AllocationRequest(request, method, size, caps, CallSiteRegistry.Get(site), address, Environment.CurrentManagedThreadId));
         }
         finally
         {
-            t_inHook = false;
+            cell.InHook = false;
         }
 
         // A request for 0 bytes returns null served or refused, and a served one is no failure: neither is a refused one.
@@ -149,8 +149,7 @@ public sealed unsafe partial class MemoryTracker
             // A realloc of a live block has no request number of its own; its failure is logged with a
             // fresh one, as a failed realloc is.
             Interlocked.Increment(ref _refusedCount);
-            // The heap may call this on any thread, also while the tracker is being disposed: no new cell then.
-            LogFailure(method, size, caps, site, request != 0 ? request : ObserverCell() is { } cell ? NextRequestNumber(cell) : 0, refused: true);
+            LogFailure(method, size, caps, site, request != 0 ? request : NextRequestNumber(cell), refused: true);
         }
 
         return admitted;

@@ -257,6 +257,35 @@ public unsafe class MemoryTrackerDebugAidsTests
     }
 
     [Fact]
+    public void Requests_a_hook_makes_on_another_trackers_heap_are_shown_to_that_trackers_hook()
+    {
+        using var f = new HostFixture(withTracker: true);
+        using var g = new HostFixture(withTracker: true);
+        var shownToG = new List<AllocationRequest>();
+        g.T.AllocationHook = (in AllocationRequest r) =>
+        {
+            shownToG.Add(r);
+            return r.Size != 2;
+        };
+        void* refused = (void*)1;
+        f.T.AllocationHook = (in AllocationRequest r) =>
+        {
+            var kept = g.T.Malloc(1, MallocCaps.Default);
+            refused = g.Heap.Malloc(2, MallocCaps.Default);
+            g.T.Free(ref kept);
+            return true;
+        };
+
+        var block = f.T.Malloc(8, MallocCaps.Default);
+
+        Assert.Equal([1u, 2u], shownToG.Select(r => (uint)r.Size));
+        Assert.True(refused == null);
+        Assert.Equal(1, g.T.RefusedAllocationCount);
+        f.T.AllocationHook = null;
+        f.Heap.Free(block);
+    }
+
+    [Fact]
     public void An_exception_from_the_hook_reaches_the_caller_and_allocates_nothing()
     {
         using var f = new HostFixture(withTracker: true);

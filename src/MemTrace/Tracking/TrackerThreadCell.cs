@@ -42,6 +42,9 @@ internal sealed class TrackerThreadCell(object owner) : ThreadCell(owner)
     /// </summary>
     public int Busy;
 
+    /// <summary>True while the thread runs the tracker's allocation hook: the hook's own requests are not shown to it again.</summary>
+    public bool InHook;
+
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public uint Pop()
     {
