@@ -65,7 +65,7 @@ public sealed class HeapEventPipelineBuilder
 
     /// <summary>Creates the pipeline. Can be called once.</summary>
     /// <returns>The pipeline; dispose it after the tracker that uses it.</returns>
-    /// <exception cref="InvalidOperationException"><see cref="Build"/> was already called.</exception>
+    /// <exception cref="InvalidOperationException"><see cref="Build"/> was already called, or a sink factory returned null.</exception>
     /// <remarks>Exceptions of sinks created here (for example a trace file that cannot be created) propagate after the sinks created before them are disposed.</remarks>
     public HeapEventPipeline Build()
     {
@@ -76,7 +76,8 @@ public sealed class HeapEventPipelineBuilder
         {
             foreach (var entry in _sinks)
             {
-                created.Add((entry.Create(), entry.Minimum));
+                var sink = entry.Create() ?? throw new InvalidOperationException("A sink factory given to WriteTo.Sink returned null.");
+                created.Add((sink, entry.Minimum));
             }
         }
         catch

@@ -24,7 +24,7 @@ public sealed class HeapEventSinkConfiguration
     }
 
     /// <summary>Adds a sink created by <see cref="HeapEventPipelineBuilder.Build"/> (for sinks that own files or threads).</summary>
-    /// <param name="create">Creates the sink; called once, by Build.</param>
+    /// <param name="create">Creates the sink; called once, by Build, which throws <see cref="InvalidOperationException"/> if it returns null.</param>
     /// <param name="restrictedToMinimumLevel">The lowest level this sink receives.</param>
     /// <returns>The builder.</returns>
     /// <exception cref="ArgumentNullException"><paramref name="create"/> is null.</exception>

@@ -149,6 +149,19 @@ public class HeapEventPipelineTests
     }
 
     [Fact]
+    public void A_sink_factory_that_returns_null_fails_Build_and_disposes_the_sinks_built_before_it()
+    {
+        // A null sink used to be kept: Sinks held null and Emit threw a NullReferenceException from its own catch.
+        var built = new ListSink();
+        var builder = new HeapEventPipelineBuilder()
+            .WriteTo.Sink(() => built)
+            .WriteTo.Sink(() => null!);
+
+        Assert.Throws<InvalidOperationException>(() => builder.Build());
+        Assert.True(built.Disposed);
+    }
+
+    [Fact]
     public void A_trace_file_in_a_missing_directory_fails_at_Build_with_the_IO_error()
     {
         var path = Path.Combine(Path.GetTempPath(), "memtrace-no-such-dir-" + Guid.NewGuid().ToString("N"), "trace.jsonl");
