@@ -246,6 +246,41 @@ public class HeapEventPipelineSelfLogTests
     }
 
     [Fact]
+    public void A_sink_exception_that_cannot_be_described_is_still_caught_and_the_next_sink_gets_the_event()
+    {
+        // Reporting the exception formatted it (its Message getter threw) outside any catch: Emit threw, and so
+        // did Dispose, leaving the sinks after it undisposed.
+        var after = new ListSink();
+        var messages = SelfLogCollection.Capture(() =>
+        {
+            using var pipeline = new HeapEventPipelineBuilder().WriteTo.Sink(new UndescribableSink()).WriteTo.Sink(after).Build();
+            using var single = new HeapEventPipelineBuilder()
+                .WriteTo.Sink(new UndescribableSink())
+                .Filter.ByIncludingOnly((in HeapEvent e) => throw new UndescribableException())
+                .Build();
+            pipeline.Emit(TestEvents.Allocation());
+            single.Emit(TestEvents.Allocation());
+        });
+
+        Assert.Single(after.Events);
+        Assert.True(after.Disposed);
+        Assert.Contains(messages, m => m.Contains("sink UndescribableSink", StringComparison.Ordinal) && m.Contains(nameof(UndescribableException), StringComparison.Ordinal));
+        Assert.Contains(messages, m => m.Contains("which was dropped", StringComparison.Ordinal) && m.Contains(nameof(UndescribableException), StringComparison.Ordinal));
+    }
+
+    private sealed class UndescribableException : Exception
+    {
+        public override string Message => throw new InvalidOperationException("no message");
+    }
+
+    private sealed class UndescribableSink : IHeapEventSink, IDisposable
+    {
+        public void Emit(in HeapEvent heapEvent) => throw new UndescribableException();
+
+        public void Dispose() => throw new UndescribableException();
+    }
+
+    [Fact]
     public unsafe void A_throwing_sink_in_a_trackers_pipeline_never_breaks_an_allocation()
     {
         var after = new ListSink();
