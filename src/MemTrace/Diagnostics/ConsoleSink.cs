@@ -1,5 +1,6 @@
 // ConsoleSink: heap events for people, one line each (a memory error adds its full report),
-// written synchronously to a TextWriter. It formats on the allocating thread and takes the
+// written synchronously to a TextWriter. Control characters in the strings it is given (labels,
+// region names, call sites) are shown as U+FFFD, as `memtrace report` shows them. It formats on the allocating thread and takes the
 // writer's lock, so it costs microseconds per event: for volume, use the trace file and
 // restrict this sink to warnings and errors.
 using System.Globalization;
@@ -43,7 +44,7 @@ public sealed class ConsoleSink : IHeapEventSink
         }
     }
 
-    /// <summary>The text this sink writes for <paramref name="heapEvent"/> (without the final newline).</summary>
+    /// <summary>The text this sink writes for <paramref name="heapEvent"/> (without the final newline): one line, or for a memory error the line and its indented report; control characters from the event's strings are shown as U+FFFD.</summary>
     /// <param name="heapEvent">The event.</param>
     /// <returns>The text.</returns>
     public static string Format(in HeapEvent heapEvent)
@@ -78,7 +79,7 @@ public sealed class ConsoleSink : IHeapEventSink
                 break;
             case HeapEventKind.MemoryError:
                 var report = heapEvent.Error?.ToString().TrimEnd() ?? $"memory error at 0x{heapEvent.Address:x}";
-                text.Append(report.Replace("\n", "\n    ", StringComparison.Ordinal));
+                text.Append(report.ReplaceLineEndings("\n").Replace("\n", "\n    ", StringComparison.Ordinal));
                 break;
             case HeapEventKind.Checkpoint:
                 text.Append(CultureInfo.InvariantCulture, $"'{heapEvent.Label}': ");
@@ -89,7 +90,25 @@ public sealed class ConsoleSink : IHeapEventSink
                 break;
         }
 
-        return text.ToString();
+        return Printable(text, keepLineBreaks: heapEvent.Kind == HeapEventKind.MemoryError);
+    }
+
+    /// <summary>
+    /// The text with every control character (from a label, a region name or a call site: a newline would split the
+    /// event's line, ESC would recolour the terminal) shown as U+FFFD; a memory error's report keeps its own line
+    /// breaks, written as <see cref="Environment.NewLine"/>.
+    /// </summary>
+    private static string Printable(StringBuilder text, bool keepLineBreaks)
+    {
+        for (var i = 0; i < text.Length; i++)
+        {
+            if (char.IsControl(text[i]) && !(keepLineBreaks && text[i] == '\n'))
+            {
+                text[i] = '\uFFFD';
+            }
+        }
+
+        return keepLineBreaks && Environment.NewLine != "\n" ? text.ToString().Replace("\n", Environment.NewLine, StringComparison.Ordinal) : text.ToString();
     }
 
     private static void Block(StringBuilder text, in HeapEvent e) =>

@@ -36,5 +36,31 @@ public class ConsoleSinkTests
     }
 
     [Fact]
+    public void Control_characters_in_labels_sites_and_regions_cannot_break_the_line_or_reach_the_terminal()
+    {
+        // A checkpoint label, region name or call-site text with a newline or an escape sequence was written as is:
+        // one event became two lines (the second with no time or kind), and ESC recoloured the terminal.
+        var site = TestEvents.AllocSite with { VariableName = "buf\u001b[31m", Function = "Run\r\n" };
+        var events = new[]
+        {
+            TestEvents.Checkpoint() with { Label = "phase 1\nphase 2\u0007" },
+            TestEvents.Allocation() with { Site = site, RegionName = "DR\tAM" },
+            TestEvents.Free() with { AllocatedAt = site with { File = "/src/a\u009bb.cs" } },
+        };
+
+        foreach (var e in events)
+        {
+            var text = ConsoleSink.Format(e);
+            Assert.DoesNotContain(text, char.IsControl);
+            Assert.Contains('\uFFFD', text);
+        }
+
+        var error = TestEvents.Error() with { Error = TestEvents.Error().Error! with { DetectedAt = site } };
+        var report = ConsoleSink.Format(error);
+        Assert.DoesNotContain(report, c => char.IsControl(c) && c != '\n');
+        Assert.Contains("\n      first freed at /src/App/Demo.cs:62 in Run (buffer) on thread 1", report, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void A_null_writer_is_refused() => Assert.Throws<ArgumentNullException>(() => new ConsoleSink(null!));
 }
