@@ -29,7 +29,7 @@ public sealed unsafe partial class MemoryTracker
     private readonly Lock _eventGateLock = new();
     private IHeapEventSink? _events;
     private HeapEventPipeline? _pipeline;
-    private HeapMetrics? _metrics;
+    private HeapMetrics[] _metrics = [];
     private int _eventKinds;
     private int _eventGate;
     private long _snapshotIntervalMilliseconds;
@@ -94,19 +94,30 @@ public sealed unsafe partial class MemoryTracker
         Heap.MemoryErrorDetected -= OnHeapError; // Nothing when it never subscribed.
     }
 
-    /// <summary>Makes <paramref name="metrics"/> record the size of every allocation from now on (in place of any other).</summary>
+    /// <summary>Makes <paramref name="metrics"/> record the size of every allocation from now on, beside any other attached before.</summary>
     internal void AttachMetrics(HeapMetrics metrics)
     {
-        Volatile.Write(ref _metrics, metrics);
-        UpdateEventGate();
+        lock (_eventGateLock)
+        {
+            if (Array.IndexOf(_metrics, metrics) < 0)
+            {
+                Volatile.Write(ref _metrics, [.. _metrics, metrics]);
+            }
+
+            UpdateEventGateLocked();
+        }
     }
 
-    /// <summary>Stops handing allocations to <paramref name="metrics"/>, if it is the one attached.</summary>
+    /// <summary>Stops handing allocations to <paramref name="metrics"/>, if it is attached.</summary>
     internal void DetachMetrics(HeapMetrics metrics)
     {
-        if (Interlocked.CompareExchange(ref _metrics, null, metrics) == metrics)
+        lock (_eventGateLock)
         {
-            UpdateEventGate();
+            if (Array.IndexOf(_metrics, metrics) >= 0)
+            {
+                Volatile.Write(ref _metrics, [.. _metrics.Where(m => m != metrics)]);
+                UpdateEventGateLocked();
+            }
         }
     }
 
@@ -114,19 +125,24 @@ public sealed unsafe partial class MemoryTracker
     {
         lock (_eventGateLock)
         {
-            var gate = _eventKinds;
-            if (_nextSnapshot != long.MaxValue)
-            {
-                gate |= HeapEventKindMask.Operations;
-            }
-
-            if (Volatile.Read(ref _metrics) is not null)
-            {
-                gate |= HeapEventKindMask.Of(HeapEventKind.Allocation);
-            }
-
-            Volatile.Write(ref _eventGate, gate);
+            UpdateEventGateLocked();
         }
+    }
+
+    private void UpdateEventGateLocked()
+    {
+        var gate = _eventKinds;
+        if (_nextSnapshot != long.MaxValue)
+        {
+            gate |= HeapEventKindMask.Operations;
+        }
+
+        if (_metrics.Length != 0)
+        {
+            gate |= HeapEventKindMask.Of(HeapEventKind.Allocation);
+        }
+
+        Volatile.Write(ref _eventGate, gate);
     }
 
     [MethodImpl(MethodImplOptions.NoInlining)]
@@ -135,11 +151,17 @@ public sealed unsafe partial class MemoryTracker
         var tick = EventTick();
 
         var region = -1;
-        var metrics = _metrics;
-        if (metrics is not null && metrics.RecordsSizes)
+        foreach (var metrics in _metrics)
         {
-            region = Heap.RegionNameIdOf(block);
-            metrics.RecordAllocation(size, region);
+            if (metrics.RecordsSizes)
+            {
+                if (region < 0)
+                {
+                    region = Heap.RegionNameIdOf(block);
+                }
+
+                metrics.RecordAllocation(size, region);
+            }
         }
 
         if (!HeapEventKindMask.Has(_eventKinds, HeapEventKind.Allocation))
@@ -406,7 +428,7 @@ public sealed unsafe partial class MemoryTracker
         }
         catch (Exception e)
         {
-            SelfLog.WriteLine($"MemTrace: sink {sink.GetType().Name} threw while receiving a {heapEvent.Kind} event: {e}");
+            SelfLog.WriteLine($"MemTrace: sink {sink.GetType().Name} threw while receiving a {heapEvent.Kind} event: {SelfLog.Describe(e)}");
         }
     }
 }

@@ -68,7 +68,7 @@ public sealed unsafe partial class MemoryTracker
         }
         catch (Exception e) when (e is IOException or ObjectDisposedException)
         {
-            SelfLog.WriteLine($"MemTrace: could not write the leak report at shutdown: {e.Message}");
+            SelfLog.WriteLine($"MemTrace: could not write the leak report at shutdown: {SelfLog.MessageOf(e)}");
         }
     }
 

@@ -99,7 +99,7 @@ public sealed class HeapEventPipeline : IHeapEventSink, IDisposable
             }
             catch (Exception e)
             {
-                SelfLog.WriteLine($"MemTrace: sink {sink.GetType().Name} threw while being disposed: {Describe(e)}");
+                SelfLog.WriteLine($"MemTrace: sink {sink.GetType().Name} threw while being disposed: {SelfLog.Describe(e)}");
             }
         }
     }
@@ -146,24 +146,11 @@ public sealed class HeapEventPipeline : IHeapEventSink, IDisposable
 
     [MethodImpl(MethodImplOptions.NoInlining)]
     private static void ReportSink(IHeapEventSink sink, HeapEventKind kind, Exception e) =>
-        SelfLog.WriteLine($"MemTrace: caught exception while emitting a {kind} event to sink {sink.GetType().Name}: {Describe(e)}");
+        SelfLog.WriteLine($"MemTrace: caught exception while emitting a {kind} event to sink {sink.GetType().Name}: {SelfLog.Describe(e)}");
 
     [MethodImpl(MethodImplOptions.NoInlining)]
     private static void ReportFilter(HeapEventFilter filter, HeapEventKind kind, Exception e) =>
-        SelfLog.WriteLine($"MemTrace: filter {filter.Method.Name} threw on a {kind} event, which was dropped: {Describe(e)}");
-
-    /// <summary>The exception's text; its type's name when formatting it throws (a Message getter that throws), so that reporting it cannot throw.</summary>
-    private static string Describe(Exception e)
-    {
-        try
-        {
-            return e.ToString();
-        }
-        catch (Exception)
-        {
-            return e.GetType().FullName + " (its message could not be read)";
-        }
-    }
+        SelfLog.WriteLine($"MemTrace: filter {filter.Method.Name} threw on a {kind} event, which was dropped: {SelfLog.Describe(e)}");
 
     /// <summary>Delivery through the predicate filters to each sink that takes the kind.</summary>
     private void DispatchToAll(in HeapEvent heapEvent)

@@ -48,4 +48,30 @@ public static class SelfLog
             // The self-log is the last resort: nowhere is left to report its own failure.
         }
     }
+
+    /// <summary>The exception's full text (type, message, stack); its type's name when formatting it throws, so that reporting it cannot throw.</summary>
+    internal static string Describe(Exception e)
+    {
+        try
+        {
+            return e.ToString();
+        }
+        catch (Exception)
+        {
+            return e.GetType().FullName + " (its message could not be read)";
+        }
+    }
+
+    /// <summary>The exception's message; its type's name when the message cannot be read (a Message getter that throws).</summary>
+    internal static string MessageOf(Exception e)
+    {
+        try
+        {
+            return e.Message;
+        }
+        catch (Exception)
+        {
+            return e.GetType().FullName + " (its message could not be read)";
+        }
+    }
 }

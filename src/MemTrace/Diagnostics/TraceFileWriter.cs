@@ -278,7 +278,7 @@ public sealed class TraceFileWriter : IHeapEventSink, IDisposable
             }
             catch (Exception e)
             {
-                SelfLog.WriteLine($"MemTrace: closing trace {Path ?? "stream"} failed: {e.Message}");
+                SelfLog.WriteLine($"MemTrace: closing trace {Path ?? "stream"} failed: {SelfLog.MessageOf(e)}");
             }
         }
     }
@@ -469,7 +469,7 @@ public sealed class TraceFileWriter : IHeapEventSink, IDisposable
             _encoder.Truncate(lineStart);
             if (Interlocked.Increment(ref _droppedUnencodable) == 1)
             {
-                SelfLog.WriteLine($"MemTrace: trace {Path ?? "stream"}: a {kind} event could not be encoded and is dropped (counted in a 'dropped' line; later ones are counted, not logged): {e.Message}");
+                SelfLog.WriteLine($"MemTrace: trace {Path ?? "stream"}: a {kind} event could not be encoded and is dropped (counted in a 'dropped' line; later ones are counted, not logged): {SelfLog.MessageOf(e)}");
             }
 
             return false;
@@ -567,7 +567,7 @@ public sealed class TraceFileWriter : IHeapEventSink, IDisposable
                 var lost = bufferedEvents == 0
                     ? "the write held no event (only a header, 'dropped' or end line)"
                     : $"{Plural(bufferedEvents, "event")} lost (counted in a 'dropped' line if a later write succeeds)";
-                SelfLog.WriteLine($"MemTrace: writing trace {Path ?? "stream"} failed: {e.Message}; {lost}. Further failures are summed, not logged one by one");
+                SelfLog.WriteLine($"MemTrace: writing trace {Path ?? "stream"} failed: {SelfLog.MessageOf(e)}; {lost}. Further failures are summed, not logged one by one");
             }
 
             _eventsLostInFailedWrites += bufferedEvents;
@@ -588,7 +588,7 @@ public sealed class TraceFileWriter : IHeapEventSink, IDisposable
         }
         catch (Exception e)
         {
-            SelfLog.WriteLine($"MemTrace: flushing trace {Path ?? "stream"} to disk failed: {e.Message}");
+            SelfLog.WriteLine($"MemTrace: flushing trace {Path ?? "stream"} to disk failed: {SelfLog.MessageOf(e)}");
         }
     }
 

@@ -300,4 +300,22 @@ public class HeapEventPipelineSelfLogTests
         Assert.Contains(after.Events, e => e.Kind == HeapEventKind.Free);
         Assert.Contains(messages, m => m.Contains("sink ThrowingSink", StringComparison.Ordinal));
     }
+
+    [Fact]
+    public unsafe void A_plain_sink_whose_exception_cannot_be_described_never_breaks_an_allocation()
+    {
+        // A sink given to the tracker directly (no pipeline): the tracker's own catch formatted the exception, and a
+        // Message getter that throws escaped into the allocation.
+        var messages = SelfLogCollection.Capture(() =>
+        {
+            using var heap = new HeapCaps(HeapLayout.Esp32(), new HeapCapsOptions { ErrorOutput = null });
+            using var tracker = new MemoryTracker(heap, new MemoryTrackerOptions { Output = null, Events = new UndescribableSink(), SnapshotInterval = TimeSpan.Zero });
+            tracker.Malloc(out byte* block, 100, MallocCaps.Default);
+            Assert.True(block != null);
+            tracker.Free(ref block);
+            Assert.Equal(0, tracker.LiveBlocks);
+        });
+
+        Assert.Contains(messages, m => m.Contains("sink UndescribableSink", StringComparison.Ordinal) && m.Contains(nameof(UndescribableException), StringComparison.Ordinal));
+    }
 }

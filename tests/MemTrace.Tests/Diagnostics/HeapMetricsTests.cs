@@ -105,6 +105,33 @@ public unsafe class HeapMetricsTests
     }
 
     [Fact]
+    public void Two_HeapMetrics_on_one_tracker_both_record_sizes_and_disposing_one_leaves_the_other()
+    {
+        // The tracker kept one attached HeapMetrics: the second replaced the first, whose histogram then never recorded
+        // again, even after the second was disposed.
+        using var heap = new HeapCaps(HeapLayout.Esp32(4), new HeapCapsOptions { ErrorOutput = null });
+        using var tracker = new MemoryTracker(heap, new MemoryTrackerOptions { Output = null });
+        using var first = new HeapMetrics(tracker);
+        var second = new HeapMetrics(tracker);
+        using var firstRecorder = new Recorder(first.Meter);
+        using (var secondRecorder = new Recorder(second.Meter))
+        {
+            tracker.Malloc(out byte* a, 10, MallocCaps.Default);
+            Assert.Equal([10L], firstRecorder.All("memtrace.allocation.size"));
+            Assert.Equal([10L], secondRecorder.All("memtrace.allocation.size"));
+            tracker.Free(ref a);
+        }
+
+        second.Dispose();
+        tracker.Malloc(out byte* b, 20, MallocCaps.Default);
+        Assert.Equal([10L, 20L], firstRecorder.All("memtrace.allocation.size"));
+        tracker.Free(ref b);
+        Assert.NotEqual(0, tracker.EventGate);
+        first.Dispose();
+        Assert.Equal(0, tracker.EventGate);
+    }
+
+    [Fact]
     public void Before_Observe_and_after_the_heap_is_gone_the_instruments_report_nothing_and_do_not_throw()
     {
         using var metrics = new HeapMetrics();
