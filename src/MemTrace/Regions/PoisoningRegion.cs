@@ -151,49 +151,76 @@ internal sealed unsafe class PoisoningRegion : Region
 
         var offset = alignment <= _alignment ? _head : Math.Max(_head, alignment);
         byte* inner;
-        byte* user;
-        var handover = BlockHandover.Begin(); // Until the canaries are written (and an aligned block mapped), checks wait for it.
+
+        // Until the canaries are written (and an aligned block mapped), checks wait for the block. No try/finally on this
+        // path (it would keep the locals out of registers): nothing here throws but the slow steps, which end the
+        // handover themselves when they do.
+        var handover = BlockHandover.Begin();
+        do
+        {
+            inner = (byte*)_inner.Allocate(size + offset + TailSize, alignment, zero: false, tag);
+            if (inner is null)
+            {
+                BlockHandover.End(handover);
+                return null;
+            }
+        }
+        while (_recent is not null && SetAsideIfDamaged(inner, handover)); // Damaged free memory is kept, and another block taken.
+
+        var user = inner + offset;
+        if (_level == PoisoningLevel.Comprehensive)
+        {
+            NativeMemory.Fill(user, size, MallocFill); // Blocks may pass 2 GiB: no Span of them.
+        }
+
+        if (zero)
+        {
+            NativeMemory.Clear(user, size);
+        }
+
+        WriteHead(inner, user, (uint)size);
+        if (offset != _head)
+        {
+            MapAligned(user, inner, handover); // Part of the handover: unmapped, a check would look for the head at inner + head.
+        }
+
+        BlockHandover.End(handover);
+        return user;
+    }
+
+    /// <summary>Records where an aligned block's user pointer lies in its inner block; ends <paramref name="handover"/> if it throws.</summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private void MapAligned(byte* user, byte* inner, BlockHandover.Cell handover)
+    {
         try
         {
-            do
+            using (_lock.EnterScope())
             {
-                inner = (byte*)_inner.Allocate(size + offset + TailSize, alignment, zero: false, tag);
-                if (inner is null)
-                {
-                    return null;
-                }
-            }
-            while (_recent is not null && SetAsideIfDamaged(inner)); // Damaged free memory is kept, and another block taken.
-
-            user = inner + offset;
-            if (_level == PoisoningLevel.Comprehensive)
-            {
-                NativeMemory.Fill(user, size, MallocFill); // Blocks may pass 2 GiB: no Span of them.
-            }
-
-            if (zero)
-            {
-                NativeMemory.Clear(user, size);
-            }
-
-            WriteHead(inner, user, (uint)size);
-            if (offset != _head)
-            {
-                // Part of the handover: until it is mapped, a check would look for the head at inner + head.
-                using (_lock.EnterScope())
-                {
-                    _alignedUserToInner[(nuint)user] = (nuint)inner;
-                    _alignedInnerToUser[(nuint)inner] = (nuint)user;
-                    _slowPath = 1;
-                }
+                _alignedUserToInner[(nuint)user] = (nuint)inner;
+                _alignedInnerToUser[(nuint)inner] = (nuint)user;
+                _slowPath = 1;
             }
         }
-        finally
+        catch
         {
             BlockHandover.End(handover);
+            throw;
         }
+    }
 
-        return user;
+    /// <summary><see cref="SetAsideIfDamaged(byte*)"/> during an allocation's handover, which it ends if it throws.</summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private bool SetAsideIfDamaged(byte* inner, BlockHandover.Cell handover)
+    {
+        try
+        {
+            return SetAsideIfDamaged(inner);
+        }
+        catch
+        {
+            BlockHandover.End(handover);
+            throw;
+        }
     }
 
     public override BlockState Free(void* ptr, bool clearIfTagged, out BlockInfo block, IBlockInspector? inspector)
@@ -383,22 +410,16 @@ internal sealed unsafe class PoisoningRegion : Region
         if (_level == PoisoningLevel.Light && _quarantine is null && inner + _head == user)
         {
             // In place or moved inside the inner region; the head moves with the block, the tail is rewritten.
-            var handover = BlockHandover.Begin();
-            try
+            var handover = BlockHandover.Begin(); // Nothing here throws: no try/finally.
+            var moved = (byte*)_inner.Reallocate((void*)inner, size + Overhead, out state, out _);
+            if (moved is not null)
             {
-                var moved = (byte*)_inner.Reallocate((void*)inner, size + Overhead, out state, out _);
-                if (moved is null)
-                {
-                    return null;
-                }
-
                 WriteHead(moved, moved + _head, (uint)size);
-                return moved + _head;
+                moved += _head;
             }
-            finally
-            {
-                BlockHandover.End(handover);
-            }
+
+            BlockHandover.End(handover);
+            return moved;
         }
 
         // Comprehensive (no realloc in place, as ESP-IDF) or quarantine: allocate, copy, free.
