@@ -233,10 +233,19 @@ internal sealed unsafe class PoisoningRegion : Region
             return _inner.Free((byte*)ptr - _head, clearIfTagged: false, out block, clearIfTagged ? _clearingInspector : _keepingInspector);
         }
 
-        var handover = BlockHandover.Begin(); // Mappings and the quarantine change outside the inner region's protection.
+        return FreeWithContext(ptr, clearIfTagged, out block);
+    }
+
+    /// <summary>
+    /// A free with aligned blocks, held blocks or a quarantine: the thread's context carries the pointer and what the
+    /// inspection did. A handover: mappings and the quarantine change outside the inner region's protection.
+    /// </summary>
+    private BlockState FreeWithContext(void* ptr, bool clearIfTagged, out BlockInfo block)
+    {
+        var handover = BlockHandover.Begin();
         try
         {
-            return FreeWithContext(ptr, clearIfTagged, out block);
+            return FreeHandedOver(ptr, clearIfTagged, out block);
         }
         finally
         {
@@ -244,8 +253,7 @@ internal sealed unsafe class PoisoningRegion : Region
         }
     }
 
-    /// <summary>A free with aligned blocks, held blocks or a quarantine: the thread's context carries the pointer and what the inspection did.</summary>
-    private BlockState FreeWithContext(void* ptr, bool clearIfTagged, out BlockInfo block)
+    private BlockState FreeHandedOver(void* ptr, bool clearIfTagged, out BlockInfo block)
     {
         var user = (nuint)ptr;
         var inner = user - _head;
