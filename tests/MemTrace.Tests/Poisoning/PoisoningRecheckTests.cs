@@ -44,15 +44,7 @@ public unsafe class PoisoningRecheckTests
         using var stalling = new StallingRegion(real);
         using var region = new PoisoningRegion(stalling, PoisoningLevel.Light, quarantine: null, alignment: tlsf ? 4u : 16u);
 
-        byte* built = null;
-        var builder = new Thread(() => built = (byte*)region.Allocate(48, 4, zero: false, tag: 0));
-        builder.Start();
-        Assert.True(stalling.Handed.Wait(TimeSpan.FromSeconds(10), TestContext.Current.CancellationToken));
-        var goOn = new Timer(_ => stalling.Release.Set(), null, 300, Timeout.Infinite);
-
-        var sound = region.CheckIntegrity(output: null);
-        builder.Join();
-        goOn.Dispose();
+        var sound = CheckWhileABlockIsHeldUp(region, stalling, heldUpMilliseconds: 300, out var built);
 
         Assert.True(sound);
         Assert.Empty(region.TakePendingCorruptions());
@@ -71,18 +63,30 @@ public unsafe class PoisoningRecheckTests
         damaged[-8] ^= 0xFF; // The head canary.
         stalling.Stall = true;
 
-        var builder = new Thread(() => region.Allocate(48, 16, zero: false, tag: 0));
-        builder.Start();
-        Assert.True(stalling.Handed.Wait(TimeSpan.FromSeconds(10), TestContext.Current.CancellationToken));
-        var goOn = new Timer(_ => stalling.Release.Set(), null, 100, Timeout.Infinite);
-
-        var sound = region.CheckIntegrity(output: null);
-        builder.Join();
-        goOn.Dispose();
+        var sound = CheckWhileABlockIsHeldUp(region, stalling, heldUpMilliseconds: 100, out var built);
 
         Assert.False(sound);
         var report = Assert.Single(region.TakePendingCorruptions());
         Assert.Equal((nuint)damaged, report.Address);
+        Assert.Equal(BlockState.Live, region.Free(built, clearIfTagged: false, out _, inspector: null));
+    }
+
+    /// <summary>
+    /// Runs an integrity check while another thread's allocation of 48 bytes is held up inside the inner region (the
+    /// block live there, its canaries not yet written) for <paramref name="heldUpMilliseconds"/>.
+    /// </summary>
+    private static bool CheckWhileABlockIsHeldUp(PoisoningRegion region, StallingRegion stalling, int heldUpMilliseconds, out byte* built)
+    {
+        nint block = 0;
+        var builder = new Thread(() => block = (nint)region.Allocate(48, 4, zero: false, tag: 0));
+        builder.Start();
+        Assert.True(stalling.Handed.Wait(TimeSpan.FromSeconds(10), TestContext.Current.CancellationToken));
+        using var goOn = new Timer(_ => stalling.Release.Set(), null, heldUpMilliseconds, Timeout.Infinite);
+
+        var sound = region.CheckIntegrity(output: null);
+        builder.Join();
+        built = (byte*)block;
+        return sound;
     }
 
     /// <summary>A region that, while <see cref="Stall"/> is on, hands out a block and then holds the caller until released.</summary>
