@@ -111,7 +111,7 @@ public sealed unsafe partial class HeapCaps
 
         if (block is not null)
         {
-            observer?.OnReallocated(tag, block, size, served, AllocationMethod.Realloc);
+            observer?.OnReallocated(tag, block, size, served, AllocationMethod.ReallocDefault);
             return block;
         }
 

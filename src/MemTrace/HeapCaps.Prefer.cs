@@ -156,7 +156,7 @@ public sealed unsafe partial class HeapCaps
                     DropStaleTag(observer, block);
                 }
 
-                observer?.OnReallocated(tag, block, size, option, AllocationMethod.Realloc);
+                observer?.OnReallocated(tag, block, size, option, AllocationMethod.ReallocPrefer);
                 return block;
             }
 
