@@ -174,21 +174,9 @@ public sealed unsafe partial class MemoryTracker
             region = Heap.RegionNameIdOf(block);
         }
 
-        var writer = _pipeline?.DirectWriter;
-        if (writer is not null)
+        if (TryWriteDirect(HeapEventKind.Allocation, sequence: 0, tick, threadId, (nuint)block, size, (uint)caps, request, site, allocSite: 0, region))
         {
-            ref var slot = ref writer.TryClaim(out var ring, out var tail, out var dropped);
-            if (!Unsafe.IsNullRef(ref slot))
-            {
-                slot.Set(HeapEventKind.Allocation, Interlocked.Increment(ref _eventSequence), UtcTicksAt(tick), threadId, (nuint)block, size, (uint)caps, request, site, allocSite: 0, region, 0, 0);
-                writer.Publish(ring, tail);
-                return;
-            }
-
-            if (dropped)
-            {
-                return;
-            }
+            return;
         }
 
         var heapEvent = new HeapEvent(
@@ -218,23 +206,21 @@ public sealed unsafe partial class MemoryTracker
             return;
         }
 
-        var writer = _pipeline?.DirectWriter;
-        if (writer is not null)
+        if (!TryWriteDirect(HeapEventKind.Free, sequence, tick, record.FreeThreadId, record.Address, record.Size, record.Caps, record.RequestNumber, freeSite, record.AllocSite, region: -1))
         {
-            ref var slot = ref writer.TryClaim(out var ring, out var tail, out var dropped);
-            if (!Unsafe.IsNullRef(ref slot))
-            {
-                slot.Set(HeapEventKind.Free, sequence != 0 ? sequence : Interlocked.Increment(ref _eventSequence), UtcTicksAt(tick), record.FreeThreadId, record.Address, record.Size, record.Caps, record.RequestNumber, freeSite, record.AllocSite, Heap.RegionNameIdOf((void*)record.Address), 0, 0);
-                writer.Publish(ring, tail);
-            }
-            else if (!dropped)
-            {
-                DispatchFree(in record, freeSite, sequence, tick);
-            }
-        }
-        else
-        {
-            DispatchFree(in record, freeSite, sequence, tick);
+            var heapEvent = new HeapEvent(
+                HeapEventKind.Free,
+                sequence != 0 ? sequence : Interlocked.Increment(ref _eventSequence),
+                UtcTicksAt(tick),
+                record.FreeThreadId,
+                record.Address,
+                record.Size,
+                record.Caps,
+                record.RequestNumber,
+                freeSite,
+                record.AllocSite,
+                Heap.RegionNameIdOf((void*)record.Address));
+            Dispatch(in heapEvent);
         }
 
         if (sequence != 0 && tick >= _nextSnapshot)
@@ -243,21 +229,43 @@ public sealed unsafe partial class MemoryTracker
         }
     }
 
-    private void DispatchFree(in TrackedRecord record, uint freeSite, long sequence, long tick)
+    /// <summary>
+    /// Writes an allocation or free straight into the calling thread's ring of the pipeline's lone trace writer (no
+    /// event built and copied). True when the event is dealt with so: written, or counted as dropped by a full ring in
+    /// drop mode (then not even numbered); false when it must be built and dispatched. <paramref name="sequence"/> 0:
+    /// a number is drawn for a written event; <paramref name="region"/> -1: looked up for a written event.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private bool TryWriteDirect(HeapEventKind kind, long sequence, long tick, int threadId, nuint address, nuint size, uint caps, long request, uint site, uint allocSite, int region)
     {
-        var heapEvent = new HeapEvent(
-            HeapEventKind.Free,
+        var writer = _pipeline?.DirectWriter;
+        if (writer is null)
+        {
+            return false;
+        }
+
+        ref var slot = ref writer.TryClaim(out var ring, out var tail, out var dropped);
+        if (Unsafe.IsNullRef(ref slot))
+        {
+            return dropped;
+        }
+
+        slot.Set(
+            kind,
             sequence != 0 ? sequence : Interlocked.Increment(ref _eventSequence),
             UtcTicksAt(tick),
-            record.FreeThreadId,
-            record.Address,
-            record.Size,
-            record.Caps,
-            record.RequestNumber,
-            freeSite,
-            record.AllocSite,
-            Heap.RegionNameIdOf((void*)record.Address));
-        Dispatch(in heapEvent);
+            threadId,
+            address,
+            size,
+            caps,
+            request,
+            site,
+            allocSite,
+            region >= 0 ? region : Heap.RegionNameIdOf((void*)address),
+            previousAddress: 0,
+            previousSize: 0);
+        writer.Publish(ring, tail);
+        return true;
     }
 
     [MethodImpl(MethodImplOptions.NoInlining)]

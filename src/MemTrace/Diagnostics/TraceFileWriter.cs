@@ -160,35 +160,24 @@ public sealed class TraceFileWriter : IHeapEventSink, IDisposable
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public void Emit(in HeapEvent heapEvent)
     {
-        ref var emit = ref _emit;
-        if (!Volatile.Read(ref emit.Closing))
+        ref var slot = ref TryClaim(out var ring, out var tail, out var dropped);
+        if (!Unsafe.IsNullRef(ref slot))
         {
-            var ring = emit.Rings.OfThisThread();
-            if (ring.TryEnqueue(in heapEvent))
-            {
-                if (Volatile.Read(ref emit.WriterState) != Busy)
-                {
-                    MaybeWake(ring);
-                }
-
-                return;
-            }
-
-            if (emit.DropWhenFull)
-            {
-                ring.CountDrop(); // Counted in this thread's ring, no call.
-                return;
-            }
+            slot = HeapEvent.DataOf(in heapEvent);
+            ring.SetDetails(tail, heapEvent.Details);
+            Publish(ring, tail);
         }
-
-        EmitSlow(in heapEvent);
+        else if (!dropped)
+        {
+            EmitSlow(in heapEvent);
+        }
     }
 
     /// <summary>
     /// A slot of the calling thread's ring for an event built in place (then <see cref="Publish"/>), so that the
     /// emitting thread neither builds a <see cref="HeapEvent"/> nor copies it. A null reference when there is none:
     /// <paramref name="dropped"/> tells whether the event was counted as dropped (a full ring in drop mode) or must
-    /// go through <see cref="Emit"/> (a full ring in wait mode, or closing).
+    /// go the slow way (a full ring in wait mode, or closing: <see cref="Emit"/> takes it there).
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     internal ref HeapEventData TryClaim(out EventRing ring, out long tail, out bool dropped)
@@ -204,9 +193,9 @@ public sealed class TraceFileWriter : IHeapEventSink, IDisposable
                 return ref slot;
             }
 
-            if (emit.DropWhenFull && ring.Capacity != 0)
+            if (emit.DropWhenFull)
             {
-                ring.CountDrop();
+                ring.CountDrop(); // Counted in this thread's ring, no call.
                 dropped = true;
             }
 

@@ -114,23 +114,26 @@ internal sealed class EventRing
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public bool TryEnqueue(in HeapEvent heapEvent)
     {
-        ref var positions = ref _positions;
-        var tail = positions.Tail; // Only this thread writes it.
-        if (tail - positions.CachedHead >= _capacity && !HasRoom(tail))
+        ref var slot = ref TryClaim(out var tail);
+        if (Unsafe.IsNullRef(ref slot))
         {
             return false;
         }
 
-        var index = (nint)(tail & _mask);
-        Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(_slots), index) = HeapEvent.DataOf(in heapEvent);
-        var details = heapEvent.Details;
+        slot = HeapEvent.DataOf(in heapEvent);
+        SetDetails(tail, heapEvent.Details);
+        Publish(tail);
+        return true;
+    }
+
+    /// <summary>Stores the one reference of the event claimed at <paramref name="tail"/>, if it has one (the consumer leaves a released slot's null). Producer only.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public void SetDetails(long tail, HeapEventDetails? details)
+    {
         if (details is not null)
         {
-            _details[index] = details;
+            _details[(int)(tail & _mask)] = details;
         }
-
-        Volatile.Write(ref positions.Tail, tail + 1);
-        return true;
     }
 
     /// <summary>
