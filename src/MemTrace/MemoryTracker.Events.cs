@@ -37,6 +37,9 @@ public sealed unsafe partial class MemoryTracker
     private long _eventTimeBase;
     private long _eventSequence;
 
+    /// <summary>The "number" of a free whose event is known, before the free, to be dropped (see <see cref="FreeEventSequence"/>).</summary>
+    private const long DroppedFreeSequence = -1;
+
     /// <summary>The sink this tracker emits to, if any.</summary>
     public IHeapEventSink? Events => _events;
 
@@ -54,10 +57,19 @@ public sealed unsafe partial class MemoryTracker
     /// The number a free's event will carry, drawn before the heap releases the block (0 when no free event is built):
     /// once released, the block can be handed out to another thread at once, and that allocation's event must come
     /// after this free in sequence order. A free that turns out to be bad leaves its number unused (a gap).
+    /// <see cref="DroppedFreeSequence"/> when the event will be dropped: a lone trace writer in drop mode whose ring
+    /// for this thread is already full takes no number (an interlocked operation) for an event it will not write.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private long FreeEventSequence() =>
-        EmitsEvent(HeapEventKind.Free) && HeapEventKindMask.Has(_eventKinds, HeapEventKind.Free) ? Interlocked.Increment(ref _eventSequence) : 0;
+    private long FreeEventSequence()
+    {
+        if (!EmitsEvent(HeapEventKind.Free) || !HeapEventKindMask.Has(_eventKinds, HeapEventKind.Free))
+        {
+            return 0;
+        }
+
+        return _pipeline?.DirectWriter is { } writer && writer.WouldDrop() ? DroppedFreeSequence : Interlocked.Increment(ref _eventSequence);
+    }
 
     /// <summary>Takes the sink and the snapshot interval; called by the constructor once the start time is set.</summary>
     private void InitializeEvents(MemoryTrackerOptions options)
@@ -169,14 +181,14 @@ public sealed unsafe partial class MemoryTracker
             return;
         }
 
-        if (region < 0)
-        {
-            region = Heap.RegionNameIdOf(block);
-        }
-
         if (TryWriteDirect(HeapEventKind.Allocation, sequence: 0, tick, threadId, (nuint)block, size, (uint)caps, request, site, allocSite: 0, region))
         {
             return;
+        }
+
+        if (region < 0)
+        {
+            region = Heap.RegionNameIdOf(block);
         }
 
         var heapEvent = new HeapEvent(
@@ -206,7 +218,11 @@ public sealed unsafe partial class MemoryTracker
             return;
         }
 
-        if (!TryWriteDirect(HeapEventKind.Free, sequence, tick, record.FreeThreadId, record.Address, record.Size, record.Caps, record.RequestNumber, freeSite, record.AllocSite, region: -1))
+        if (sequence == DroppedFreeSequence)
+        {
+            _pipeline?.DirectWriter?.CountDrop(); // Decided before the free (FreeEventSequence); the event is not built.
+        }
+        else if (!TryWriteDirect(HeapEventKind.Free, sequence, tick, record.FreeThreadId, record.Address, record.Size, record.Caps, record.RequestNumber, freeSite, record.AllocSite, region: -1))
         {
             var heapEvent = new HeapEvent(
                 HeapEventKind.Free,

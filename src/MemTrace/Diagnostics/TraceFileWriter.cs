@@ -207,6 +207,21 @@ public sealed class TraceFileWriter : IHeapEventSink, IDisposable
         return ref Unsafe.NullRef<HeapEventData>();
     }
 
+    /// <summary>
+    /// Whether an event the calling thread emitted now would be dropped: drop mode and the thread's ring full. The
+    /// tracker asks before a free, so as not to number an event it will not write; the drop is then counted with
+    /// <see cref="CountDrop"/>.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal bool WouldDrop()
+    {
+        ref var emit = ref _emit;
+        return emit.DropWhenFull && !Volatile.Read(ref emit.Closing) && emit.Rings.OfThisThread().IsFull;
+    }
+
+    /// <summary>Counts one event of the calling thread dropped by a full ring (see <see cref="WouldDrop"/>).</summary>
+    internal void CountDrop() => _emit.Rings.OfThisThread().CountDrop();
+
     /// <summary>Publishes the slot claimed by <see cref="TryClaim"/>.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     internal void Publish(EventRing ring, long tail)

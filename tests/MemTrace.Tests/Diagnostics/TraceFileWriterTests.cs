@@ -427,6 +427,60 @@ public sealed class TraceFileWriterTests : IDisposable
         Assert.ThrowsAny<ArgumentException>(() => new TraceFileWriter(string.Empty));
     }
 
+    [Fact]
+    public unsafe void A_tracker_whose_ring_is_full_in_drop_mode_counts_each_event_once_and_numbers_none()
+    {
+        var gate = new BlockingStream();
+        using var heap = new HeapCaps(HeapLayout.Host());
+        var writer = new TraceFileWriter(gate, ownsStream: false, new TraceFileOptions { Capacity = 16, FullMode = TraceBufferFullMode.Drop });
+        using (var pipeline = new HeapEventPipelineBuilder().WriteTo.Sink(writer).Build())
+        using (var tracker = new MemoryTracker(heap, new MemoryTrackerOptions { Output = null, Events = pipeline }))
+        {
+            try
+            {
+                gate.WaitUntilBlocked(); // The header write is stuck: the ring can only fill.
+                var kept = new List<nint>();
+                while (writer.EventsDropped == 0)
+                {
+                    kept.Add((nint)tracker.Malloc(64, MallocCaps.Default));
+                }
+
+                var droppedBefore = writer.EventsDropped;
+                var numberedBefore = tracker.LastEventSequence;
+                for (var i = 0; i < 100; i++)
+                {
+                    var p = tracker.Malloc(64, MallocCaps.Default);
+                    tracker.Free(ref p);
+                }
+
+                // Each allocation and each free counted once as dropped; neither took a number (an interlocked operation).
+                Assert.Equal(200, writer.EventsDropped - droppedBefore);
+                Assert.Equal(numberedBefore, tracker.LastEventSequence);
+                Assert.Equal(kept.Count, tracker.LiveBlocks);
+                foreach (var block in kept)
+                {
+                    var p = (void*)block;
+                    tracker.Free(ref p);
+                }
+
+                Assert.Equal(0, tracker.LiveBlocks);
+                tracker.Dispose(); // Its last snapshot is dropped too.
+            }
+            finally
+            {
+                gate.Release(); // Also when an assertion failed: the writer's disposal waits for its thread.
+            }
+        }
+
+        writer.Dispose();
+        gate.Position = 0;
+        using var reader = new TraceReader(gate);
+        var events = reader.ReadAll().ToList();
+        Assert.True(writer.EventsDropped > 200, $"only {writer.EventsDropped} dropped");
+        Assert.Equal(writer.EventsDropped, reader.DroppedEvents);
+        Assert.True(events.Count <= 16, $"{events.Count} events from a ring of 16");
+    }
+
     private static int CountLines(string path)
     {
         using var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite);

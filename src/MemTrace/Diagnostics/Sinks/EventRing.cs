@@ -154,6 +154,17 @@ internal sealed class EventRing
         return ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(_slots), (nint)(tail & _mask));
     }
 
+    /// <summary>Whether <see cref="TryClaim"/> would find the ring full now. Producer only.</summary>
+    public bool IsFull
+    {
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        get
+        {
+            var tail = _positions.Tail; // Only this thread writes it.
+            return tail - _positions.CachedHead >= _capacity && !HasRoom(tail);
+        }
+    }
+
     /// <summary>Publishes the slot claimed at <paramref name="tail"/> by <see cref="TryClaim"/>. Producer only.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public void Publish(long tail) => Volatile.Write(ref _positions.Tail, tail + 1);
