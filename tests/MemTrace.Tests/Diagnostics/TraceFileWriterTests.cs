@@ -434,11 +434,11 @@ public sealed class TraceFileWriterTests : IDisposable
         using var heap = new HeapCaps(HeapLayout.Host());
         var writer = new TraceFileWriter(gate, ownsStream: false, new TraceFileOptions { Capacity = 16, FullMode = TraceBufferFullMode.Drop });
         using (var pipeline = new HeapEventPipelineBuilder().WriteTo.Sink(writer).Build())
-        using (var tracker = new MemoryTracker(heap, new MemoryTrackerOptions { Output = null, Events = pipeline }))
         {
+            gate.WaitUntilBlocked(); // The header write is stuck: the ring can only fill.
+            var tracker = new MemoryTracker(heap, new MemoryTrackerOptions { Output = null, Events = pipeline });
             try
             {
-                gate.WaitUntilBlocked(); // The header write is stuck: the ring can only fill.
                 var kept = new List<nint>();
                 while (writer.EventsDropped == 0)
                 {
@@ -469,6 +469,7 @@ public sealed class TraceFileWriterTests : IDisposable
             finally
             {
                 gate.Release(); // Also when an assertion failed: the writer's disposal waits for its thread.
+                tracker.Dispose();
             }
         }
 

@@ -43,10 +43,16 @@ public class CoarseClockTests
             try
             {
                 Assert.True(CoarseClock.IsRefreshing);
+                var deadline = Environment.TickCount64 + 5000;
                 var clock = FindClockThread();
+                while (clock is null && Environment.TickCount64 < deadline)
+                {
+                    Thread.Sleep(1); // The thread names itself once it runs.
+                    clock = FindClockThread();
+                }
+
                 Assert.NotNull(clock);
                 var start = CoarseClock.Now;
-                var deadline = Environment.TickCount64 + 5000;
                 while (CoarseClock.Now <= start && Environment.TickCount64 < deadline)
                 {
                     Thread.Sleep(1);
