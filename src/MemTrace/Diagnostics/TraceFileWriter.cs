@@ -210,13 +210,14 @@ public sealed class TraceFileWriter : IHeapEventSink, IDisposable
     /// <summary>
     /// Whether an event the calling thread emitted now would be dropped: drop mode and the thread's ring full. The
     /// tracker asks before a free, so as not to number an event it will not write; the drop is then counted with
-    /// <see cref="CountDrop"/>.
+    /// <see cref="CountDrop"/>. Gives the thread no ring: a thread with none (or whose last ring is another writer's)
+    /// is answered false, and the event, if one is emitted, takes the ordinary path (a number, then the ring).
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     internal bool WouldDrop()
     {
         ref var emit = ref _emit;
-        return emit.DropWhenFull && !Volatile.Read(ref emit.Closing) && emit.Rings.OfThisThread().IsFull;
+        return emit.DropWhenFull && !Volatile.Read(ref emit.Closing) && emit.Rings.CurrentOfThisThread() is { IsFull: true };
     }
 
     /// <summary>Counts one event of the calling thread dropped by a full ring (see <see cref="WouldDrop"/>).</summary>

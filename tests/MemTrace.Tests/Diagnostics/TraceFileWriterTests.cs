@@ -428,6 +428,41 @@ public sealed class TraceFileWriterTests : IDisposable
     }
 
     [Fact]
+    public unsafe void A_thread_that_only_frees_without_an_event_gets_no_ring_in_drop_mode()
+    {
+        // Tracking off: allocations and frees through the tracker emit nothing, so the thread that makes them
+        // must not get a ring (Capacity events, 1.4 MiB by default) for asking whether its free would be dropped.
+        using var heap = new HeapCaps(HeapLayout.Host());
+        var writer = new TraceFileWriter(new MemoryStream(), ownsStream: false, new TraceFileOptions { FullMode = TraceBufferFullMode.Drop });
+        using var pipeline = new HeapEventPipelineBuilder().WriteTo.Sink(writer).Build();
+        using var tracker = new MemoryTracker(heap, new MemoryTrackerOptions { Output = null, Events = pipeline, Enabled = false, SnapshotInterval = TimeSpan.Zero });
+        var ringsBefore = writer.RingCount; // The constructor's snapshot, from this thread.
+        using var done = new ManualResetEventSlim();
+        using var release = new ManualResetEventSlim();
+        var worker = new Thread(() =>
+        {
+            var p = tracker.Malloc(64, MallocCaps.Default);
+            tracker.Free(ref p);
+            var q = heap.Malloc(64, MallocCaps.Default);
+            heap.Free(q);
+            done.Set();
+            release.Wait(); // Alive while the rings are counted: the writer drops the rings of ended threads.
+        });
+        worker.Start();
+        done.Wait(TestContext.Current.CancellationToken);
+        try
+        {
+            Assert.Equal(ringsBefore, writer.RingCount);
+            Assert.Equal(0, writer.EventsDropped);
+        }
+        finally
+        {
+            release.Set();
+            worker.Join();
+        }
+    }
+
+    [Fact]
     public unsafe void A_tracker_whose_ring_is_full_in_drop_mode_counts_each_event_once_and_numbers_none()
     {
         var gate = new BlockingStream();

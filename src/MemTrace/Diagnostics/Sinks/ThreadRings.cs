@@ -67,6 +67,17 @@ internal sealed class ThreadRings
         return ring;
     }
 
+    /// <summary>
+    /// The ring the calling thread used last, when it belongs to this set; null otherwise. Allocates nothing: for a
+    /// question about the thread's ring (is it full?) that must not give a thread that emits nothing a ring.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public EventRing? CurrentOfThisThread()
+    {
+        var ring = t_ring;
+        return ring is not null && ReferenceEquals(ring.Token, _token) ? ring : null;
+    }
+
     /// <summary>Drops the rings of threads that have ended once they are empty. The consumer's thread only.</summary>
     /// <returns>How many rings were dropped.</returns>
     public int DropEnded()
