@@ -47,7 +47,7 @@ namespace MemTrace;
 /// through <see cref="HeapCaps"/> directly (recorded with no call site). A heap has at most one
 /// tracker; disposing the tracker detaches it.</para>
 /// <para>Thread-safe, with no lock for the caller to create (the seed's <c>memorySemaphore</c> is not
-/// needed). Timestamps come from a shared millisecond clock that a timer refreshes every 4 ms while
+/// needed). Timestamps come from a shared millisecond clock that a background thread refreshes every 4 ms while
 /// any tracker is alive (reading the system clock on every allocation would cost more than half a
 /// malloc). Request numbers are unique per tracker and increase on each thread (1, 2, 3, … in a
 /// single-threaded program); threads draw them in blocks of 64, so with several threads the numbers
@@ -121,6 +121,9 @@ public sealed unsafe partial class MemoryTracker : IDisposable, IAllocationObser
         _failures = new AllocationRecord[options.FailedAllocationCapacity];
         _startTick = Environment.TickCount64;
         _startTime = DateTimeOffset.UtcNow;
+        // The clock first: it may have stood still since the last tracker went, and from Attach on, allocations
+        // made on the heap by other threads are stamped with it (so is the first snapshot's due time).
+        CoarseClock.Acquire();
         InitializeEvents(options);
         _slot = ThreadCells.AcquireSlot();
         try
@@ -130,10 +133,10 @@ public sealed unsafe partial class MemoryTracker : IDisposable, IAllocationObser
         catch
         {
             ThreadCells.ReleaseSlot(_slot);
+            CoarseClock.Release();
             throw;
         }
 
-        CoarseClock.Acquire();
         StartEvents();
 
         if (_reportLeaksAtExit)
