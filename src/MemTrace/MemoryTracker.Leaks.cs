@@ -66,8 +66,10 @@ public sealed unsafe partial class MemoryTracker
         {
             Write(Output, LeakReport.Build(null, null, LiveInWindow(null, null)).ToString());
         }
-        catch (Exception e) when (e is IOException or ObjectDisposedException)
+        catch (Exception e)
         {
+            // Whatever the user's writer throws: Dispose must go on and let go of the heap, and an exception out
+            // of a ProcessExit handler would end the process with it.
             SelfLog.WriteLine($"MemTrace: could not write the leak report at shutdown: {SelfLog.MessageOf(e)}");
         }
     }

@@ -229,3 +229,30 @@ public unsafe class MemoryTrackerDisposalTests
         tracker.Dispose();
     }
 }
+
+[Collection(MemTrace.Tests.Diagnostics.SelfLogCollection.Name)]
+public unsafe class MemoryTrackerDisposalOutputFailureTests
+{
+    [Fact]
+    public void A_leak_report_whose_writer_throws_at_dispose_is_self_logged_and_the_tracker_still_lets_go_of_the_heap()
+    {
+        using var heap = new HeapCaps(HeapLayout.Host(), new HeapCapsOptions { ErrorOutput = null });
+        var tracker = new MemoryTracker(heap, new MemoryTrackerOptions { Output = new RefusingWriter(), ReportLeaksAtExit = true });
+        var leaked = tracker.Malloc(32, MallocCaps.Default);
+
+        var messages = MemTrace.Tests.Diagnostics.SelfLogCollection.Capture(tracker.Dispose);
+
+        Assert.Contains(messages, m => m.Contains("could not write the leak report", StringComparison.Ordinal) && m.Contains("refused", StringComparison.Ordinal));
+        using var next = new MemoryTracker(heap, new MemoryTrackerOptions { Output = null }); // Detached: a new tracker may attach.
+        heap.Free(leaked);
+    }
+
+    private sealed class RefusingWriter : TextWriter
+    {
+        public override System.Text.Encoding Encoding => System.Text.Encoding.UTF8;
+
+        public override void Write(char value) => throw new InvalidOperationException("refused");
+
+        public override void Write(string? value) => throw new InvalidOperationException("refused");
+    }
+}
