@@ -751,7 +751,7 @@ public sealed unsafe partial class HeapCaps : IDisposable
         }
 
         BlockInfo old;
-        if ((caps & region.AllCaps) == caps && !NeedsExtraAlignment(size, caps))
+        if (FitsInPlace(region, size, caps))
         {
             var resized = region.Reallocate(ptr, size, out oldState, out old);
             oldTag = old.Tag;
@@ -792,17 +792,20 @@ public sealed unsafe partial class HeapCaps : IDisposable
         return moved;
     }
 
-    /// <summary>A realloc stays in its region only if the hardware asks for no more than the default alignment.</summary>
-    private bool NeedsExtraAlignment(nuint size, MallocCaps caps)
+    /// <summary>
+    /// Whether heap_caps_realloc_base tries to resize the block in its own <paramref name="region"/>: the region has every
+    /// capability asked for once esp_heap_adjust_alignment_to_hw has rewritten them (CACHE_ALIGNED stripped, DMA descriptor
+    /// caps made DMA, SPIRAM without DMA), and the hardware asks for no more than the default alignment.
+    /// </summary>
+    private bool FitsInPlace(Region region, nuint size, MallocCaps caps)
     {
-        if ((caps & CapsNeedingAlignment) == 0)
+        var alignment = _alignment;
+        if ((caps & CapsNeedingAlignment) != 0)
         {
-            return false;
+            AdjustAlignmentToHardware(ref alignment, ref size, ref caps);
         }
 
-        var alignment = _alignment;
-        AdjustAlignmentToHardware(ref alignment, ref size, ref caps);
-        return alignment > _alignment;
+        return (caps & region.AllCaps) == caps && alignment <= _alignment;
     }
 
     /// <summary>heap_caps_alloc_failed: the registered callback, then the optional abort.</summary>
