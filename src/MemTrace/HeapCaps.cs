@@ -681,12 +681,9 @@ public sealed unsafe partial class HeapCaps : IDisposable
     /// </summary>
     private void AdjustAlignmentToHardware(ref nuint alignment, ref nuint size, ref MallocCaps caps)
     {
+        // No 8-byte minimum for AXI DMA descriptors: heap_align_hw.c applies it only under SOC_HAS(AXI_GDMA), which the
+        // ESP32 and ESP32-S3 lack (and the ESP32-P4, which has it, caches all its memory in lines of 64 bytes).
         var cacheLine = (caps & MallocCaps.Spiram) != 0 ? Layout.ExternalCacheLineSize : Layout.InternalCacheLineSize;
-        if ((caps & MallocCaps.DmaDescAxi) != 0 && cacheLine < 8)
-        {
-            cacheLine = 8; // AXI DMA descriptors need 8-byte alignment.
-        }
-
         alignment = Math.Max(alignment, cacheLine);
         if ((caps & MallocCaps.Simd) != 0)
         {

@@ -358,7 +358,7 @@ public unsafe class HeapCapsModelTests
         if ((caps & HardwareAligned) != 0)
         {
             var line = (caps & MallocCaps.Spiram) != 0 ? layout.ExternalCacheLineSize : layout.InternalCacheLineSize;
-            alignment = Math.Max(alignment, (caps & MallocCaps.DmaDescAxi) != 0 ? Math.Max(line, 8) : line);
+            alignment = Math.Max(alignment, line);
             if ((caps & MallocCaps.Simd) != 0)
             {
                 alignment = Math.Max(alignment, 16);
