@@ -17,6 +17,9 @@ public sealed unsafe partial class HeapCaps
 {
     private Dictionary<Region, nuint>? _monitorSnapshots;
 
+    /// <summary>The array of saved minimums ESP-IDF allocates for an open window (see <see cref="MonitorLocalMinimumFreeSizeStart"/>); null when none.</summary>
+    private void* _monitorArray;
+
     /// <summary>
     /// Checks every region with <paramref name="caps"/> (every region when <see cref="MallocCaps.Invalid"/> is set) and
     /// reports whether all are sound (<c>heap_caps_check_integrity</c>). Every region is checked, even after a failure.
@@ -234,12 +237,23 @@ public sealed unsafe partial class HeapCaps
     /// region's minimum is saved and reset to its current free size. Calling it again while a window
     /// is open is fine and keeps the lower saved minimum.
     /// </summary>
+    /// <remarks>
+    /// As on the chip, opening a window allocates the array of saved minimums (4 bytes, a chip's <c>size_t</c>, per
+    /// region) with <c>heap_caps_malloc(…, MALLOC_CAP_DEFAULT)</c> before the minimums are reset; <see cref="MonitorLocalMinimumFreeSizeStop"/>
+    /// frees it. It is the heap's own bookkeeping, not shown to a tracker. When no DEFAULT memory is left for it (ESP-IDF
+    /// asserts), the failure callback runs and the window opens without it.
+    /// </remarks>
     /// <returns><see cref="HeapCapsResult.Ok"/>.</returns>
     public HeapCapsResult MonitorLocalMinimumFreeSizeStart()
     {
         ThrowIfDisposed();
         lock (_regionLock)
         {
+            if (_monitorSnapshots is null)
+            {
+                _monitorArray = MallocTagged(AllocationMethod.Malloc, (nuint)(4 * _set.Ordered.Length), MallocCaps.Default, 0);
+            }
+
             var snapshots = _monitorSnapshots ?? [];
             foreach (var region in _set.Ordered)
             {
@@ -255,7 +269,8 @@ public sealed unsafe partial class HeapCaps
 
     /// <summary>
     /// Ends the local minimum-free window (<c>heap_caps_monitor_local_minimum_free_size_stop</c>): each
-    /// region's minimum becomes the lower of the window's minimum and the saved one.
+    /// region's minimum becomes the lower of the window's minimum and the saved one; then the window's array of saved
+    /// minimums is freed.
     /// </summary>
     /// <returns><see cref="HeapCapsResult.Ok"/>, or <see cref="HeapCapsResult.Fail"/> when no window is open.</returns>
     public HeapCapsResult MonitorLocalMinimumFreeSizeStop()
@@ -274,6 +289,11 @@ public sealed unsafe partial class HeapCaps
             }
 
             _monitorSnapshots = null;
+            if (_monitorArray is not null)
+            {
+                FreeTagged(_monitorArray, clearIfTagged: false, out _);
+                _monitorArray = null;
+            }
         }
 
         return HeapCapsResult.Ok;
