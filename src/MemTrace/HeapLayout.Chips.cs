@@ -37,7 +37,7 @@ public sealed partial class HeapLayout
         var builder = CreateBuilder(psramMiB == 0 ? "esp32" : $"esp32-psram{psramMiB}m")
             .WithAlignment(4)
             .WithMaxAllocationSize(0x400000)
-            .WithCacheLines(internalCacheLine: 0, externalCacheLine: 32)
+            .WithCacheLines(internalCacheLine: 0, externalCacheLine: 4) // cache_hal_esp32.c: 4 for external memory, 0 for internal.
             .AddRegion("DRAM", 0x1920, DramCaps0, DramCaps1)
             .AddRegion("DRAM", 0x2D138, DramCaps0, DramCaps1)
             .AddRegion("D/IRAM", 0x3AE0, MallocCaps.None, DiramCaps1, DiramCaps2)
