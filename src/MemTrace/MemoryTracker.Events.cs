@@ -220,7 +220,7 @@ public sealed unsafe partial class MemoryTracker
 
         if (sequence == DroppedFreeSequence)
         {
-            _pipeline?.DirectWriter?.CountDrop(); // Decided before the free (FreeEventSequence); the event is not built.
+            _pipeline?.CountDroppedByWriter(); // Decided before the free (FreeEventSequence); the event is not built.
         }
         else if (!TryWriteDirect(HeapEventKind.Free, sequence, tick, record.FreeThreadId, record.Address, record.Size, record.Caps, record.RequestNumber, freeSite, record.AllocSite, region: -1))
         {

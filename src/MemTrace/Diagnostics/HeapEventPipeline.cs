@@ -72,7 +72,7 @@ public sealed class HeapEventPipeline : IHeapEventSink, IDisposable
     /// <returns>True when such events are passed on.</returns>
     public bool IsEnabled(HeapEventKind kind) => HeapEventKindMask.Has(EnabledKinds, kind);
 
-    /// <summary>Passes the event to the filters and sinks. Never throws; does nothing after disposal.</summary>
+    /// <summary>Passes the event to the filters and sinks. Never throws. After disposal has begun, only the trace writers among the sinks see it, and count it as dropped.</summary>
     /// <param name="heapEvent">The event.</param>
     public void Emit(in HeapEvent heapEvent)
     {
@@ -110,6 +110,7 @@ public sealed class HeapEventPipeline : IHeapEventSink, IDisposable
     {
         if (_disposed)
         {
+            CountAfterDisposal(in heapEvent);
             return;
         }
 
@@ -122,6 +123,22 @@ public sealed class HeapEventPipeline : IHeapEventSink, IDisposable
 
         DispatchCaught(in heapEvent);
     }
+
+    /// <summary>
+    /// An event that arrived after disposal began: the trace writers among the sinks count it as dropped (reason
+    /// <c>closed</c>), so that it is not lost silently; other sinks get nothing.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private void CountAfterDisposal(in HeapEvent heapEvent)
+    {
+        foreach (var sink in _sinks)
+        {
+            (sink as TraceFileWriter)?.Emit(in heapEvent);
+        }
+    }
+
+    /// <summary>Counts, in the lone trace writer, a free's event the tracker found would be dropped (see <see cref="TraceFileWriter.WouldDrop"/>), also once disposal has begun.</summary>
+    internal void CountDroppedByWriter() => _writer?.CountDrop();
 
     /// <summary>Delivery to sinks that may throw (kept out of <see cref="Dispatch"/>, so that the trace writer's path has no exception handler and inlines).</summary>
     [MethodImpl(MethodImplOptions.NoInlining)]

@@ -517,6 +517,38 @@ public sealed class TraceFileWriterTests : IDisposable
         Assert.True(events.Count <= 16, $"{events.Count} events from a ring of 16");
     }
 
+    [Theory]
+    [InlineData(TraceBufferFullMode.Wait, false)]
+    [InlineData(TraceBufferFullMode.Drop, false)]
+    [InlineData(TraceBufferFullMode.Drop, true)]
+    public unsafe void Events_a_tracker_emits_after_its_pipeline_was_disposed_are_counted_as_dropped(TraceBufferFullMode mode, bool secondSink)
+    {
+        using var heap = new HeapCaps(HeapLayout.Host());
+        var writer = new TraceFileWriter(Path.Combine(_directory, "late.jsonl"), new TraceFileOptions { FullMode = mode });
+        var builder = new HeapEventPipelineBuilder().WriteTo.Sink(writer);
+        if (secondSink)
+        {
+            builder.WriteTo.Sink(new ListSink());
+        }
+
+        var pipeline = builder.Build();
+        using var tracker = new MemoryTracker(heap, new MemoryTrackerOptions { Output = null, Events = pipeline });
+        var p = tracker.Malloc(64, MallocCaps.Default);
+        tracker.Free(ref p);
+        pipeline.Dispose(); // Before the tracker, against the advice: the events that follow have nowhere to go.
+        var before = writer.EventsDropped;
+        var written = writer.EventsWritten;
+
+        for (var i = 0; i < 10; i++)
+        {
+            p = tracker.Malloc(64, MallocCaps.Default);
+            tracker.Free(ref p);
+        }
+
+        Assert.Equal(20, writer.EventsDropped - before);
+        Assert.Equal(written, writer.EventsWritten);
+    }
+
     private static int CountLines(string path)
     {
         using var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite);
