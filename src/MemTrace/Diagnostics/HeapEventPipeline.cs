@@ -33,6 +33,7 @@ public sealed class HeapEventPipeline : IHeapEventSink, IDisposable
     private readonly IHeapEventSink? _single;
     private readonly TraceFileWriter? _writer;
     private volatile bool _disposed;
+    private int _disposing;
 
     internal HeapEventPipeline(List<(IHeapEventSink Sink, HeapEventLevel Minimum)> sinks, HeapEventFilter[] filters, int kindFilter, HeapEventLevel minimumLevel)
     {
@@ -85,9 +86,9 @@ public sealed class HeapEventPipeline : IHeapEventSink, IDisposable
     /// <summary>Disposes the sinks that are <see cref="IDisposable"/>; a sink whose Dispose throws is reported to the <see cref="SelfLog"/> and the others are still disposed.</summary>
     public void Dispose()
     {
-        if (_disposed)
+        if (Interlocked.Exchange(ref _disposing, 1) != 0)
         {
-            return;
+            return; // Once, even when two threads dispose at the same time.
         }
 
         _disposed = true;

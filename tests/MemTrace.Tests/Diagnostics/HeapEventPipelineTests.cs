@@ -120,6 +120,26 @@ public class HeapEventPipelineTests
     }
 
     [Fact]
+    public void Threads_disposing_the_pipeline_at_once_dispose_each_sink_once()
+    {
+        for (var round = 0; round < 5000; round++)
+        {
+            var sink = new DisposalCountingSink();
+            var pipeline = new HeapEventPipelineBuilder().WriteTo.Sink(sink).Build();
+            using var start = new Barrier(4);
+            var threads = Enumerable.Range(0, 4).Select(_ => new Thread(() =>
+            {
+                start.SignalAndWait();
+                pipeline.Dispose();
+            })).ToList();
+            threads.ForEach(t => t.Start());
+            threads.ForEach(t => t.Join());
+
+            Assert.Equal(1, sink.Disposals);
+        }
+    }
+
+    [Fact]
     public void Disposing_the_pipeline_disposes_its_sinks_and_stops_delivery()
     {
         var sink = new ListSink();
@@ -205,6 +225,24 @@ public class HeapEventPipelineTests
             Enum.GetValues<HeapEventKind>().Where(mixed.IsEnabled));
         Assert.Equal([HeapEventKind.Free, HeapEventKind.MemoryError], Enum.GetValues<HeapEventKind>().Where(filtered.IsEnabled));
         Assert.False(filtered.IsEnabled((HeapEventKind)42));
+    }
+
+    /// <summary>A sink that counts its Dispose calls, and takes a moment over each (a file closing).</summary>
+    private sealed class DisposalCountingSink : IHeapEventSink, IDisposable
+    {
+        private int _disposals;
+
+        public int Disposals => Volatile.Read(ref _disposals);
+
+        public void Emit(in HeapEvent heapEvent)
+        {
+        }
+
+        public void Dispose()
+        {
+            Interlocked.Increment(ref _disposals);
+            Thread.SpinWait(1000);
+        }
     }
 }
 
