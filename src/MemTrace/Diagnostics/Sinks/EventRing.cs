@@ -144,9 +144,8 @@ internal sealed class EventRing
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public ref HeapEventData TryClaim(out long tail)
     {
-        ref var positions = ref _positions;
-        tail = positions.Tail; // Only this thread writes it.
-        if (tail - positions.CachedHead >= _capacity && !HasRoom(tail))
+        tail = _positions.Tail; // Only this thread writes it.
+        if (IsFullAt(tail))
         {
             return ref Unsafe.NullRef<HeapEventData>();
         }
@@ -158,11 +157,7 @@ internal sealed class EventRing
     public bool IsFull
     {
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        get
-        {
-            var tail = _positions.Tail; // Only this thread writes it.
-            return tail - _positions.CachedHead >= _capacity && !HasRoom(tail);
-        }
+        get => IsFullAt(_positions.Tail);
     }
 
     /// <summary>Publishes the slot claimed at <paramref name="tail"/> by <see cref="TryClaim"/>. Producer only.</summary>
@@ -244,6 +239,10 @@ internal sealed class EventRing
             Volatile.Write(ref _positions.Head, _positions.ConsumerHead);
         }
     }
+
+    /// <summary>Whether the slot at <paramref name="tail"/> is still taken: decided from the cached head, and from the published one only when the cached one says full.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private bool IsFullAt(long tail) => tail - _positions.CachedHead >= _capacity && !HasRoom(tail);
 
     /// <summary>Reads the published head (the cached one said full) and keeps it; false when the ring is really full.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
