@@ -299,7 +299,7 @@ internal sealed unsafe partial class TlsfHeap
         var word = header->SizeWord;
         var blockSize = word & ~BlockHeader.FlagMask;
         if ((word & BlockHeader.FreeBit) != 0
-            || blockSize != _records.GetSize(user)
+            || !_table.IsLiveWithSize(user, blockSize)
             || blockSize < TlsfConfiguration.BlockSizeMin
             || ((blockSize + TlsfConfiguration.BlockHeaderOverhead) & _alignMask) != 0
             || blockSize > sentinel - block - TlsfConfiguration.BlockHeaderOverhead)
@@ -341,7 +341,7 @@ internal sealed unsafe partial class TlsfHeap
             after = next + nextSize + TlsfConfiguration.BlockHeaderOverhead;
             afterWord = Header(after)->SizeWord;
         }
-        else if (!_starts.IsLive(next + TlsfConfiguration.BlockStartOffset) || (nextWord & ~BlockHeader.FlagMask) != _records.GetSize(next + TlsfConfiguration.BlockStartOffset))
+        else if (!_table.IsLiveWithSize(next + TlsfConfiguration.BlockStartOffset, nextWord & ~BlockHeader.FlagMask))
         {
             return TlsfPointer.Corrupt;
         }
@@ -376,7 +376,7 @@ internal sealed unsafe partial class TlsfHeap
         }
 
         // Every check passed: from here on the block is freed (or held by the inspector).
-        tag = _records.GetTag(user);
+        tag = _table.GetTag(user);
         size = blockSize;
         if (clearIfTagged && tag != 0)
         {
@@ -396,8 +396,7 @@ internal sealed unsafe partial class TlsfHeap
         }
 
         _heap->FreeBytes += blockSize + TlsfConfiguration.BlockHeaderOverhead;
-        _starts.MarkFreed(user);
-        _records.Clear(user);
+        _table.MarkFreed(user);
 
         var fill = _freeFill;
         if (prev != 0)

@@ -51,9 +51,9 @@ internal sealed unsafe partial class TlsfHeap
             return TlsfPointer.NotABlock;
         }
 
-        if (!_starts.IsLive(user))
+        if (!_table.IsLive(user))
         {
-            return _starts.IsFreed(user) ? TlsfPointer.Freed : TlsfPointer.NotABlock;
+            return _table.IsFreed(user) ? TlsfPointer.Freed : TlsfPointer.NotABlock;
         }
 
         return TlsfPointer.Live;
@@ -72,7 +72,7 @@ internal sealed unsafe partial class TlsfHeap
         var word = header->SizeWord;
         var size = word & ~BlockHeader.FlagMask;
         if ((word & BlockHeader.FreeBit) != 0
-            || size != _records.GetSize(user)
+            || !_table.IsLiveWithSize(user, size)
             || size < TlsfConfiguration.BlockSizeMin
             || ((size + TlsfConfiguration.BlockHeaderOverhead) & _alignMask) != 0
             || size > _sentinel - block - TlsfConfiguration.BlockHeaderOverhead)
@@ -101,7 +101,7 @@ internal sealed unsafe partial class TlsfHeap
                 return false;
             }
         }
-        else if (!_starts.IsLive(next + TlsfConfiguration.BlockStartOffset) || nextHeader->Size != _records.GetSize(next + TlsfConfiguration.BlockStartOffset))
+        else if (!_table.IsLiveWithSize(next + TlsfConfiguration.BlockStartOffset, nextHeader->Size))
         {
             return false;
         }
@@ -316,13 +316,13 @@ internal sealed unsafe partial class TlsfHeap
             if (header->IsFree)
             {
                 Insist(!previousFree, "two free neighbours (not coalesced)", block, output, ref failures);
-                Insist(!_starts.IsLive(user), "free block marked live in the block-start map", block, output, ref failures);
+                Insist(!_table.IsLive(user), "free block marked live in the live-block table", block, output, ref failures);
                 freeBlocks++;
             }
             else
             {
-                Insist(_starts.IsLive(user), "used block missing from the block-start map", block, output, ref failures);
-                Insist(size == _records.GetSize(user), "used block's size word differs from the size it was handed out with", block, output, ref failures);
+                Insist(_table.IsLive(user), "used block missing from the live-block table", block, output, ref failures);
+                Insist(_table.GetSize(user) == size, "used block's size word differs from the size it was handed out with", block, output, ref failures);
                 usedBlocks++;
                 usedBytes += size + TlsfConfiguration.BlockHeaderOverhead;
             }
@@ -335,7 +335,7 @@ internal sealed unsafe partial class TlsfHeap
         if (complete)
         {
             Insist(freeBlocks == listed, "free blocks and listed blocks differ", _nullBlock, output, ref failures);
-            Insist(_starts.CountLive() == usedBlocks, "block-start map marks addresses that are no used block", _nullBlock, output, ref failures);
+            Insist(_table.CountLive() == usedBlocks, "live-block table marks addresses that are no used block", _nullBlock, output, ref failures);
             Insist(_heap->FreeBytes == _poolLength - usedBytes, "free bytes do not match the used blocks", 0, output, ref failures);
         }
     }

@@ -129,15 +129,15 @@ internal sealed unsafe partial class TlsfHeap
     /// <summary>Calls <paramref name="visitor"/> with the address, usable size and tag of every live block, in address order (from the side table, not the walk).</summary>
     public void ForEachLiveBlock(Action<nuint, nuint, uint> visitor)
     {
-        for (var user = _starts.NextLive(0); user != uint.MaxValue; user = _starts.NextLive(user + _alignment))
+        for (var user = _table.NextLive(0); user != uint.MaxValue; user = _table.NextLive(user + TlsfConfiguration.AlignSize))
         {
             var size = Header(user - TlsfConfiguration.BlockStartOffset)->Size;
-            visitor((nuint)(_base + user), size, _records.GetTag(user));
+            visitor((nuint)(_base + user), size, _table.GetTag(user));
         }
     }
 
     /// <summary>The number of live blocks per the side table.</summary>
-    public nuint LiveBlockCount => _starts.CountLive();
+    public nuint LiveBlockCount => _table.CountLive();
 
     /// <summary>
     /// A tlsf_fit_size result as a request for this heap: unchanged for A = 4; for A &gt; 4 the largest size congruent

@@ -19,7 +19,7 @@
 // congruent to A - 4, so with the first block's data placed on an A boundary (the pool start is
 // padded; the padding counts as metadata) every user pointer stays A-aligned forever.
 //
-// Bookkeeping outside the region memory (BlockStartMap, LiveBlockTable) answers "is this pointer
+// Bookkeeping outside the region memory (LiveBlockTable) answers "is this pointer
 // the start of a live block?" exactly and keeps the owner word and size of each block, so bad
 // pointers are refused without reading through them, overwritten headers are noticed, and the chip
 // statistics stay exact.
@@ -68,8 +68,7 @@ internal sealed unsafe partial class TlsfHeap : IDisposable
     /// <summary>The highest header offset a free block can have (its 16-byte header ends before the sentinel's size word).</summary>
     private readonly uint _lastFreeHeader;
 
-    private readonly BlockStartMap _starts;
-    private readonly LiveBlockTable _records;
+    private LiveBlockTable _table;
 
     /// <summary>
     /// Comprehensive poisoning's free pattern, or 0 for none. When set, the header and links of a block
@@ -176,8 +175,7 @@ internal sealed unsafe partial class TlsfHeap : IDisposable
         var sentinel = Header(LinkNext(_firstBlock));
         sentinel->SizeWord = BlockHeader.PrevFreeBit;
 
-        _starts = new BlockStartMap(size, alignment);
-        _records = new LiveBlockTable(size);
+        _table = new LiveBlockTable(size);
     }
 
     /// <summary>The TLSF geometry of this heap.</summary>
@@ -208,7 +206,7 @@ internal sealed unsafe partial class TlsfHeap : IDisposable
     public byte* FirstUserPointer => _base + _firstBlock + TlsfConfiguration.BlockStartOffset;
 
     /// <summary>Native memory the side tables take (outside the region).</summary>
-    public nuint SideTableBytes => _starts.ReservedBytes + _records.ReservedBytes;
+    public nuint SideTableBytes => _table.ReservedBytes;
 
     /// <summary>multi_heap_free_size().</summary>
     public nuint FreeBytes => Volatile.Read(ref _heap->FreeBytes);
@@ -277,7 +275,7 @@ internal sealed unsafe partial class TlsfHeap : IDisposable
         var block = user - TlsfConfiguration.BlockStartOffset;
         var previousSize = Header(block)->Size;
         oldSize = previousSize;
-        tag = _records.GetTag(user);
+        tag = _table.GetTag(user);
         var moved = ReallocCore(block, size);
         if (moved == 0)
         {
@@ -296,15 +294,13 @@ internal sealed unsafe partial class TlsfHeap : IDisposable
         if (moved != block)
         {
             var newUser = moved + TlsfConfiguration.BlockStartOffset;
-            _starts.MarkFreed(user);
-            _records.Clear(user);
-            _starts.MarkLive(newUser);
-            _records.Set(newUser, tag, newSize);
+            _table.MarkFreed(user);
+            _table.MarkLive(newUser, tag, newSize);
             user = newUser;
         }
         else
         {
-            _records.SetSize(user, newSize);
+            _table.SetSize(user, newSize);
         }
 
         result = _base + user;
@@ -343,7 +339,7 @@ internal sealed unsafe partial class TlsfHeap : IDisposable
         }
 
         size = Header(user - TlsfConfiguration.BlockStartOffset)->Size;
-        tag = _records.GetTag(user);
+        tag = _table.GetTag(user);
         return state;
     }
 
@@ -351,14 +347,14 @@ internal sealed unsafe partial class TlsfHeap : IDisposable
     public nuint GetAllocatedSize(void* ptr) => Query(ptr, out var size, out _) == TlsfPointer.Live ? size : 0;
 
     /// <summary>The tag of the live block at <paramref name="ptr"/>, 0 for anything else.</summary>
-    public uint GetTag(void* ptr) => TryLiveOffset(ptr, out var user) ? _records.GetTag(user) : 0;
+    public uint GetTag(void* ptr) => TryLiveOffset(ptr, out var user) ? _table.GetTag(user) : 0;
 
     /// <summary>Sets the tag of the live block at <paramref name="ptr"/>; ignored for anything else. Reads only the side tables.</summary>
     public void SetTag(void* ptr, uint tag)
     {
         if (TryLiveOffset(ptr, out var user))
         {
-            _records.SetTag(user, tag);
+            _table.SetTag(user, tag);
         }
     }
 
@@ -388,8 +384,7 @@ internal sealed unsafe partial class TlsfHeap : IDisposable
         }
 
         _disposed = true;
-        _starts.Dispose();
-        _records.Dispose();
+        _table.Dispose();
     }
 
     /// <summary>
@@ -451,8 +446,7 @@ internal sealed unsafe partial class TlsfHeap : IDisposable
         }
 
         var user = block + TlsfConfiguration.BlockStartOffset;
-        _starts.MarkLive(user);
-        _records.Set(user, tag, size);
+        _table.MarkLive(user, tag, size);
         return _base + user;
     }
 
@@ -462,6 +456,6 @@ internal sealed unsafe partial class TlsfHeap : IDisposable
     {
         var offset = (nuint)ptr - (nuint)_base;
         user = (uint)offset;
-        return offset < _regionSize && ((nuint)ptr & _alignMask) == 0 && _starts.IsLive(user);
+        return offset < _regionSize && ((nuint)ptr & _alignMask) == 0 && _table.IsLive(user);
     }
 }

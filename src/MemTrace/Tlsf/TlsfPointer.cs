@@ -1,5 +1,5 @@
 // TlsfPointer: what a TLSF heap can tell about a pointer it is given, before it touches anything.
-// The heap answers from its own bookkeeping (BlockStartMap), never from a header in front of the
+// The heap answers from its own bookkeeping (LiveBlockTable), never from a header in front of the
 // pointer; only a pointer that IS the start of a live block has its header read, and that header
 // is then checked against its neighbours before the heap trusts it.
 namespace MemTrace.Tlsf;
