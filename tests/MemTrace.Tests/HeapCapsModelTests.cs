@@ -14,9 +14,9 @@
 // of TLSF header per block plus the region's free bytes equals its initial free bytes (the pool);
 // and the integrity check passes: of every region after every step on the small regions and the
 // ESP32-S3; on the ESP32 with PSRAM, of the regions the step touched after every step and of every
-// region every 32 steps (a full check there costs about 0.1 ms in a Debug build, most of it counting
-// the live starts of the 4 MiB PSRAM region's block-start map, proportional to the region's size;
-// every step would add some 15 s of CPU). Every 16 steps the usable sizes are asked again. A request
+// region every 32 steps (a full check there scans the 4 MiB PSRAM region's live-block table, 2 MiB,
+// to count the live starts: proportional to the region's size, and at every step the main cost of
+// the suite). Every 16 steps the usable sizes are asked again. A request
 // that fails must have had no room: the largest free block for its caps is below what it needs.
 // Freeing everything restores every region's initial free size.
 //
