@@ -19,6 +19,7 @@
 // before the event that triggered it.
 using System.Runtime.CompilerServices;
 using MemTrace.Diagnostics;
+using MemTrace.Diagnostics.Sinks;
 using MemTrace.Internals;
 using MemTrace.Tracking;
 
@@ -60,15 +61,18 @@ public sealed unsafe partial class MemoryTracker
     /// <see cref="DroppedFreeSequence"/> when the event will be dropped: a lone trace writer in drop mode whose ring
     /// for this thread is already full takes no number (an interlocked operation) for an event it will not write.
     /// </summary>
+    /// <param name="cell">The calling thread's cell, whose trace ring is asked; null (a free the heap reports) to ask the writer.</param>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private long FreeEventSequence()
+    private long FreeEventSequence(TrackerThreadCell? cell)
     {
         if (!EmitsEvent(HeapEventKind.Free) || !HeapEventKindMask.Has(_eventKinds, HeapEventKind.Free))
         {
             return 0;
         }
 
-        return _pipeline?.DirectWriter is { } writer && writer.WouldDrop() ? DroppedFreeSequence : Interlocked.Increment(ref _eventSequence);
+        return _pipeline?.DirectWriter is { } writer && (cell is null ? writer.WouldDrop() : writer.WouldDrop(cell.TraceRing))
+            ? DroppedFreeSequence
+            : Interlocked.Increment(ref _eventSequence);
     }
 
     /// <summary>Takes the sink and the snapshot interval; called by the constructor once the start time is set.</summary>
@@ -158,8 +162,9 @@ public sealed unsafe partial class MemoryTracker
     }
 
     [MethodImpl(MethodImplOptions.NoInlining)]
-    private void EmitAllocation(void* block, nuint size, MallocCaps caps, uint site, long request, int threadId)
+    private void EmitAllocation(void* block, nuint size, MallocCaps caps, uint site, long request, TrackerThreadCell cell)
     {
+        var threadId = cell.ThreadId;
         var tick = EventTick();
 
         var region = -1;
@@ -181,7 +186,7 @@ public sealed unsafe partial class MemoryTracker
             return;
         }
 
-        if (TryWriteDirect(HeapEventKind.Allocation, sequence: 0, tick, threadId, (nuint)block, size, (uint)caps, request, site, allocSite: 0, region))
+        if (TryWriteDirect(ref cell.TraceRing, HeapEventKind.Allocation, sequence: 0, tick, threadId, (nuint)block, size, (uint)caps, request, site, allocSite: 0, region))
         {
             return;
         }
@@ -207,7 +212,7 @@ public sealed unsafe partial class MemoryTracker
     }
 
     [MethodImpl(MethodImplOptions.NoInlining)]
-    private void EmitFree(in TrackedRecord record, uint freeSite, long sequence)
+    private void EmitFree(TrackerThreadCell cell, in TrackedRecord record, uint freeSite, long sequence)
     {
         // With a number drawn before the heap released the block, a periodic snapshot due now follows the free:
         // a thread's events stay in the order of their numbers.
@@ -220,9 +225,17 @@ public sealed unsafe partial class MemoryTracker
 
         if (sequence == DroppedFreeSequence)
         {
-            _pipeline?.CountDroppedByWriter(); // Decided before the free (FreeEventSequence); the event is not built.
+            // Decided before the free (FreeEventSequence) from this ring, or from the writer's look-up when the heap reported the free.
+            if (cell.TraceRing is { } ring)
+            {
+                ring.CountDrop();
+            }
+            else
+            {
+                _pipeline?.CountDroppedByWriter();
+            }
         }
-        else if (!TryWriteDirect(HeapEventKind.Free, sequence, tick, record.FreeThreadId, record.Address, record.Size, record.Caps, record.RequestNumber, freeSite, record.AllocSite, region: -1))
+        else if (!TryWriteDirect(ref cell.TraceRing, HeapEventKind.Free, sequence, tick, record.FreeThreadId, record.Address, record.Size, record.Caps, record.RequestNumber, freeSite, record.AllocSite, region: -1))
         {
             var heapEvent = new HeapEvent(
                 HeapEventKind.Free,
@@ -252,7 +265,7 @@ public sealed unsafe partial class MemoryTracker
     /// a number is drawn for a written event; <paramref name="region"/> -1: looked up for a written event.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private bool TryWriteDirect(HeapEventKind kind, long sequence, long tick, int threadId, nuint address, nuint size, uint caps, long request, uint site, uint allocSite, int region)
+    private bool TryWriteDirect(ref EventRing? ring, HeapEventKind kind, long sequence, long tick, int threadId, nuint address, nuint size, uint caps, long request, uint site, uint allocSite, int region)
     {
         var writer = _pipeline?.DirectWriter;
         if (writer is null)
@@ -260,7 +273,7 @@ public sealed unsafe partial class MemoryTracker
             return false;
         }
 
-        ref var slot = ref writer.TryClaim(out var ring, out var tail, out var dropped);
+        ref var slot = ref writer.TryClaim(ref ring, out var tail, out var dropped);
         if (Unsafe.IsNullRef(ref slot))
         {
             return dropped;
@@ -280,7 +293,7 @@ public sealed unsafe partial class MemoryTracker
             region >= 0 ? region : Heap.RegionNameIdOf((void*)address),
             previousAddress: 0,
             previousSize: 0);
-        writer.Publish(ring, tail);
+        writer.Publish(ring!, tail);
         return true;
     }
 

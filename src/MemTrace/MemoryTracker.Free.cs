@@ -75,13 +75,15 @@ public sealed unsafe partial class MemoryTracker
             return FreeChecked(block, method, clear, variable, file, line, function);
         }
 
-        var sequence = FreeEventSequence();
+        // The cell is looked up first when a free event is built: its trace ring answers FreeEventSequence.
+        var cell = EmitsEvent(Diagnostics.HeapEventKind.Free) ? Cell() : null;
+        var sequence = FreeEventSequence(cell);
         var state = Heap.FreeTagged(block, clear, out var info);
         if (state == BlockState.Live)
         {
             if (info.Tag != 0)
             {
-                Release(Cell(), info.Tag, CallSiteRegistry.GetId(method, file, line, function, variable), sequence);
+                Release(cell ?? Cell(), info.Tag, CallSiteRegistry.GetId(method, file, line, function, variable), sequence);
             }
 
             Heap.AfterOperation(method);
@@ -100,13 +102,14 @@ public sealed unsafe partial class MemoryTracker
         CallSiteContext.Current = site;
         try
         {
-            var sequence = FreeEventSequence();
+            var cell = EmitsEvent(Diagnostics.HeapEventKind.Free) ? Cell() : null;
+            var sequence = FreeEventSequence(cell);
             var state = Heap.FreeTagged(block, clear, out var info);
             if (state == BlockState.Live)
             {
                 if (info.Tag != 0)
                 {
-                    Release(Cell(), info.Tag, site, sequence);
+                    Release(cell ?? Cell(), info.Tag, site, sequence);
                 }
 
                 Heap.AfterOperation(method);

@@ -584,7 +584,7 @@ public sealed unsafe partial class MemoryTracker : IDisposable, IAllocationObser
         cell.Allocations++;
         if (EmitsEvent(Diagnostics.HeapEventKind.Allocation))
         {
-            EmitAllocation(block, size, caps, site, request, cell.ThreadId);
+            EmitAllocation(block, size, caps, site, request, cell);
         }
     }
 
@@ -629,7 +629,7 @@ public sealed unsafe partial class MemoryTracker : IDisposable, IAllocationObser
         cell.LiveBytes -= (long)copy.Size;
         cell.LiveBlocks--;
         cell.Frees++;
-        EmitFree(copy, freeSite, sequence);
+        EmitFree(cell, copy, freeSite, sequence);
         GiveHandle(cell, handle);
     }
 
@@ -842,7 +842,7 @@ public sealed unsafe partial class MemoryTracker : IDisposable, IAllocationObser
         }
     }
 
-    long IAllocationObserver.BeginFree() => FreeEventSequence();
+    long IAllocationObserver.BeginFree() => FreeEventSequence(cell: null);
 
     void IAllocationObserver.OnFreed(uint tag, void* block, AllocationMethod method, long sequence)
     {

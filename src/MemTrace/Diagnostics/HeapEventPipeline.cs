@@ -138,7 +138,7 @@ public sealed class HeapEventPipeline : IHeapEventSink, IDisposable
         }
     }
 
-    /// <summary>Counts, in the lone trace writer, a free's event the tracker found would be dropped (see <see cref="TraceFileWriter.WouldDrop"/>), also once disposal has begun.</summary>
+    /// <summary>Counts, in the lone trace writer, a free's event the tracker found would be dropped (see <see cref="TraceFileWriter.WouldDrop()"/>), also once disposal has begun.</summary>
     internal void CountDroppedByWriter() => _writer?.CountDrop();
 
     /// <summary>Delivery to sinks that may throw (kept out of <see cref="Dispatch"/>, so that the trace writer's path has no exception handler and inlines).</summary>

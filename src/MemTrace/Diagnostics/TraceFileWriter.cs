@@ -160,11 +160,12 @@ public sealed class TraceFileWriter : IHeapEventSink, IDisposable
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public void Emit(in HeapEvent heapEvent)
     {
-        ref var slot = ref TryClaim(out var ring, out var tail, out var dropped);
+        EventRing? ring = null;
+        ref var slot = ref TryClaim(ref ring, out var tail, out var dropped);
         if (!Unsafe.IsNullRef(ref slot))
         {
             slot = HeapEvent.DataOf(in heapEvent);
-            ring.SetDetails(tail, heapEvent.Details);
+            ring!.SetDetails(tail, heapEvent.Details);
             Publish(ring, tail);
         }
         else if (!dropped)
@@ -180,14 +181,19 @@ public sealed class TraceFileWriter : IHeapEventSink, IDisposable
     /// go the slow way (a full ring in wait mode, or closing: <see cref="Emit"/> takes it there).
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    internal ref HeapEventData TryClaim(out EventRing ring, out long tail, out bool dropped)
+    internal ref HeapEventData TryClaim(ref EventRing? ring, out long tail, out bool dropped)
     {
         ref var emit = ref _emit;
         dropped = false;
         if (!Volatile.Read(ref emit.Closing))
         {
-            ring = emit.Rings.OfThisThread();
-            ref var slot = ref ring.TryClaim(out tail);
+            var mine = ring;
+            if (mine is null || !emit.Rings.Owns(mine))
+            {
+                ring = mine = emit.Rings.OfThisThread();
+            }
+
+            ref var slot = ref mine.TryClaim(out tail);
             if (!Unsafe.IsNullRef(ref slot))
             {
                 return ref slot;
@@ -195,14 +201,13 @@ public sealed class TraceFileWriter : IHeapEventSink, IDisposable
 
             if (emit.DropWhenFull)
             {
-                ring.CountDrop(); // Counted in this thread's ring, no call.
+                mine.CountDrop(); // Counted in this thread's ring, no call.
                 dropped = true;
             }
 
             return ref Unsafe.NullRef<HeapEventData>();
         }
 
-        ring = null!;
         tail = 0;
         return ref Unsafe.NullRef<HeapEventData>();
     }
@@ -214,13 +219,20 @@ public sealed class TraceFileWriter : IHeapEventSink, IDisposable
     /// is answered false, and the event, if one is emitted, takes the ordinary path (a number, then the ring).
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    internal bool WouldDrop()
+    internal bool WouldDrop() => WouldDrop(_emit.Rings.CurrentOfThisThread());
+
+    /// <summary>
+    /// <see cref="WouldDrop()"/> for a caller that keeps the thread's ring itself (<see cref="TryClaim"/>'s
+    /// <c>ring</c>): <paramref name="ring"/> is null when the thread has none yet.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal bool WouldDrop(EventRing? ring)
     {
         ref var emit = ref _emit;
-        return emit.DropWhenFull && !Volatile.Read(ref emit.Closing) && emit.Rings.CurrentOfThisThread() is { IsFull: true };
+        return emit.DropWhenFull && !Volatile.Read(ref emit.Closing) && ring is { IsFull: true } && emit.Rings.Owns(ring);
     }
 
-    /// <summary>Counts one event of the calling thread dropped by a full ring (see <see cref="WouldDrop"/>).</summary>
+    /// <summary>Counts one event of the calling thread dropped by a full ring (see <see cref="WouldDrop()"/>).</summary>
     internal void CountDrop() => _emit.Rings.OfThisThread().CountDrop();
 
     /// <summary>Publishes the slot claimed by <see cref="TryClaim"/>.</summary>

@@ -4,6 +4,7 @@
 // ended, and any thread may read the counters and the mark.
 using System.Diagnostics;
 using System.Runtime.CompilerServices;
+using MemTrace.Diagnostics.Sinks;
 using MemTrace.Internals;
 
 namespace MemTrace.Tracking;
@@ -44,6 +45,12 @@ internal sealed class TrackerThreadCell(object owner) : ThreadCell(owner)
 
     /// <summary>True while the thread runs the tracker's allocation hook: the hook's own requests are not shown to it again.</summary>
     public bool InHook;
+
+    /// <summary>
+    /// This thread's ring of the tracker's trace writer, once an event went there (null until then): the tracker looks
+    /// its cell up on every operation anyway, so the writer's own thread-static look-up is saved on every event.
+    /// </summary>
+    public EventRing? TraceRing;
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public uint Pop()

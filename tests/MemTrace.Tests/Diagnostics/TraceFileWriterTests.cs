@@ -517,6 +517,62 @@ public sealed class TraceFileWriterTests : IDisposable
         Assert.True(events.Count <= 16, $"{events.Count} events from a ring of 16");
     }
 
+    [Fact]
+    public unsafe void Two_trackers_with_writers_of_their_own_used_in_turn_from_one_thread_each_reach_their_own_writer()
+    {
+        // A tracker keeps its thread's ring in its thread cell: the rings of two writers must not be mixed up when
+        // one thread works with both, whether the events are written (wait mode) or counted as dropped (a held writer).
+        var gate = new BlockingStream();
+        var path = Path.Combine(_directory, "flowing.jsonl");
+        using var heldHeap = new HeapCaps(HeapLayout.Host());
+        using var flowingHeap = new HeapCaps(HeapLayout.Host());
+        var held = new TraceFileWriter(gate, ownsStream: false, new TraceFileOptions { Capacity = 16, FullMode = TraceBufferFullMode.Drop });
+        var flowing = new TraceFileWriter(path, new TraceFileOptions { Capacity = 16 });
+        var heldPipeline = new HeapEventPipelineBuilder().WriteTo.Sink(held).Build();
+        var flowingPipeline = new HeapEventPipelineBuilder().WriteTo.Sink(flowing).Build();
+        gate.WaitUntilBlocked();
+        var noSnapshots = TimeSpan.Zero;
+        var heldTracker = new MemoryTracker(heldHeap, new MemoryTrackerOptions { Output = null, Events = heldPipeline, SnapshotInterval = noSnapshots });
+        var flowingTracker = new MemoryTracker(flowingHeap, new MemoryTrackerOptions { Output = null, Events = flowingPipeline, SnapshotInterval = noSnapshots });
+        try
+        {
+            for (var i = 0; i < 20; i++)
+            {
+                var p = heldTracker.Malloc(64, MallocCaps.Default); // Fills the held ring (16), then drops.
+                heldTracker.Free(ref p);
+            }
+
+            var droppedBefore = held.EventsDropped;
+            for (var i = 0; i < 500; i++)
+            {
+                var a = heldTracker.Malloc(64, MallocCaps.Default);
+                var b = flowingTracker.Malloc(32, MallocCaps.Default);
+                heldTracker.Free(ref a);
+                flowingTracker.Free(ref b);
+            }
+
+            Assert.Equal(1000, held.EventsDropped - droppedBefore);
+            Assert.True(flowing.Flush(TimeSpan.FromSeconds(10)));
+            Assert.Equal(0, flowing.EventsDropped);
+        }
+        finally
+        {
+            gate.Release(); // Also when an assertion failed: the writer's disposal waits for its thread.
+            heldTracker.Dispose();
+            flowingTracker.Dispose();
+            heldPipeline.Dispose();
+            flowingPipeline.Dispose();
+            held.Dispose();
+            flowing.Dispose();
+        }
+
+        using var reader = TraceReader.Open(path);
+        var operations = reader.ReadAll().Where(e => e.Kind is HeapEventKind.Allocation or HeapEventKind.Free).ToList();
+        Assert.Equal(1000, operations.Count);
+        Assert.All(operations, e => Assert.Equal((nuint)32, e.Size));
+        Assert.Equal(0, reader.DroppedEvents);
+    }
+
     [Theory]
     [InlineData(TraceBufferFullMode.Wait, false)]
     [InlineData(TraceBufferFullMode.Drop, false)]

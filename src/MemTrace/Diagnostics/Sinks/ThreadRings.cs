@@ -67,6 +67,10 @@ internal sealed class ThreadRings
         return ring;
     }
 
+    /// <summary>Whether <paramref name="ring"/> is one of this set's rings.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public bool Owns(EventRing ring) => ReferenceEquals(ring.Token, _token);
+
     /// <summary>
     /// The ring the calling thread used last, when it belongs to this set; null otherwise. Allocates nothing: for a
     /// question about the thread's ring (is it full?) that must not give a thread that emits nothing a ring.
