@@ -72,9 +72,13 @@ internal unsafe struct LiveBlockTable : IDisposable
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public readonly bool IsLive(uint offset) => (Word(offset) & (LiveBit | PositionMask)) == (LiveBit | Position(offset));
 
-    /// <summary>Whether <paramref name="offset"/> is the start of a live block recorded with <paramref name="size"/> bytes: one compare.</summary>
+    /// <summary>
+    /// Whether <paramref name="offset"/> is the start of a live block recorded with <paramref name="size"/> bytes (a size
+    /// read from a header, flags cleared): one compare. An exclusive or, not an or: a size with the top bit set (an
+    /// overwritten header) must not match the live bit.
+    /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public readonly bool IsLiveWithSize(uint offset, uint size) => Word(offset) == (LiveBit | size | Position(offset));
+    public readonly bool IsLiveWithSize(uint offset, uint size) => (Word(offset) ^ size) == (LiveBit | Position(offset));
 
     /// <summary>Whether <paramref name="offset"/> is a start that was freed and not handed out again.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]

@@ -23,6 +23,7 @@ public class LiveBlockTableTests
         Assert.Equal(12u, table.GetSize(4));
         Assert.True(table.IsLiveWithSize(4, 12));
         Assert.False(table.IsLiveWithSize(4, 16));
+        Assert.False(table.IsLiveWithSize(4, 12 | 0x8000_0000)); // An overwritten size with the top bit set.
         Assert.Equal((nuint)4, table.CountLive());
 
         table.SetSize(24, 40);

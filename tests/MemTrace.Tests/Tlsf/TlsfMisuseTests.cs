@@ -112,7 +112,7 @@ public unsafe class TlsfMisuseTests
         h.AssertIntact();
     }
 
-    public static TheoryData<string> Corruptions => new(["huge size", "free bit", "prev-free bit", "larger size", "smaller size", "zero size", "next header", "free neighbour links"]);
+    public static TheoryData<string> Corruptions => new(["huge size", "free bit", "prev-free bit", "larger size", "smaller size", "zero size", "next header", "free neighbour links", "top size bit", "top size bit of the next"]);
 
     [Theory]
     [MemberData(nameof(Corruptions))]
@@ -139,6 +139,8 @@ public unsafe class TlsfMisuseTests
             case "smaller size": word = sizeWord; value = *sizeWord - 16; break;
             case "zero size": word = sizeWord; value = *sizeWord & BlockHeader.FlagMask; break;
             case "next header": word = (uint*)(b - 4); value = *(uint*)(b - 4) | BlockHeader.PrevFreeBit; break;
+            case "top size bit": word = sizeWord; value = *sizeWord | 0x8000_0000; break;
+            case "top size bit of the next": word = (uint*)(b - 4); value = *(uint*)(b - 4) | 0x8000_0000; break;
             default: word = (uint*)c; value = 0xDEADBEEF; victim = b; break; // an overrun of b into the free block's next_free
         }
 
