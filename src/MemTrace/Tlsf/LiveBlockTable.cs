@@ -12,8 +12,8 @@
 //   instead of corrupting the free lists;
 // - the 32-bit owner word ("tag") the layer above stores per block (ESP-IDF's task tracking keeps
 //   its owner word inside the block instead, which changes every figure by 4 bytes per block);
-// - for a start that was freed and not handed out again, a "freed" mark, which tells a double free
-//   from a pointer that was never handed out.
+// - for every start ever freed, a "freed" bit, which tells a double free from a pointer that was
+//   never handed out.
 //
 // Slots are 16 bytes of region apart: two live block starts are always at least 16 bytes apart
 // (the 12-byte minimum block plus the next block's 4-byte size word), so (offset >> 4) is unique per
@@ -21,14 +21,15 @@
 // word keeps which of its four 4-byte positions the start is at, so an interior pointer in the same
 // 16 bytes is never taken for the start.
 //
-// One slot is 8 bytes, the tag then the word; the word is, for the start at position p (0..3):
-//   live:  LiveBit | size | p    (size: the block's size, a multiple of 4 below 2^31)
-//   freed: FreedMark | p         (FreedMark = 4: a size no live block has)
-//   none:  0
+// One slot is 8 bytes, the tag then the word; the word is LiveBit | size | p for the live start at
+// position p (0..3) of the slot (size: the block's size, a multiple of 4 below 2^31), 0 otherwise,
 // so the free's two questions, "is this a live start?" and "does its header still say the size it
-// was handed out with?", are one compare of one word. A freed mark lasts until a block start lands
-// in the same slot, at that position or another, even if a larger block now covers it; a double
-// free after that is reported as a pointer that is no block start (still refused).
+// was handed out with?", are one compare of one word, and a malloc records its block with one store.
+//
+// The freed bits (one per 4 bytes of region, apart from the slots) are set by a free and never
+// cleared: every way a start stops being live is a free (or a realloc that moves the block, which
+// frees it), so a start that is not live now and whose bit is set was freed last, even if a larger
+// block now covers it. A malloc touches no bit; "freed" is asked only of a start that is not live.
 //
 // Invariant: the slot of a live block's user pointer holds its tag and its live word; no other slot
 // holds a live word (the integrity check verifies this).
@@ -46,9 +47,6 @@ internal unsafe struct LiveBlockTable : IDisposable
     /// <summary>The word of a live start has this bit set.</summary>
     private const uint LiveBit = 0x8000_0000;
 
-    /// <summary>The word of a freed start: a size no live block has.</summary>
-    private const uint FreedMark = 4;
-
     /// <summary>The size bits of a live word.</summary>
     private const uint SizeMask = 0x7FFF_FFFC;
 
@@ -56,17 +54,21 @@ internal unsafe struct LiveBlockTable : IDisposable
     private const uint PositionMask = 3;
 
     private readonly nuint _slots;
+    private readonly nuint _freedWords;
     private ulong* _entries;
+    private ulong* _freed;
 
     /// <summary>A table for a region of <paramref name="regionSize"/> bytes, every slot empty.</summary>
     public LiveBlockTable(nuint regionSize)
     {
         _slots = (regionSize >> SlotShift) + 1;
+        _freedWords = (regionSize >> 8) + 1;
         _entries = (ulong*)NativeMemory.AllocZeroed(_slots, sizeof(ulong));
+        _freed = (ulong*)NativeMemory.AllocZeroed(_freedWords, sizeof(ulong));
     }
 
     /// <summary>Bytes of native memory the table takes.</summary>
-    public readonly nuint ReservedBytes => _slots * sizeof(ulong);
+    public readonly nuint ReservedBytes => (_slots + _freedWords) * sizeof(ulong);
 
     /// <summary>Whether <paramref name="offset"/> (4-aligned) is the start of a live block.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -80,9 +82,9 @@ internal unsafe struct LiveBlockTable : IDisposable
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public readonly bool IsLiveWithSize(uint offset, uint size) => (Word(offset) ^ size) == (LiveBit | Position(offset));
 
-    /// <summary>Whether <paramref name="offset"/> is a start that was freed and not handed out again.</summary>
+    /// <summary>Whether <paramref name="offset"/> is a start that was freed and is not live (handed out again) now.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public readonly bool IsFreed(uint offset) => Word(offset) == (FreedMark | Position(offset));
+    public readonly bool IsFreed(uint offset) => (_freed[offset >> 8] & (1UL << (int)((offset >> 2) & 63))) != 0 && !IsLive(offset);
 
     /// <summary>The size recorded for the live block at <paramref name="offset"/>.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -106,9 +108,13 @@ internal unsafe struct LiveBlockTable : IDisposable
     public readonly void SetSize(uint offset, uint size) =>
         ((uint*)&_entries[offset >> SlotShift])[1] = LiveBit | size | Position(offset);
 
-    /// <summary>Forgets the block at <paramref name="offset"/> and marks its start freed: one store.</summary>
+    /// <summary>Forgets the block at <paramref name="offset"/> and marks its start freed.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public readonly void MarkFreed(uint offset) => _entries[offset >> SlotShift] = (ulong)(FreedMark | Position(offset)) << 32;
+    public readonly void MarkFreed(uint offset)
+    {
+        _entries[offset >> SlotShift] = 0;
+        _freed[offset >> 8] |= 1UL << (int)((offset >> 2) & 63);
+    }
 
     /// <summary>The number of live starts: a scan of the table, four slots at a time (the integrity check's cost on a large region).</summary>
     /// <remarks>Always optimised, also in a Debug build: the model tests run the integrity check thousands of times.</remarks>
@@ -154,7 +160,9 @@ internal unsafe struct LiveBlockTable : IDisposable
     public void Dispose()
     {
         NativeMemory.Free(_entries);
+        NativeMemory.Free(_freed);
         _entries = null;
+        _freed = null;
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]

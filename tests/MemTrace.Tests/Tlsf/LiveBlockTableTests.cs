@@ -73,6 +73,14 @@ public class LiveBlockTableTests
         {
             Assert.False(table.IsFreed(other));
         }
+
+        // Another start in the same slot leaves the freed start freed: a second free of it is still a double free.
+        table.MarkLive(44, tag: 1, size: 12);
+        Assert.True(table.IsFreed(36));
+        Assert.False(table.IsFreed(44));
+        table.MarkFreed(44);
+        Assert.True(table.IsFreed(36));
+        Assert.True(table.IsFreed(44));
     }
 
     [Fact]
