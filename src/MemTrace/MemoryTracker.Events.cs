@@ -161,6 +161,30 @@ public sealed unsafe partial class MemoryTracker
         Volatile.Write(ref _eventGate, gate);
     }
 
+    /// <summary>
+    /// Counts the allocation event of the calling thread as dropped when <see cref="EmitAllocation"/> would do nothing
+    /// else: a lone trace writer in drop mode whose ring for this thread is full, no metrics to record the size, and no
+    /// snapshot due. True when it did; false sends the event to <see cref="EmitAllocation"/>. Inlined into the
+    /// allocation, so that the event most allocations have in drop mode costs no call.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private bool TryDropAllocationEvent(TrackerThreadCell cell)
+    {
+        var ring = cell.TraceRing;
+        if (ring is null
+            || _metrics.Length != 0
+            || !HeapEventKindMask.Has(_eventKinds, HeapEventKind.Allocation)
+            || _pipeline?.DirectWriter is not { } writer
+            || !writer.WouldDrop(ring)
+            || CoarseClock.Now >= _nextSnapshot)
+        {
+            return false;
+        }
+
+        ring.CountDrop();
+        return true;
+    }
+
     [MethodImpl(MethodImplOptions.NoInlining)]
     private void EmitAllocation(void* block, nuint size, MallocCaps caps, uint site, long request, TrackerThreadCell cell)
     {

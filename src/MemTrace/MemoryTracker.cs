@@ -29,6 +29,7 @@
 using System.Diagnostics;
 using System.Runtime.CompilerServices;
 using System.Runtime.ExceptionServices;
+using MemTrace.Diagnostics.Sinks;
 using MemTrace.Internals;
 using MemTrace.Regions;
 using MemTrace.Tracking;
@@ -582,7 +583,7 @@ public sealed unsafe partial class MemoryTracker : IDisposable, IAllocationObser
         cell.LiveBytes += (long)size;
         cell.LiveBlocks++;
         cell.Allocations++;
-        if (EmitsEvent(Diagnostics.HeapEventKind.Allocation))
+        if (EmitsEvent(Diagnostics.HeapEventKind.Allocation) && !TryDropAllocationEvent(cell))
         {
             EmitAllocation(block, size, caps, site, request, cell);
         }
@@ -610,7 +611,15 @@ public sealed unsafe partial class MemoryTracker : IDisposable, IAllocationObser
 
         if (EmitsEvent(Diagnostics.HeapEventKind.Free))
         {
-            ReleaseWithEvent(cell, handle, record, freeSite, sequence);
+            if (sequence == DroppedFreeSequence && cell.TraceRing is { } ring)
+            {
+                ReleaseDropped(cell, handle, size, ring);
+            }
+            else
+            {
+                ReleaseWithEvent(cell, handle, record, freeSite, sequence);
+            }
+
             return;
         }
 
@@ -619,6 +628,27 @@ public sealed unsafe partial class MemoryTracker : IDisposable, IAllocationObser
         cell.LiveBlocks--;
         cell.Frees++;
         GiveHandle(cell, handle);
+    }
+
+    /// <summary>
+    /// The end of <see cref="Release"/> for a free whose event was found, before the free, to be dropped by the
+    /// thread's full ring (<see cref="FreeEventSequence"/>): <see cref="ReleaseWithEvent"/> and the drop branch of
+    /// <see cref="EmitFree"/> without the record's copy and the two calls, for the event most frees have in drop mode.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private void ReleaseDropped(TrackerThreadCell cell, uint handle, nuint size, EventRing ring)
+    {
+        ExitRecords(cell);
+        cell.LiveBytes -= (long)size;
+        cell.LiveBlocks--;
+        cell.Frees++;
+        ring.CountDrop();
+        GiveHandle(cell, handle);
+        var tick = CoarseClock.Now;
+        if (tick >= _nextSnapshot)
+        {
+            SnapshotIfDue(tick);
+        }
     }
 
     /// <summary>The end of <see cref="Release"/> when a sink listens: the event is built from a copy, after the section.</summary>

@@ -518,6 +518,47 @@ public sealed class TraceFileWriterTests : IDisposable
     }
 
     [Fact]
+    public unsafe void Periodic_snapshots_are_still_taken_while_a_full_ring_drops_every_allocation_and_free()
+    {
+        // Drops of allocations and frees are counted inline, without the emit methods that check the snapshot's due
+        // time: the inline paths must check it too, or a full ring would stop the snapshots.
+        var gate = new BlockingStream();
+        using var heap = new HeapCaps(HeapLayout.Host());
+        var writer = new TraceFileWriter(gate, ownsStream: false, new TraceFileOptions { Capacity = 16, FullMode = TraceBufferFullMode.Drop });
+        using var pipeline = new HeapEventPipelineBuilder().WriteTo.Sink(writer).Build();
+        gate.WaitUntilBlocked();
+        var tracker = new MemoryTracker(heap, new MemoryTrackerOptions { Output = null, Events = pipeline, SnapshotInterval = TimeSpan.FromMilliseconds(5) });
+        try
+        {
+            for (var i = 0; i < 20; i++)
+            {
+                var p = tracker.Malloc(64, MallocCaps.Default); // Fills the ring (16), then drops.
+                tracker.Free(ref p);
+            }
+
+            var droppedBefore = writer.EventsDropped;
+            long pairs = 0;
+            var clock = System.Diagnostics.Stopwatch.StartNew();
+            while (clock.ElapsedMilliseconds < 200)
+            {
+                var p = tracker.Malloc(64, MallocCaps.Default);
+                tracker.Free(ref p);
+                pairs++;
+            }
+
+            // Every allocation and free dropped, and on top of them the snapshots that fell due (about 40; at least 2).
+            var snapshots = writer.EventsDropped - droppedBefore - (2 * pairs);
+            Assert.True(snapshots >= 2, $"{snapshots} snapshots in 200 ms at one per 5 ms");
+        }
+        finally
+        {
+            gate.Release();
+            tracker.Dispose();
+            writer.Dispose();
+        }
+    }
+
+    [Fact]
     public unsafe void Two_trackers_with_writers_of_their_own_used_in_turn_from_one_thread_each_reach_their_own_writer()
     {
         // A tracker keeps its thread's ring in its thread cell: the rings of two writers must not be mixed up when
