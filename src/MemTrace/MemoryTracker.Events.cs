@@ -210,20 +210,11 @@ public sealed unsafe partial class MemoryTracker
             return;
         }
 
-        if (!TryWriteDirect(ref cell.TraceRing, HeapEventKind.Allocation, sequence: 0, tick, threadId, (nuint)block, size, (uint)caps, request, site, allocSite: 0, region))
+        if (TryWriteDirect(ref cell.TraceRing, HeapEventKind.Allocation, sequence: 0, tick, threadId, (nuint)block, size, (uint)caps, request, site, allocSite: 0, region))
         {
-            DispatchAllocation(block, size, caps, site, request, threadId, tick, region);
+            return;
         }
-    }
 
-    /// <summary>
-    /// The allocation event built and handed to the pipeline (no lone trace writer took it). A method of its own: the
-    /// event's reference field makes the JIT zero the event's stack space on entry, which the emit methods, whose
-    /// usual end is the trace writer's ring, should not pay on every call.
-    /// </summary>
-    [MethodImpl(MethodImplOptions.NoInlining)]
-    private void DispatchAllocation(void* block, nuint size, MallocCaps caps, uint site, long request, int threadId, long tick, int region)
-    {
         if (region < 0)
         {
             region = Heap.RegionNameIdOf(block);
@@ -270,32 +261,25 @@ public sealed unsafe partial class MemoryTracker
         }
         else if (!TryWriteDirect(ref cell.TraceRing, HeapEventKind.Free, sequence, tick, record.FreeThreadId, record.Address, record.Size, record.Caps, record.RequestNumber, freeSite, record.AllocSite, region: -1))
         {
-            DispatchFree(in record, freeSite, sequence, tick);
+            var heapEvent = new HeapEvent(
+                HeapEventKind.Free,
+                sequence != 0 ? sequence : Interlocked.Increment(ref _eventSequence),
+                UtcTicksAt(tick),
+                record.FreeThreadId,
+                record.Address,
+                record.Size,
+                record.Caps,
+                record.RequestNumber,
+                freeSite,
+                record.AllocSite,
+                Heap.RegionNameIdOf((void*)record.Address));
+            Dispatch(in heapEvent);
         }
 
         if (sequence != 0 && tick >= _nextSnapshot)
         {
             SnapshotIfDue(tick);
         }
-    }
-
-    /// <summary>The free event built and handed to the pipeline: see <see cref="DispatchAllocation"/>.</summary>
-    [MethodImpl(MethodImplOptions.NoInlining)]
-    private void DispatchFree(in TrackedRecord record, uint freeSite, long sequence, long tick)
-    {
-        var heapEvent = new HeapEvent(
-            HeapEventKind.Free,
-            sequence != 0 ? sequence : Interlocked.Increment(ref _eventSequence),
-            UtcTicksAt(tick),
-            record.FreeThreadId,
-            record.Address,
-            record.Size,
-            record.Caps,
-            record.RequestNumber,
-            freeSite,
-            record.AllocSite,
-            Heap.RegionNameIdOf((void*)record.Address));
-        Dispatch(in heapEvent);
     }
 
     /// <summary>
