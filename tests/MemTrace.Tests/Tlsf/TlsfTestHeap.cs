@@ -1,4 +1,5 @@
-// TlsfTestHeap: a TlsfHeap over its own zeroed native block, for tests. Disposing frees both.
+// TlsfTestHeap: a TlsfHeap over its own zeroed native block, for tests. Disposing frees both. The block starts
+// baseOffset bytes past a baseAlignment boundary (to test regions whose start is only 4- or 8-aligned).
 using System.Runtime.InteropServices;
 using MemTrace.Tlsf;
 using Xunit;
@@ -7,10 +8,13 @@ namespace MemTrace.Tests.Tlsf;
 
 internal sealed unsafe class TlsfTestHeap : IDisposable
 {
-    public TlsfTestHeap(nuint size, uint alignment = 4, bool minimumStartsAtZero = false, nuint baseAlignment = 64)
+    private readonly byte* _block;
+
+    public TlsfTestHeap(nuint size, uint alignment = 4, bool minimumStartsAtZero = false, nuint baseAlignment = 64, nuint baseOffset = 0)
     {
         Size = size;
-        Memory = (byte*)NativeMemory.AlignedAlloc(size, baseAlignment);
+        _block = (byte*)NativeMemory.AlignedAlloc(size + baseOffset, baseAlignment);
+        Memory = _block + baseOffset;
         NativeMemory.Clear(Memory, size);
         Heap = new TlsfHeap(Memory, size, alignment, minimumStartsAtZero);
     }
@@ -41,6 +45,6 @@ internal sealed unsafe class TlsfTestHeap : IDisposable
     public void Dispose()
     {
         Heap.Dispose();
-        NativeMemory.AlignedFree(Memory);
+        NativeMemory.AlignedFree(_block);
     }
 }
