@@ -7,6 +7,7 @@ using Xunit;
 
 namespace MemTrace.Tests.Poisoning;
 
+[Collection(HandoverCollection.Name)]
 public unsafe class PoisoningRecheckTests
 {
     [Fact]
