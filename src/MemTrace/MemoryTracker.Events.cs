@@ -249,15 +249,9 @@ public sealed unsafe partial class MemoryTracker
 
         if (sequence == DroppedFreeSequence)
         {
-            // Decided before the free (FreeEventSequence) from this ring, or from the writer's look-up when the heap reported the free.
-            if (cell.TraceRing is { } ring)
-            {
-                ring.CountDrop();
-            }
-            else
-            {
-                _pipeline?.CountDroppedByWriter();
-            }
+            // Decided before the free by the writer's own look-up (a free the heap reported, from a thread whose cell has no
+            // ring yet); Release counts the others.
+            _pipeline?.CountDroppedByWriter();
         }
         else if (!TryWriteDirect(ref cell.TraceRing, HeapEventKind.Free, sequence, tick, record.FreeThreadId, record.Address, record.Size, record.Caps, record.RequestNumber, freeSite, record.AllocSite, region: -1))
         {

@@ -29,7 +29,6 @@
 using System.Diagnostics;
 using System.Runtime.CompilerServices;
 using System.Runtime.ExceptionServices;
-using MemTrace.Diagnostics.Sinks;
 using MemTrace.Internals;
 using MemTrace.Regions;
 using MemTrace.Tracking;
@@ -609,17 +608,13 @@ public sealed unsafe partial class MemoryTracker : IDisposable, IAllocationObser
             ReleaseAids(cell, handle, size);
         }
 
-        if (EmitsEvent(Diagnostics.HeapEventKind.Free))
+        // A free event found before the free to be dropped by this thread's full ring (FreeEventSequence) is counted
+        // here, with no record copy and no call: the event most frees have in drop mode. Any other goes the full way.
+        var emits = EmitsEvent(Diagnostics.HeapEventKind.Free);
+        var droppedBy = emits && sequence == DroppedFreeSequence ? cell.TraceRing : null;
+        if (emits && droppedBy is null)
         {
-            if (sequence == DroppedFreeSequence && cell.TraceRing is { } ring)
-            {
-                ReleaseDropped(cell, handle, size, ring);
-            }
-            else
-            {
-                ReleaseWithEvent(cell, handle, record, freeSite, sequence);
-            }
-
+            ReleaseWithEvent(cell, handle, record, freeSite, sequence);
             return;
         }
 
@@ -628,26 +623,14 @@ public sealed unsafe partial class MemoryTracker : IDisposable, IAllocationObser
         cell.LiveBlocks--;
         cell.Frees++;
         GiveHandle(cell, handle);
-    }
-
-    /// <summary>
-    /// The end of <see cref="Release"/> for a free whose event was found, before the free, to be dropped by the
-    /// thread's full ring (<see cref="FreeEventSequence"/>): <see cref="ReleaseWithEvent"/> and the drop branch of
-    /// <see cref="EmitFree"/> without the record's copy and the two calls, for the event most frees have in drop mode.
-    /// </summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private void ReleaseDropped(TrackerThreadCell cell, uint handle, nuint size, EventRing ring)
-    {
-        ExitRecords(cell);
-        cell.LiveBytes -= (long)size;
-        cell.LiveBlocks--;
-        cell.Frees++;
-        ring.CountDrop();
-        GiveHandle(cell, handle);
-        var tick = CoarseClock.Now;
-        if (tick >= _nextSnapshot)
+        if (droppedBy is not null)
         {
-            SnapshotIfDue(tick);
+            droppedBy.CountDrop();
+            var tick = CoarseClock.Now;
+            if (tick >= _nextSnapshot)
+            {
+                SnapshotIfDue(tick); // As EmitFree does after a numbered free.
+            }
         }
     }
 
