@@ -1,11 +1,13 @@
 // EventRing and EventRingMerge: one producer and one consumer per ring lose nothing across
-// wrap-arounds; a full ring refuses until the consumer publishes its head; a released slot keeps
+// wrap-arounds; the producer clears a block of slots ahead of it only when the consumer has
+// released all of it; a full ring refuses until the consumer publishes its head; a released slot keeps
 // no reference; the merge of several rings comes out in sequence order (ties in ring order, user
 // numbers neither lost nor duplicated), stops at an event published between its two snapshots,
 // never holds overdue events back, and under many producer threads in wait mode loses nothing,
 // keeps each thread's order and respects what happened before what.
 using System.Runtime.CompilerServices;
 using MemTrace.Diagnostics;
+using CsCheck;
 using MemTrace.Diagnostics.Sinks;
 using Xunit;
 
@@ -61,6 +63,80 @@ public class EventRingTests
         Assert.True(ring.TryEnqueue(in e));
         Assert.False(ring.TryEnqueue(in e));
         Assert.Equal(16, ring.Count);
+    }
+
+    [Fact]
+    public void A_block_of_slots_the_consumer_still_holds_in_part_is_not_cleared_ahead_of_the_producer()
+    {
+        // Capacity 64: the producer clears a block of 32 slots when it reaches its first one, if the whole block is free.
+        var ring = new EventRing(64);
+        long next = 1;
+        for (var i = 0; i < 40; i++)
+        {
+            Assert.True(ring.TryEnqueue(Full(next++)));
+        }
+
+        for (var i = 0; i < 20; i++)
+        {
+            Assert.True(ring.TryTake(out _));
+        }
+
+        ring.PublishHead();
+
+        // Positions 40..83: at 64 the block is slots 0..31, of which 20..31 still hold events 21..32, not yet taken.
+        while (ring.TryEnqueue(Full(next)))
+        {
+            next++;
+        }
+
+        Assert.Equal(85, next);
+        for (long expected = 21; expected < next; expected++)
+        {
+            Assert.True(ring.TryTake(out var e));
+            AssertIntact(expected, e);
+        }
+
+        Assert.False(ring.TryTake(out _));
+    }
+
+    [Fact]
+    public void Events_come_out_intact_whatever_the_consumer_has_released_when_the_producer_reaches_a_block()
+    {
+        // Random runs of enqueues, takes and head publications against a queue, on rings of two, four and eight blocks.
+        var step = Gen.Select(Gen.Int[0, 2], Gen.Int[1, 90]);
+        Gen.Select(Gen.Int[5, 7].Select(shift => 1 << shift), step.Array[1, 200]).Sample((capacity, steps) =>
+        {
+            var ring = new EventRing(capacity);
+            var model = new Queue<long>();
+            long next = 1;
+            foreach (var (kind, count) in steps)
+            {
+                for (var i = 0; i < count; i++)
+                {
+                    switch (kind)
+                    {
+                        case 0 when ring.TryEnqueue(Full(next)):
+                            model.Enqueue(next++);
+                            break;
+                        case 1 when ring.TryTake(out var e):
+                            AssertIntact(model.Dequeue(), e);
+                            break;
+                    }
+                }
+
+                if (kind == 2)
+                {
+                    ring.PublishHead();
+                }
+            }
+
+            while (ring.TryTake(out var e))
+            {
+                AssertIntact(model.Dequeue(), e);
+            }
+
+            Assert.Empty(model);
+        }, iter: 2000);
     }
 
     [Fact]
@@ -316,6 +392,15 @@ public class EventRingTests
 
         merge.End();
         return taken;
+    }
+
+    /// <summary>An event with every field set from its number, so that a slot cleared or mixed up shows.</summary>
+    private static HeapEvent Full(long n) => new(HeapEventKind.Reallocation, n, utcTicks: n * 3, threadId: (int)(n % 1000) + 1, address: (nuint)(n * 4096), size: (nuint)(n * 16), caps: (uint)n | 1, requestNumber: n * 5, site: (uint)n + 7, allocSite: (uint)n + 11, region: (int)(n % 100) + 1, previousAddress: (nuint)(n * 8192), previousSize: (nuint)(n * 32));
+
+    private static void AssertIntact(long n, in HeapEvent e)
+    {
+        var expected = Full(n);
+        Assert.Equal(HeapEvent.DataOf(in expected), HeapEvent.DataOf(in e));
     }
 
     [MethodImpl(MethodImplOptions.NoInlining)]
