@@ -47,7 +47,9 @@ namespace MemTrace.Diagnostics;
 /// or <c>memtrace report</c>.</para>
 /// <para>Cost on the emitting thread: no interlocked operation, an 80-byte copy into the thread's own
 /// ring (allocated on the thread's first event, <see cref="TraceFileOptions.Capacity"/> events) and a
-/// release store of its tail; a dropped event costs a few loads and a store (see docs/benchmarks.md).
+/// release store of its tail, plus, once every 32 events, zeroing the next 32 free slots so that their
+/// cache lines come back from the writer's core together; a dropped event costs a few loads and a store
+/// (see docs/benchmarks.md).
 /// Throughput is bounded by the writer thread (about six million events per second on one core);
 /// with <see cref="TraceBufferFullMode.Wait"/> a program that emits faster slows to that pace, with
 /// <see cref="TraceBufferFullMode.Drop"/> it does not, and the file counts what was dropped.</para>
