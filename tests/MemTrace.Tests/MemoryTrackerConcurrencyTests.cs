@@ -186,6 +186,12 @@ public unsafe class MemoryTrackerConcurrencyTests
             {
                 var random = new Random(99 + t);
                 var mine = new List<(nint Address, nuint Size, int Expected)>();
+
+                // The first block of each stable phase whose phase is certain stays live to the end, so
+                // that blocks of both states are there to check however the threads were scheduled (an
+                // allocator that ran alone through a long phase would otherwise free every older block).
+                var kept = new List<(nint Address, nuint Size, int Expected)>();
+                var keptPhase = -1L;
                 while (Volatile.Read(ref stop) == 0)
                 {
                     if (mine.Count == 0 || (mine.Count < 2000 && random.Next(3) != 0))
@@ -195,7 +201,15 @@ public unsafe class MemoryTrackerConcurrencyTests
                         var p = tracker.Malloc(size, MallocCaps.Default);
                         var after = Volatile.Read(ref phase);
                         var expected = before == after && before % 2 == 0 ? (before / 2 % 2 == 0 ? 1 : 0) : -1;
-                        mine.Add(((nint)p, size, expected));
+                        if (expected != -1 && before != keptPhase)
+                        {
+                            kept.Add(((nint)p, size, expected));
+                            keptPhase = before;
+                        }
+                        else
+                        {
+                            mine.Add(((nint)p, size, expected));
+                        }
                     }
                     else
                     {
@@ -210,7 +224,7 @@ public unsafe class MemoryTrackerConcurrencyTests
                     Interlocked.Increment(ref operations);
                 }
 
-                foreach (var block in mine)
+                foreach (var block in mine.Concat(kept))
                 {
                     blocks.Add(block);
                 }
