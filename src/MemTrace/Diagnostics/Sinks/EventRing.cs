@@ -25,8 +25,8 @@
 // OwnAhead slots, when the whole block is free, the producer zeroes it in one go: the transfers
 // of the block's 40 lines overlap. On the two vCPUs of the benchmark machine this is what decides
 // the cost of a traced pair when the hypervisor places them far apart (a cache-line round trip of
-// about 520 ns instead of 105): a pair in drop mode took about 300 ns there, and now takes about
-// 100 (docs/benchmarks.md). Zeroing touches only slots the consumer has released, never one it
+// about 520 ns instead of 105): a pair in drop mode took about 300 ns there, and now takes 80 to
+// 95 (docs/benchmarks.md). Zeroing touches only slots the consumer has released, never one it
 // may still read.
 //
 // The ring also counts the events its producer dropped because it was full (drop mode), on the
