@@ -34,10 +34,14 @@ public unsafe class PoisoningRecheckTests
     }
 
     [Theory]
-    [InlineData(false)]
-    [InlineData(true)]
-    public void A_block_whose_builder_is_held_up_after_taking_it_is_not_reported(bool tlsf)
+    [InlineData(false, false)]
+    [InlineData(true, false)]
+    [InlineData(false, true)]
+    [InlineData(true, true)]
+    public void A_block_whose_builder_is_held_up_after_taking_it_is_not_reported(bool tlsf, bool recycled)
     {
+        // recycled: the building thread first allocates and frees a block of the same size, so that the held-up block
+        // is likely the same memory, with that block's canaries still in it.
         // The inner region stalls the allocating thread for 300 ms right after handing out the block: live, no canaries.
         Region real = tlsf
             ? new TlsfRegion("RAM", MallocCaps.Default, MallocCaps.None, MallocCaps.None, 64 << 10, 4)
@@ -45,7 +49,7 @@ public unsafe class PoisoningRecheckTests
         using var stalling = new StallingRegion(real);
         using var region = new PoisoningRegion(stalling, PoisoningLevel.Light, quarantine: null, alignment: tlsf ? 4u : 16u);
 
-        var sound = CheckWhileABlockIsHeldUp(region, stalling, heldUpMilliseconds: 300, out var built);
+        var sound = CheckWhileABlockIsHeldUp(region, stalling, heldUpMilliseconds: 300, out var built, recycled);
 
         Assert.True(sound);
         Assert.Empty(region.TakePendingCorruptions());
@@ -76,10 +80,21 @@ public unsafe class PoisoningRecheckTests
     /// Runs an integrity check while another thread's allocation of 48 bytes is held up inside the inner region (the
     /// block live there, its canaries not yet written) for <paramref name="heldUpMilliseconds"/>.
     /// </summary>
-    private static bool CheckWhileABlockIsHeldUp(PoisoningRegion region, StallingRegion stalling, int heldUpMilliseconds, out byte* built)
+    private static bool CheckWhileABlockIsHeldUp(PoisoningRegion region, StallingRegion stalling, int heldUpMilliseconds, out byte* built, bool recycled = false)
     {
         nint block = 0;
-        var builder = new Thread(() => block = (nint)region.Allocate(48, 4, zero: false, tag: 0));
+        var stall = stalling.Stall;
+        stalling.Stall = !recycled;
+        var builder = new Thread(() =>
+        {
+            if (recycled)
+            {
+                region.Free(region.Allocate(48, 4, zero: false, tag: 0), clearIfTagged: false, out _, inspector: null);
+                stalling.Stall = stall;
+            }
+
+            block = (nint)region.Allocate(48, 4, zero: false, tag: 0);
+        });
         builder.Start();
         Assert.True(stalling.Handed.Wait(TimeSpan.FromSeconds(10), TestContext.Current.CancellationToken));
         using var goOn = new Timer(_ => stalling.Release.Set(), null, heldUpMilliseconds, Timeout.Infinite);
@@ -120,6 +135,14 @@ public unsafe class PoisoningRecheckTests
             var block = inner.Allocate(size, alignment, zero, tag);
             if (Stall)
             {
+                // What a block holds before its canaries are written is whatever the memory held: make it no canary
+                // for sure. Recycled memory (the host's malloc hands a freed block of the same size straight back)
+                // can still hold an earlier block's canaries, and then the check has nothing to wait for.
+                if (block is not null)
+                {
+                    new Span<byte>(block, (int)size).Fill(0x5A);
+                }
+
                 Handed.Set();
                 Release.Wait();
             }
