@@ -139,6 +139,77 @@ public class EventRingTests
         }, iter: 2000);
     }
 
+    [Theory]
+    [InlineData(32)]
+    [InlineData(64)]
+    [InlineData(256)]
+    public void Events_passed_between_two_real_threads_come_out_intact_with_the_producer_clearing_blocks_ahead(int capacity)
+    {
+        // A producer that fills slots both ways (a copy, and in place after TryClaim) and a consumer that drains and
+        // publishes its head at random moments: with the block check loosened by 8 slots, this fails at once.
+        const long Events = 100_000;
+        var ring = new EventRing(capacity);
+        string? failure = null;
+        var producer = new Thread(() =>
+        {
+            var random = new Random(capacity);
+            for (long n = 1; n <= Events; n++)
+            {
+                while (!Put(ring, n))
+                {
+                    Thread.SpinWait(random.Next(1, 20));
+                }
+            }
+        });
+        var consumer = new Thread(() =>
+        {
+            var random = new Random(~capacity);
+            long expected = 1;
+            while (expected <= Events)
+            {
+                for (var budget = random.Next(1, 3 * capacity); budget > 0 && ring.TryTake(out var e); budget--)
+                {
+                    var sent = Full(expected++);
+                    if (failure is null && !HeapEvent.DataOf(in sent).Equals(HeapEvent.DataOf(in e)))
+                    {
+                        failure = $"event {expected - 1} came out as sequence {e.Sequence}, address {e.Address}, size {e.Size}";
+                    }
+                }
+
+                if (random.Next(3) == 0)
+                {
+                    ring.PublishHead();
+                }
+            }
+        });
+        producer.Start();
+        consumer.Start();
+
+        Assert.True(producer.Join(TimeSpan.FromMinutes(1)) && consumer.Join(TimeSpan.FromMinutes(1)), "the threads did not finish");
+        Assert.Null(failure);
+        Assert.False(ring.TryTake(out _));
+        Assert.Equal(Events, ring.Tail);
+
+        static bool Put(EventRing ring, long n)
+        {
+            if ((n & 1) == 0)
+            {
+                return ring.TryEnqueue(Full(n));
+            }
+
+            ref var slot = ref ring.TryClaim(out var tail);
+            if (Unsafe.IsNullRef(ref slot))
+            {
+                return false;
+            }
+
+            var e = Full(n);
+            slot = HeapEvent.DataOf(in e);
+            ring.Publish(tail);
+            return true;
+        }
+    }
+
     [Fact]
     public void A_refusing_ring_takes_nothing()
     {
