@@ -5,6 +5,8 @@
 // cost; the drop count says how much of the trace that rate loses). Also a pipeline whose only
 // sink takes warnings (no allocation or free event is built: the cost of the gate) and a
 // HeapMetrics observing the tracker with no listener (the size histogram's test per allocation).
+// The trace file's runs print the cache-line round trip between two threads before and after
+// (CacheLineProbe): on the benchmark machine it decides what a written event costs.
 using BenchmarkDotNet.Attributes;
 using MemTrace.Diagnostics;
 
@@ -56,6 +58,11 @@ public unsafe class TracedPairBenchmarks
         }
 
         _pipeline?.Dispose();
+        if (_writer is not null)
+        {
+            CacheLineProbe.Print("after the run"); // The writer's thread has ended: the probe has both cores.
+        }
+
         Directory.Delete(_directory, recursive: true);
     }
 
@@ -89,6 +96,7 @@ public unsafe class TracedPairBenchmarks
 
     private void SetupTrace(TraceBufferFullMode mode)
     {
+        CacheLineProbe.Print("before the run");
         _writer = new TraceFileWriter(new WrappingFile(Path.Combine(_directory, "trace.jsonl")), ownsStream: true, new TraceFileOptions { FullMode = mode });
         Setup(new HeapEventPipelineBuilder().WriteTo.Sink(_writer).Build());
     }
