@@ -11,7 +11,10 @@ namespace MemTrace;
 /// <remarks>
 /// <para>Each region has a quarantine of its own with these bounds: a block leaves when later frees in its
 /// region push it out.</para>
-/// <para>Quarantined bytes stay allocated in their region: the heap has that much less free memory. Each
+/// <para>Quarantined bytes stay allocated in their region: the heap has that much less free memory, until a
+/// request finds the region full. Then every block in that region's quarantine leaves at once (each verified, as when
+/// later frees push it out) and the request is tried again, so the quarantine never makes a request fail that the
+/// region could serve without it; it starts filling again with the next free. Each
 /// quarantined block keeps a copy of its tracker record, so that a report made when it leaves names its
 /// allocation and free sites even though the tracker has reused the record.</para>
 /// </remarks>

@@ -159,6 +159,11 @@ internal sealed unsafe class PoisoningRegion : Region
         do
         {
             inner = (byte*)_inner.Allocate(size + offset + TailSize, alignment, zero: false, tag);
+            if (inner is null && _quarantine is not null && EmptyQuarantine())
+            {
+                inner = (byte*)_inner.Allocate(size + offset + TailSize, alignment, zero: false, tag);
+            }
+
             if (inner is null)
             {
                 BlockHandover.End(handover);
@@ -383,21 +388,54 @@ internal sealed unsafe class PoisoningRegion : Region
             _slowPath = 1;
             while (_quarantinedBlocks > 0 && (_quarantinedBytes > _quarantine.MaxBytes || _quarantinedBlocks > _quarantine.MaxBlocks))
             {
-                // Entries of blocks moved out by SetAside are stale: skipped, they count for nothing.
-                var oldest = _fifo.Dequeue();
-                if (_held.TryGetValue(oldest, out var held) && held.Quarantined && _held.Remove(oldest))
-                {
-                    // Still allocated in the inner region until ReleaseEvicted has verified it and given it back:
-                    // meanwhile it is no block of the user's (integrity checks and frees must not take it for one).
-                    _quarantinedBytes -= held.Size;
-                    _quarantinedBlocks--;
-                    _evicting.Add(held.Inner);
-                    context.Evicted.Add((oldest, held));
-                }
+                EvictOldestLocked(context.Evicted);
             }
         }
 
         return false;
+    }
+
+    /// <summary>
+    /// Takes the oldest entry off the quarantine's queue and, unless it is stale (its block moved out by SetAside), moves
+    /// the block to <paramref name="evicted"/> for <see cref="ReleaseEvicted"/>. Under <see cref="_lock"/>.
+    /// </summary>
+    private void EvictOldestLocked(List<(nuint User, Held Held)> evicted)
+    {
+        var oldest = _fifo.Dequeue();
+        if (_held.TryGetValue(oldest, out var held) && held.Quarantined && _held.Remove(oldest))
+        {
+            // Still allocated in the inner region until ReleaseEvicted has verified it and given it back:
+            // meanwhile it is no block of the user's (integrity checks and frees must not take it for one).
+            _quarantinedBytes -= held.Size;
+            _quarantinedBlocks--;
+            _evicting.Add(held.Inner);
+            evicted.Add((oldest, held));
+        }
+    }
+
+    /// <summary>
+    /// A request found the inner region full: every quarantined block leaves (verified, as when later frees push it
+    /// out) so that the quarantine never makes a request fail that would succeed without it. False when none was held.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private bool EmptyQuarantine()
+    {
+        var evicted = new List<(nuint User, Held Held)>();
+        using (_lock.EnterScope())
+        {
+            while (_fifo.Count > 0)
+            {
+                EvictOldestLocked(evicted);
+            }
+        }
+
+        if (evicted.Count == 0)
+        {
+            return false;
+        }
+
+        ReleaseEvicted(evicted);
+        return true;
     }
 
     public override void* Reallocate(void* ptr, nuint size, out BlockState state, out BlockInfo old)

@@ -25,6 +25,38 @@ public unsafe class QuarantineTests
     }
 
     [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void A_full_region_empties_its_quarantine_for_a_request_instead_of_failing_it(bool aligned)
+    {
+        // One 64 KiB region and the default quarantine (1 MiB, 1 024 blocks): 300 freed blocks of 200 bytes fill the
+        // region, and every request after that failed for good, since a failed request frees nothing.
+        var layout = HeapLayout.CreateBuilder("small").AddRegion("DRAM", 64 << 10, MallocCaps.Default | MallocCaps.Bit8).Build();
+        using var heap = new HeapCaps(layout, new HeapCapsOptions { Poisoning = PoisoningLevel.Light, Quarantine = new QuarantineOptions(), ErrorOutput = null });
+        var free = heap.GetFreeSize(MallocCaps.Default);
+        byte* last = null;
+        for (var i = 0; i < 2_000; i++)
+        {
+            last = (byte*)(aligned ? heap.AlignedAlloc(64, 200, MallocCaps.Default) : heap.Malloc(200, MallocCaps.Default));
+            Assert.True(last != null, $"request {i} failed");
+            heap.Free(last);
+        }
+
+        Assert.Equal(0, heap.ErrorCount);
+        Assert.True(heap.CheckIntegrityAll(print: false));
+
+        // The quarantine still works after giving way: the last block freed is held, and a write to it is caught.
+        last[10] = 0x00;
+        Assert.False(heap.CheckIntegrityAll(print: false));
+        Assert.Equal(MemoryErrorKind.WriteAfterFree, Assert.Single(heap.RecentErrors).Kind);
+
+        // A request larger than the region still fails, quarantine or not, and leaves the heap sound.
+        Assert.True(heap.Malloc(128 << 10, MallocCaps.Default) == null);
+        Assert.True(heap.CheckIntegrityAll(print: false));
+        Assert.True(heap.GetFreeSize(MallocCaps.Default) <= free);
+    }
+
+    [Theory]
     [InlineData("esp32")]
     [InlineData("host")]
     public void The_quarantine_keeps_blocks_out_of_reuse_within_its_bounds(string layout)
