@@ -56,6 +56,30 @@ public unsafe class QuarantineTests
         Assert.True(heap.GetFreeSize(MallocCaps.Default) <= free);
     }
 
+    [Fact]
+    public void A_write_after_free_found_while_a_full_region_empties_its_quarantine_is_reported_by_the_request()
+    {
+        var layout = HeapLayout.CreateBuilder("small").AddRegion("DRAM", 64 << 10, MallocCaps.Default | MallocCaps.Bit8).Build();
+        using var heap = new HeapCaps(layout, new HeapCapsOptions { Poisoning = PoisoningLevel.Light, Quarantine = new QuarantineOptions(), ErrorOutput = null });
+        var first = (byte*)heap.Malloc(200, MallocCaps.Default);
+        heap.Free(first);
+        first[5] = 0x00; // Written after free: found when the block leaves the quarantine.
+
+        var failed = 0;
+        for (var i = 0; i < 1_000 && heap.ErrorCount == 0; i++)
+        {
+            var p = heap.Malloc(200, MallocCaps.Default);
+            failed += p == null ? 1 : 0;
+            heap.Free(p);
+        }
+
+        Assert.Equal(0, failed);
+        var error = Assert.Single(heap.RecentErrors);
+        Assert.Equal(MemoryErrorKind.WriteAfterFree, error.Kind);
+        Assert.Equal((nuint)first, error.Address);
+        Assert.True(heap.CheckIntegrityAll(print: false)); // The damaged block is set aside, never handed out again.
+    }
+
     [Theory]
     [InlineData("esp32")]
     [InlineData("host")]
