@@ -13,8 +13,11 @@ namespace MemTrace;
 /// region push it out.</para>
 /// <para>Quarantined bytes stay allocated in their region: the heap has that much less free memory, until a
 /// request finds the region full. Then every block in that region's quarantine leaves at once (each verified, as when
-/// later frees push it out) and the request is tried again, so the quarantine never makes a request fail that the
-/// region could serve without it; it starts filling again with the next free. Each
+/// later frees push it out; damage found is reported by that request), the blocks other threads are taking out at
+/// that moment are waited for, and the request is tried again, so a request does not fail for memory the quarantine
+/// holds. The quarantine starts filling again with the next free. One exception: with a quarantine a realloc always
+/// moves the block (the old one goes into the quarantine), so the old and the new block must both fit, even to
+/// shrink. Each
 /// quarantined block keeps a copy of its tracker record, so that a report made when it leaves names its
 /// allocation and free sites even though the tracker has reused the record.</para>
 /// </remarks>

@@ -47,6 +47,9 @@ internal sealed unsafe class PoisoningRegion : Region
     private const int DumpWindow = 16;
     private const int RecentFreeCount = 256;
 
+    /// <summary>How many times a request that finds the inner region full empties the quarantine and tries again.</summary>
+    private const int GiveWayAttempts = 4;
+
     /// <summary>The rounds of waiting for handovers in progress (see <see cref="BlockHandover"/>) before a check reports a suspect.</summary>
     private const int MaxHandoverRounds = 4;
 
@@ -159,9 +162,9 @@ internal sealed unsafe class PoisoningRegion : Region
         do
         {
             inner = (byte*)_inner.Allocate(size + offset + TailSize, alignment, zero: false, tag);
-            if (inner is null && _quarantine is not null && EmptyQuarantine())
+            if (inner is null && _quarantine is not null)
             {
-                inner = (byte*)_inner.Allocate(size + offset + TailSize, alignment, zero: false, tag);
+                inner = (byte*)AllocateGivingWay(size + offset + TailSize, alignment, tag);
             }
 
             if (inner is null)
@@ -414,10 +417,64 @@ internal sealed unsafe class PoisoningRegion : Region
     }
 
     /// <summary>
-    /// A request found the inner region full: every quarantined block leaves (verified, as when later frees push it
-    /// out) so that the quarantine never makes a request fail that would succeed without it. False when none was held.
+    /// A request found the inner region full: the quarantine gives way. Every quarantined block leaves (verified, as when
+    /// later frees push it out), blocks other threads are taking out of it at that moment are waited for, and the
+    /// request is tried again, a few times, as long as there was something to give back: threads that found the region
+    /// full together all get their turn. Null when the quarantine held nothing, or the region stays full.
     /// </summary>
     [MethodImpl(MethodImplOptions.NoInlining)]
+    private void* AllocateGivingWay(nuint innerSize, nuint alignment, uint tag)
+    {
+        for (var attempt = 0; attempt < GiveWayAttempts; attempt++)
+        {
+            var emptied = EmptyQuarantine();
+            var waited = WaitForEvictions();
+
+            // Tried even when nothing was held or on its way back now: another thread may have emptied the quarantine
+            // since this request found the region full.
+            var inner = _inner.Allocate(innerSize, alignment, zero: false, tag);
+            if (inner is not null || (!emptied && !waited))
+            {
+                return inner;
+            }
+        }
+
+        return null;
+    }
+
+    /// <summary>
+    /// Waits until the blocks leaving the quarantine on other threads are back in the inner region (at most a second:
+    /// the evicting threads verify and give back, never wait, so that bound is only a guard); false when there were none.
+    /// </summary>
+    private bool WaitForEvictions()
+    {
+        var spinner = default(SpinWait);
+        var deadline = 0L;
+        while (true)
+        {
+            using (_lock.EnterScope())
+            {
+                if (_evicting.Count == 0)
+                {
+                    return deadline != 0;
+                }
+            }
+
+            var now = Environment.TickCount64;
+            if (deadline == 0)
+            {
+                deadline = now + 1000;
+            }
+            else if (now >= deadline)
+            {
+                return true;
+            }
+
+            spinner.SpinOnce(); // Sleeps now and then.
+        }
+    }
+
+    /// <summary>Moves every quarantined block out and gives the intact ones back to the inner region; false when none was held.</summary>
     private bool EmptyQuarantine()
     {
         var evicted = new List<(nuint User, Held Held)>();
