@@ -180,20 +180,12 @@ internal sealed class EventRing
     [MethodImpl(MethodImplOptions.NoInlining)]
     private void TakeOwnership(ref HeapEventData first, long tail)
     {
-        // A power-of-two capacity below OwnAhead never passes: the block would run past the end of the slots.
-        var end = tail + OwnAhead;
-        if (end - _positions.CachedHead > _capacity)
+        // The block is free when its last slot is: otherwise part of it is still the consumer's, and its events are
+        // written one at a time. A power-of-two capacity below OwnAhead never passes (the block would run past the end).
+        if (!IsFullAt(tail + OwnAhead - 1))
         {
-            var head = Volatile.Read(ref _positions.Head);
-            if (end - head > _capacity)
-            {
-                return; // Part of the block is still the consumer's: its events are written one at a time.
-            }
-
-            _positions.CachedHead = head;
+            Unsafe.InitBlockUnaligned(ref Unsafe.As<HeapEventData, byte>(ref first), 0, (uint)(OwnAhead * Unsafe.SizeOf<HeapEventData>()));
         }
-
-        Unsafe.InitBlockUnaligned(ref Unsafe.As<HeapEventData, byte>(ref first), 0, (uint)(OwnAhead * Unsafe.SizeOf<HeapEventData>()));
     }
 
     /// <summary>Whether <see cref="TryClaim"/> would find the ring full now. Producer only.</summary>
