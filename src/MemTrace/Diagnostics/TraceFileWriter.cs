@@ -630,7 +630,9 @@ public sealed class TraceFileWriter : IHeapEventSink, IDisposable
         ReportDrops(ref _reported.Closed, Interlocked.Read(ref _droppedClosed), "closed");
         ReportDrops(ref _reported.Unencodable, Interlocked.Read(ref _droppedUnencodable), "unencodable");
 
-        _encoder.AppendEnd(EventsWritten + bufferedEvents, DroppedCounted(), DateTimeOffset.UtcNow);
+        // The end line sums the "dropped" lines just written, not the counters again: producers still emitting while
+        // Dispose runs go on counting drops, and the file must agree with itself. Those later drops are in EventsDropped.
+        _encoder.AppendEnd(EventsWritten + bufferedEvents, _reported.Full + _reported.Io + _reported.Closed + _reported.Unencodable, DateTimeOffset.UtcNow);
         WriteBatch(ref bufferedEvents, ref unsynced);
         if (_failedWrites > 1)
         {
