@@ -14,7 +14,12 @@
 //
 // Sequence numbers come from one interlocked increment per event: a total order that respects
 // what happened before what across threads, which the trace and the report rely on (a free on
-// one thread comes after the allocation on another). The periodic snapshot check compares the
+// one thread comes after the allocation on another; a free is numbered before the heap releases its
+// block, so it comes before that block's next allocation on another thread). The exception is a
+// realloc that moves its block: numbered after the move, as the host heap's realloc moves inside
+// the C library with no moment between taking the new block and releasing the old one; an
+// allocation of the old address on another thread may carry a smaller number (the report sets the
+// older block aside and matches its late realloc by request number). The periodic snapshot check compares the
 // tick already loaded with the time the next snapshot is due; the snapshot takes its number
 // before the event that triggered it.
 using System.Runtime.CompilerServices;

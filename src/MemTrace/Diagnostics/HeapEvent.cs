@@ -57,9 +57,14 @@ public readonly struct HeapEvent
 
     /// <summary>
     /// 1, 2, 3, … per tracker: unique, and ordered as the events happened wherever one happened before
-    /// another (on one thread, or a free on one thread of a block allocated on another). Events emitted
-    /// at the same moment on two threads may reach a sink in the other order than their numbers; a trace
-    /// file holds them in the order they reached it, which also respects what happened before what.
+    /// another: on one thread; a free on one thread of a block allocated on another (an allocation is
+    /// numbered once the heap has handed out its block); a block freed on one thread and allocated again
+    /// on another (a free is numbered before the heap releases its block). One exception: a realloc that
+    /// moves its block is numbered after the move (the host heap's realloc moves inside the C library,
+    /// with no moment between taking the new block and releasing the old one), so an allocation of the
+    /// old address on another thread may carry a smaller number. Events reach a sink after their heap
+    /// call, so a sink may get a free after that re-allocation; sort by this number for the order in
+    /// which blocks changed hands (see <see cref="TraceFileWriter"/> for a trace file's order).
     /// A periodic snapshot takes its number before the event that triggered it.
     /// </summary>
     public long Sequence

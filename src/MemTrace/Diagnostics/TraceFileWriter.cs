@@ -11,8 +11,11 @@
 // threads at the boundary between two drains: an event published just after the writer read its
 // ring's tail, while another thread's event with a larger number was already published, comes
 // after it. The merge's two snapshots of the tails keep that race to events that happened
-// concurrently: an event that happened before another (an allocation before the free of the
-// block on another thread) is always written first. (The report tolerates either order anyway.)
+// concurrently, with one exception: an event is published after its heap call, so an allocation
+// is always written before what follows it on another thread (the free of its block there), but
+// a free (or a realloc that moves its block) is published after the heap has released the block,
+// and another thread's allocation of that address can be written first, although its number is
+// larger. (The report handles both orders; sorting by number puts a free first.)
 //
 // Nothing is lost silently. When a thread's ring is full, TraceBufferFullMode says whether the
 // emitting thread waits or the event is dropped; drops (and events lost to a failed write, or
@@ -55,8 +58,12 @@ namespace MemTrace.Diagnostics;
 /// <see cref="TraceBufferFullMode.Drop"/> it does not, and the file counts what was dropped.</para>
 /// <para>Events of one thread are written in the order emitted; events of several threads in
 /// <see cref="HeapEvent.Sequence"/> order, except that two events emitted at the same moment on two
-/// threads may be written in the other order than their numbers (an event that happened before
-/// another is always written first).</para>
+/// threads may be written in the other order than their numbers. An allocation is always written
+/// before what follows it on another thread (the free of its block there); but a free, or a realloc
+/// that moves its block, is written after the heap released the block, so another thread's
+/// allocation of the same address may come first in the file, with a larger number.
+/// <c>memtrace report</c> handles both orders; sort by <see cref="HeapEvent.Sequence"/> to replay
+/// frees before the re-allocations that follow them.</para>
 /// </remarks>
 public sealed class TraceFileWriter : IHeapEventSink, IDisposable
 {
