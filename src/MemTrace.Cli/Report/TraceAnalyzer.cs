@@ -100,11 +100,11 @@ internal sealed class TraceAnalyzer
         {
             case HeapEventKind.Allocation:
                 analysis.Allocations++;
-                analysis.BytesAllocated += (long)e.Size;
+                analysis.BytesAllocated = Add(analysis.BytesAllocated, e.Size);
                 analysis.SizeHistogram[e.Size <= 1 ? 0 : 63 - System.Numerics.BitOperations.LeadingZeroCount((ulong)e.Size)]++;
                 var site = SiteOf(e.Site);
                 _sites[site].Allocations++;
-                _sites[site].Bytes += (long)e.Size;
+                _sites[site].Bytes = Add(_sites[site].Bytes, e.Size);
                 if (Early(e.Address, e.RequestNumber))
                 {
                     // Its free or realloc came first: allocated and already gone (a realloc holds it at its new address).
@@ -213,9 +213,10 @@ internal sealed class TraceAnalyzer
     }
 
     /// <summary>
-    /// Whether an allocation or realloc would take the bytes allocated or live past <see cref="long.MaxValue"/> (8 EiB), which
-    /// no heap holds: the sizes are damaged (the reader refuses a single such block, not a sum of them). The line is then
-    /// reported and skipped, so that no total wraps negative.
+    /// Whether an allocation or realloc would take the bytes live past <see cref="long.MaxValue"/> (8 EiB), which no heap
+    /// holds: the sizes are damaged (the reader refuses a single such block, not a sum of them). The line is then reported
+    /// and skipped, so that no total wraps negative. Totals over time (bytes allocated in all, per call site) stop at
+    /// <see cref="long.MaxValue"/> instead: blocks freed long ago may add up to more than any heap without any being wrong.
     /// </summary>
     private bool BeyondAnyHeap(TraceAnalysis analysis, long line, in HeapEvent e)
     {
@@ -226,7 +227,7 @@ internal sealed class TraceAnalyzer
 
         var size = (ulong)e.Size;
         var live = e.Kind == HeapEventKind.Reallocation && _live.TryGetValue(e.PreviousAddress, out var before) ? _liveBytes - (long)before.Size : _liveBytes;
-        if (size <= (ulong)(long.MaxValue - live) && (e.Kind != HeapEventKind.Allocation || size <= (ulong)(long.MaxValue - analysis.BytesAllocated)))
+        if (size <= (ulong)(long.MaxValue - live))
         {
             return false;
         }
@@ -234,13 +235,13 @@ internal sealed class TraceAnalyzer
         _badLines++;
         if (_problems.Count < TraceAnalysis.ListLimit)
         {
-            _problems.Add(new TraceProblem(line, TraceProblemKind.InvalidValue, $"this {e.Kind.ToTraceName()} takes the bytes allocated or live past 8 EiB, which no heap holds: the sizes are damaged; line skipped"));
+            _problems.Add(new TraceProblem(line, TraceProblemKind.InvalidValue, $"this {e.Kind.ToTraceName()} takes the bytes live past 8 EiB, which no heap holds: the sizes are damaged; line skipped"));
         }
 
         return true;
     }
 
-    /// <summary><paramref name="sum"/> + <paramref name="bytes"/>, at most <see cref="long.MaxValue"/>: a snapshot's region sizes come from the trace as they are.</summary>
+    /// <summary><paramref name="sum"/> + <paramref name="bytes"/>, at most <see cref="long.MaxValue"/>: totals over time, and a snapshot's region sizes as the trace gives them.</summary>
     private static long Add(long sum, nuint bytes) => (ulong)bytes >= (ulong)(long.MaxValue - sum) ? long.MaxValue : sum + (long)bytes;
 
     /// <summary>Remembers a free or realloc of a block not live, in case its allocation comes afterwards.</summary>

@@ -255,6 +255,32 @@ public class TraceAnalyzerTests
         Assert.All(a.Regions, r => Assert.True(r.Total >= 0 && r.Free >= 0, $"{r.Name}: {r.Total}, {r.Free}"));
     }
 
+    [Fact]
+    public void Blocks_freed_long_ago_may_add_up_past_8_EiB_without_any_later_line_being_refused()
+    {
+        // Only what is live at once is bounded by a heap. A block of 2^63 - 1 bytes (the reader's limit) allocated and freed,
+        // then ordinary blocks: the total allocated stops at long.MaxValue and every line counts (each later allocation was
+        // refused before, and its free counted as unknown).
+        var t0 = TestEvents.Time;
+        var a = Analyze(
+        [
+            Event(HeapEventKind.Allocation, 1, 0x1000, unchecked((nuint)long.MaxValue), s_siteA, t0),
+            Event(HeapEventKind.Free, 2, 0x1000, unchecked((nuint)long.MaxValue), s_siteA, t0),
+            Event(HeapEventKind.Allocation, 3, 0x2000, 16, s_siteA, t0),
+            Event(HeapEventKind.Free, 4, 0x2000, 16, s_siteA, t0),
+            Event(HeapEventKind.Allocation, 5, 0x3000, 32, s_siteB, t0),
+        ]);
+
+        Assert.Empty(a.Problems);
+        Assert.Equal(0, a.BadLines);
+        Assert.False(a.IsPartial);
+        Assert.Equal(3, a.Allocations);
+        Assert.Equal(0, a.UnknownFrees);
+        Assert.Equal(long.MaxValue, a.BytesAllocated);
+        Assert.Equal((1L, 32L), (a.LiveBlocksAtEnd, a.LiveBytesAtEnd));
+        Assert.All(a.TopSitesByBytes, r => Assert.True(r.Bytes >= 0));
+    }
+
     private static TraceAnalysis Analyze(HeapEvent[] events)
     {
         var stream = new MemoryStream();
