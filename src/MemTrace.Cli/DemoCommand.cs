@@ -95,7 +95,7 @@ internal static class DemoCommand
             return 2;
         }
 
-        using var events = DemoWorkload.OpenTrace(tracePath, output, out var traceWriter);
+        using var events = DemoWorkload.OpenTrace(tracePath, error ?? output, out var traceWriter);
         if (tracePath is not null && events is null)
         {
             return 2;

@@ -15,12 +15,18 @@ namespace MemTrace.Cli;
 
 internal static unsafe class DemoWorkload
 {
-    /// <summary>The event pipeline that writes the trace, or null (with the reason written) when it cannot be created.</summary>
-    public static HeapEventPipeline? OpenTrace(string? tracePath, TextWriter output, out TraceFileWriter? writer)
+    /// <summary>The event pipeline that writes the trace, or null (with the reason written to <paramref name="error"/>) when it cannot be created.</summary>
+    public static HeapEventPipeline? OpenTrace(string? tracePath, TextWriter error, out TraceFileWriter? writer)
     {
         writer = null;
         if (tracePath is null)
         {
+            return null;
+        }
+
+        if (Directory.Exists(tracePath))
+        {
+            error.WriteLine($"memtrace: cannot create trace file '{tracePath}': it is a directory.");
             return null;
         }
 
@@ -31,7 +37,7 @@ internal static unsafe class DemoWorkload
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException or ArgumentException or NotSupportedException)
         {
-            output.WriteLine($"memtrace: cannot create trace file '{tracePath}': {e.Message}");
+            error.WriteLine($"memtrace: cannot create trace file '{tracePath}': {e.Message}");
             return null;
         }
     }

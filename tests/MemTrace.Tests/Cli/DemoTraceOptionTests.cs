@@ -42,16 +42,30 @@ public class DemoTraceOptionTests
     }
 
     [Fact]
-    public void A_trace_file_that_cannot_be_created_stops_the_demo_with_exit_code_2_and_says_why()
+    public void A_trace_file_that_cannot_be_created_stops_the_demo_with_exit_code_2_and_says_why_on_standard_error()
     {
         var output = new StringWriter();
+        var error = new StringWriter();
         var path = Path.Combine(Path.GetTempPath(), "memtrace-no-such-dir-" + Guid.NewGuid().ToString("N"), "out.jsonl");
 
-        var exitCode = DemoCommand.Run(output, HeapLayout.FromName(LayoutOption.DefaultName), path);
+        var exitCode = DemoCommand.Run(output, HeapLayout.FromName(LayoutOption.DefaultName), path, error);
 
         Assert.Equal(2, exitCode);
-        Assert.Contains("memtrace: cannot create trace file", output.ToString(), StringComparison.Ordinal);
-        Assert.DoesNotContain("MemTrace demo on", output.ToString(), StringComparison.Ordinal);
+        Assert.Contains("memtrace: cannot create trace file", error.ToString(), StringComparison.Ordinal);
+        Assert.Equal("", output.ToString()); // It went to standard output before: `demo --trace bad/path > log` never said why.
+    }
+
+    [Fact]
+    public void A_directory_as_the_trace_file_is_named_as_such_on_standard_error()
+    {
+        var output = new StringWriter();
+        var error = new StringWriter();
+
+        var exitCode = DemoCommand.Run(output, HeapLayout.FromName(LayoutOption.DefaultName), Path.GetTempPath(), error);
+
+        Assert.Equal(2, exitCode);
+        Assert.Contains("it is a directory", error.ToString(), StringComparison.Ordinal);
+        Assert.Equal("", output.ToString());
     }
 
     [Fact]
