@@ -27,8 +27,8 @@ public sealed class ReportCommandTests : IDisposable
         Assert.Equal(ReportCommand.ExitComplete, exitCode);
         Assert.Equal(string.Empty, error);
         Assert.Contains("Blocks live at the end, by call site (2 blocks, 16.5 KiB)", console, StringComparison.Ordinal);
-        Assert.Contains("DemoWorkload.cs:47 in Run (config_table)", console, StringComparison.Ordinal);
-        Assert.Contains("DemoWorkload.cs:48 in Run (wifi_rx_buffers)", console, StringComparison.Ordinal);
+        Assert.Contains("DemoWorkload.cs:53 in Run (config_table)", console, StringComparison.Ordinal);
+        Assert.Contains("DemoWorkload.cs:54 in Run (wifi_rx_buffers)", console, StringComparison.Ordinal);
         Assert.Contains("Top call sites by bytes allocated", console, StringComparison.Ordinal);
         Assert.Contains("Top call sites by allocations", console, StringComparison.Ordinal);
         Assert.Contains("Peak use by region", console, StringComparison.Ordinal);
@@ -125,7 +125,7 @@ public sealed class ReportCommandTests : IDisposable
         Assert.Contains("Allocation sizes", page, StringComparison.Ordinal);
         Assert.True(page.Split("<svg class=\"chart\"").Length - 1 >= 6, "expected the in-use, caps, per-region fragmentation and histogram charts");
         Assert.Contains("<table id=\"leaks\"", page, StringComparison.Ordinal);
-        Assert.Contains("DemoWorkload.cs:47 in Run (config_table)", page, StringComparison.Ordinal);
+        Assert.Contains("DemoWorkload.cs:53 in Run (config_table)", page, StringComparison.Ordinal);
         Assert.Contains("default-src 'none'", page, StringComparison.Ordinal);
         Assert.DoesNotContain(" src=", page, StringComparison.Ordinal);
         Assert.DoesNotContain("<link", page, StringComparison.Ordinal);
