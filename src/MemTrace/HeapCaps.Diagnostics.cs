@@ -226,10 +226,10 @@ public sealed unsafe partial class HeapCaps
         {
             if ((nuint)ptr >= start && (nuint)ptr - start < size)
             {
-                found = size;
+                found = start;
             }
         });
-        return found;
+        return found != 0 ? region!.AllocatedSize((void*)found) : 0; // The block's allocated size, as ESP-IDF gives it.
     }
 
     /// <summary>

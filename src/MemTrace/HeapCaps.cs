@@ -344,15 +344,16 @@ public sealed unsafe partial class HeapCaps : IDisposable
     /// <summary>The usable size of a live block (<c>heap_caps_get_allocated_size</c>): at least the requested size.</summary>
     /// <param name="ptr">The block.</param>
     /// <returns>
-    /// The usable size; 0 when <paramref name="ptr"/> is not a live block of this heap (ESP-IDF asserts instead). With
-    /// poisoning, exactly the requested size: ESP-IDF returns the block less its 12 bytes of poisoning, which can exceed
-    /// the request, though writing past the request breaks the tail canary.
+    /// The usable size, at least the request rounded up to 4 (TLSF's class rounding included); 0 when
+    /// <paramref name="ptr"/> is not a live block of this heap (ESP-IDF asserts instead). With poisoning, as ESP-IDF:
+    /// the block less its poisoning overhead (12 bytes for a plain allocation), which can exceed the request, though
+    /// writing past the request breaks the tail canary.
     /// </returns>
     /// <exception cref="ObjectDisposedException">The heap was disposed.</exception>
     public nuint GetAllocatedSize(void* ptr)
     {
         ThrowIfDisposed();
-        return QueryBlock(ptr, out var block) == BlockState.Live ? block.UsableSize : 0;
+        return FindRegion(ptr) is { } region ? region.AllocatedSize(ptr) : 0;
     }
 
     /// <summary>Releases every region's memory. Blocks still allocated become invalid.</summary>

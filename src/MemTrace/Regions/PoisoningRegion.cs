@@ -546,9 +546,19 @@ internal sealed unsafe class PoisoningRegion : Region
 
     public override void ReleaseHeld(void* ptr) => _inner.ReleaseHeld(ptr);
 
-    public override BlockState Query(void* ptr, out BlockInfo block)
+    public override BlockState Query(void* ptr, out BlockInfo block) => Query(ptr, out block, out _);
+
+    /// <summary>
+    /// As ESP-IDF's <c>multi_heap_get_allocated_size</c> with poisoning: the inner block less the poisoning's overhead,
+    /// which can exceed the request (writing past the request still breaks the tail canary, as on the chip).
+    /// </summary>
+    public override nuint AllocatedSize(void* ptr) => Query(ptr, out _, out var room) == BlockState.Live ? room : 0;
+
+    /// <summary>The block at <paramref name="ptr"/>: its requested size and tag, and the room its inner block has for it.</summary>
+    private BlockState Query(void* ptr, out BlockInfo block, out nuint room)
     {
         block = default;
+        room = 0;
         var user = (nuint)ptr;
         var inner = user - _head;
         if (_slowPath != 0 && !FindInner(user, Access.Query, out inner, out var held))
@@ -563,7 +573,7 @@ internal sealed unsafe class PoisoningRegion : Region
         }
 
         var size = *(uint*)(user - 4);
-        var room = Room(user, inner, innerBlock.UsableSize);
+        room = Room(user, inner, innerBlock.UsableSize);
         var fits = *(uint*)(user - 8) == HeadCanary && size <= room;
         block = new BlockInfo(fits ? size : room, innerBlock.Tag);
         return BlockState.Live;

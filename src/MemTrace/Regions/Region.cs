@@ -97,6 +97,12 @@ internal abstract unsafe class Region : IDisposable
     /// <summary>What <paramref name="ptr"/> is and, for a live block, its size and tag. Safe against concurrent frees.</summary>
     public abstract BlockState Query(void* ptr, out BlockInfo block);
 
+    /// <summary>
+    /// <c>heap_caps_get_allocated_size</c> of <paramref name="ptr"/>: the usable size of a live block (0 otherwise), which
+    /// a debug region reports as ESP-IDF does, the block less its own overhead (not the requested size).
+    /// </summary>
+    public virtual nuint AllocatedSize(void* ptr) => Query(ptr, out var block) == BlockState.Live ? block.UsableSize : 0;
+
     /// <summary>Sets the tag of a live block the caller owns. Does nothing once the region is disposed.</summary>
     public abstract void SetTag(void* ptr, uint tag);
 

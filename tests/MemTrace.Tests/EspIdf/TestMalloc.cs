@@ -87,6 +87,35 @@ public unsafe class TestMalloc
         Assert.Equal(0u, f.Heap.GetContainingBlockSize(p + 1));
     }
 
+    [Theory]
+    [InlineData(PoisoningLevel.Light, 1035)]
+    [InlineData(PoisoningLevel.Light, 1064)]
+    [InlineData(PoisoningLevel.Light, 1541)]
+    [InlineData(PoisoningLevel.Comprehensive, 1035)]
+    [InlineData(PoisoningLevel.Comprehensive, 1064)]
+    [InlineData(PoisoningLevel.Comprehensive, 1541)]
+    public void Test_get_allocated_size_with_poisoning(PoisoningLevel level, int size)
+    {
+        // ESP-IDF runs this case in its poisoning configurations too: multi_heap_get_allocated_size gives the TLSF block
+        // less the 12 bytes of poisoning (it gave exactly the request here, below round4(1035) = 1036).
+        using var f = new ChipFixture(HeapLayout.Esp32(), new HeapCapsOptions { Poisoning = level, ErrorOutput = null });
+        using var plain = new HeapCaps(HeapLayout.Esp32(), new HeapCapsOptions { ErrorOutput = null });
+
+        var p = (byte*)f.Heap.Malloc((nuint)size, MallocCaps.Default);
+        var allocated = f.Heap.GetAllocatedSize(p);
+        var inner = plain.Malloc((nuint)size + 12, MallocCaps.Default); // The same first block, without poisoning.
+
+        Assert.True(allocated >= (nuint)((size + 3) & ~3));
+        Assert.Equal(plain.GetAllocatedSize(inner) - 12, allocated);
+        Assert.True(f.Heap.GetContainingBlockSize(p) >= allocated);
+        Assert.True(f.Heap.GetContainingBlockSize(p + (size / 2)) >= allocated);
+        Assert.True(f.Heap.GetContainingBlockSize(p + size - 1) >= allocated);
+        f.Heap.Free(p);
+        Assert.Equal(0u, f.Heap.GetAllocatedSize(p));
+        Assert.Equal(0u, f.Heap.GetContainingBlockSize(p + 1));
+        Assert.True(f.Heap.CheckIntegrityAll(false));
+    }
+
     [Fact]
     public void Test_allocation_and_free_function_hooks()
     {

@@ -51,8 +51,8 @@ public unsafe class PoisoningTests
 
         Assert.Equal(0u, (nuint)p % 256);
         Assert.Equal(0u, (nuint)q % 16);
-        Assert.Equal(100u, heap.GetAllocatedSize(p));
-        p[100] = 0;
+        Assert.True(heap.GetAllocatedSize(p) >= 100); // As ESP-IDF: the block less the poisoning, not the request.
+        p[100] = 0; // The tail canary sits right after the requested bytes.
         heap.Free(p);
         heap.Free(q);
         Assert.Equal(MemoryErrorKind.BufferOverflow, Assert.Single(heap.RecentErrors).Kind);
