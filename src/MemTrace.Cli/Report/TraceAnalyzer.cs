@@ -91,7 +91,7 @@ internal sealed class TraceAnalyzer
         }
 
         var seconds = _start is { } start && e.Time != default ? (e.Time - start).TotalSeconds : 0;
-        if (BeyondAnyHeap(analysis, line, in e))
+        if (BeyondAnyHeap(line, in e))
         {
             return;
         }
@@ -218,7 +218,7 @@ internal sealed class TraceAnalyzer
     /// and skipped, so that no total wraps negative. Totals over time (bytes allocated in all, per call site) stop at
     /// <see cref="long.MaxValue"/> instead: blocks freed long ago may add up to more than any heap without any being wrong.
     /// </summary>
-    private bool BeyondAnyHeap(TraceAnalysis analysis, long line, in HeapEvent e)
+    private bool BeyondAnyHeap(long line, in HeapEvent e)
     {
         if (e.Kind is not (HeapEventKind.Allocation or HeapEventKind.Reallocation))
         {
