@@ -1,12 +1,14 @@
 // The layout file: a HeapLayout as JSON, for the memtrace command line and for tests of custom
 // boards. Read with JsonDocument (no reflection, trimming- and AOT-safe); every error names the
-// JSON path of the bad value.
+// JSON path of the bad value. Strict: a field this format does not know (a misspelling such as
+// "Alignment"), a field given twice, or a value of the wrong type is an error, never ignored.
 //
 // {
 //   "name": "my-board",
 //   "alignment": 4,                          optional: 4, 8 or 16; default 16 (HeapLayoutBuilder.DefaultAlignment)
 //   "maxAllocationSize": 4194304,            optional
 //   "externalMemoryAlwaysInternalLimit": 16384, optional
+//   "cacheLines": { "internal": 0, "external": 4 }, optional: 0 or powers of two; default 0 and 32
 //   "regions": [
 //     { "name": "DRAM", "size": 184632, "caps": ["8BIT|DEFAULT", "INTERNAL|DMA|32BIT", "0"] },
 //     { "name": "SPIRAM", "size": 4194304, "caps": ["SPIRAM|DEFAULT", "", "8BIT|32BIT"], "addedAtRuntime": true },
@@ -26,12 +28,22 @@ public sealed partial class HeapLayout
     /// <exception cref="FileNotFoundException">The file does not exist.</exception>
     /// <exception cref="DirectoryNotFoundException">A directory of the path does not exist.</exception>
     /// <exception cref="IOException">The file cannot be read.</exception>
-    /// <exception cref="FormatException">The file is not a valid layout; the message names the bad value.</exception>
+    /// <exception cref="FormatException">The file is not a valid layout (or is larger than <see cref="MaxLayoutFileBytes"/>); the message names the bad value.</exception>
     public static HeapLayout Load(string path)
     {
         ArgumentNullException.ThrowIfNull(path);
-        return FromJson(File.ReadAllText(path));
+        using var file = File.OpenRead(path);
+        if (file.Length > MaxLayoutFileBytes)
+        {
+            throw new FormatException($"The layout file is {file.Length} bytes; a layout file is at most {MaxLayoutFileBytes} bytes.");
+        }
+
+        using var reader = new StreamReader(file);
+        return FromJson(reader.ReadToEnd());
     }
+
+    /// <summary>The largest layout file <see cref="Load"/> reads: 16 MiB, far more than any memory map needs (a region takes under 100 bytes).</summary>
+    public const int MaxLayoutFileBytes = 16 << 20;
 
     /// <summary>Parses a layout from JSON (see docs/layouts.md for the format).</summary>
     /// <param name="json">The JSON text.</param>
@@ -60,6 +72,11 @@ public sealed partial class HeapLayout
             {
                 throw new FormatException("Invalid layout: " + e.Message, e);
             }
+            catch (InvalidOperationException e)
+            {
+                // A safety net: JsonElement's readers throw it for content they cannot convert.
+                throw new FormatException("Invalid layout: " + e.Message, e);
+            }
         }
     }
 
@@ -70,6 +87,7 @@ public sealed partial class HeapLayout
             throw new FormatException("$: a layout must be a JSON object.");
         }
 
+        CheckFields(root, "$", s_layoutFields);
         var builder = CreateBuilder(RequiredString(root, "name", "$.name"));
         var alignment = OptionalSize(root, "alignment", "$.alignment") ?? HeapLayoutBuilder.DefaultAlignment;
         if (HeapLayoutBuilder.AlignmentError(alignment) is { } alignmentError)
@@ -85,6 +103,11 @@ public sealed partial class HeapLayout
 
         // 0 is a valid threshold (CONFIG_SPIRAM_MALLOC_ALWAYSINTERNAL's range is 0 to 131072): every malloc() prefers PSRAM.
         builder.WithExternalMemoryAlwaysInternalLimit(OptionalSize(root, "externalMemoryAlwaysInternalLimit", "$.externalMemoryAlwaysInternalLimit", allowZero: true));
+        if (root.TryGetProperty("cacheLines", out var cacheLines))
+        {
+            ParseCacheLines(cacheLines, builder);
+        }
+
         if (!root.TryGetProperty("regions", out var regions) || regions.ValueKind != JsonValueKind.Array || regions.GetArrayLength() == 0)
         {
             throw new FormatException("$.regions: a non-empty array of regions is required.");
@@ -99,10 +122,11 @@ public sealed partial class HeapLayout
                 throw new FormatException($"{path}: a region must be a JSON object.");
             }
 
+            CheckFields(region, path, s_regionFields);
             var name = RequiredString(region, "name", path + ".name");
             var caps = ParseCaps(region, path);
             var kind = !region.TryGetProperty("kind", out var kindElement) ? "tlsf"
-                : kindElement.ValueKind == JsonValueKind.String ? kindElement.GetString()!.ToLowerInvariant()
+                : kindElement.ValueKind == JsonValueKind.String ? Text(kindElement, path + ".kind").ToLowerInvariant()
                 : throw new FormatException($"{path}.kind: a region kind is \"tlsf\" or \"host\", not {kindElement.GetRawText()}.");
             try
             {
@@ -115,10 +139,23 @@ public sealed partial class HeapLayout
                             throw new FormatException($"{path}.size: {sizeError}");
                         }
 
-                        var runtime = region.TryGetProperty("addedAtRuntime", out var runtimeElement) && runtimeElement.ValueKind == JsonValueKind.True;
+                        var runtime = region.TryGetProperty("addedAtRuntime", out var runtimeElement) && runtimeElement.ValueKind switch
+                        {
+                            JsonValueKind.True => true,
+                            JsonValueKind.False => false,
+                            _ => throw new FormatException($"{path}.addedAtRuntime: true or false is required, not {runtimeElement.GetRawText()}."),
+                        };
                         builder.AddRegion(name, size, caps[0], caps[1], caps[2], runtime);
                         break;
                     case "host":
+                        foreach (var field in (ReadOnlySpan<string>)["size", "addedAtRuntime"])
+                        {
+                            if (region.TryGetProperty(field, out _))
+                            {
+                                throw new FormatException($"{path}.{field}: a host region (the process heap) takes no {field}.");
+                            }
+                        }
+
                         builder.AddHostRegion(name, caps[0], caps[1], caps[2]);
                         break;
                     default:
@@ -149,7 +186,7 @@ public sealed partial class HeapLayout
         {
             var text = entry.ValueKind switch
             {
-                JsonValueKind.String => entry.GetString(),
+                JsonValueKind.String => Text(entry, $"{path}.caps[{priority}]"),
                 JsonValueKind.Number => entry.GetRawText(),
                 _ => throw new FormatException($"{path}.caps[{priority}]: capabilities are a string such as \"8BIT|DEFAULT\" or a number."),
             };
@@ -172,9 +209,67 @@ public sealed partial class HeapLayout
         return cut >= 0 ? message[..cut] : message;
     }
 
+    private static readonly string[] s_layoutFields = ["name", "alignment", "maxAllocationSize", "externalMemoryAlwaysInternalLimit", "cacheLines", "regions"];
+    private static readonly string[] s_regionFields = ["name", "kind", "size", "caps", "addedAtRuntime"];
+    private static readonly string[] s_cacheLineFields = ["internal", "external"];
+
+    /// <summary>Refuses a field the format does not know (a misspelling would otherwise be ignored) and a field given twice (the last would win).</summary>
+    private static void CheckFields(JsonElement element, string path, string[] known)
+    {
+        var seen = new HashSet<string>(StringComparer.Ordinal);
+        foreach (var property in element.EnumerateObject())
+        {
+            var name = property.Name;
+            if (Array.IndexOf(known, name) < 0)
+            {
+                var hint = Array.Find(known, k => string.Equals(k, name, StringComparison.OrdinalIgnoreCase)) is { } near ? $" (did you mean \"{near}\"?)" : "";
+                throw new FormatException($"{path}: unknown field \"{name}\"{hint}; the fields are {string.Join(", ", known)}.");
+            }
+
+            if (!seen.Add(name))
+            {
+                throw new FormatException($"{path}.{name}: the field is given twice.");
+            }
+        }
+    }
+
+    private static void ParseCacheLines(JsonElement cacheLines, HeapLayoutBuilder builder)
+    {
+        if (cacheLines.ValueKind != JsonValueKind.Object)
+        {
+            throw new FormatException("$.cacheLines: an object such as { \"internal\": 0, \"external\": 4 } is required.");
+        }
+
+        CheckFields(cacheLines, "$.cacheLines", s_cacheLineFields);
+        var internalLine = OptionalSize(cacheLines, "internal", "$.cacheLines.internal", allowZero: true) ?? 0;
+        var externalLine = OptionalSize(cacheLines, "external", "$.cacheLines.external", allowZero: true) ?? HeapLayoutBuilder.DefaultExternalCacheLine;
+        foreach (var (line, field) in (ReadOnlySpan<(nuint, string)>)[(internalLine, "internal"), (externalLine, "external")])
+        {
+            if (line != 0 && !System.Numerics.BitOperations.IsPow2((ulong)line))
+            {
+                throw new FormatException($"$.cacheLines.{field}: a cache line is 0 (not cached) or a power of two, not {line}.");
+            }
+        }
+
+        builder.WithCacheLines(internalLine, externalLine);
+    }
+
+    /// <summary>A string value; an escaped lone UTF-16 surrogate (\uD800), which .NET cannot turn into a string, is a bad value at <paramref name="path"/>.</summary>
+    private static string Text(JsonElement value, string path)
+    {
+        try
+        {
+            return value.GetString()!;
+        }
+        catch (InvalidOperationException)
+        {
+            throw new FormatException($"{path}: the string holds an unpaired UTF-16 surrogate escape (\\uD800 to \\uDFFF alone).");
+        }
+    }
+
     private static string RequiredString(JsonElement element, string property, string path) =>
-        element.TryGetProperty(property, out var value) && value.ValueKind == JsonValueKind.String && !string.IsNullOrWhiteSpace(value.GetString())
-            ? value.GetString()!
+        element.TryGetProperty(property, out var value) && value.ValueKind == JsonValueKind.String && Text(value, path) is { } text && !string.IsNullOrWhiteSpace(text)
+            ? text
             : throw new FormatException($"{path}: a non-empty string is required.");
 
     private static nuint? OptionalSize(JsonElement element, string property, string path, bool allowZero = false)

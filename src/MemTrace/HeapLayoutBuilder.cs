@@ -13,7 +13,7 @@ public sealed class HeapLayoutBuilder
     private nuint _maxAllocationSize = HostRegion.MaxRequest;
     private nuint? _alwaysInternalLimit;
     private nuint _internalCacheLine;
-    private nuint _externalCacheLine = 32;
+    private nuint _externalCacheLine = DefaultExternalCacheLine;
     private bool _built;
 
     internal HeapLayoutBuilder(string name)
@@ -27,6 +27,9 @@ public sealed class HeapLayoutBuilder
     /// native libraries on a PC expect. The chip layouts set 4, as on the chip.
     /// </summary>
     public const int DefaultAlignment = 16;
+
+    /// <summary>The cache line of external memory (PSRAM) when a layout sets none: 32 bytes, as on the ESP32-S3 and later chips (the ESP32's is 4).</summary>
+    public const int DefaultExternalCacheLine = 32;
 
     /// <summary>Sets the alignment of plain allocations (default <see cref="DefaultAlignment"/>).</summary>
     /// <param name="alignment">4 (the chip's: 4 bytes of overhead per block), 8 or 16 (blocks stay aligned by keeping their size 4 less than a multiple of it).</param>

@@ -218,11 +218,70 @@ public class HeapLayoutTests
     [InlineData("""{ "name": "x", "regions": [ 7 ] }""", "$.regions[0]: a region must be a JSON object")]
     [InlineData("""{ "name": "x", "regions": [ { "name": "r", "kind": 5, "size": 4096, "caps": ["DEFAULT"] } ] }""", "$.regions[0].kind")]
     [InlineData("""{ "name": "x", "regions": [ { "name": "r", "kind": ["host"], "caps": ["DEFAULT"] } ] }""", "$.regions[0].kind")]
+    // Found by a helper's probe: each was ignored (or, for the surrogates, threw InvalidOperationException and crashed the CLI).
+    [InlineData("""{ "name": "\uD800", "regions": [ { "name": "r", "size": 4096, "caps": ["DEFAULT"] } ] }""", "$.name: the string holds an unpaired UTF-16 surrogate")]
+    [InlineData("""{ "name": "x", "regions": [ { "name": "r\uDC00", "size": 4096, "caps": ["DEFAULT"] } ] }""", "$.regions[0].name: the string holds an unpaired")]
+    [InlineData("""{ "name": "x", "regions": [ { "name": "r", "kind": "\uD800", "caps": ["DEFAULT"] } ] }""", "$.regions[0].kind: the string holds an unpaired")]
+    [InlineData("""{ "name": "x", "regions": [ { "name": "r", "size": 4096, "caps": ["DEFAULT", "\uD800"] } ] }""", "$.regions[0].caps[1]: the string holds an unpaired")]
+    [InlineData("""{ "name": "x", "Alignment": 4, "regions": [ { "name": "r", "size": 4096, "caps": ["DEFAULT"] } ] }""", "$: unknown field \"Alignment\" (did you mean \"alignment\"?)")]
+    [InlineData("""{ "name": "x", "regions": [ { "name": "r", "size": 4096, "caps": ["DEFAULT"], "addedatruntime": true } ] }""", "$.regions[0]: unknown field \"addedatruntime\" (did you mean \"addedAtRuntime\"?)")]
+    [InlineData("""{ "name": "x", "regions": [ { "name": "r", "size": 10, "size": 4096, "caps": ["DEFAULT"] } ] }""", "$.regions[0].size: the field is given twice")]
+    [InlineData("""{ "name": "x", "regions": [ { "name": "r", "size": 4096, "caps": ["DEFAULT"], "addedAtRuntime": "true" } ] }""", "$.regions[0].addedAtRuntime: true or false is required")]
+    [InlineData("""{ "name": "x", "regions": [ { "name": "r", "size": 4096, "caps": ["DEFAULT"], "addedAtRuntime": 1 } ] }""", "$.regions[0].addedAtRuntime: true or false is required")]
+    [InlineData("""{ "name": "x", "regions": [ { "name": "h", "kind": "host", "size": 4096, "caps": ["DEFAULT"] } ] }""", "$.regions[0].size: a host region (the process heap) takes no size")]
+    [InlineData("""{ "name": "x", "regions": [ { "name": "h", "kind": "host", "addedAtRuntime": true, "caps": ["DEFAULT"] } ] }""", "$.regions[0].addedAtRuntime: a host region")]
+    [InlineData("""{ "name": "x", "cacheLines": 32, "regions": [ { "name": "r", "size": 4096, "caps": ["DEFAULT"] } ] }""", "$.cacheLines: an object")]
+    [InlineData("""{ "name": "x", "cacheLines": { "external": 3 }, "regions": [ { "name": "r", "size": 4096, "caps": ["DEFAULT"] } ] }""", "$.cacheLines.external: a cache line is 0 (not cached) or a power of two, not 3")]
+    [InlineData("""{ "name": "x", "cacheLines": { "psram": 4 }, "regions": [ { "name": "r", "size": 4096, "caps": ["DEFAULT"] } ] }""", "$.cacheLines: unknown field \"psram\"")]
     public void A_bad_layout_file_names_the_bad_value(string json, string expected)
     {
         var error = Assert.Throws<FormatException>(() => HeapLayout.FromJson(json));
 
         Assert.Contains(expected, error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public unsafe void A_layout_file_sets_the_cache_lines_so_that_a_copy_of_the_ESP32_map_aligns_PSRAM_as_the_chip_does()
+    {
+        // Without the field a file got the builder's 32-byte PSRAM line, and a copy of esp32-psram4m spent 36 bytes of PSRAM
+        // on a CACHE_ALIGNED byte where the built-in layout spends 16 (a helper's probe).
+        var chip = HeapLayout.Esp32(psramMiB: 4);
+        var regions = string.Join(", ", chip.Regions.Select(r =>
+            $$"""{ "name": "{{r.Name}}", "size": {{r.Size}}, "caps": ["{{(uint)r.Caps[0]}}", "{{(uint)r.Caps[1]}}", "{{(uint)r.Caps[2]}}"], "addedAtRuntime": {{(r.AddedAtRuntime ? "true" : "false")}} }"""));
+        var json = $$"""{ "name": "copy", "alignment": 4, "maxAllocationSize": {{chip.MaxAllocationSize}}, "externalMemoryAlwaysInternalLimit": {{chip.ExternalMemoryAlwaysInternalLimit}}, "cacheLines": { "internal": 0, "external": 4 }, "regions": [ {{regions}} ] }""";
+        var copy = HeapLayout.FromJson(json);
+        Assert.Equal((chip.InternalCacheLineSize, chip.ExternalCacheLineSize), (copy.InternalCacheLineSize, copy.ExternalCacheLineSize));
+        Assert.Equal(((nuint)0, (nuint)HeapLayoutBuilder.DefaultExternalCacheLine), (HeapLayout.FromJson("""{ "name": "x", "regions": [ { "name": "r", "size": 4096, "caps": ["DEFAULT"] } ] }""").InternalCacheLineSize, HeapLayout.FromJson("""{ "name": "x", "regions": [ { "name": "r", "size": 4096, "caps": ["DEFAULT"] } ] }""").ExternalCacheLineSize));
+
+        using var fromChip = new HeapCaps(chip);
+        using var fromCopy = new HeapCaps(copy);
+        var before = (fromChip.GetFreeSize(MallocCaps.Spiram), fromCopy.GetFreeSize(MallocCaps.Spiram));
+        Assert.True(Allocated(fromChip.Malloc(1, MallocCaps.Spiram | MallocCaps.CacheAligned)));
+        Assert.True(Allocated(fromCopy.Malloc(1, MallocCaps.Spiram | MallocCaps.CacheAligned)));
+        Assert.Equal(before.Item1 - fromChip.GetFreeSize(MallocCaps.Spiram), before.Item2 - fromCopy.GetFreeSize(MallocCaps.Spiram));
+    }
+
+    private static unsafe bool Allocated(void* block) => block != null;
+
+    [Fact]
+    public void A_layout_file_larger_than_16_MiB_is_refused_before_it_is_read()
+    {
+        // A 1.2 GB file made the CLI die of OutOfMemoryException with a stack trace (a helper's probe).
+        var path = Path.Combine(Path.GetTempPath(), Guid.NewGuid() + ".json");
+        try
+        {
+            using (var file = File.Create(path))
+            {
+                file.SetLength(HeapLayout.MaxLayoutFileBytes + 1L); // Sparse: no disk used.
+            }
+
+            var error = Assert.Throws<FormatException>(() => HeapLayout.Load(path));
+            Assert.Contains("at most 16777216 bytes", error.Message, StringComparison.Ordinal);
+        }
+        finally
+        {
+            File.Delete(path);
+        }
     }
 
     [Fact]
