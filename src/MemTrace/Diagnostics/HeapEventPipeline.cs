@@ -126,15 +126,25 @@ public sealed class HeapEventPipeline : IHeapEventSink, IDisposable
     }
 
     /// <summary>
-    /// An event that arrived after disposal began: the trace writers among the sinks count it as dropped (reason
-    /// <c>closed</c>), so that it is not lost silently; other sinks get nothing.
+    /// An event that arrived after disposal began: the trace writers among the sinks that would have taken it (their
+    /// level, and the predicate filters) count it as dropped (reason <c>closed</c>), so that it is not lost silently;
+    /// other sinks get nothing. An event a writer would never have taken is not counted: nothing of its trace was lost.
     /// </summary>
     [MethodImpl(MethodImplOptions.NoInlining)]
     private void CountAfterDisposal(in HeapEvent heapEvent)
     {
-        foreach (var sink in _sinks)
+        if (!PassesFilters(in heapEvent))
         {
-            (sink as TraceFileWriter)?.Emit(in heapEvent);
+            return;
+        }
+
+        var bit = HeapEventKindMask.Of(heapEvent.Kind);
+        for (var i = 0; i < _sinks.Length; i++)
+        {
+            if ((_targetKinds[i] & bit) != 0 && _sinks[i] is TraceFileWriter writer)
+            {
+                writer.Emit(in heapEvent);
+            }
         }
     }
 
@@ -170,10 +180,9 @@ public sealed class HeapEventPipeline : IHeapEventSink, IDisposable
     private static void ReportFilter(HeapEventFilter filter, HeapEventKind kind, Exception e) =>
         SelfLog.WriteLine($"MemTrace: filter {filter.Method.Name} threw on a {kind} event, which was dropped: {SelfLog.Describe(e)}");
 
-    /// <summary>Delivery through the predicate filters to each sink that takes the kind.</summary>
-    private void DispatchToAll(in HeapEvent heapEvent)
+    /// <summary>Whether every predicate filter keeps the event; a filter that throws drops it (reported to the <see cref="SelfLog"/>).</summary>
+    private bool PassesFilters(in HeapEvent heapEvent)
     {
-        var kind = heapEvent.Kind;
         foreach (var filter in _filters)
         {
             bool keep;
@@ -183,14 +192,26 @@ public sealed class HeapEventPipeline : IHeapEventSink, IDisposable
             }
             catch (Exception e)
             {
-                ReportFilter(filter, kind, e);
-                return;
+                ReportFilter(filter, heapEvent.Kind, e);
+                return false;
             }
 
             if (!keep)
             {
-                return;
+                return false;
             }
+        }
+
+        return true;
+    }
+
+    /// <summary>Delivery through the predicate filters to each sink that takes the kind.</summary>
+    private void DispatchToAll(in HeapEvent heapEvent)
+    {
+        var kind = heapEvent.Kind;
+        if (!PassesFilters(in heapEvent))
+        {
+            return;
         }
 
         var bit = HeapEventKindMask.Of(kind);

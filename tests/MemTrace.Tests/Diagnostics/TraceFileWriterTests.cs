@@ -685,6 +685,41 @@ public sealed class TraceFileWriterTests : IDisposable
         Assert.Equal(written, writer.EventsWritten);
     }
 
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public unsafe void After_its_pipeline_was_disposed_a_writer_counts_only_the_events_it_would_have_taken(bool byFilter)
+    {
+        // A writer restricted to warnings (or behind a filter that keeps only failures) counted every allocation and free
+        // that came after the pipeline's disposal as dropped, though it never takes them: 20 "lost" events where none was
+        // (a helper's probe). A failure, which it takes, is still counted.
+        using var heap = new HeapCaps(HeapLayout.Esp32(), new HeapCapsOptions { ErrorOutput = null });
+        var builder = new HeapEventPipelineBuilder();
+        if (byFilter)
+        {
+            builder.Filter.ByIncludingOnly((in HeapEvent e) => e.Kind == HeapEventKind.FailedAllocation).WriteTo.TraceFile(Path.Combine(_directory, "filtered.jsonl"));
+        }
+        else
+        {
+            builder.WriteTo.TraceFile(Path.Combine(_directory, "warnings.jsonl"), restrictedToMinimumLevel: HeapEventLevel.Warning).WriteTo.Sink(new ListSink());
+        }
+
+        var pipeline = builder.Build();
+        var writer = (TraceFileWriter)pipeline.Sinks[0];
+        using var tracker = new MemoryTracker(heap, new MemoryTrackerOptions { Output = null, Events = pipeline, SnapshotInterval = TimeSpan.Zero });
+        pipeline.Dispose();
+
+        for (var i = 0; i < 10; i++)
+        {
+            var p = tracker.Malloc(16, MallocCaps.Default);
+            tracker.Free(ref p);
+        }
+
+        Assert.Equal(0, writer.EventsDropped);
+        Assert.True(tracker.Malloc(1 << 30, MallocCaps.Default) == null);
+        Assert.Equal(1, writer.EventsDropped);
+    }
+
     private static int CountLines(string path)
     {
         using var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite);
