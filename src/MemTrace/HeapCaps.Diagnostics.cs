@@ -221,15 +221,29 @@ public sealed unsafe partial class HeapCaps
     {
         ThrowIfDisposed();
         var region = FindRegion(ptr);
-        nuint found = 0;
-        region?.ForEachLiveBlock((start, size, _) =>
+        if (region is null)
         {
-            if ((nuint)ptr >= start && (nuint)ptr - start < size)
+            return 0;
+        }
+
+        // The live block that starts last at or before ptr is the only one that can hold it (blocks do not overlap);
+        // whether it does is asked of its allocated size, which with poisoning runs past the requested bytes the walk
+        // reports (asked after the walk: the region's lock is not re-entrant).
+        nuint nearest = 0;
+        region.ForEachLiveBlock((start, _, _) =>
+        {
+            if (start <= (nuint)ptr && start > nearest)
             {
-                found = start;
+                nearest = start;
             }
         });
-        return found != 0 ? region!.AllocatedSize((void*)found) : 0; // The block's allocated size, as ESP-IDF gives it.
+        if (nearest == 0)
+        {
+            return 0;
+        }
+
+        var allocated = region.AllocatedSize((void*)nearest);
+        return (nuint)ptr - nearest < allocated ? allocated : 0;
     }
 
     /// <summary>

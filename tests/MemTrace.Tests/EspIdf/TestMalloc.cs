@@ -110,6 +110,8 @@ public unsafe class TestMalloc
         Assert.True(f.Heap.GetContainingBlockSize(p) >= allocated);
         Assert.True(f.Heap.GetContainingBlockSize(p + (size / 2)) >= allocated);
         Assert.True(f.Heap.GetContainingBlockSize(p + size - 1) >= allocated);
+        Assert.Equal(allocated, f.Heap.GetContainingBlockSize(p + size)); // The slack past the request is the block's too.
+        Assert.Equal(allocated, f.Heap.GetContainingBlockSize(p + allocated - 1));
         f.Heap.Free(p);
         Assert.Equal(0u, f.Heap.GetAllocatedSize(p));
         Assert.Equal(0u, f.Heap.GetContainingBlockSize(p + 1));
