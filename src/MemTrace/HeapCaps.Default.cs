@@ -150,7 +150,7 @@ public sealed unsafe partial class HeapCaps
         uint tag = 0;
         long request = 0;
         void* block;
-        if (observer is not null && !observer.BeginAllocation(AllocationMethod.AlignedAllocDefault, size, first, out tag, out request))
+        if (observer is not null && !observer.BeginAllocation(AllocationMethod.AlignedAllocDefault, 1, size, first, out tag, out request))
         {
             block = Refused(AlignedFailureCallsBack(alignment, 1, size), size, MallocCaps.Default, AllocationMethod.AlignedAllocDefault);
         }
@@ -203,7 +203,7 @@ public sealed unsafe partial class HeapCaps
 
         var limit = _externalMemoryLimit;
         var first = limit is { } l && size > l ? DefaultSpiram : DefaultInternal;
-        if (!observer.BeginAllocation(method, size, first, out var tag, out var request))
+        if (!observer.BeginAllocation(method, 1, size, first, out var tag, out var request))
         {
             return limit is null
                 ? Refused(size != 0, size, DefaultInternal, AllocationMethod.Malloc)

@@ -24,7 +24,7 @@ public sealed unsafe partial class HeapCaps
         var observer = _observer;
         uint tag = 0;
         long request = 0;
-        if (observer is not null && !observer.BeginAllocation(method, size, FirstOf(caps), out tag, out request))
+        if (observer is not null && !observer.BeginAllocation(method, 1, size, FirstOf(caps), out tag, out request))
         {
             Refused(size != 0, size, LastOf(caps), method);
             AfterOperation(method);
@@ -69,7 +69,7 @@ public sealed unsafe partial class HeapCaps
         var observer = _observer;
         uint tag = 0;
         long request = 0;
-        if (observer is not null && !observer.BeginAllocation(AllocationMethod.CallocPrefer, BytesOf(n, size), FirstOf(caps), out tag, out request))
+        if (observer is not null && !observer.BeginAllocation(AllocationMethod.CallocPrefer, n, size, FirstOf(caps), out tag, out request))
         {
             Refused(size != 0, size, LastOf(caps), AllocationMethod.CallocPrefer);
             AfterOperation(AllocationMethod.CallocPrefer);

@@ -25,14 +25,25 @@ public sealed unsafe partial class HeapCaps
 
     /// <summary>
     /// The failure of a request made through a tracker that the tracker's hook refused (tracked malloc, calloc,
-    /// aligned alloc, realloc): the failure callback with the request's size and caps, as a real failure would
-    /// call it (not for 0 bytes).
+    /// aligned alloc, realloc): the failure callback exactly where and as the same request made on the heap directly
+    /// would call it, refused or failed for real: not for 0 bytes of a malloc or realloc, nor for a bad alignment;
+    /// a calloc's with the product as ESP-IDF computes it (wrapped when it overflows).
     /// </summary>
-    internal void OnTrackedRequestRefused(nuint size, MallocCaps caps, AllocationMethod method)
+    /// <param name="method">The tracked request's method.</param>
+    /// <param name="alignment">An aligned request's alignment; 0 otherwise.</param>
+    /// <param name="n">Elements (1 but for the callocs).</param>
+    /// <param name="size">Bytes of each element.</param>
+    /// <param name="caps">The capabilities asked for.</param>
+    internal void OnTrackedRequestRefused(AllocationMethod method, nuint alignment, nuint n, nuint size, MallocCaps caps)
     {
-        if (size != 0)
+        var callsBack = method switch
         {
-            OnAllocationFailed(size, caps, method);
+            AllocationMethod.AlignedAlloc or AllocationMethod.AlignedCalloc => AlignedFailureCallsBack(alignment, n, size),
+            _ => size != 0,
+        };
+        if (callsBack)
+        {
+            OnAllocationFailed(unchecked(n * size), caps, method);
         }
     }
 

@@ -143,7 +143,7 @@ public sealed unsafe partial class HeapCaps : IDisposable
         }
         else
         {
-            block = observer.BeginAllocation(AllocationMethod.Malloc, size, caps, out var tag, out var request)
+            block = observer.BeginAllocation(AllocationMethod.Malloc, 1, size, caps, out var tag, out var request)
                 ? MallocTagged(AllocationMethod.Malloc, size, caps, tag)
                 : Refused(size != 0, size, caps, AllocationMethod.Malloc);
             if (tag != 0)
@@ -174,7 +174,7 @@ public sealed unsafe partial class HeapCaps : IDisposable
         }
         else
         {
-            block = observer.BeginAllocation(AllocationMethod.Calloc, BytesOf(n, size), caps, out var tag, out var request)
+            block = observer.BeginAllocation(AllocationMethod.Calloc, n, size, caps, out var tag, out var request)
                 ? CallocTagged(AllocationMethod.Calloc, n, size, caps, tag)
                 : Refused(size != 0, unchecked(n * size), caps, AllocationMethod.Calloc);
             if (tag != 0)
@@ -205,7 +205,7 @@ public sealed unsafe partial class HeapCaps : IDisposable
         }
         else
         {
-            block = observer.BeginAllocation(AllocationMethod.AlignedAlloc, size, caps, out var tag, out var request)
+            block = observer.BeginAllocation(AllocationMethod.AlignedAlloc, 1, size, caps, out var tag, out var request)
                 ? AlignedAllocTagged(AllocationMethod.AlignedAlloc, alignment, 1, size, caps, tag)
                 : Refused(AlignedFailureCallsBack(alignment, 1, size), size, caps, AllocationMethod.AlignedAlloc);
             if (tag != 0)
@@ -236,7 +236,7 @@ public sealed unsafe partial class HeapCaps : IDisposable
         }
         else
         {
-            block = observer.BeginAllocation(AllocationMethod.AlignedCalloc, BytesOf(n, size), caps, out var tag, out var request)
+            block = observer.BeginAllocation(AllocationMethod.AlignedCalloc, n, size, caps, out var tag, out var request)
                 ? AlignedAllocTagged(AllocationMethod.AlignedCalloc, alignment, n, size, caps, tag)
                 : Refused(AlignedFailureCallsBack(alignment, n, size), unchecked(n * size), caps, AllocationMethod.AlignedCalloc);
             if (tag != 0)
@@ -274,7 +274,7 @@ public sealed unsafe partial class HeapCaps : IDisposable
                 return MallocTagged(AllocationMethod.Realloc, size, caps, 0);
             }
 
-            if (!observer.BeginAllocation(AllocationMethod.Realloc, size, caps, out var tag, out var request))
+            if (!observer.BeginAllocation(AllocationMethod.Realloc, 1, size, caps, out var tag, out var request))
             {
                 return Refused(size != 0, size, caps, AllocationMethod.Realloc);
             }

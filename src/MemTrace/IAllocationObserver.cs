@@ -19,7 +19,7 @@ internal unsafe interface IAllocationObserver
     /// for it; the heap fails the request as it fails one that no region can serve (null, and the failure
     /// callback where that request would call it) and does not call <see cref="EndAllocation"/>.
     /// </returns>
-    bool BeginAllocation(AllocationMethod method, nuint size, MallocCaps caps, out uint tag, out long request);
+    bool BeginAllocation(AllocationMethod method, nuint n, nuint size, MallocCaps caps, out uint tag, out long request);
 
     /// <summary>
     /// Completes what <see cref="BeginAllocation"/> started: records the block, or on failure (null) gives the tag back and logs the

@@ -253,7 +253,7 @@ public sealed unsafe partial class MemoryTracker
         Heap.ThrowIfDisposed();
         var cell = Cell();
         var request = NextRequestNumber(cell);
-        if (_admission != 0 && !Admit(request, method, HeapCaps.BytesOf(n, size), caps, site, 0))
+        if (_admission != 0 && !Admit(request, method, n, size, caps, site, 0, alignment))
         {
             return null;
         }
@@ -405,7 +405,7 @@ public sealed unsafe partial class MemoryTracker
 
         succeeded = false;
 
-        if (enabled && _admission != 0 && !Admit(0, AllocationMethod.Realloc, size, caps, CallSiteRegistry.GetId(AllocationMethod.Realloc, file, line, function, variable), (nuint)ptr))
+        if (enabled && _admission != 0 && !Admit(0, AllocationMethod.Realloc, 1, size, caps, CallSiteRegistry.GetId(AllocationMethod.Realloc, file, line, function, variable), (nuint)ptr))
         {
             return null;
         }
@@ -456,6 +456,14 @@ public sealed unsafe partial class MemoryTracker
     /// <summary>Starts recording a block that was made while tracking was off, at its first tracked realloc.</summary>
     private void TrackFromNow(TrackerThreadCell cell, void* block, nuint size, MallocCaps caps, uint site)
     {
+        // The break first, as on every other path: a callback that throws leaves the block as it was, not recorded,
+        // instead of tagged with a handle whose record was never committed (a later free then made the live count -1).
+        var request = NextRequestNumber(cell);
+        if (_admission != 0)
+        {
+            CheckBreak(request, AllocationMethod.Realloc, size, caps, site, 0);
+        }
+
         var handle = TakeHandle(cell);
         if (handle == 0)
         {
@@ -463,12 +471,6 @@ public sealed unsafe partial class MemoryTracker
         }
 
         Heap.SetTag(block, handle);
-        var request = NextRequestNumber(cell);
-        if (_admission != 0)
-        {
-            CheckBreak(request, AllocationMethod.Realloc, size, caps, site, 0);
-        }
-
         Commit(cell, handle, block, size, caps, site, request);
     }
 }

@@ -99,15 +99,23 @@ public sealed unsafe partial class MemoryTracker
     /// counted, and the heap's failure callback runs as for a real failure; the caller then gives its
     /// handle back and returns null.
     /// </summary>
+    /// <param name="request">The request's number (0 for a realloc of a live block).</param>
+    /// <param name="method">What was asked.</param>
+    /// <param name="n">Elements (a calloc's first factor; 1 otherwise).</param>
+    /// <param name="size">Bytes of each element.</param>
+    /// <param name="caps">The capabilities asked for.</param>
+    /// <param name="site">The call site.</param>
+    /// <param name="address">A realloc's block; 0 otherwise.</param>
+    /// <param name="alignment">An aligned request's alignment; 0 otherwise.</param>
     [MethodImpl(MethodImplOptions.NoInlining)]
-    private bool Admit(long request, AllocationMethod method, nuint size, MallocCaps caps, uint site, nuint address)
+    private bool Admit(long request, AllocationMethod method, nuint n, nuint size, MallocCaps caps, uint site, nuint address, nuint alignment = 0)
     {
-        if (AskHook(request, method, size, caps, site, address))
+        if (AskHook(request, method, n, size, caps, site, address))
         {
             return true;
         }
 
-        Heap.OnTrackedRequestRefused(size, caps, method);
+        Heap.OnTrackedRequestRefused(method, alignment, n, size, caps);
         return false;
     }
 
@@ -116,12 +124,13 @@ public sealed unsafe partial class MemoryTracker
     /// request, calling its failure callback as that request would.
     /// </summary>
     [MethodImpl(MethodImplOptions.NoInlining)]
-    private bool AdmitDirect(long request, AllocationMethod method, nuint size, MallocCaps caps, nuint address) =>
-        AskHook(request, method, size, caps, CallSiteRegistry.Unlocated(method), address);
+    private bool AdmitDirect(long request, AllocationMethod method, nuint n, nuint size, MallocCaps caps, nuint address) =>
+        AskHook(request, method, n, size, caps, CallSiteRegistry.Unlocated(method), address);
 
     /// <summary>Breaks at the chosen request, then asks the hook; logs and counts a refusal. A realloc of a pointer that is not a live block is never refused, so that the heap reports it.</summary>
-    private bool AskHook(long request, AllocationMethod method, nuint size, MallocCaps caps, uint site, nuint address)
+    private bool AskHook(long request, AllocationMethod method, nuint n, nuint elementSize, MallocCaps caps, uint site, nuint address)
     {
+        var size = HeapCaps.BytesOf(n, elementSize); // The request's bytes; nuint.MaxValue when n * elementSize overflows.
         CheckBreak(request, method, size, caps, site, address);
         var hook = Volatile.Read(ref _allocationHook);
 
@@ -149,7 +158,7 @@ public sealed unsafe partial class MemoryTracker
             // A realloc of a live block has no request number of its own; its failure is logged with a
             // fresh one, as a failed realloc is.
             Interlocked.Increment(ref _refusedCount);
-            LogFailure(method, size, caps, site, request != 0 ? request : NextRequestNumber(cell), refused: true);
+            LogFailure(method, elementSize, caps, site, request != 0 ? request : NextRequestNumber(cell), refused: true, elements: n); // Both factors, as a real failure's.
         }
 
         return admitted;

@@ -775,7 +775,7 @@ public sealed unsafe partial class MemoryTracker : IDisposable, IAllocationObser
 
     // ---- IAllocationObserver: allocations made on the heap directly ----
 
-    bool IAllocationObserver.BeginAllocation(AllocationMethod method, nuint size, MallocCaps caps, out uint tag, out long request)
+    bool IAllocationObserver.BeginAllocation(AllocationMethod method, nuint n, nuint size, MallocCaps caps, out uint tag, out long request)
     {
         tag = 0;
         request = 0;
@@ -791,7 +791,7 @@ public sealed unsafe partial class MemoryTracker : IDisposable, IAllocationObser
         }
 
         request = NextRequestNumber(cell);
-        if (_admission != 0 && !AdmitDirect(request, method, size, caps, 0))
+        if (_admission != 0 && !AdmitDirect(request, method, n, size, caps, 0))
         {
             return false;
         }
@@ -833,7 +833,7 @@ public sealed unsafe partial class MemoryTracker : IDisposable, IAllocationObser
     }
 
     bool IAllocationObserver.AdmitReallocation(void* ptr, nuint size, MallocCaps caps, AllocationMethod method) =>
-        !_enabled || _admission == 0 || AdmitDirect(0, method, size, caps, (nuint)ptr);
+        !_enabled || _admission == 0 || AdmitDirect(0, method, 1, size, caps, (nuint)ptr);
 
     void IAllocationObserver.OnReallocated(uint tag, void* block, nuint size, MallocCaps caps, AllocationMethod method)
     {

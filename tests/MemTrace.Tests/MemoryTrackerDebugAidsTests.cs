@@ -40,6 +40,74 @@ public unsafe class MemoryTrackerDebugAidsTests
         FreeAll(f.T, blocks);
     }
 
+    [Theory]
+    [InlineData("aligned, bad alignment")]
+    [InlineData("calloc of 0 elements")]
+    [InlineData("calloc that overflows")]
+    [InlineData("malloc of 0 bytes")]
+    [InlineData("malloc too large")]
+    public void A_refused_tracked_request_calls_the_failure_callback_as_the_same_request_failing_for_real(string request)
+    {
+        // A refused request must look like a real failure to the code under test. A refused AlignedAlloc(3, 16) called the
+        // callback where a real one does not, a refused Calloc(0, 5) did not where a real one does, and a refused calloc
+        // that overflows got nuint.MaxValue instead of ESP-IDF's wrapped product (a helper's probe).
+        using var real = new HostFixture(withTracker: true);
+        using var refused = new HostFixture(withTracker: true);
+        refused.T.AllocationHook = (in AllocationRequest r) => false;
+        foreach (var f in (HostFixture[])[real, refused])
+        {
+            var block = request switch
+            {
+                "aligned, bad alignment" => f.T.AlignedAlloc(3, 16, MallocCaps.Default),
+                "calloc of 0 elements" => f.T.Calloc(0, 5, MallocCaps.Default),
+                "calloc that overflows" => f.T.Calloc((nuint)1 << 40, ((nuint)1 << 30) + 1, MallocCaps.Default),
+                "malloc of 0 bytes" => f.T.Malloc(0, MallocCaps.Default),
+                _ => f.T.Malloc(nuint.MaxValue / 2, MallocCaps.Default),
+            };
+            Assert.True(block == null);
+        }
+
+        Assert.Equal(real.Failures.Calls, refused.Failures.Calls);
+    }
+
+    [Fact]
+    public void A_refused_calloc_that_overflows_is_logged_with_both_factors_as_a_real_one()
+    {
+        using var f = new HostFixture(withTracker: true);
+        f.T.AllocationHook = (in AllocationRequest r) => false;
+
+        Assert.True(f.T.Calloc((nuint)1 << 40, ((nuint)1 << 30) + 1, MallocCaps.Default) == null);
+        Assert.True(f.Heap.Calloc(2, (nuint)1 << 63, MallocCaps.Default) == null);
+
+        Assert.Contains("1099511627776 x 1073741825 bytes (overflows)", f.Output.ToString(), StringComparison.Ordinal);
+        Assert.Contains("2 x 9223372036854775808 bytes (overflows)", f.Output.ToString(), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void A_break_callback_that_throws_at_the_first_tracked_realloc_of_an_untracked_block_leaves_the_counts_right()
+    {
+        // The block was tagged with a handle before the break, whose record the exception then never committed: the
+        // block's free made the live count -1 (a helper's probe). The break now comes first, as on every other path.
+        using var heap = new HeapCaps(HeapLayout.Esp32(), new HeapCapsOptions { ErrorOutput = null });
+        using var tracker = new MemoryTracker(heap, new MemoryTrackerOptions { Output = null, Enabled = false });
+        var p = tracker.Malloc(256, MallocCaps.Default);
+        tracker.Enabled = true;
+        var probe = tracker.Malloc(8, MallocCaps.Default); // Learns the next request number.
+        var next = tracker.ListAllocations(TextWriter.Null).Single().RequestNumber + 1;
+        tracker.Free(ref probe);
+        tracker.BreakAlloc = next;
+        tracker.BreakAllocCallback = _ => throw new InvalidOperationException("break");
+
+        Assert.Throws<InvalidOperationException>(() => tracker.Realloc(p, 128, MallocCaps.Default)); // Shrinks in place: p stays valid.
+        tracker.BreakAllocCallback = null;
+        tracker.BreakAlloc = 0;
+        tracker.Free(ref p);
+
+        Assert.Equal(0, tracker.LiveBlocks);
+        Assert.Equal(0, tracker.LiveBytes);
+        Assert.True(heap.CheckIntegrityAll(false));
+    }
+
     [Fact]
     public void The_break_also_fires_for_an_allocation_made_on_the_heap_directly()
     {
