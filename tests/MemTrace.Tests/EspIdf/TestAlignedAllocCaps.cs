@@ -44,6 +44,46 @@ public unsafe class TestAlignedAllocCaps
         Assert.Empty(f.Failures.Calls);
     }
 
+    [Theory]
+    [InlineData(0, PoisoningLevel.None)]
+    [InlineData(4, PoisoningLevel.None)]
+    [InlineData(4, PoisoningLevel.Comprehensive)]
+    public void Capabilities_aligned_allocator_test_memalign(int psramMiB, PoisoningLevel poisoning)
+    {
+        // test_aligned_alloc_caps.c's default-cap loop goes through memalign, alignments 0..1024 with alignment + 137
+        // bytes; it then carries on one alignment at a time (alignments++, not doubling) for 10 KiB buffers. Here both
+        // go through memalign, every alignment up to 512 KiB: non-powers of two give NULL, powers of two an aligned buffer
+        // (with PSRAM, where every power of two fits).
+        using var f = new ChipFixture(HeapLayout.Esp32(psramMiB), new HeapCapsOptions { Poisoning = poisoning, ErrorOutput = null });
+        var powersAllocated = 0;
+        for (nuint alignment = 0; alignment <= 512 * 1024; alignment++)
+        {
+            var size = alignment <= 1024 ? alignment + 137 : 10 * 1024;
+            var buf = (byte*)f.Heap.AlignedAllocDefault(alignment, size);
+            if (!IsPowerOfTwo(alignment))
+            {
+                Assert.True(buf == null, $"alignment {alignment}");
+                continue;
+            }
+
+            if (buf == null)
+            {
+                Assert.True(psramMiB == 0 && alignment > 1024, $"alignment {alignment}"); // Only internal RAM can run out.
+                continue;
+            }
+
+            Assert.Equal(0u, (nuint)buf & (alignment - 1));
+            new Span<byte>(buf, (int)size).Fill(0xA5);
+            f.Heap.Free(buf);
+            powersAllocated++;
+        }
+
+        Assert.True(powersAllocated >= 11); // 1..1024 at least; all 20 with PSRAM.
+        Assert.True(psramMiB == 0 || powersAllocated == 20);
+        Assert.True(f.Heap.CheckIntegrityAll(print: false));
+        Assert.Equal(0, f.Heap.ErrorCount);
+    }
+
     [Fact]
     public void Capabilities_aligned_calloc_test()
     {

@@ -23,11 +23,14 @@ public unsafe class TestMalloc
     {
         using var f = new ChipFixture(HeapLayout.Esp32(4));
         var internalFree = f.Heap.GetFreeSize(MallocCaps.Internal);
+        var externalFreeBefore = f.Heap.GetFreeSize(MallocCaps.Default | MallocCaps.Spiram);
 
         var p = f.Heap.Malloc(256, MallocCaps.Default);
 
         Assert.True(f.InPsram(p));
         Assert.Equal(internalFree, f.Heap.GetFreeSize(MallocCaps.Internal));
+        // test_malloc.c: TEST_ASSERT(free_ext_before >= free_ext_after + 256).
+        Assert.True(externalFreeBefore >= f.Heap.GetFreeSize(MallocCaps.Default | MallocCaps.Spiram) + 256);
         f.Heap.Free(p);
     }
 

@@ -20,26 +20,27 @@ public unsafe class TestWalker
         var tagged = (uint*)f.Heap.Malloc(AllocSize, MallocCaps.Default);
         Assert.True(tagged != null);
         tagged[0] = PassCode;
-        var found = false;
+        var found = 0;
 
         f.Heap.WalkAll((region, block) =>
         {
             Assert.True(block.Address != 0);
             Assert.True(block.Address >= region.Start && block.Address + block.Size <= region.End);
 
-            // The walker gets the raw block: the pass code sits behind the poisoning head. (Only used blocks are read: a
-            // free block's data is whatever the native memory held before.)
-            if (block.Used && *(uint*)(block.Address + head) == PassCode)
+            // The walker gets the raw block: the pass code sits behind the poisoning head. As test_walker.c, the pass
+            // code is read on every block, free ones too, and only a match must be the used, tagged block.
+            if (*(uint*)(block.Address + head) == PassCode)
             {
+                Assert.True(block.Used);
                 Assert.Equal((nuint)tagged - head, block.Address);
                 Assert.Equal(AllocSize + head + tail, block.Size);
-                found = true;
+                found++;
             }
 
             return true;
         });
 
-        Assert.True(found);
+        Assert.Equal(1, found);
         f.Heap.Free(tagged);
         Assert.Equal(0, f.Heap.ErrorCount);
     }
