@@ -245,9 +245,9 @@ public sealed partial class HeapLayout
         var externalLine = OptionalSize(cacheLines, "external", "$.cacheLines.external", allowZero: true) ?? HeapLayoutBuilder.DefaultExternalCacheLine;
         foreach (var (line, field) in (ReadOnlySpan<(nuint, string)>)[(internalLine, "internal"), (externalLine, "external")])
         {
-            if (line != 0 && !System.Numerics.BitOperations.IsPow2((ulong)line))
+            if (HeapLayoutBuilder.CacheLineError(line) is { } error)
             {
-                throw new FormatException($"$.cacheLines.{field}: a cache line is 0 (not cached) or a power of two, not {line}.");
+                throw new FormatException($"$.cacheLines.{field}: a {error}");
             }
         }
 

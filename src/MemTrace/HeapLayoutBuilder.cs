@@ -86,9 +86,14 @@ public sealed class HeapLayoutBuilder
     public HeapLayoutBuilder WithCacheLines(nuint internalCacheLine, nuint externalCacheLine)
     {
         ThrowIfBuilt();
-        if ((internalCacheLine != 0 && !BitOperations.IsPow2((ulong)internalCacheLine)) || (externalCacheLine != 0 && !BitOperations.IsPow2((ulong)externalCacheLine)))
+        if (CacheLineError(internalCacheLine) is { } internalError)
         {
-            throw new ArgumentOutOfRangeException(nameof(internalCacheLine), "Cache lines must be 0 or a power of two.");
+            throw new ArgumentOutOfRangeException(nameof(internalCacheLine), internalCacheLine, "The internal " + internalError);
+        }
+
+        if (CacheLineError(externalCacheLine) is { } externalError)
+        {
+            throw new ArgumentOutOfRangeException(nameof(externalCacheLine), externalCacheLine, "The external " + externalError);
         }
 
         _internalCacheLine = internalCacheLine;
@@ -163,6 +168,10 @@ public sealed class HeapLayoutBuilder
     /// <summary>Why <paramref name="alignment"/> cannot be a layout's plain-allocation alignment, or null when it can: the TLSF regions support 4, 8 and 16.</summary>
     internal static string? AlignmentError(nuint alignment) =>
         alignment is 4 or 8 or 16 ? null : $"The alignment of plain allocations must be 4 (as on the chip), 8 or 16, not {alignment}; larger alignments are for aligned allocations.";
+
+    /// <summary>Why <paramref name="line"/> cannot be a cache line, or null when it can (the message reads after "a" or "the internal"/"the external").</summary>
+    internal static string? CacheLineError(nuint line) =>
+        line == 0 || BitOperations.IsPow2((ulong)line) ? null : $"cache line is 0 (not cached) or a power of two, not {line}.";
 
     /// <summary>Why <paramref name="size"/> cannot be a TLSF region's size, or null when it can.</summary>
     internal static string? RegionSizeError(nuint size) =>

@@ -223,7 +223,7 @@ public unsafe class MultiHeapHostPoisoningTests
             {
                 // 1 in 4 iterations, realloc the buffer instead of malloc/free.
                 var newSize = (nuint)random.Next(1023) + 1;
-                VerifyFill((byte*)p[n], s[n], (byte)n);
+                MultiHeapHostTests.VerifyFill((byte*)p[n], s[n], (byte)n);
                 var newP = heap.Realloc((void*)p[n], newSize, MallocCaps.Default);
                 Assert.True(heap.CheckIntegrityAll(false));
                 if (newP != null)
@@ -238,7 +238,7 @@ public unsafe class MultiHeapHostPoisoningTests
 
             if (p[n] != 0)
             {
-                VerifyFill((byte*)p[n], s[n], (byte)n);
+                MultiHeapHostTests.VerifyFill((byte*)p[n], s[n], (byte)n);
                 heap.Free((void*)p[n]);
                 p[n] = 0;
                 Assert.True(heap.CheckIntegrityAll(false));
@@ -269,12 +269,4 @@ public unsafe class MultiHeapHostPoisoningTests
         HeapLayout.CreateBuilder("multi_heap").WithAlignment(4)
             .AddRegion("DRAM", regionSize, MallocCaps.Bit8 | MallocCaps.Default, MallocCaps.Internal | MallocCaps.Bit32).Build(),
         new HeapCapsOptions { Poisoning = poisoning, ErrorOutput = null });
-
-    private static void VerifyFill(byte* p, nuint size, byte value)
-    {
-        if (p != null && size > 0)
-        {
-            Assert.True(new Span<byte>(p, (int)size).IndexOfAnyExcept(value) < 0, "contents changed");
-        }
-    }
 }

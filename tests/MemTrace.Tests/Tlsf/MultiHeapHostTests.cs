@@ -435,9 +435,10 @@ public unsafe class MultiHeapHostTests
         }
     }
 
-    private static void VerifyFill(byte* p, nuint size, byte value)
+    /// <summary>Asserts that the <paramref name="size"/> bytes at <paramref name="p"/> (nothing when null) all still hold <paramref name="value"/>.</summary>
+    internal static void VerifyFill(byte* p, nuint size, byte value)
     {
-        if (size > 0)
+        if (p != null && size > 0)
         {
             Assert.True(new Span<byte>(p, (int)size).IndexOfAnyExcept(value) < 0, "contents changed");
         }
