@@ -6,8 +6,11 @@
 //     [ inner block: (0xABBA1234 ...) | 0xABBA1234 | size (u32) | user bytes ... | 0xBAAD5678 | slack ]
 //                                      ^ user - 8   ^ user - 4   ^ user          ^ user + size
 // 12 bytes of overhead on 4-aligned chip layouts, as on the chip. On 16-aligned layouts the head is
-// 16 bytes so user pointers keep their alignment, and in front of a block aligned beyond the layout
-// there is a gap; both are filled with more head canaries, checked with the rest of the head.
+// 16 bytes so user pointers keep their alignment. A block aligned beyond the layout is placed over
+// TLSF as ESP-IDF places it (memalign_offs: the user bytes aligned, the head right before them, the
+// leading gap back to the free lists); over the process heap the inner block itself is aligned and
+// the gap in front of the head stays in the block. Extra head bytes are filled with more head
+// canaries, checked with the rest of the head.
 // The byte right before the block is the high byte of the size, as on the chip: an underrun of 1 to
 // 4 bytes is seen only when it makes the size larger than the block (reported as a corrupt size);
 // from 5 bytes on it reaches a head canary. A one-byte overrun always changes the tail canary. The
@@ -74,6 +77,9 @@ internal sealed unsafe class PoisoningRegion : Region
     private readonly nuint _alignment;
     private readonly nuint _head;
     private readonly TlsfRegion? _tlsf;
+
+    /// <summary>The inner region places aligned blocks after a head (TLSF): aligned blocks need no gap and no mapping.</summary>
+    private readonly bool _alignsAfterHead;
     private readonly Lock _lock = new();
     private readonly Dictionary<nuint, Held> _held = [];
     private readonly Queue<nuint> _fifo = new();
@@ -116,6 +122,7 @@ internal sealed unsafe class PoisoningRegion : Region
         _alignment = alignment;
         _head = Math.Max(8, alignment);
         _tlsf = inner as TlsfRegion;
+        _alignsAfterHead = inner.AlignsAfterHead;
         if (level == PoisoningLevel.Comprehensive && _tlsf is not null)
         {
             _tlsf.Heap.SetFreeFill(FreeFill);
@@ -152,7 +159,10 @@ internal sealed unsafe class PoisoningRegion : Region
             return null; // The head keeps the size in 32 bits, as on the chip.
         }
 
-        var offset = alignment <= _alignment ? _head : Math.Max(_head, alignment);
+        // Over TLSF, a block aligned beyond the layout is placed so that its user bytes are (memalign_offs, as ESP-IDF):
+        // the head sits right before them as in any block. Elsewhere the block itself is aligned and the gap kept.
+        var afterHead = alignment > _alignment && _alignsAfterHead;
+        var offset = alignment <= _alignment || afterHead ? _head : Math.Max(_head, alignment);
         byte* inner;
 
         // Until the canaries are written (and an aligned block mapped), checks wait for the block. No try/finally on this
@@ -161,10 +171,10 @@ internal sealed unsafe class PoisoningRegion : Region
         var handover = BlockHandover.Begin();
         do
         {
-            inner = (byte*)_inner.Allocate(size + offset + TailSize, alignment, zero: false, tag);
+            inner = (byte*)AllocateInner(size + offset + TailSize, alignment, afterHead, tag);
             if (inner is null && _quarantine is not null)
             {
-                inner = (byte*)AllocateGivingWay(size + offset + TailSize, alignment, tag);
+                inner = (byte*)AllocateGivingWay(size + offset + TailSize, alignment, afterHead, tag);
             }
 
             if (inner is null)
@@ -195,6 +205,12 @@ internal sealed unsafe class PoisoningRegion : Region
         BlockHandover.End(handover);
         return user;
     }
+
+    /// <summary>An inner block for a block of <paramref name="innerSize"/> bytes; <paramref name="afterHead"/>: its user bytes, one head further, aligned.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private void* AllocateInner(nuint innerSize, nuint alignment, bool afterHead, uint tag) => afterHead
+        ? _inner.AllocateAlignedAfterHead(innerSize, alignment, _head, tag)
+        : _inner.Allocate(innerSize, alignment, zero: false, tag);
 
     /// <summary>Records where an aligned block's user pointer lies in its inner block; ends <paramref name="handover"/> if it throws.</summary>
     [MethodImpl(MethodImplOptions.NoInlining)]
@@ -423,7 +439,7 @@ internal sealed unsafe class PoisoningRegion : Region
     /// full together all get their turn. Null when the quarantine held nothing, or the region stays full.
     /// </summary>
     [MethodImpl(MethodImplOptions.NoInlining)]
-    private void* AllocateGivingWay(nuint innerSize, nuint alignment, uint tag)
+    private void* AllocateGivingWay(nuint innerSize, nuint alignment, bool afterHead, uint tag)
     {
         for (var attempt = 0; attempt < GiveWayAttempts; attempt++)
         {
@@ -432,7 +448,7 @@ internal sealed unsafe class PoisoningRegion : Region
 
             // Tried even when nothing was held or on its way back now: another thread may have emptied the quarantine
             // since this request found the region full.
-            var inner = _inner.Allocate(innerSize, alignment, zero: false, tag);
+            var inner = AllocateInner(innerSize, alignment, afterHead, tag);
             if (inner is not null || (!emptied && !waited))
             {
                 return inner;

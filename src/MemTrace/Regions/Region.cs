@@ -66,6 +66,16 @@ internal abstract unsafe class Region : IDisposable
     /// <summary>Allocates <paramref name="size"/> bytes aligned to <paramref name="alignment"/> (a power of two); null when the region has no room.</summary>
     public abstract void* Allocate(nuint size, nuint alignment, bool zero, uint tag);
 
+    /// <summary>Whether <see cref="AllocateAlignedAfterHead"/> places blocks (TLSF: yes; the process heap: no).</summary>
+    public virtual bool AlignsAfterHead => false;
+
+    /// <summary>
+    /// Allocates <paramref name="size"/> bytes at an address that <paramref name="headOffset"/> bytes further is a
+    /// multiple of <paramref name="alignment"/> (ESP-IDF's <c>multi_heap_aligned_alloc_impl_offs</c>, for a header in front
+    /// of aligned bytes); null when the region has no room, or places no blocks so (<see cref="AlignsAfterHead"/>).
+    /// </summary>
+    public virtual void* AllocateAlignedAfterHead(nuint size, nuint alignment, nuint headOffset, uint tag) => null;
+
     /// <summary>
     /// Resizes a live block within this region, in place or moved inside it, keeping contents and tag.
     /// Returns null when it cannot (the block is intact and <paramref name="state"/> is <see cref="BlockState.Live"/>),

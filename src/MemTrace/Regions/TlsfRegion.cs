@@ -125,6 +125,16 @@ internal sealed unsafe class TlsfRegion : Region
         return block;
     }
 
+    public override bool AlignsAfterHead => true;
+
+    public override void* AllocateAlignedAfterHead(nuint size, nuint alignment, nuint headOffset, uint tag)
+    {
+        _lock.EnterUnscoped(); // As Allocate: memalign neither throws nor calls out.
+        var block = _disposed ? null : _heap.MemalignAfterHead(alignment, size, headOffset, tag);
+        _lock.Exit();
+        return block;
+    }
+
     public override void* Reallocate(void* ptr, nuint size, out BlockState state, out BlockInfo old)
     {
         void* result;

@@ -160,8 +160,13 @@ internal sealed unsafe partial class TlsfHeap
         return block;
     }
 
-    /// <summary>tlsf_memalign() with offset 0, for a power-of-two alignment below block_size_max.</summary>
-    private uint MemalignCore(uint alignment, nuint size)
+    /// <summary>
+    /// tlsf_memalign_offs(), for a power-of-two alignment below block_size_max: a block whose data address plus
+    /// <paramref name="dataOffset"/> (rounded up to the heap's alignment) is a multiple of <paramref name="alignment"/>.
+    /// With an offset, as in ESP-IDF, the block never starts on the boundary itself: the header in front of the aligned
+    /// bytes lies inside the block, and the leading gap goes back to the free lists.
+    /// </summary>
+    private uint MemalignCore(uint alignment, nuint size, uint dataOffset)
     {
         var adjust = AdjustRequest(size);
         if (adjust == 0)
@@ -171,7 +176,8 @@ internal sealed unsafe partial class TlsfHeap
 
         if (alignment <= _alignment)
         {
-            // Every block is aligned that much already: no gap, and the block keeps the adjusted request.
+            // Every block is aligned that much already (and so is an offset rounded to the heap's alignment): no gap,
+            // and the block keeps the adjusted request.
             var search = adjust;
             var found = LocateFree(ref search);
             if (found != 0)
@@ -182,10 +188,13 @@ internal sealed unsafe partial class TlsfHeap
             return found;
         }
 
+        var offAdjust = (dataOffset + _alignMask) & ~_alignMask;
+
         // Room for the leading gap to become a block of its own (the previous block is used, so the gap cannot
-        // just be given to it): sizeof(block_header_t) more than the alignment.
-        const uint gapMinimum = TlsfConfiguration.BlockHeaderSize;
-        var withGap = (ulong)adjust + alignment + gapMinimum;
+        // just be given to it): sizeof(block_header_t) more than the alignment. The offset is in both the request
+        // and the gap's minimum, so it is counted once.
+        var gapMinimum = TlsfConfiguration.BlockHeaderSize + offAdjust;
+        var withGap = (ulong)adjust + alignment + TlsfConfiguration.BlockHeaderSize;
         withGap = (withGap + alignment - 1) & ~(ulong)(alignment - 1);
         if (withGap >= _blockSizeMax)
         {
@@ -202,9 +211,9 @@ internal sealed unsafe partial class TlsfHeap
         var data = (nuint)(_base + block + TlsfConfiguration.BlockStartOffset);
         var aligned = (data + alignment - 1) & ~(nuint)(alignment - 1);
         var gap = (uint)(aligned - data);
-        if (gap != 0 && gap < gapMinimum)
+        if ((gap != 0 && gap < gapMinimum) || (gap == 0 && offAdjust != 0))
         {
-            // Too small to be a block: move on to a later boundary.
+            // Too small to be a block, or no room for the offset: move on to a later boundary.
             var offset = Math.Max(gapMinimum - gap, alignment);
             aligned = (aligned + offset + alignment - 1) & ~(nuint)(alignment - 1);
             gap = (uint)(aligned - data);
@@ -212,10 +221,12 @@ internal sealed unsafe partial class TlsfHeap
 
         if (gap != 0)
         {
-            block = TrimFreeLeading(block, gap);
-            if (((nuint)(_base + block + TlsfConfiguration.BlockStartOffset) & (alignment - 1)) != 0)
+            block = TrimFreeLeading(block, gap - offAdjust);
+            var start = (nuint)(_base + block + TlsfConfiguration.BlockStartOffset);
+            if (((start + offAdjust) & (alignment - 1)) != 0 || Header(block)->Size < adjust)
             {
-                Insert(block); // Cannot happen: the search asked for alignment + 16 spare bytes. Give it back.
+                // Cannot happen: the search asked for the alignment and a header's worth of spare bytes. Give it back.
+                Insert(block);
                 return 0;
             }
         }

@@ -252,7 +252,24 @@ internal sealed unsafe partial class TlsfHeap : IDisposable
             return null;
         }
 
-        var block = MemalignCore((uint)alignment, size);
+        var block = MemalignCore((uint)alignment, size, dataOffset: 0);
+        return block == 0 ? null : Publish(block, tag);
+    }
+
+    /// <summary>
+    /// multi_heap_aligned_alloc_impl_offs: a block of at least <paramref name="size"/> bytes whose address plus
+    /// <paramref name="offset"/> is a multiple of <paramref name="alignment"/> (a power of two), for a header of
+    /// <paramref name="offset"/> bytes in front of aligned data, as heap poisoning asks; null when impossible. The
+    /// leading gap returns to the free lists, so the block costs what its request does.
+    /// </summary>
+    public void* MemalignAfterHead(nuint alignment, nuint size, nuint offset, uint tag = 0)
+    {
+        if (alignment == 0 || !BitOperations.IsPow2((ulong)alignment) || alignment >= _blockSizeMax || offset >= size)
+        {
+            return null;
+        }
+
+        var block = MemalignCore((uint)alignment, size, (uint)offset);
         return block == 0 ? null : Publish(block, tag);
     }
 
