@@ -42,7 +42,8 @@ public sealed unsafe partial class MemoryTracker
         }
         while (Interlocked.CompareExchange(ref _checkpointEpoch, epoch, epoch - 1) != epoch - 1);
 
-        var checkpoint = new MemoryCheckpoint(this, name, epoch, DateTimeOffset.UtcNow, LiveBlocks, LiveBytes, TotalAllocations, TotalFrees, FailedAllocationCount);
+        var totals = ReadTotals(); // One reading: live blocks are exactly allocations less frees.
+        var checkpoint = new MemoryCheckpoint(this, name, epoch, DateTimeOffset.UtcNow, totals.LiveBlocks, totals.LiveBytes, totals.Allocations, totals.Frees, FailedAllocationCount);
         EmitSnapshot(name ?? checkpoint.ToString(), HeapEventKind.Checkpoint);
         return checkpoint;
     }

@@ -415,6 +415,7 @@ public sealed unsafe partial class MemoryTracker
             Volatile.Write(ref _nextSnapshot, tick + _snapshotIntervalMilliseconds);
         }
 
+        var totals = ReadTotals();
         var heapEvent = new HeapEvent
         {
             Kind = kind,
@@ -422,8 +423,8 @@ public sealed unsafe partial class MemoryTracker
             {
                 Label = label,
                 Regions = Heap.SnapshotRegions(),
-                LiveBlocks = LiveBlocks,
-                LiveBytes = LiveBytes,
+                LiveBlocks = totals.LiveBlocks,
+                LiveBytes = totals.LiveBytes,
             },
             Sequence = Interlocked.Increment(ref _eventSequence),
             UtcTicks = UtcTicksAt(tick),

@@ -180,17 +180,17 @@ public sealed unsafe partial class MemoryTracker : IDisposable, IAllocationObser
     /// <summary>Where listings, memory info and failed-allocation logs are written; null for nowhere.</summary>
     public TextWriter? Output { get; set; }
 
-    /// <summary>Blocks recorded and still live.</summary>
-    public long LiveBlocks => SumCells(static c => Volatile.Read(ref c.LiveBlocks));
+    /// <summary>Blocks recorded and still live. Never negative, also while other threads allocate and free.</summary>
+    public long LiveBlocks => ReadTotals().LiveBlocks;
 
-    /// <summary>Requested bytes of the blocks recorded and still live.</summary>
-    public long LiveBytes => SumCells(static c => Volatile.Read(ref c.LiveBytes));
+    /// <summary>Requested bytes of the blocks recorded and still live. Never negative, also while other threads allocate and free.</summary>
+    public long LiveBytes => ReadTotals().LiveBytes;
 
     /// <summary>Allocations recorded since the tracker was created.</summary>
-    public long TotalAllocations => SumCells(static c => Volatile.Read(ref c.Allocations));
+    public long TotalAllocations => ReadTotals().Allocations;
 
     /// <summary>Frees of recorded blocks since the tracker was created.</summary>
-    public long TotalFrees => SumCells(static c => Volatile.Read(ref c.Frees));
+    public long TotalFrees => ReadTotals().Frees;
 
     /// <summary>
     /// Bytes the tracker itself holds for its bookkeeping (records, handle rings, counters), all
@@ -410,18 +410,31 @@ public sealed unsafe partial class MemoryTracker : IDisposable, IAllocationObser
         return cell;
     }
 
-    private long SumCells(Func<TrackerThreadCell, long> read)
+    /// <summary>
+    /// The counters of all threads, summed. Each thread counts its own allocations and frees, and a block may be
+    /// freed on another thread than the one that allocated it; read one thread after the other, a free could be
+    /// counted without its allocation (live figures below zero). So every thread's frees are read first, then every
+    /// thread's allocations: a free seen was made after its allocation, which the second pass then sees too.
+    /// </summary>
+    internal TrackerTotals ReadTotals()
     {
-        long sum = 0;
+        long frees = 0, freedBytes = 0, allocations = 0, allocatedBytes = 0;
         lock (_cellsLock)
         {
             foreach (var cell in _cells)
             {
-                sum += read(cell);
+                frees += Volatile.Read(ref cell.Frees);
+                freedBytes += Volatile.Read(ref cell.FreedBytes);
+            }
+
+            foreach (var cell in _cells)
+            {
+                allocations += Volatile.Read(ref cell.Allocations);
+                allocatedBytes += Volatile.Read(ref cell.AllocatedBytes);
             }
         }
 
-        return sum;
+        return new TrackerTotals(allocations, frees, allocatedBytes, freedBytes);
     }
 
     // ---- Record handles and request numbers ----
@@ -579,8 +592,7 @@ public sealed unsafe partial class MemoryTracker : IDisposable, IAllocationObser
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private void Count(TrackerThreadCell cell, void* block, nuint size, MallocCaps caps, uint site, long request)
     {
-        cell.LiveBytes += (long)size;
-        cell.LiveBlocks++;
+        cell.AllocatedBytes += (long)size;
         cell.Allocations++;
         if (EmitsEvent(Diagnostics.HeapEventKind.Allocation) && !TryDropAllocationEvent(cell))
         {
@@ -619,8 +631,7 @@ public sealed unsafe partial class MemoryTracker : IDisposable, IAllocationObser
         }
 
         ExitRecords(cell);
-        cell.LiveBytes -= (long)size;
-        cell.LiveBlocks--;
+        cell.FreedBytes += (long)size;
         cell.Frees++;
         GiveHandle(cell, handle);
         if (droppedBy is not null)
@@ -639,8 +650,7 @@ public sealed unsafe partial class MemoryTracker : IDisposable, IAllocationObser
     private void ReleaseWithEvent(TrackerThreadCell cell, uint handle, TrackedRecord copy, uint freeSite, long sequence)
     {
         ExitRecords(cell);
-        cell.LiveBytes -= (long)copy.Size;
-        cell.LiveBlocks--;
+        cell.FreedBytes += (long)copy.Size;
         cell.Frees++;
         EmitFree(cell, copy, freeSite, sequence);
         GiveHandle(cell, handle);
@@ -672,7 +682,14 @@ public sealed unsafe partial class MemoryTracker : IDisposable, IAllocationObser
         var emits = EmitsEvent(Diagnostics.HeapEventKind.Reallocation);
         var copy = emits ? record : default;
         ExitRecords(cell);
-        cell.LiveBytes += (long)size - (long)oldSize;
+        if (size >= oldSize)
+        {
+            cell.AllocatedBytes += (long)(size - oldSize);
+        }
+        else
+        {
+            cell.FreedBytes += (long)(oldSize - size);
+        }
         if (emits)
         {
             EmitReallocation(copy, oldAddress, oldSize, site, cell.ThreadId);

@@ -353,6 +353,72 @@ public unsafe class MemoryTrackerConcurrencyTests
     }
 
     [Fact]
+    public void Live_figures_read_while_blocks_are_freed_on_another_thread_are_never_negative_and_checkpoints_add_up()
+    {
+        // One thread allocates, another frees what it is handed; each counts on its own thread. A sum read one thread
+        // after the other could count a free without its allocation: live blocks -1, live bytes below zero (seen
+        // before the counters became allocated/freed totals read frees first). A checkpoint read its four figures
+        // one after the other, so under load its live blocks were not its allocations less its frees.
+        using var heap = new HeapCaps(HeapLayout.Host(), new HeapCapsOptions { ErrorOutput = null });
+        using var tracker = new MemoryTracker(heap, new MemoryTrackerOptions { Output = null });
+        using var handOff = new BlockingCollection<nint>(boundedCapacity: 1);
+        using var done = new CancellationTokenSource();
+        var failures = new ConcurrentQueue<string>();
+        var producer = new Thread(() =>
+        {
+            var random = new Random(7);
+            for (var i = 0; i < 40_000; i++)
+            {
+                handOff.Add((nint)tracker.Malloc((nuint)random.Next(1, 200), MallocCaps.Default));
+            }
+
+            handOff.CompleteAdding();
+        });
+        var consumer = new Thread(() =>
+        {
+            foreach (var p in handOff.GetConsumingEnumerable())
+            {
+                var block = (void*)p;
+                tracker.Free(ref block);
+            }
+        });
+        var reader = new Thread(() =>
+        {
+            var readings = 0;
+            while (!done.IsCancellationRequested || readings < 100)
+            {
+                readings++;
+                if (tracker.LiveBlocks < 0 || tracker.LiveBytes < 0)
+                {
+                    failures.Enqueue($"negative live figures at reading {readings}");
+                }
+
+                if ((readings & 15) == 0)
+                {
+                    var checkpoint = tracker.Checkpoint();
+                    if (checkpoint.LiveBlocks != checkpoint.TotalAllocations - checkpoint.TotalFrees || checkpoint.LiveBlocks < 0 || checkpoint.LiveBytes < 0)
+                    {
+                        failures.Enqueue($"checkpoint {readings}: {checkpoint.LiveBlocks} live, {checkpoint.TotalAllocations} allocations, {checkpoint.TotalFrees} frees, {checkpoint.LiveBytes} bytes");
+                    }
+                }
+            }
+        });
+
+        producer.Start();
+        consumer.Start();
+        reader.Start();
+        producer.Join();
+        consumer.Join();
+        done.Cancel();
+        reader.Join();
+
+        Assert.Empty(failures.Take(5));
+        Assert.Equal(0, tracker.LiveBlocks);
+        Assert.Equal(0, tracker.LiveBytes);
+        Assert.Equal(40_000, tracker.TotalFrees);
+    }
+
+    [Fact]
     public void Handles_of_ended_threads_are_reused()
     {
         using var heap = new HeapCaps(HeapLayout.Host());

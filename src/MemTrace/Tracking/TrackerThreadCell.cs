@@ -28,9 +28,11 @@ internal sealed class TrackerThreadCell(object owner) : ThreadCell(owner)
     public long NextRequest;
     public long RequestEnd;
 
-    // Counters written by this thread only; a free on another thread counts there.
-    public long LiveBytes;
-    public long LiveBlocks;
+    // Counters written by this thread only; a free on another thread counts there. They only grow, so that a sum
+    // read while other threads work never counts a free without its allocation (see MemoryTracker.ReadTotals):
+    // live figures are allocated less freed. A realloc adds its growth to AllocatedBytes or its shrinkage to FreedBytes.
+    public long AllocatedBytes;
+    public long FreedBytes;
     public long Allocations;
     public long Frees;
 
