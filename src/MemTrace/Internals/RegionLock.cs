@@ -48,6 +48,9 @@ internal sealed class RegionLock
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public void Exit() => Volatile.Write(ref _held, 0);
 
+    /// <summary>Whether this thread holds the lock to run callbacks (a walker's visitor asking about its region).</summary>
+    public bool IsHeldForCallbacksByThisThread => Volatile.Read(ref _callbackThread) == Environment.CurrentManagedThreadId;
+
     /// <summary>Takes the lock to run user callbacks under it: a callback that re-enters the region throws instead of deadlocking.</summary>
     public Scope EnterForCallbacks()
     {

@@ -89,20 +89,14 @@ internal sealed unsafe class TlsfRegion : Region
 
     public override nuint TotalSize => _size;
 
-    public override nuint FreeBytes => Volatile.Read(ref _disposed) ? 0 : _heap.FreeBytes;
+    // The statistics live in the region's memory (multi_heap's header), which Dispose frees under the lock: read under
+    // it too, so that a metrics collector on another thread never reads freed memory. A walker's visitor asking about
+    // its own region already holds the lock (ESP-IDF's recursive heap lock lets it ask): it reads directly.
+    public override nuint FreeBytes => ReadStatistic(static heap => heap.FreeBytes);
 
-    public override nuint MinimumFreeBytes => Volatile.Read(ref _disposed) ? 0 : _heap.MinimumFreeBytes;
+    public override nuint MinimumFreeBytes => ReadStatistic(static heap => heap.MinimumFreeBytes);
 
-    public override nuint LargestFreeBlock
-    {
-        get
-        {
-            using (_lock.Enter())
-            {
-                return _disposed ? 0 : _heap.LargestFreeBlock;
-            }
-        }
-    }
+    public override nuint LargestFreeBlock => ReadStatistic(static heap => heap.LargestFreeBlock);
 
     /// <summary>Alignment of plain allocations.</summary>
     public nuint Alignment => _alignment;
@@ -365,6 +359,19 @@ internal sealed unsafe class TlsfRegion : Region
         TlsfPointer.Corrupt => BlockState.DamagedHeader,
         _ => BlockState.NotABlock,
     };
+
+    private nuint ReadStatistic(Func<TlsfHeap, nuint> read)
+    {
+        if (_lock.IsHeldForCallbacksByThisThread)
+        {
+            return _disposed ? 0 : read(_heap);
+        }
+
+        using (_lock.Enter())
+        {
+            return _disposed ? 0 : read(_heap);
+        }
+    }
 
     private void* AllocateAligned(nuint size, nuint alignment, uint tag) =>
         BitOperations.IsPow2((ulong)alignment) ? _heap.Memalign(alignment, size, tag) : null;

@@ -200,6 +200,43 @@ public unsafe class TlsfRegionTests
     }
 
     [Fact]
+    public void A_walker_may_ask_the_heap_for_its_free_figures_as_on_the_chip()
+    {
+        // ESP-IDF's walker runs under the heap's recursive lock, so heap_caps_get_free_size and friends work inside
+        // it. The figures are read under the region's lock (Dispose frees the memory holding them); a visitor already
+        // holds it and reads them directly.
+        using var heap = new HeapCaps(HeapLayout.Esp32(), new HeapCapsOptions { ErrorOutput = null });
+        var block = heap.Malloc(1000, MallocCaps.Internal);
+        var free = heap.GetFreeSize(MallocCaps.Internal);
+        var minimum = heap.GetMinimumFreeSize(MallocCaps.Internal);
+        var largest = heap.GetLargestFreeBlock(MallocCaps.Internal);
+        var calls = 0;
+        heap.Walk(MallocCaps.Internal, (_, _) =>
+        {
+            calls++;
+            Assert.Equal(free, heap.GetFreeSize(MallocCaps.Internal));
+            Assert.Equal(minimum, heap.GetMinimumFreeSize(MallocCaps.Internal));
+            Assert.Equal(largest, heap.GetLargestFreeBlock(MallocCaps.Internal));
+            return true;
+        });
+
+        Assert.True(calls > 0);
+        heap.Free(block);
+        Assert.True(heap.CheckIntegrityAll(print: false));
+    }
+
+    [Fact]
+    public void A_disposed_region_reports_no_free_bytes()
+    {
+        var region = new TlsfRegion("DRAM", Caps0, Caps1, MallocCaps.None, 16384);
+        Assert.NotEqual(0u, region.FreeBytes);
+        region.Dispose();
+        Assert.Equal(0u, region.FreeBytes);
+        Assert.Equal(0u, region.MinimumFreeBytes);
+        Assert.Equal(0u, region.LargestFreeBlock);
+    }
+
+    [Fact]
     public void A_visitor_that_reenters_its_region_gets_LockRecursionException_and_the_lock_is_released()
     {
         using var region = new TlsfRegion("DRAM", Caps0, Caps1, MallocCaps.None, 16384);
