@@ -31,6 +31,14 @@ internal static class DemoCommand
                 result.AddError("--duration must be between 1 and 86400 seconds.");
             }
         });
+        command.Validators.Add(result =>
+        {
+            // Given without --metrics it would change nothing: say so rather than run a demo that ignores it.
+            if (result.GetResult(duration) is { Implicit: false } && !result.GetValue(metrics))
+            {
+                result.AddError("--duration applies only with --metrics.");
+            }
+        });
         command.SetAction(result =>
         {
             var output = result.InvocationConfiguration.Output;

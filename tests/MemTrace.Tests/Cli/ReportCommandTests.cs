@@ -69,6 +69,7 @@ public sealed class ReportCommandTests : IDisposable
     [InlineData("report", "x.jsonl", "--html")]
     [InlineData("demo", "--nope")]
     [InlineData("demo", "--duration", "0")]
+    [InlineData("demo", "--duration", "5")]
     [InlineData]
     public void A_command_line_that_cannot_be_parsed_exits_with_EX_USAGE_not_a_code_the_commands_use(params string[] args)
     {
