@@ -28,6 +28,8 @@ namespace MemTrace.Diagnostics;
 /// <see cref="MemoryTracker.MemoryInfoCaps"/>); counters <c>memtrace.allocations</c>, <c>memtrace.frees</c>,
 /// <c>memtrace.allocation_failures</c>, <c>memtrace.errors</c>; histogram <c>memtrace.allocation.size</c> [By]
 /// tagged <c>region</c>. Regions that share a name are reported together (sums; the largest block of any).
+/// Given a heap name, every measurement also carries the tag <c>heap</c> with it, so that several heaps in one
+/// process (one <see cref="HeapMetrics"/> each, all in meters named <c>MemTrace</c>) stay apart.
 /// Unbounded (process heap) regions report no free figures.
 /// <para>Cost: the gauges and counters are read when a listener collects them. The size histogram needs every
 /// allocation: while this observes a tracker, each tracked allocation makes one call out of line that tests
@@ -48,11 +50,32 @@ public sealed class HeapMetrics : IHeapEventSink, IDisposable
 
     private readonly Meter _meter;
     private readonly Histogram<long> _allocationSizes;
+
+    /// <summary>The <c>heap</c> tag of every measurement, or null when no heap name was given.</summary>
+    private readonly KeyValuePair<string, object?>? _heapTag;
     private MemoryTracker? _tracker;
 
     /// <summary>Creates the meter and its instruments; they report nothing until <see cref="Observe(MemoryTracker)"/>.</summary>
     public HeapMetrics()
+        : this(heapName: null)
     {
+    }
+
+    /// <summary>
+    /// Creates the meter and its instruments, every measurement tagged <c>heap</c> = <paramref name="heapName"/>;
+    /// they report nothing until <see cref="Observe(MemoryTracker)"/>.
+    /// </summary>
+    /// <param name="heapName">Names the heap in the <c>heap</c> tag; null for no such tag.</param>
+    /// <exception cref="ArgumentException"><paramref name="heapName"/> is empty or white space.</exception>
+    public HeapMetrics(string? heapName)
+    {
+        if (heapName is not null)
+        {
+            ArgumentException.ThrowIfNullOrWhiteSpace(heapName);
+            _heapTag = new("heap", heapName);
+        }
+
+        HeapName = heapName;
         _meter = new Meter(MeterName, typeof(HeapMetrics).Assembly.GetName().Version?.ToString());
         _meter.CreateObservableGauge("memtrace.live.bytes", () => Tracked(t => t.LiveBytes), "By", "Requested bytes of the blocks the tracker holds live.");
         _meter.CreateObservableGauge("memtrace.live.blocks", () => Tracked(t => t.LiveBlocks), "{block}", "Blocks the tracker holds live.");
@@ -74,10 +97,23 @@ public sealed class HeapMetrics : IHeapEventSink, IDisposable
     /// <param name="tracker">The tracker.</param>
     /// <exception cref="ArgumentNullException"><paramref name="tracker"/> is null.</exception>
     public HeapMetrics(MemoryTracker tracker)
-        : this()
+        : this(tracker, heapName: null)
+    {
+    }
+
+    /// <summary>Creates the meter, every measurement tagged <c>heap</c> = <paramref name="heapName"/>, and observes <paramref name="tracker"/> at once.</summary>
+    /// <param name="tracker">The tracker.</param>
+    /// <param name="heapName">Names the heap in the <c>heap</c> tag; null for no such tag.</param>
+    /// <exception cref="ArgumentNullException"><paramref name="tracker"/> is null.</exception>
+    /// <exception cref="ArgumentException"><paramref name="heapName"/> is empty or white space.</exception>
+    public HeapMetrics(MemoryTracker tracker, string? heapName)
+        : this(heapName)
     {
         Observe(tracker);
     }
+
+    /// <summary>The value of every measurement's <c>heap</c> tag; null when there is no such tag.</summary>
+    public string? HeapName { get; }
 
     /// <summary>The meter.</summary>
     public Meter Meter => _meter;
@@ -104,7 +140,7 @@ public sealed class HeapMetrics : IHeapEventSink, IDisposable
     {
         if (heapEvent.Kind == HeapEventKind.Allocation && _allocationSizes.Enabled && Volatile.Read(ref _tracker) is null)
         {
-            _allocationSizes.Record((long)heapEvent.Size, new KeyValuePair<string, object?>("region", heapEvent.RegionName));
+            RecordSize(heapEvent.Size, heapEvent.RegionName);
         }
     }
 
@@ -120,8 +156,34 @@ public sealed class HeapMetrics : IHeapEventSink, IDisposable
 
     /// <summary>Records one allocation of the observed tracker (called by the tracker once it has seen <see cref="RecordsSizes"/>, off its hot path).</summary>
     [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.NoInlining)]
-    internal void RecordAllocation(nuint size, int regionId) =>
-        _allocationSizes.Record((long)size, new KeyValuePair<string, object?>("region", RegionNameRegistry.Get(regionId)));
+    internal void RecordAllocation(nuint size, int regionId) => RecordSize(size, RegionNameRegistry.Get(regionId));
+
+    private void RecordSize(nuint size, string? region)
+    {
+        var regionTag = new KeyValuePair<string, object?>("region", region);
+        if (_heapTag is { } heap)
+        {
+            _allocationSizes.Record((long)size, regionTag, heap);
+        }
+        else
+        {
+            _allocationSizes.Record((long)size, regionTag);
+        }
+    }
+
+    /// <summary>A measurement with <paramref name="tags"/> and the heap tag, if any.</summary>
+    private Measurement<long> Measure(long value, params ReadOnlySpan<KeyValuePair<string, object?>> tags)
+    {
+        if (_heapTag is not { } heap)
+        {
+            return new Measurement<long>(value, tags);
+        }
+
+        var all = new KeyValuePair<string, object?>[tags.Length + 1];
+        tags.CopyTo(all);
+        all[^1] = heap;
+        return new Measurement<long>(value, all);
+    }
 
     private IEnumerable<Measurement<long>> Tracked(Func<MemoryTracker, long> read)
     {
@@ -131,7 +193,7 @@ public sealed class HeapMetrics : IHeapEventSink, IDisposable
             return [];
         }
 
-        return [new Measurement<long>(read(tracker))];
+        return [Measure(read(tracker))];
     }
 
     /// <summary>One measurement per region name: regions that share a name (an ESP32 has two "DRAM" ranges) add up, and their largest free block is the largest of any.</summary>
@@ -171,7 +233,7 @@ public sealed class HeapMetrics : IHeapEventSink, IDisposable
         var measurements = new List<Measurement<long>>(byName.Count);
         foreach (var (name, (value, caps)) in byName)
         {
-            measurements.Add(new Measurement<long>(value, new("region", name), new("caps", caps.ToCapsString())));
+            measurements.Add(Measure(value, new("region", name), new("caps", caps.ToCapsString())));
         }
 
         return measurements;
@@ -193,7 +255,7 @@ public sealed class HeapMetrics : IHeapEventSink, IDisposable
                 var value = read(tracker.Heap, caps);
                 if (value != nuint.MaxValue)
                 {
-                    measurements.Add(new Measurement<long>((long)value, new KeyValuePair<string, object?>("caps", caps.ToCapsString())));
+                    measurements.Add(Measure((long)value, new KeyValuePair<string, object?>("caps", caps.ToCapsString())));
                 }
             }
         }

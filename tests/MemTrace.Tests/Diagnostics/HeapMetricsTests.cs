@@ -180,6 +180,61 @@ public unsafe class HeapMetricsTests
         tracker.Free(ref p);
     }
 
+    [Fact]
+    public void Two_heaps_named_in_their_metrics_stay_apart_in_every_measurement()
+    {
+        // Every HeapMetrics publishes a meter named MemTrace: without a name, two heaps' live bytes are two identical
+        // series that a collector merges. With one, each measurement carries heap = the name.
+        using var heapA = new HeapCaps(HeapLayout.Esp32(4), new HeapCapsOptions { ErrorOutput = null });
+        using var heapB = new HeapCaps(HeapLayout.Esp32S3(), new HeapCapsOptions { ErrorOutput = null });
+        using var trackerA = new MemoryTracker(heapA, new MemoryTrackerOptions { Output = null });
+        using var trackerB = new MemoryTracker(heapB, new MemoryTrackerOptions { Output = null });
+        using var metricsA = new HeapMetrics(trackerA, "radio");
+        using var metricsB = new HeapMetrics(trackerB, "display");
+        using var recorderA = new Recorder(metricsA.Meter);
+        using var recorderB = new Recorder(metricsB.Meter);
+
+        tracker_allocate(trackerA, 100);
+        tracker_allocate(trackerB, 5000);
+        Assert.Contains(recorderA.Measurements, m => m.Name == "memtrace.allocation.size" && m.Value == 100 && m.Tags.Any(t => t.Key == "heap" && (string?)t.Value == "radio"));
+        Assert.Contains(recorderB.Measurements, m => m.Name == "memtrace.allocation.size" && m.Value == 5000 && m.Tags.Any(t => t.Key == "region"));
+        recorderA.Collect();
+        recorderB.Collect();
+
+        Assert.Equal("radio", metricsA.HeapName);
+        Assert.Equal(100, recorderA.Tagged("memtrace.live.bytes", "heap", "radio"));
+        Assert.Equal(5000, recorderB.Tagged("memtrace.live.bytes", "heap", "display"));
+        foreach (var (recorder, name) in new[] { (recorderA, "radio"), (recorderB, "display") })
+        {
+            Assert.NotEmpty(recorder.Measurements);
+            Assert.All(recorder.Measurements, m => Assert.Contains(m.Tags, t => t.Key == "heap" && (string?)t.Value == name));
+        }
+
+        // Region and caps measurements keep their own tags beside it.
+        Assert.Equal((long)heapA.GetFreeSize(MallocCaps.Spiram), recorderA.Tagged("memtrace.region.free", "region", "SPIRAM"));
+        Assert.Equal((long)heapB.GetFreeSize(MallocCaps.Internal), recorderB.Tagged("memtrace.caps.free", "caps", "MALLOC_CAP_INTERNAL"));
+
+        static void tracker_allocate(MemoryTracker tracker, nuint size) => Assert.True(tracker.Malloc(size, MallocCaps.Default) is not null);
+    }
+
+    [Fact]
+    public void Without_a_heap_name_no_measurement_has_a_heap_tag_and_a_blank_name_is_refused()
+    {
+        using var heap = new HeapCaps(HeapLayout.Esp32(), new HeapCapsOptions { ErrorOutput = null });
+        using var tracker = new MemoryTracker(heap, new MemoryTrackerOptions { Output = null });
+        using var metrics = new HeapMetrics(tracker);
+        using var recorder = new Recorder(metrics.Meter);
+        var p = tracker.Malloc(10, MallocCaps.Default);
+        recorder.Collect();
+
+        Assert.Null(metrics.HeapName);
+        Assert.NotEmpty(recorder.Measurements);
+        Assert.DoesNotContain(recorder.Measurements, m => m.Tags.Any(t => t.Key == "heap"));
+        Assert.Throws<ArgumentException>(() => new HeapMetrics(" "));
+        Assert.Throws<ArgumentException>(() => new HeapMetrics(tracker, ""));
+        tracker.Free(ref p);
+    }
+
     private static Instrument Instrument(Meter meter, string name)
     {
         Instrument? found = null;
