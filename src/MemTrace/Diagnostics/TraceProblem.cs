@@ -9,7 +9,7 @@ namespace MemTrace.Diagnostics;
 public readonly record struct TraceProblem(long Line, TraceProblemKind Kind, string Message)
 {
     /// <summary>True when the problem means events are missing from what was read (not for a torn last line, a format warning or an empty file).</summary>
-    public bool LosesEvents => Kind is not (TraceProblemKind.TornLastLine or TraceProblemKind.UnsupportedFormat or TraceProblemKind.EmptyTrace);
+    public bool LosesEvents => Kind is not (TraceProblemKind.TornLastLine or TraceProblemKind.UnsupportedFormat or TraceProblemKind.EmptyTrace or TraceProblemKind.LinesAfterEnd);
 
     /// <summary><c>line 12: not valid JSON (…); line skipped</c>.</summary>
     /// <returns>The formatted problem.</returns>

@@ -38,4 +38,10 @@ public enum TraceProblemKind
 
     /// <summary>The writer could not write some events (its ring was full in drop mode, a write failed, or they came after it was closed): a <c>dropped</c> line.</summary>
     DroppedEvents,
+
+    /// <summary>
+    /// Lines follow the <c>end</c> line, which a writer writes last: two traces joined, or a file written again in place.
+    /// Reported once, at the first such line; the lines are read as they come.
+    /// </summary>
+    LinesAfterEnd,
 }

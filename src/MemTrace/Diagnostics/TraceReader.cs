@@ -39,6 +39,7 @@ public sealed class TraceReader : IDisposable
     private bool _endOfStream;
     private bool _skippingLongLine;
     private bool _sawLine;
+    private bool _reportedAfterEnd;
     private bool _reportedEmpty;
     private string? _fieldError;
 
@@ -269,6 +270,13 @@ public sealed class TraceReader : IDisposable
         }
 
         _sawLine = true;
+        if (HasEnd && !_reportedAfterEnd)
+        {
+            // A writer writes nothing after its end line: two traces joined (cat a b), or a file written again in place.
+            _reportedAfterEnd = true;
+            Report(LineNumber, TraceProblemKind.LinesAfterEnd, "lines follow the trace's end line (two traces joined?); they are read as they come");
+        }
+
         var fields = default(Fields);
         _fieldError = null;
         try

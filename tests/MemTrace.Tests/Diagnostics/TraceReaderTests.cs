@@ -48,6 +48,22 @@ public class TraceReaderTests
     }
 
     [Fact]
+    public void Lines_after_the_end_line_are_reported_once_and_read()
+    {
+        // Two traces joined with cat: the second header and its events follow the first trace's end line.
+        const string end = "{\"kind\":\"end\",\"events\":2,\"dropped\":0}";
+        var reader = Read(Header, Alloc, Free, end, Header, Alloc.Replace("\"seq\":1", "\"seq\":3", StringComparison.Ordinal), end);
+
+        Assert.Equal(3, reader.Events.Count);
+        var problem = Assert.Single(reader.Problems);
+        Assert.Equal(TraceProblemKind.LinesAfterEnd, problem.Kind);
+        Assert.Equal(5, problem.Line);
+        Assert.False(problem.LosesEvents);
+        Assert.Equal(0, reader.Reader.BadLineCount);
+        Assert.StartsWith("line 5: lines follow the trace's end line", problem.ToString(), StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void A_complete_last_line_without_a_newline_is_read()
     {
         var reader = Read(string.Join('\n', Header, Alloc, Free));
