@@ -58,13 +58,7 @@ public unsafe class PoisoningAlignedTests
         using var heap = Create(layout, PoisoningLevel.Light);
         var p = (byte*)heap.AlignedAlloc(256, 41, Caps);
 
-        for (var offset = -head; offset < -4; offset += 4)
-        {
-            Assert.Equal(0xABBA1234u, *(uint*)(p + offset));
-        }
-
-        Assert.Equal(41u, *(uint*)(p - 4));
-        Assert.Equal(new byte[] { 0x78, 0x56, 0xAD, 0xBA }, new ReadOnlySpan<byte>(p + 41, 4).ToArray());
+        PoisoningLayoutTests.AssertHeadAndTail(p, head, 41);
         heap.Free(p);
         Assert.Empty(heap.RecentErrors);
     }

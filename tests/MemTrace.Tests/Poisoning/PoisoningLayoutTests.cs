@@ -16,13 +16,7 @@ public unsafe class PoisoningLayoutTests
         using var heap = new HeapCaps(HeapLayout.FromName(layout), new HeapCapsOptions { Poisoning = PoisoningLevel.Light, ErrorOutput = null });
         var p = (byte*)heap.Malloc(41, MallocCaps.Bit8);
 
-        for (var offset = -head; offset < -4; offset += 4)
-        {
-            Assert.Equal(0xABBA1234u, *(uint*)(p + offset));
-        }
-
-        Assert.Equal(41u, *(uint*)(p - 4));
-        Assert.Equal(new byte[] { 0x78, 0x56, 0xAD, 0xBA }, new ReadOnlySpan<byte>(p + 41, 4).ToArray());
+        AssertHeadAndTail(p, head, 41);
         heap.Free(p);
         Assert.Empty(heap.RecentErrors);
     }
@@ -122,5 +116,17 @@ public unsafe class PoisoningLayoutTests
         new Span<byte>(p, (int)allocated).Fill(0x5A);
         heap.Free(p);
         Assert.Contains(heap.RecentErrors, e => e.Kind == MemoryErrorKind.BufferOverflow);
+    }
+
+    /// <summary>A block of <paramref name="size"/> bytes at <paramref name="p"/>: head canaries, then the size, in the <paramref name="head"/> bytes before it; the tail canary right after it.</summary>
+    internal static void AssertHeadAndTail(byte* p, int head, uint size)
+    {
+        for (var offset = -head; offset < -4; offset += 4)
+        {
+            Assert.Equal(0xABBA1234u, *(uint*)(p + offset));
+        }
+
+        Assert.Equal(size, *(uint*)(p - 4));
+        Assert.Equal(new byte[] { 0x78, 0x56, 0xAD, 0xBA }, new ReadOnlySpan<byte>(p + size, 4).ToArray());
     }
 }
