@@ -66,7 +66,7 @@ public sealed class HeapEventPipelineBuilder
     /// <summary>Creates the pipeline. Can be called once.</summary>
     /// <returns>The pipeline; dispose it after the tracker that uses it.</returns>
     /// <exception cref="InvalidOperationException"><see cref="Build"/> was already called, or a sink factory returned null.</exception>
-    /// <remarks>Exceptions of sinks created here (for example a trace file that cannot be created) propagate after the sinks created before them are disposed.</remarks>
+    /// <remarks>Exceptions of sinks created here (for example a trace file that cannot be created) propagate after the sinks created before them are disposed (one whose Dispose throws is reported to the <see cref="SelfLog"/>, and the others are still disposed).</remarks>
     public HeapEventPipeline Build()
     {
         ThrowIfBuilt();
@@ -82,9 +82,18 @@ public sealed class HeapEventPipelineBuilder
         }
         catch
         {
+            // Each in its own try, as HeapEventPipeline.Dispose does: a sink whose Dispose throws must neither replace the
+            // exception the caller is owed nor keep the sinks after it from being disposed.
             foreach (var (sink, _) in created)
             {
-                (sink as IDisposable)?.Dispose();
+                try
+                {
+                    (sink as IDisposable)?.Dispose();
+                }
+                catch (Exception e)
+                {
+                    SelfLog.WriteLine($"MemTrace: sink {sink.GetType().Name} threw while being disposed after Build failed: {SelfLog.Describe(e)}");
+                }
             }
 
             throw;

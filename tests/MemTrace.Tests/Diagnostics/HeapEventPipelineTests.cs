@@ -266,6 +266,25 @@ public class HeapEventPipelineSelfLogTests
     }
 
     [Fact]
+    public void A_failed_Build_disposes_every_sink_built_before_it_and_throws_the_factorys_exception_even_when_a_Dispose_throws()
+    {
+        // The clean-up disposed the built sinks with no catch: a sink whose Dispose threw replaced the factory's
+        // exception (the caller saw "dispose failure", not the IO error) and left the sinks after it undisposed.
+        var after = new ListSink();
+        var builder = new HeapEventPipelineBuilder()
+            .WriteTo.Sink(new ThrowingSink())
+            .WriteTo.Sink(after)
+            .WriteTo.Sink(() => throw new IOException("disk gone"));
+        Exception? thrown = null;
+
+        var messages = SelfLogCollection.Capture(() => thrown = Record.Exception(() => builder.Build()));
+
+        Assert.Equal("disk gone", Assert.IsType<IOException>(thrown).Message);
+        Assert.True(after.Disposed);
+        Assert.Contains(messages, m => m.Contains("ThrowingSink threw while being disposed", StringComparison.Ordinal));
+    }
+
+    [Fact]
     public void A_throwing_filter_drops_the_event_and_is_reported()
     {
         var sink = new ListSink();
