@@ -86,7 +86,7 @@ public sealed unsafe partial class MemoryTracker : IDisposable, IAllocationObser
     /// <param name="heap">The heap to track.</param>
     /// <param name="options">Settings; null for the defaults.</param>
     /// <exception cref="ArgumentNullException"><paramref name="heap"/> is null.</exception>
-    /// <exception cref="InvalidOperationException">Another tracker is attached to the heap.</exception>
+    /// <exception cref="InvalidOperationException">Another tracker is attached to the heap, or <see cref="MemoryTrackerOptions.Events"/> is a pipeline that serves another tracker (one pipeline per tracker).</exception>
     /// <exception cref="ObjectDisposedException">The heap was disposed.</exception>
     /// <exception cref="ArgumentOutOfRangeException">An option is out of its range (<see cref="MemoryTrackerOptions.FailedAllocationCapacity"/> below 1, <see cref="MemoryTrackerOptions.StackTraceDepth"/> outside [0, 256], …); the message names it.</exception>
     public MemoryTracker(HeapCaps heap, MemoryTrackerOptions? options = null)
@@ -104,6 +104,8 @@ public sealed unsafe partial class MemoryTracker : IDisposable, IAllocationObser
             throw new ArgumentOutOfRangeException(nameof(options), options.StackTraceDepth, $"StackTraceDepth must be within [0, {StackCapture.MaxDepth}].");
         }
 
+        var pipeline = options.Events as Diagnostics.HeapEventPipeline;
+        pipeline?.Claim(this); // Before anything that needs undoing: a pipeline serves one tracker.
         Heap = heap;
         _enabled = options.Enabled;
         _clearOnFree = options.ClearOnFree;
@@ -134,6 +136,7 @@ public sealed unsafe partial class MemoryTracker : IDisposable, IAllocationObser
         {
             ThreadCells.ReleaseSlot(_slot);
             CoarseClock.Release();
+            pipeline?.Unclaim(this);
             throw;
         }
 

@@ -17,7 +17,8 @@ public sealed class MemoryTrackerOptions
     /// <summary>
     /// The sink that receives the tracker's events (allocations, frees, reallocs, failures, errors,
     /// checkpoints, snapshots); null for none, which costs nothing. Build one with
-    /// <c>HeapEventPipelineBuilder</c>; the tracker does not dispose it.
+    /// <c>HeapEventPipelineBuilder</c>; the tracker does not dispose it. A pipeline serves one tracker for its
+    /// whole life: each tracker numbers its events and requests from 1, and two in one trace would mix them.
     /// </summary>
     public Diagnostics.IHeapEventSink? Events { get; init; }
 

@@ -35,6 +35,9 @@ public sealed class HeapEventPipeline : IHeapEventSink, IDisposable
     private volatile bool _disposed;
     private int _disposing;
 
+    /// <summary>The tracker the pipeline serves (see <see cref="Claim"/>); null until one takes it.</summary>
+    private object? _tracker;
+
     internal HeapEventPipeline(List<(IHeapEventSink Sink, HeapEventLevel Minimum)> sinks, HeapEventFilter[] filters, int kindFilter, HeapEventLevel minimumLevel)
     {
         _minimumLevel = minimumLevel;
@@ -55,6 +58,24 @@ public sealed class HeapEventPipeline : IHeapEventSink, IDisposable
             _writer = _single as TraceFileWriter;
         }
     }
+
+    /// <summary>
+    /// Makes the pipeline <paramref name="tracker"/>'s for good. Each tracker numbers its own events and requests from 1,
+    /// so two trackers in one pipeline (together or one after the other) would write the same numbers into one trace,
+    /// which memtrace report matches blocks by.
+    /// </summary>
+    /// <exception cref="InvalidOperationException">Another tracker has the pipeline.</exception>
+    internal void Claim(object tracker)
+    {
+        var owner = Interlocked.CompareExchange(ref _tracker, tracker, null);
+        if (owner is not null && owner != tracker)
+        {
+            Internals.ThrowHelper.ThrowInvalidOperation("This HeapEventPipeline serves another MemoryTracker (its events and request numbers would mix with this one's in the same sinks): build one pipeline per tracker.");
+        }
+    }
+
+    /// <summary>Gives the pipeline back when the tracker that claimed it failed to start.</summary>
+    internal void Unclaim(object tracker) => Interlocked.CompareExchange(ref _tracker, null, tracker);
 
     /// <summary>The pipeline's one sink when it is a trace writer with no filter before it, and the pipeline is not disposed.</summary>
     internal TraceFileWriter? DirectWriter => _disposed ? null : _writer;

@@ -5,7 +5,7 @@ using Xunit;
 
 namespace MemTrace.Tests.Diagnostics;
 
-public class HeapEventPipelineTests
+public unsafe class HeapEventPipelineTests
 {
     [Fact]
     public void Every_sink_receives_every_event_in_order()
@@ -22,6 +22,45 @@ public class HeapEventPipelineTests
         Assert.Equal(TestEvents.OneOfEachKind().Select(e => e.Sequence), first.Events.Select(e => e.Sequence));
         Assert.Equal(first.Events.Select(e => e.Sequence), second.Events.Select(e => e.Sequence));
         Assert.Equal(2, pipeline.Sinks.Count);
+    }
+
+    [Fact]
+    public void A_pipeline_serves_one_tracker_for_its_whole_life()
+    {
+        // Each tracker numbers its events and requests from 1: two in one trace would write the same numbers twice.
+        var sink = new ListSink();
+        using var pipeline = new HeapEventPipelineBuilder().WriteTo.Sink(sink).Build();
+        using var heapA = new HeapCaps(HeapLayout.Host(), new HeapCapsOptions { ErrorOutput = null });
+        using var heapB = new HeapCaps(HeapLayout.Host(), new HeapCapsOptions { ErrorOutput = null });
+        var first = new MemoryTracker(heapA, new MemoryTrackerOptions { Output = null, Events = pipeline });
+
+        var together = Assert.Throws<InvalidOperationException>(() => new MemoryTracker(heapB, new MemoryTrackerOptions { Output = null, Events = pipeline }));
+        Assert.Contains("one pipeline per tracker", together.Message, StringComparison.Ordinal);
+        Assert.Null(heapB.Observer); // The refused tracker attached nothing.
+
+        // The first tracker goes on as before.
+        var events = sink.Events.Count;
+        var p = first.Malloc(16, MallocCaps.Default);
+        first.Free(ref p);
+        Assert.Equal(events + 2, sink.Events.Count);
+
+        // Also one after the other.
+        first.Dispose();
+        Assert.Throws<InvalidOperationException>(() => new MemoryTracker(heapB, new MemoryTrackerOptions { Output = null, Events = pipeline }));
+    }
+
+    [Fact]
+    public void A_tracker_that_cannot_attach_leaves_its_pipeline_free_for_another()
+    {
+        using var pipeline = new HeapEventPipelineBuilder().WriteTo.Sink(new ListSink()).Build();
+        using var heap = new HeapCaps(HeapLayout.Host(), new HeapCapsOptions { ErrorOutput = null });
+        using var attached = new MemoryTracker(heap, new MemoryTrackerOptions { Output = null });
+
+        Assert.Throws<InvalidOperationException>(() => new MemoryTracker(heap, new MemoryTrackerOptions { Output = null, Events = pipeline })); // The heap has a tracker.
+
+        using var other = new HeapCaps(HeapLayout.Host(), new HeapCapsOptions { ErrorOutput = null });
+        using var tracker = new MemoryTracker(other, new MemoryTrackerOptions { Output = null, Events = pipeline });
+        Assert.Same(tracker, other.Observer);
     }
 
     [Fact]
