@@ -260,7 +260,10 @@ internal sealed unsafe partial class TlsfHeap : IDisposable
     /// multi_heap_aligned_alloc_impl_offs: a block of at least <paramref name="size"/> bytes whose address plus
     /// <paramref name="offset"/> is a multiple of <paramref name="alignment"/> (a power of two), for a header of
     /// <paramref name="offset"/> bytes in front of aligned data, as heap poisoning asks; null when impossible. The
-    /// leading gap returns to the free lists, so the block costs what its request does.
+    /// leading gap returns to the free lists, so the block costs what its request does. As in ESP-IDF, the offset is
+    /// first rounded up to the heap's <see cref="Alignment"/>, and an alignment the heap gives anyway places no gap: an
+    /// offset that is not a multiple of <see cref="Alignment"/> (8 on a 16-aligned heap) gets address + rounded offset
+    /// aligned, not address + offset. Heap poisoning's head is always a multiple.
     /// </summary>
     public void* MemalignAfterHead(nuint alignment, nuint size, nuint offset, uint tag = 0)
     {
