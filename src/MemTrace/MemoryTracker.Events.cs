@@ -81,6 +81,13 @@ public sealed unsafe partial class MemoryTracker
     }
 
     /// <summary>Takes the sink and the snapshot interval; called by the constructor once the start time is set.</summary>
+    /// <summary>The tracker whose (non-pipeline) sink runs on this thread, if any: see <see cref="Send"/>.</summary>
+    [ThreadStatic]
+    private static MemoryTracker? t_sending;
+
+    /// <summary>1 once a sink's use of the traced heap has been reported to the SelfLog.</summary>
+    private int _reportedReentry;
+
     private void InitializeEvents(MemoryTrackerOptions options)
     {
         _events = options.Events;
@@ -483,6 +490,19 @@ public sealed unsafe partial class MemoryTracker
             return;
         }
 
+        var outer = t_sending;
+        if (outer == this)
+        {
+            // The sink allocated or freed through this tracker: delivered, its event would call it again, without end.
+            if (Interlocked.Exchange(ref _reportedReentry, 1) == 0)
+            {
+                SelfLog.WriteLine($"MemTrace: sink {sink.GetType().Name} allocated or freed on the heap it listens to (a {heapEvent.Kind} event was raised inside it); such events do not reach it. IHeapEventSink.Emit must not use the traced heap.");
+            }
+
+            return;
+        }
+
+        t_sending = this;
         try
         {
             sink.Emit(in heapEvent);
@@ -490,6 +510,10 @@ public sealed unsafe partial class MemoryTracker
         catch (Exception e)
         {
             SelfLog.WriteLine($"MemTrace: sink {sink.GetType().Name} threw while receiving a {heapEvent.Kind} event: {SelfLog.Describe(e)}");
+        }
+        finally
+        {
+            t_sending = outer;
         }
     }
 }

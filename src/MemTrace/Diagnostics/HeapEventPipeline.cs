@@ -35,6 +35,13 @@ public sealed class HeapEventPipeline : IHeapEventSink, IDisposable
     private volatile bool _disposed;
     private int _disposing;
 
+    /// <summary>The pipeline delivering to sinks on this thread, if any: an event it raises again is a sink using the traced heap.</summary>
+    [ThreadStatic]
+    private static HeapEventPipeline? t_delivering;
+
+    /// <summary>1 once a sink's use of the traced heap has been reported to the SelfLog.</summary>
+    private int _reportedReentry;
+
     /// <summary>The tracker the pipeline serves (see <see cref="Claim"/>); null until one takes it.</summary>
     private object? _tracker;
 
@@ -176,20 +183,59 @@ public sealed class HeapEventPipeline : IHeapEventSink, IDisposable
     [MethodImpl(MethodImplOptions.NoInlining)]
     private void DispatchCaught(in HeapEvent heapEvent)
     {
-        var single = _single;
-        if (single is null)
+        var outer = t_delivering;
+        if (outer == this)
         {
-            DispatchToAll(in heapEvent);
+            DispatchReentered(in heapEvent);
             return;
         }
 
+        t_delivering = this;
         try
         {
-            single.Emit(in heapEvent);
+            var single = _single;
+            if (single is null)
+            {
+                DispatchToAll(in heapEvent);
+                return;
+            }
+
+            try
+            {
+                single.Emit(in heapEvent);
+            }
+            catch (Exception e)
+            {
+                ReportSink(single, heapEvent.Kind, e);
+            }
         }
-        catch (Exception e)
+        finally
         {
-            ReportSink(single, heapEvent.Kind, e);
+            t_delivering = outer;
+        }
+    }
+
+    /// <summary>
+    /// An event raised while this pipeline's sinks or filters run on this thread: one of them allocated or freed on the
+    /// traced heap, which <see cref="IHeapEventSink"/> forbids. Delivered again, its event would call the same code,
+    /// without end (a stack overflow kills the process). Trace writers take it (no user code runs there; the predicate
+    /// filters, user code too, are skipped), other sinks do not. Reported to the SelfLog once.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private void DispatchReentered(in HeapEvent heapEvent)
+    {
+        if (Interlocked.Exchange(ref _reportedReentry, 1) == 0)
+        {
+            SelfLog.WriteLine($"MemTrace: a sink or filter allocated or freed on the heap it listens to (a {heapEvent.Kind} event was raised inside it); such events reach only trace files, never the sinks again. IHeapEventSink.Emit must not use the traced heap.");
+        }
+
+        var bit = HeapEventKindMask.Of(heapEvent.Kind);
+        for (var i = 0; i < _sinks.Length; i++)
+        {
+            if ((_targetKinds[i] & bit) != 0 && _sinks[i] is TraceFileWriter writer)
+            {
+                writer.Emit(in heapEvent);
+            }
         }
     }
 
