@@ -183,10 +183,12 @@ public sealed unsafe partial class HeapCaps
     /// Lets <see cref="MallocDefault(nuint)"/> use external memory (<c>heap_caps_malloc_extmem_enable</c>):
     /// requests up to <paramref name="limit"/> bytes stay internal, larger ones prefer PSRAM.
     /// <see cref="nuint.MaxValue"/> is ESP-IDF's <c>MALLOC_DISABLE_EXTERNAL_ALLOCS</c> (-1): <c>malloc()</c> is
-    /// <c>heap_caps_malloc(size, DEFAULT|INTERNAL)</c> again, as before external memory was enabled.
+    /// <c>heap_caps_malloc(size, DEFAULT|INTERNAL)</c> again, as before external memory was enabled. So is
+    /// <see cref="uint.MaxValue"/>, the chip's 32-bit <c>SIZE_MAX</c>, which ESP-IDF stores in an <c>int</c> as -1
+    /// (code ported from the chip passes it); no chip limit lies beyond it.
     /// </summary>
-    /// <param name="limit">The threshold in bytes, or <see cref="nuint.MaxValue"/> to keep <c>malloc()</c> internal.</param>
-    public void MallocExtmemEnable(nuint limit) => _externalMemoryLimit = limit == nuint.MaxValue ? null : limit;
+    /// <param name="limit">The threshold in bytes, or <see cref="nuint.MaxValue"/> (or <see cref="uint.MaxValue"/>) to keep <c>malloc()</c> internal.</param>
+    public void MallocExtmemEnable(nuint limit) => _externalMemoryLimit = limit >= uint.MaxValue ? null : limit;
 
     /// <summary>
     /// <see cref="MallocDefaultTagged"/> with the observer told: the hook is shown the caps tried first, and a

@@ -153,14 +153,16 @@ public unsafe class HeapCapsPreferTests
         f.Heap.Free(after);
     }
 
-    [Fact]
-    public void Malloc_extmem_enable_with_the_disable_value_keeps_malloc_internal_again()
+    [Theory]
+    [InlineData(ulong.MaxValue)]
+    [InlineData(uint.MaxValue)] // The chip's SIZE_MAX, which ESP-IDF stores in its int limit as -1.
+    public void Malloc_extmem_enable_with_the_disable_value_keeps_malloc_internal_again(ulong disable)
     {
         // MALLOC_DISABLE_EXTERNAL_ALLOCS is -1: heap_caps_malloc_default is then heap_caps_malloc(size, DEFAULT|INTERNAL).
         using var f = new ChipFixture(HeapLayout.Esp32(4));
         var big = 300_000u;
 
-        f.Heap.MallocExtmemEnable(nuint.MaxValue);
+        f.Heap.MallocExtmemEnable((nuint)disable);
 
         Assert.True(f.Heap.MallocDefault(big) == null);
         Assert.Equal([(big, MallocCaps.Default | MallocCaps.Internal, "heap_caps_malloc")], f.Failures.Calls);
