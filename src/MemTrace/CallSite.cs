@@ -26,6 +26,11 @@ public readonly record struct CallSite(AllocationMethod Method, string? File, in
     /// <summary>The file name without its directory, or null.</summary>
     public string? FileName => File is null ? null : Path.GetFileName(File);
 
+    /// <summary>The short form used in listings: <c>file.cs:line</c>, or <c>no call site, heap_caps_realloc</c> for a call made on the heap directly.</summary>
+    internal string ShortLocation => IsKnown
+        ? string.Create(CultureInfo.InvariantCulture, $"{FileName}:{Line}")
+        : "no call site, " + Method.ToCName();
+
     /// <summary>Formats the site as <c>file:line in function (variable)</c>, or <c>(no call site, heap_caps_malloc)</c>.</summary>
     /// <returns>The formatted site.</returns>
     public override string ToString()

@@ -105,7 +105,7 @@ public sealed class LeakReport
 
                 if (block.ReallocatedAt is { } realloc)
                 {
-                    text.Append(CultureInfo.InvariantCulture, $", last reallocated at {realloc.FileName}:{realloc.Line}");
+                    text.Append(CultureInfo.InvariantCulture, $", last reallocated at {realloc.ShortLocation}");
                 }
 
                 text.AppendLine();

@@ -123,7 +123,7 @@ public sealed unsafe partial class MemoryTracker
             text.Append(CultureInfo.InvariantCulture, $"  {record.RequestNumber,6}  {MemoryError.Hex(record.Address),-18} {record.Size,10}  {record.Caps.ToCapsString(),-40} {record.MethodName,-24} {site,-32} {record.VariableName ?? "-"}");
             if (record.ReallocatedAt is { } realloc)
             {
-                text.Append(CultureInfo.InvariantCulture, $"  (realloc at {realloc.FileName}:{realloc.Line})");
+                text.Append(CultureInfo.InvariantCulture, $"  (realloc at {realloc.ShortLocation})");
             }
 
             text.AppendLine();

@@ -274,6 +274,31 @@ public unsafe class MemoryTrackerTests
     }
 
     [Fact]
+    public void A_block_reallocated_on_the_heap_directly_is_listed_and_reported_with_no_call_site_not_an_empty_file()
+    {
+        using var f = new HostFixture(withTracker: true);
+        f.T.Malloc(out byte* grown, 64, MallocCaps.Default);
+        grown = (byte*)f.Heap.Realloc(grown, 128, MallocCaps.Default);
+
+        f.T.ListAllocations();
+        var report = f.T.GetLeakReport().ToString();
+
+        var listing = f.Output.ToString();
+        Assert.Contains("(realloc at no call site, heap_caps_realloc)", listing, StringComparison.Ordinal);
+        Assert.DoesNotContain(":0)", listing, StringComparison.Ordinal);
+        Assert.Contains("last reallocated at no call site, heap_caps_realloc", report, StringComparison.Ordinal);
+        Assert.DoesNotContain("reallocated at :0", report, StringComparison.Ordinal);
+
+        // A realloc through the tracker still shows its file and line.
+        f.T.Realloc(ref grown, 256, MallocCaps.Default);
+        f.Output.GetStringBuilder().Clear();
+        f.T.ListAllocations();
+        Assert.Contains("(realloc at MemoryTrackerTests.cs:", f.Output.ToString(), StringComparison.Ordinal);
+        Assert.Contains("last reallocated at MemoryTrackerTests.cs:", f.T.GetLeakReport().ToString(), StringComparison.Ordinal);
+        f.T.Free(ref grown);
+    }
+
+    [Fact]
     public void Free_nulls_the_callers_pointer_unregisters_and_records_nothing_more()
     {
         using var f = new HostFixture(withTracker: true);
