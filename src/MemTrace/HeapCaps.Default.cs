@@ -159,7 +159,7 @@ public sealed unsafe partial class HeapCaps
             block = AlignedAllocDefaultTagged(alignment, size, first, tag, out var caps);
             if (tag != 0)
             {
-                observer!.EndAllocation(tag, request, block, AllocationMethod.AlignedAllocDefault, 1, size, caps);
+                observer!.EndAllocation(tag, request, block, AllocationMethod.AlignedAllocDefault, 1, size, caps, alignment);
             }
         }
 

@@ -210,7 +210,7 @@ public sealed unsafe partial class HeapCaps : IDisposable
                 : Refused(AlignedFailureCallsBack(alignment, 1, size), size, caps, AllocationMethod.AlignedAlloc);
             if (tag != 0)
             {
-                observer.EndAllocation(tag, request, block, AllocationMethod.AlignedAlloc, 1, size, caps);
+                observer.EndAllocation(tag, request, block, AllocationMethod.AlignedAlloc, 1, size, caps, alignment);
             }
         }
 
@@ -241,7 +241,7 @@ public sealed unsafe partial class HeapCaps : IDisposable
                 : Refused(AlignedFailureCallsBack(alignment, n, size), unchecked(n * size), caps, AllocationMethod.AlignedCalloc);
             if (tag != 0)
             {
-                observer.EndAllocation(tag, request, block, AllocationMethod.AlignedCalloc, n, size, caps);
+                observer.EndAllocation(tag, request, block, AllocationMethod.AlignedCalloc, n, size, caps, alignment);
             }
         }
 

@@ -24,9 +24,10 @@ internal unsafe interface IAllocationObserver
     /// <summary>
     /// Completes what <see cref="BeginAllocation"/> started: records the block, or on failure (null) gives the tag back and logs the
     /// failure. The request was <paramref name="n"/> elements of <paramref name="size"/> bytes (1 for all but the callocs), so that
-    /// a calloc whose product overflows is logged with both factors.
+    /// a calloc whose product overflows is logged with both factors. <paramref name="alignment"/> is an aligned request's
+    /// alignment (0 for the others), so that a bad one is logged as such.
     /// </summary>
-    void EndAllocation(uint tag, long request, void* block, AllocationMethod method, nuint n, nuint size, MallocCaps caps);
+    void EndAllocation(uint tag, long request, void* block, AllocationMethod method, nuint n, nuint size, MallocCaps caps, nuint alignment = 0);
 
     /// <summary>
     /// Asks whether a realloc of <paramref name="ptr"/> to a non-zero <paramref name="size"/>, made directly on the heap,

@@ -292,7 +292,7 @@ public sealed unsafe partial class MemoryTracker
 
         if (block is null)
         {
-            block = Failed(cell, handle, method, n, size, caps, site, request);
+            block = Failed(cell, handle, method, alignment, n, size, caps, site, request);
         }
         else if (handle != 0)
         {
@@ -304,7 +304,7 @@ public sealed unsafe partial class MemoryTracker
     }
 
     [MethodImpl(MethodImplOptions.NoInlining)]
-    private void* Failed(TrackerThreadCell cell, uint handle, AllocationMethod method, nuint n, nuint size, MallocCaps caps, uint site, long request)
+    private void* Failed(TrackerThreadCell cell, uint handle, AllocationMethod method, nuint alignment, nuint n, nuint size, MallocCaps caps, uint site, long request)
     {
         if (handle != 0)
         {
@@ -313,7 +313,7 @@ public sealed unsafe partial class MemoryTracker
 
         if (n != 0 && size != 0)
         {
-            LogFailure(method, size, caps, site, request, elements: n);
+            LogFailure(method, size, caps, site, request, elements: n, alignment: alignment);
         }
 
         return null;
@@ -333,7 +333,7 @@ public sealed unsafe partial class MemoryTracker
 
         if (block is null && n != 0 && size != 0)
         {
-            UntrackedFailed(method, n, size, caps, variable, file, line, function);
+            UntrackedFailed(method, alignment, n, size, caps, variable, file, line, function);
         }
 
         Heap.AfterAllocation(method, block);
@@ -342,8 +342,8 @@ public sealed unsafe partial class MemoryTracker
 
     /// <summary>Logs a failed request made through the tracker while it does not record (the seed's wrappers log every failure).</summary>
     [MethodImpl(MethodImplOptions.NoInlining)]
-    private void UntrackedFailed(AllocationMethod method, nuint n, nuint size, MallocCaps caps, string? variable, string file, int line, string function) =>
-        LogFailure(method, size, caps, CallSiteRegistry.GetId(method, file, line, function, variable), NextRequestNumber(Cell()), elements: n);
+    private void UntrackedFailed(AllocationMethod method, nuint alignment, nuint n, nuint size, MallocCaps caps, string? variable, string file, int line, string function) =>
+        LogFailure(method, size, caps, CallSiteRegistry.GetId(method, file, line, function, variable), NextRequestNumber(Cell()), elements: n, alignment: alignment);
 
     /// <summary>
     /// The tracked realloc. <paramref name="succeeded"/> tells whether the call did what was asked: a block
@@ -389,7 +389,7 @@ public sealed unsafe partial class MemoryTracker
                 fresh = Heap.MallocTagged(AllocationMethod.Realloc, size, caps, 0);
                 if (fresh is null && size != 0)
                 {
-                    UntrackedFailed(AllocationMethod.Realloc, 1, size, caps, variable, file, line, function);
+                    UntrackedFailed(AllocationMethod.Realloc, 0, 1, size, caps, variable, file, line, function);
                 }
             }
 

@@ -141,9 +141,11 @@ public sealed unsafe partial class MemoryTracker
     /// The seed's log_memory_allocation: records a failed request and logs it with heap information for
     /// its caps (for a request the allocation hook refused, with no heap information: the heap was not asked).
     /// For a calloc, <paramref name="elements"/> × <paramref name="size"/> is the request; when that product
-    /// overflows, the log names both factors and the record's size is <see cref="nuint.MaxValue"/>.
+    /// overflows, the log names both factors and the record's size is <see cref="nuint.MaxValue"/>. An aligned request
+    /// whose <paramref name="alignment"/> is 0 or not a power of two is logged as refused for it, with no heap
+    /// information (ESP-IDF returns null before looking at the heap, with no failure callback).
     /// </summary>
-    private void LogFailure(AllocationMethod method, nuint size, MallocCaps caps, uint site, long request, bool refused = false, nuint elements = 1)
+    private void LogFailure(AllocationMethod method, nuint size, MallocCaps caps, uint site, long request, bool refused = false, nuint elements = 1, nuint alignment = 0)
     {
         var overflows = elements > 1 && size > nuint.MaxValue / elements;
         var bytes = overflows ? nuint.MaxValue : elements * size;
@@ -179,7 +181,11 @@ public sealed unsafe partial class MemoryTracker
         }
 
         var text = new StringBuilder();
-        var what = refused ? "allocation refused by the allocation hook (injected failure)" : "allocation failed";
+        var badAlignment = !refused && method is AllocationMethod.AlignedAlloc or AllocationMethod.AlignedCalloc or AllocationMethod.AlignedAllocDefault
+            && !System.Numerics.BitOperations.IsPow2((ulong)alignment);
+        var what = refused ? "allocation refused by the allocation hook (injected failure)"
+            : badAlignment ? string.Create(CultureInfo.InvariantCulture, $"allocation refused (alignment {alignment} is not a power of two; the heap was not asked)")
+            : "allocation failed";
         var amount = overflows
             ? string.Create(CultureInfo.InvariantCulture, $"{elements} x {size} bytes (overflows)")
             : string.Create(CultureInfo.InvariantCulture, $"{bytes} bytes");
@@ -190,7 +196,7 @@ public sealed unsafe partial class MemoryTracker
             text.Append(StackCapture.Format(stack, "    "));
         }
 
-        if (!refused)
+        if (!refused && !badAlignment)
         {
             var heapInfo = new StringWriter(CultureInfo.InvariantCulture);
             Heap.PrintHeapInfo(caps, heapInfo);

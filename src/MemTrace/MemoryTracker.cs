@@ -820,7 +820,7 @@ public sealed unsafe partial class MemoryTracker : IDisposable, IAllocationObser
         return true;
     }
 
-    void IAllocationObserver.EndAllocation(uint tag, long request, void* block, AllocationMethod method, nuint n, nuint size, MallocCaps caps)
+    void IAllocationObserver.EndAllocation(uint tag, long request, void* block, AllocationMethod method, nuint n, nuint size, MallocCaps caps, nuint alignment)
     {
         if (tag == 0)
         {
@@ -843,7 +843,7 @@ public sealed unsafe partial class MemoryTracker : IDisposable, IAllocationObser
             ReturnUnused(cell, tag);
             if (n != 0 && size != 0)
             {
-                LogFailure(method, size, caps, CallSiteRegistry.Unlocated(method), request, elements: n);
+                LogFailure(method, size, caps, CallSiteRegistry.Unlocated(method), request, elements: n, alignment: alignment);
             }
 
             return;

@@ -517,6 +517,29 @@ public unsafe class MemoryTrackerTests
     }
 
     [Fact]
+    public void A_bad_alignment_is_logged_as_such_not_as_memory_running_out()
+    {
+        // ESP-IDF returns null for alignment 0 or not a power of two before looking at the heap. The log said
+        // "allocation failed" with the heap's free figures, as if memory had run out.
+        using var f = new HostFixture(withTracker: true);
+
+        Assert.True(f.T.AlignedAlloc(3, 8, MallocCaps.Default) == null); // Tracked.
+        Assert.True(f.Heap.AlignedCalloc(0, 2, 8, MallocCaps.Default) == null); // On the heap directly.
+        f.T.Enabled = false;
+        Assert.True(f.T.AlignedAlloc(24, 8, MallocCaps.Default) == null); // Tracked call while tracking is off.
+        f.T.Enabled = true;
+        Assert.True(f.T.AlignedAlloc(16, nuint.MaxValue / 2, MallocCaps.Default) == null); // A good alignment: a real failure.
+
+        var log = f.Output.ToString();
+        Assert.Contains("allocation refused (alignment 3 is not a power of two; the heap was not asked): heap_caps_aligned_alloc of 8 bytes", log, StringComparison.Ordinal);
+        Assert.Contains("allocation refused (alignment 0 is not a power of two; the heap was not asked): heap_caps_aligned_calloc of 16 bytes", log, StringComparison.Ordinal);
+        Assert.Contains("allocation refused (alignment 24 is not a power of two", log, StringComparison.Ordinal);
+        Assert.Contains("allocation failed: heap_caps_aligned_alloc of", log, StringComparison.Ordinal);
+        Assert.Single(log.Split('\n'), l => l.StartsWith("Heap summary", StringComparison.Ordinal)); // The real failure's only.
+        Assert.Equal(4, f.T.FailedAllocationCount); // Still failures the seed would log.
+    }
+
+    [Fact]
     public void The_failure_log_keeps_the_most_recent_ones()
     {
         using var heap = new HeapCaps(HeapLayout.Host());
