@@ -5,6 +5,10 @@ namespace MemTrace.Cli.Report;
 
 internal static class ReportText
 {
+    /// <summary>Bidirectional formatting characters (Trojan Source) and the line and paragraph separators.</summary>
+    private static readonly System.Buffers.SearchValues<char> s_unprintable = System.Buffers.SearchValues.Create(
+        "\u061C\u200E\u200F\u202A\u202B\u202C\u202D\u202E\u2066\u2067\u2068\u2069\u2028\u2029");
+
     /// <summary>768 B, 12.5 KiB, 3.0 MiB, 1.2 GiB, 4.00 TiB, 16.00 EiB (a calloc whose size overflowed is logged as nuint.MaxValue).</summary>
     public static string Bytes(double bytes)
     {
@@ -31,11 +35,13 @@ internal static class ReportText
 
     /// <summary>
     /// Text from a trace made safe for a terminal: a trace is input, and a control character in it (ESC, BEL, …)
-    /// would move the cursor, retitle the window or recolour what follows; each is shown as U+FFFD instead.
+    /// would move the cursor, retitle the window or recolour what follows, and a bidirectional override (U+202E, …)
+    /// or a line separator would reorder or break what the terminal shows; each is shown as U+FFFD instead.
     /// </summary>
     public static string Printable(string text)
     {
-        if (text.AsSpan().IndexOfAnyInRange('\u0000', '\u001F') < 0 && text.AsSpan().IndexOfAnyInRange('\u007F', '\u009F') < 0)
+        var span = text.AsSpan();
+        if (span.IndexOfAnyInRange('\u0000', '\u001F') < 0 && span.IndexOfAnyInRange('\u007F', '\u009F') < 0 && span.IndexOfAny(s_unprintable) < 0)
         {
             return text;
         }
@@ -45,13 +51,21 @@ internal static class ReportText
             for (var i = 0; i < source.Length; i++)
             {
                 var c = source[i];
-                chars[i] = char.IsControl(c) ? '\uFFFD' : c;
+                chars[i] = char.IsControl(c) || s_unprintable.Contains(c) ? '\uFFFD' : c;
             }
         });
     }
 
-    /// <summary><see cref="Printable"/>, escaped for Spectre.Console markup.</summary>
-    public static string Markup(string text) => Spectre.Console.Markup.Escape(Printable(text));
+    /// <summary>
+    /// <see cref="Printable"/>, escaped for Spectre.Console markup: brackets are doubled, and an emoji code
+    /// (":skull:", which Spectre replaces in markup and has no escape for) gets a word joiner (U+2060, invisible)
+    /// after each colon, so that the text shows as written.
+    /// </summary>
+    public static string Markup(string text)
+    {
+        var escaped = Spectre.Console.Markup.Escape(Printable(text));
+        return escaped.Contains(':') && Spectre.Console.Emoji.Replace(escaped) != escaped ? escaped.Replace(":", ":\u2060", StringComparison.Ordinal) : escaped;
+    }
 
     public static string Time(DateTimeOffset time) => time.UtcDateTime.ToString("HH:mm:ss.fff", CultureInfo.InvariantCulture);
 

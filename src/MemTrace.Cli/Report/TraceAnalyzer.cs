@@ -90,7 +90,8 @@ internal sealed class TraceAnalyzer
             }
         }
 
-        var seconds = _start is { } start && e.Time != default ? (e.Time - start).TotalSeconds : 0;
+        // A time before the first event's (a trace whose times go back) counts as the start, as in the charts: never a negative time.
+        var seconds = _start is { } start && e.Time != default ? Math.Max(0, (e.Time - start).TotalSeconds) : 0;
         if (BeyondAnyHeap(line, in e))
         {
             return;

@@ -27,4 +27,27 @@ public class ReportTextTests
         Assert.Equal("a\uFFFD[31mb\uFFFDc\uFFFDd\uFFFD", ReportText.Printable("a\u001b[31mb\u0007c\u009bd\u007f"));
         Assert.Equal("x\uFFFD[[y]]", ReportText.Markup("x\u001b[y]")); // Then escaped for Spectre's markup.
     }
+
+    [Fact]
+    public void Printable_replaces_bidirectional_overrides_and_line_separators()
+    {
+        // Trojan Source: U+202E would show "evil\u202Egnp.c" reversed; U+2028 would break the table's line.
+        Assert.Equal("evil\uFFFDgnp.c\uFFFDx\uFFFDy\uFFFD", ReportText.Printable("evil\u202Egnp.c\u2066x\u2028y\u200F"));
+    }
+
+    [Fact]
+    public void Markup_keeps_emoji_codes_from_the_trace_as_text()
+    {
+        var output = new StringWriter();
+        var console = Spectre.Console.AnsiConsole.Create(new Spectre.Console.AnsiConsoleSettings
+        {
+            Ansi = Spectre.Console.AnsiSupport.No,
+            ColorSystem = Spectre.Console.ColorSystemSupport.NoColors,
+            Out = new Spectre.Console.AnsiConsoleOutput(output),
+        });
+        console.Write(new Spectre.Console.Markup(ReportText.Markup("func :skull: at C:\\x:y [red]")));
+        Assert.DoesNotContain("\U0001F480", output.ToString(), StringComparison.Ordinal);
+        Assert.Equal("func :skull: at C:\\x:y [red]", output.ToString().Replace("\u2060", string.Empty, StringComparison.Ordinal));
+        Assert.Equal("a.c:12 in f", ReportText.Markup("a.c:12 in f")); // No emoji code: unchanged.
+    }
 }

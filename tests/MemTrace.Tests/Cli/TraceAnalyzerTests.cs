@@ -14,6 +14,22 @@ public class TraceAnalyzerTests
     private static readonly CallSite s_siteB = new(AllocationMethod.Calloc, "/src/b.cs", 20, "Send", "packet");
 
     [Fact]
+    public void A_time_before_the_first_event_never_gives_a_negative_peak_time()
+    {
+        var t0 = TestEvents.Time;
+        HeapEvent[] events =
+        [
+            Event(HeapEventKind.Allocation, 1, 0xA0, 100, s_siteA, t0),
+            Event(HeapEventKind.Allocation, 2, 0xB0, 200, s_siteB, t0.AddSeconds(-5)), // The peak, written with an earlier time.
+        ];
+
+        var a = Analyze(events);
+
+        Assert.Equal(300, a.PeakBytes);
+        Assert.True(a.PeakSeconds >= 0, $"peak at {a.PeakSeconds} s");
+    }
+
+    [Fact]
     public void Peak_leaks_and_call_sites_are_computed_from_the_events()
     {
         var t0 = TestEvents.Time;
