@@ -23,6 +23,17 @@ namespace MemTrace.Cli.Report;
 internal sealed class TraceAnalyzer
 {
     private const int SeriesPoints = 400;
+
+    /// <summary>
+    /// Region names and caps values kept apart, each with its series (a few kilobytes) and its chart. Chip maps have a
+    /// few dozen at most; in a damaged or hostile trace with more, the rest are shown together as <see cref="OtherRegions"/>
+    /// and <see cref="OtherCaps"/>, so that neither memory nor the report grows with them.
+    /// </summary>
+    internal const int MaxTracks = 64;
+
+    internal const string OtherRegions = "(other regions)";
+
+    internal const string OtherCaps = "(other caps)";
     private const int TopRows = 15;
 
     /// <summary>Blocks set aside by an allocation at their address, kept this many at most.</summary>
@@ -43,6 +54,7 @@ internal sealed class TraceAnalyzer
     private readonly Dictionary<string, RegionStatistics> _snapshotRegions = new(StringComparer.Ordinal);
     private readonly List<TraceProblem> _problems = [];
     private readonly HashSet<string> _unboundedRegions = new(StringComparer.Ordinal);
+    private Track? _otherCaps;
     private long _badLines;
     private long _liveBytes;
     private DateTimeOffset? _start;
@@ -319,12 +331,19 @@ internal sealed class TraceAnalyzer
         {
             if (region.IsUnbounded)
             {
-                _unboundedRegions.Add(region.Name);
+                if (_unboundedRegions.Count < MaxTracks)
+                {
+                    _unboundedRegions.Add(region.Name);
+                }
+
                 continue;
             }
 
-            byName.TryGetValue(region.Name, out var sum);
-            byName[region.Name] = new RegionStatistics(
+            var key = _snapshotRegions.ContainsKey(region.Name) || byName.ContainsKey(region.Name) || _snapshotRegions.Count + byName.Count < MaxTracks
+                ? region.Name
+                : OtherRegions;
+            byName.TryGetValue(key, out var sum);
+            byName[key] = new RegionStatistics(
                 sum.Caps | region.Caps,
                 Add(sum.Total, region.TotalSize),
                 Add(sum.Free, region.FreeBytes),
@@ -359,7 +378,7 @@ internal sealed class TraceAnalyzer
             analysis.PeakByRegion[track.Name] = track.Peak;
         }
 
-        foreach (var track in _caps.Values)
+        foreach (var track in _otherCaps is null ? _caps.Values : _caps.Values.Append(_otherCaps))
         {
             analysis.InUseByCaps[track.Name] = track.Series.Points();
             analysis.PeakByCaps[track.Name] = track.Peak;
@@ -432,6 +451,15 @@ internal sealed class TraceAnalyzer
         name ??= "(no region)";
         if (!_regions.TryGetValue(name, out var track))
         {
+            if (_regions.Count >= MaxTracks)
+            {
+                name = OtherRegions;
+                if (_regions.TryGetValue(name, out track))
+                {
+                    return track;
+                }
+            }
+
             track = new Track(name, keepMinimum: false);
             _regions[name] = track;
         }
@@ -443,6 +471,11 @@ internal sealed class TraceAnalyzer
     {
         if (!_caps.TryGetValue(caps, out var track))
         {
+            if (_caps.Count >= MaxTracks)
+            {
+                return _otherCaps ??= new Track(OtherCaps, keepMinimum: false);
+            }
+
             track = new Track(caps.ToCapsString(), keepMinimum: false);
             _caps[caps] = track;
         }

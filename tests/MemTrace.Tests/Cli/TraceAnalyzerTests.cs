@@ -85,6 +85,33 @@ public class TraceAnalyzerTests
     }
 
     [Fact]
+    public void A_trace_with_more_region_names_and_caps_than_any_map_shows_the_rest_together()
+    {
+        // A damaged or hostile trace with 10 000 region names made 10 000 series and charts (22 MB of HTML); past 64, the
+        // rest are one "(other regions)" / "(other caps)" entry, and their bytes still count.
+        const int names = 200;
+        var events = new List<HeapEvent>();
+        for (var i = 0; i < names; i++)
+        {
+            events.Add(Event(HeapEventKind.Allocation, i + 1, (nuint)(0x1000 + (i * 16)), 10, s_siteA, TestEvents.Time) with { RegionName = "R" + i, Caps = (MallocCaps)(1u << (i % 31)) | (MallocCaps)((uint)i << 8) });
+        }
+
+        events.Add(TestEvents.Snapshot() with { Regions = [.. Enumerable.Range(0, names).Select(i => new RegionSnapshot("S" + i, MallocCaps.Internal, 1000, 500, 400, 300, false))] });
+
+        var a = Analyze([.. events]);
+
+        Assert.Equal(TraceAnalyzer.MaxTracks + 1, a.PeakByRegion.Count);
+        Assert.Equal(10L * (names - TraceAnalyzer.MaxTracks), a.PeakByRegion[TraceAnalyzer.OtherRegions]);
+        Assert.Equal(10L * names, a.PeakByRegion.Values.Sum());
+        Assert.True(a.PeakByCaps.Count <= TraceAnalyzer.MaxTracks + 1);
+        Assert.Equal(10L * names, a.PeakByCaps.Values.Sum());
+        Assert.Equal(TraceAnalyzer.MaxTracks + 1, a.Regions.Count); // 64 named and the rest together.
+        var other = a.Regions.Single(r => r.Name == TraceAnalyzer.OtherRegions);
+        Assert.Equal(1000L * (names - TraceAnalyzer.MaxTracks), other.Total);
+        Assert.Equal(TraceAnalyzer.MaxTracks + 1, a.FreeByRegion.Count);
+    }
+
+    [Fact]
     public void A_bounded_series_keeps_its_capacity_and_the_peak_of_each_interval()
     {
         var series = new BoundedSeries(capacity: 16, keepMinimum: false);
