@@ -145,7 +145,7 @@ internal sealed unsafe partial class TlsfHeap
         var header = Header(block);
         var next = header->NextFree;
         var prev = header->PrevFree;
-        if (!IsListLink(next) || !IsListLink(prev))
+        if (!IsListLink(next) || !IsListLink(prev) || !IsFollowedAsFree(block, size))
         {
             return false;
         }
@@ -177,7 +177,21 @@ internal sealed unsafe partial class TlsfHeap
         return header->IsFree
             && blockSize >= size
             && blockSize <= _sentinel - block - TlsfConfiguration.BlockHeaderOverhead
-            && IsListLink(header->NextFree);
+            && IsListLink(header->NextFree)
+            && IsFollowedAsFree(block, blockSize);
+    }
+
+    /// <summary>
+    /// Whether the physical block after the free block at <paramref name="block"/> of <paramref name="size"/> bytes (a size
+    /// the caller has checked to end inside the pool) agrees that it follows a free block: prev-free bit set, prev_phys
+    /// pointing back, itself used (free neighbours coalesce). A size word enlarged by an overrun fails this, so the block is
+    /// never handed out over the live blocks it now seems to cover, nor the bogus "next header" inside them followed.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private bool IsFollowedAsFree(uint block, uint size)
+    {
+        var next = Header(block + size + TlsfConfiguration.BlockHeaderOverhead);
+        return (next->SizeWord & BlockHeader.FlagMask) == BlockHeader.PrevFreeBit && next->PrevPhys == block;
     }
 
     /// <summary>
@@ -301,7 +315,8 @@ internal sealed unsafe partial class TlsfHeap
                 Insist(header->PrevPhys == previous, "prev_phys does not point at the previous block", block, output, ref failures);
             }
 
-            if (!Insist(
+            if (!Insist(block != _sentinel, "sentinel size overwritten (walk stopped)", block, output, ref failures)
+                || !Insist(
                     size >= TlsfConfiguration.BlockSizeMin && ((size + TlsfConfiguration.BlockHeaderOverhead) & _alignMask) == 0
                     && size <= _sentinel - block - TlsfConfiguration.BlockHeaderOverhead,
                     "block size out of range (walk stopped)",

@@ -148,7 +148,8 @@ internal sealed unsafe partial class TlsfHeap
 
     /// <summary>Whether a block at <paramref name="block"/> may have <paramref name="size"/> bytes: at least the minimum, aligned, and ending before the sentinel.</summary>
     private bool IsPlausibleSize(uint block, uint size) =>
-        size >= TlsfConfiguration.BlockSizeMin
+        block < _sentinel // At the sentinel (its size word overwritten) the bound below would wrap around.
+        && size >= TlsfConfiguration.BlockSizeMin
         && ((size + TlsfConfiguration.BlockHeaderOverhead) & _alignMask) == 0
         && size <= _sentinel - block - TlsfConfiguration.BlockHeaderOverhead;
 }
