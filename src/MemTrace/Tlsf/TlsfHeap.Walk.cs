@@ -131,7 +131,10 @@ internal sealed unsafe partial class TlsfHeap
     {
         for (var user = _table.NextLive(0); user != uint.MaxValue; user = _table.NextLive(user + TlsfConfiguration.AlignSize))
         {
-            var size = Header(user - TlsfConfiguration.BlockStartOffset)->Size;
+            // The size word may be damaged (an overrun of the block before): never past the pool, so that a visitor that
+            // reads the block's bytes stays inside the region.
+            var block = user - TlsfConfiguration.BlockStartOffset;
+            var size = Math.Min(Header(block)->Size, _sentinel - block - TlsfConfiguration.BlockHeaderOverhead);
             visitor((nuint)(_base + user), size, _table.GetTag(user));
         }
     }

@@ -73,4 +73,23 @@ public unsafe class TlsfEnlargedFreeBlockTests
         h.AssertIntact();
         Assert.True(a != null);
     }
+
+    [Fact]
+    public void A_live_blocks_damaged_size_is_never_reported_past_the_region()
+    {
+        // Live-block visitors (the poisoning checks, GetContainingBlockSize, bad-pointer reports) take the size from the
+        // block's header: a damaged one must not send them past the pool.
+        using var h = new TlsfTestHeap(4096);
+        var a = (byte*)h.Heap.Malloc(100);
+        var b = (byte*)h.Heap.Malloc(100);
+        *(uint*)(b - 4) |= 0x7FFF0000; // b's size word, overwritten by an overrun of a.
+
+        var sizes = new List<(nuint Address, nuint Size)>();
+        h.Heap.ForEachLiveBlock((address, size, _) => sizes.Add((address, size)));
+
+        Assert.Equal(2, sizes.Count);
+        Assert.All(sizes, s => Assert.True((byte*)s.Address + s.Size <= h.End, $"block 0x{s.Address:x} reported with {s.Size} bytes"));
+        Assert.NotEqual(0, h.Heap.Check());
+        Assert.True(a != null);
+    }
 }
