@@ -656,12 +656,23 @@ internal sealed unsafe class PoisoningRegion : Region
     {
         var info = _inner.GetInfo();
         nuint heldBlocks = 0, heldBytes = 0;
-        if (_inner.HeldBlocksStayLive)
+        using (_lock.EnterScope())
         {
-            using (_lock.EnterScope())
+            if (_inner.HeldBlocksStayLive)
             {
                 heldBlocks = (nuint)(_held.Count + _evicting.Count);
                 heldBytes = _heldInnerBytes;
+            }
+
+            // An aligned block whose inner block is itself aligned (the process heap) keeps the gap in front of its head in
+            // the inner block: overhead as the head is, not the user's bytes (GetAllocatedSize leaves it out too). Held and
+            // leaving blocks are left to the inner region's count (the process heap no longer counts them).
+            foreach (var (user, inner) in _alignedUserToInner)
+            {
+                if (!_evicting.Contains(inner) && !_held.ContainsKey(user))
+                {
+                    heldBytes += user - inner - _head;
+                }
             }
         }
 
