@@ -496,7 +496,7 @@ public sealed unsafe partial class MemoryTracker
             // The sink allocated or freed through this tracker: delivered, its event would call it again, without end.
             if (Interlocked.Exchange(ref _reportedReentry, 1) == 0)
             {
-                SelfLog.WriteLine($"MemTrace: sink {sink.GetType().Name} allocated or freed on the heap it listens to (a {heapEvent.Kind} event was raised inside it); such events do not reach it. IHeapEventSink.Emit must not use the traced heap.");
+                SelfLog.WriteLine($"MemTrace: sink {sink.GetType().Name} allocated or freed on the heap it listens to (event kind {heapEvent.Kind} raised inside it); such events do not reach it. IHeapEventSink.Emit must not use the traced heap.");
             }
 
             return;

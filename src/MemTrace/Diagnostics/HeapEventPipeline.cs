@@ -226,7 +226,7 @@ public sealed class HeapEventPipeline : IHeapEventSink, IDisposable
     {
         if (Interlocked.Exchange(ref _reportedReentry, 1) == 0)
         {
-            SelfLog.WriteLine($"MemTrace: a sink or filter allocated or freed on the heap it listens to (a {heapEvent.Kind} event was raised inside it); such events reach only trace files, never the sinks again. IHeapEventSink.Emit must not use the traced heap.");
+            SelfLog.WriteLine($"MemTrace: a sink or filter allocated or freed on the heap it listens to (event kind {heapEvent.Kind} raised inside it); such events reach only trace files, never the sinks again. IHeapEventSink.Emit must not use the traced heap.");
         }
 
         var bit = HeapEventKindMask.Of(heapEvent.Kind);
