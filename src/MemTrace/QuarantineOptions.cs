@@ -23,7 +23,10 @@ namespace MemTrace;
 /// </remarks>
 public sealed class QuarantineOptions
 {
-    /// <summary>The most bytes held per region (requested sizes); must be above 0. Default 1 MiB.</summary>
+    /// <summary>
+    /// The most bytes held per region (requested sizes); must be above 0. Default 1 MiB. A freed block larger than this
+    /// is verified and given back at once, as ASan's quarantine does: a write after its free is not seen.
+    /// </summary>
     public nuint MaxBytes { get; init; } = 1 << 20;
 
     /// <summary>The most blocks held per region; must be above 0. Default 1024.</summary>
