@@ -49,5 +49,8 @@ public sealed unsafe partial class HeapCaps
 
     /// <summary>Whether a failed aligned request calls the failure callback: a valid alignment, no overflow, and a non-zero size.</summary>
     private static bool AlignedFailureCallsBack(nuint alignment, nuint n, nuint size) =>
-        alignment != 0 && BitOperations.IsPow2((ulong)alignment) && !MulOverflows(n, size) && n * size != 0;
+        IsValidAlignment(alignment) && !MulOverflows(n, size) && n * size != 0;
+
+    /// <summary>heap_caps_aligned_check_args' rule: an alignment is a power of two (0 is not).</summary>
+    internal static bool IsValidAlignment(nuint alignment) => BitOperations.IsPow2((ulong)alignment);
 }

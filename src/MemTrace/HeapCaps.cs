@@ -5,7 +5,6 @@
 // calls a *Base path that "does not check for failure", and a failure goes to one NoInlining
 // method that calls the registered callback. A tracker attaches as an IAllocationObserver;
 // with none attached, the observer check is one null test.
-using System.Numerics;
 using System.Runtime.CompilerServices;
 using MemTrace.Internals;
 using MemTrace.Regions;
@@ -422,7 +421,7 @@ public sealed unsafe partial class HeapCaps : IDisposable
 
     internal void* AlignedAllocTagged(AllocationMethod method, nuint alignment, nuint n, nuint size, MallocCaps caps, uint tag)
     {
-        if (alignment == 0 || !BitOperations.IsPow2((ulong)alignment) || MulOverflows(n, size))
+        if (!IsValidAlignment(alignment) || MulOverflows(n, size))
         {
             return null;
         }

@@ -80,7 +80,6 @@ public sealed unsafe partial class MemoryTracker
             : Interlocked.Increment(ref _eventSequence);
     }
 
-    /// <summary>Takes the sink and the snapshot interval; called by the constructor once the start time is set.</summary>
     /// <summary>The tracker whose (non-pipeline) sink runs on this thread, if any: see <see cref="Send"/>.</summary>
     [ThreadStatic]
     private static MemoryTracker? t_sending;
@@ -88,6 +87,7 @@ public sealed unsafe partial class MemoryTracker
     /// <summary>1 once a sink's use of the traced heap has been reported to the SelfLog.</summary>
     private int _reportedReentry;
 
+    /// <summary>Takes the sink and the snapshot interval; called by the constructor once the start time is set.</summary>
     private void InitializeEvents(MemoryTrackerOptions options)
     {
         _events = options.Events;

@@ -182,7 +182,7 @@ public sealed unsafe partial class MemoryTracker
 
         var text = new StringBuilder();
         var badAlignment = !refused && method is AllocationMethod.AlignedAlloc or AllocationMethod.AlignedCalloc or AllocationMethod.AlignedAllocDefault
-            && !System.Numerics.BitOperations.IsPow2((ulong)alignment);
+            && !HeapCaps.IsValidAlignment(alignment);
         var what = refused ? "allocation refused by the allocation hook (injected failure)"
             : badAlignment ? string.Create(CultureInfo.InvariantCulture, $"allocation refused (alignment {alignment} is not a power of two; the heap was not asked)")
             : "allocation failed";

@@ -693,6 +693,7 @@ public sealed unsafe partial class MemoryTracker : IDisposable, IAllocationObser
         {
             cell.FreedBytes += (long)(oldSize - size);
         }
+
         if (emits)
         {
             EmitReallocation(copy, oldAddress, oldSize, site, cell.ThreadId);

@@ -161,11 +161,15 @@ public sealed class HeapEventPipeline : IHeapEventSink, IDisposable
     [MethodImpl(MethodImplOptions.NoInlining)]
     private void CountAfterDisposal(in HeapEvent heapEvent)
     {
-        if (!PassesFilters(in heapEvent))
+        if (PassesFilters(in heapEvent))
         {
-            return;
+            EmitToWriters(in heapEvent);
         }
+    }
 
+    /// <summary>Hands the event to the trace writers among the sinks that take its kind (no user code runs there).</summary>
+    private void EmitToWriters(in HeapEvent heapEvent)
+    {
         var bit = HeapEventKindMask.Of(heapEvent.Kind);
         for (var i = 0; i < _sinks.Length; i++)
         {
@@ -229,14 +233,7 @@ public sealed class HeapEventPipeline : IHeapEventSink, IDisposable
             SelfLog.WriteLine($"MemTrace: a sink or filter allocated or freed on the heap it listens to (event kind {heapEvent.Kind} raised inside it); such events reach only trace files, never the sinks again. IHeapEventSink.Emit must not use the traced heap.");
         }
 
-        var bit = HeapEventKindMask.Of(heapEvent.Kind);
-        for (var i = 0; i < _sinks.Length; i++)
-        {
-            if ((_targetKinds[i] & bit) != 0 && _sinks[i] is TraceFileWriter writer)
-            {
-                writer.Emit(in heapEvent);
-            }
-        }
+        EmitToWriters(in heapEvent);
     }
 
     [MethodImpl(MethodImplOptions.NoInlining)]
