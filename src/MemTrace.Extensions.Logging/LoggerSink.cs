@@ -15,6 +15,15 @@ namespace MemTrace.Extensions.Logging;
 /// checkpoints <see cref="LogLevel.Information"/>; failed allocations <see cref="LogLevel.Warning"/>; memory
 /// errors <see cref="LogLevel.Error"/>. Runs on the allocating thread, so a slow logger slows allocations:
 /// restrict it (<c>restrictedToMinimumLevel</c>) or configure the logger's own filters.
+/// <para>
+/// Structured fields (sizes and addresses as numbers, caps as <c>MALLOC_CAP_*</c> names, call sites as text):
+/// allocation <c>Size, Address, Caps, Region, RequestNumber, Site</c>; free <c>Size, Address, RequestNumber, Site,
+/// AllocatedAt</c>; realloc <c>PreviousSize, PreviousAddress, Size, Address, RequestNumber, Site</c>; failed allocation
+/// <c>Size, Caps, RequestNumber, Site</c>; memory error <c>ErrorMessage, ErrorKind</c> (a <see cref="MemoryErrorKind"/>
+/// name), <c>Address</c> (the pointer given to the call), <c>Region, Site</c> (where it was detected), <c>Report</c>
+/// (the full report); checkpoint <c>Label, LiveBlocks, LiveBytes</c>; snapshot <c>LiveBlocks, LiveBytes, RegionCount</c>.
+/// An event of a kind outside <see cref="HeapEventKind"/> is not logged.
+/// </para>
 /// </remarks>
 public sealed partial class LoggerSink : IHeapEventSink
 {
@@ -65,12 +74,12 @@ public sealed partial class LoggerSink : IHeapEventSink
                 LogFailure(heapEvent.Size, heapEvent.Caps.ToCapsString(), heapEvent.RequestNumber, heapEvent.Site.ToString());
                 break;
             case HeapEventKind.MemoryError:
-                LogError(heapEvent.Error?.Message ?? "memory error", heapEvent.Error?.Kind.ToString(), heapEvent.Site.ToString(), heapEvent.Error?.ToString());
+                LogError(heapEvent.Error?.Message ?? "memory error", heapEvent.Error?.Kind.ToString(), heapEvent.Address, heapEvent.RegionName, heapEvent.Site.ToString(), heapEvent.Error?.ToString().TrimEnd());
                 break;
             case HeapEventKind.Checkpoint:
                 LogCheckpoint(heapEvent.Label, heapEvent.LiveBlocks, heapEvent.LiveBytes);
                 break;
-            default:
+            case HeapEventKind.Snapshot:
                 LogSnapshot(heapEvent.LiveBlocks, heapEvent.LiveBytes, heapEvent.Regions?.Count ?? 0);
                 break;
         }
@@ -88,8 +97,8 @@ public sealed partial class LoggerSink : IHeapEventSink
     [LoggerMessage(EventId = 4, EventName = "FailedAllocation", Level = LogLevel.Warning, Message = "Allocation of {Size} bytes ({Caps}) failed, request #{RequestNumber}, at {Site}")]
     private partial void LogFailure(nuint size, string caps, long requestNumber, string site);
 
-    [LoggerMessage(EventId = 5, EventName = "MemoryError", Level = LogLevel.Error, Message = "Memory error: {ErrorMessage} ({ErrorKind}) detected at {Site}\n{Report}")]
-    private partial void LogError(string errorMessage, string? errorKind, string site, string? report);
+    [LoggerMessage(EventId = 5, EventName = "MemoryError", Level = LogLevel.Error, Message = "Memory error: {ErrorMessage} ({ErrorKind}, address 0x{Address:x}, region {Region}) detected at {Site}\n{Report}")]
+    private partial void LogError(string errorMessage, string? errorKind, nuint address, string? region, string site, string? report);
 
     [LoggerMessage(EventId = 6, EventName = "Checkpoint", Level = LogLevel.Information, Message = "Checkpoint {Label}: {LiveBlocks} live blocks, {LiveBytes} bytes")]
     private partial void LogCheckpoint(string? label, long liveBlocks, long liveBytes);

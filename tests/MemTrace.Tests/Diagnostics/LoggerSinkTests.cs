@@ -84,6 +84,51 @@ public class LoggerSinkTests
     }
 
     [Fact]
+    public unsafe void A_memory_error_from_a_tracker_carries_its_address_and_region_as_fields()
+    {
+        var logger = new RecordingLogger(LogLevel.Trace);
+        using var heap = new HeapCaps(HeapLayout.Esp32(), new HeapCapsOptions { ErrorOutput = null });
+        using var events = new HeapEventPipelineBuilder().WriteTo.Logger(logger).Build();
+        using var tracker = new MemoryTracker(heap, new MemoryTrackerOptions { Output = null, Events = events, SnapshotInterval = TimeSpan.Zero });
+        tracker.Malloc(out byte* buffer, 64, MallocCaps.Internal);
+        var copy = buffer;
+        tracker.Free(ref buffer);
+
+        tracker.Free(ref copy);
+
+        var error = Assert.Single(heap.RecentErrors);
+        var entry = Assert.Single(logger.Entries);
+        Assert.Equal(5, entry.EventId.Id);
+        Assert.Equal(error.Address, entry.Field("Address"));
+        Assert.NotNull(error.RegionName);
+        Assert.Equal(error.RegionName, entry.Field("Region"));
+        Assert.Contains($"address 0x{error.Address:x}, region {error.RegionName})", entry.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void A_memory_errors_entry_does_not_end_with_a_blank_line()
+    {
+        var logger = new RecordingLogger(LogLevel.Trace);
+
+        new LoggerSink(logger).Emit(TestEvents.Error());
+
+        var entry = Assert.Single(logger.Entries);
+        Assert.Contains("  region DRAM", entry.Message, StringComparison.Ordinal); // The report is there...
+        Assert.False(char.IsWhiteSpace(entry.Message[^1]), "the message ends with a line break"); // ...without its last line break, as ConsoleSink writes it.
+        Assert.False(char.IsWhiteSpace(((string)entry.Field("Report")!)[^1]), "the report ends with a line break");
+    }
+
+    [Fact]
+    public void An_event_of_a_kind_outside_the_enum_is_not_logged_as_a_snapshot()
+    {
+        var logger = new RecordingLogger(LogLevel.Trace);
+
+        new LoggerSink(logger).Emit(TestEvents.Allocation() with { Kind = (HeapEventKind)42 });
+
+        Assert.Empty(logger.Entries);
+    }
+
+    [Fact]
     public void Null_arguments_are_refused()
     {
         Assert.Throws<ArgumentNullException>(() => new LoggerSink(null!));
