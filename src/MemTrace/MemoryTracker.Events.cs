@@ -509,7 +509,7 @@ public sealed unsafe partial class MemoryTracker
         }
         catch (Exception e)
         {
-            SelfLog.WriteLine($"MemTrace: sink {sink.GetType().Name} threw while receiving a {heapEvent.Kind} event: {SelfLog.Describe(e)}");
+            SelfLog.WriteLine($"MemTrace: sink {sink.GetType().Name} threw while receiving an event of kind {heapEvent.Kind}: {SelfLog.Describe(e)}");
         }
         finally
         {

@@ -238,11 +238,11 @@ public sealed class HeapEventPipeline : IHeapEventSink, IDisposable
 
     [MethodImpl(MethodImplOptions.NoInlining)]
     private static void ReportSink(IHeapEventSink sink, HeapEventKind kind, Exception e) =>
-        SelfLog.WriteLine($"MemTrace: caught exception while emitting a {kind} event to sink {sink.GetType().Name}: {SelfLog.Describe(e)}");
+        SelfLog.WriteLine($"MemTrace: caught exception while emitting an event of kind {kind} to sink {sink.GetType().Name}: {SelfLog.Describe(e)}");
 
     [MethodImpl(MethodImplOptions.NoInlining)]
     private static void ReportFilter(HeapEventFilter filter, HeapEventKind kind, Exception e) =>
-        SelfLog.WriteLine($"MemTrace: filter {filter.Method.Name} threw on a {kind} event, which was dropped: {SelfLog.Describe(e)}");
+        SelfLog.WriteLine($"MemTrace: filter {filter.Method.Name} threw on an event of kind {kind}, which was dropped: {SelfLog.Describe(e)}");
 
     /// <summary>Whether every predicate filter keeps the event; a filter that throws drops it (reported to the <see cref="SelfLog"/>).</summary>
     private bool PassesFilters(in HeapEvent heapEvent)

@@ -495,7 +495,7 @@ public sealed class TraceFileWriter : IHeapEventSink, IDisposable
             _encoder.Truncate(lineStart);
             if (Interlocked.Increment(ref _droppedUnencodable) == 1)
             {
-                SelfLog.WriteLine($"MemTrace: trace {Path ?? "stream"}: a {kind} event could not be encoded and is dropped (counted in a 'dropped' line; later ones are counted, not logged): {SelfLog.MessageOf(e)}");
+                SelfLog.WriteLine($"MemTrace: trace {Path ?? "stream"}: an event of kind {kind} could not be encoded and is dropped (counted in a 'dropped' line; later ones are counted, not logged): {SelfLog.MessageOf(e)}");
             }
 
             return false;

@@ -300,7 +300,7 @@ public class HeapEventPipelineSelfLogTests
         });
 
         Assert.Equal(2, after.Events.Count);
-        Assert.Equal(2, messages.Count(m => m.Contains("emitting a Allocation event to sink ThrowingSink", StringComparison.Ordinal) || m.Contains("emitting a Free event to sink ThrowingSink", StringComparison.Ordinal)));
+        Assert.Equal(2, messages.Count(m => m.Contains("emitting an event of kind Allocation to sink ThrowingSink", StringComparison.Ordinal) || m.Contains("emitting an event of kind Free to sink ThrowingSink", StringComparison.Ordinal)));
         Assert.Contains(messages, m => m.Contains("ThrowingSink threw while being disposed", StringComparison.Ordinal));
     }
 
@@ -338,7 +338,7 @@ public class HeapEventPipelineSelfLogTests
         });
 
         Assert.Equal([HeapEventKind.Allocation], sink.Events.Select(e => e.Kind));
-        Assert.Contains(messages, m => m.Contains("threw on a Free event, which was dropped", StringComparison.Ordinal));
+        Assert.Contains(messages, m => m.Contains("threw on an event of kind Free, which was dropped", StringComparison.Ordinal));
     }
 
     [Fact]

@@ -846,7 +846,7 @@ public class TraceFileWriterFailureTests
 
         Assert.Equal(2, writer!.EventsWritten);
         Assert.Equal(1, writer.EventsDropped);
-        Assert.Contains(messages, m => m.Contains("a Snapshot event could not be encoded and is dropped", StringComparison.Ordinal));
+        Assert.Contains(messages, m => m.Contains("an event of kind Snapshot could not be encoded and is dropped", StringComparison.Ordinal));
         stream.Position = 0;
         using var reader = new TraceReader(stream);
         Assert.Equal([HeapEventKind.Allocation, HeapEventKind.Free], reader.ReadAll().Select(e => e.Kind));

@@ -143,7 +143,7 @@ public unsafe class TrackerEventSelfLogTests
             Assert.Equal(0, tracker.LiveBlocks);
         });
 
-        Assert.Contains(messages, m => m.Contains("sink ThrowingSink threw while receiving a Allocation event", StringComparison.Ordinal));
-        Assert.Contains(messages, m => m.Contains("sink ThrowingSink threw while receiving a Free event", StringComparison.Ordinal));
+        Assert.Contains(messages, m => m.Contains("sink ThrowingSink threw while receiving an event of kind Allocation", StringComparison.Ordinal));
+        Assert.Contains(messages, m => m.Contains("sink ThrowingSink threw while receiving an event of kind Free", StringComparison.Ordinal));
     }
 }
