@@ -14,6 +14,7 @@ public static class LoggerSinkConfigurationExtensions
     /// <param name="restrictedToMinimumLevel">The lowest level sent; default <see cref="HeapEventLevel.Warning"/> (failures, errors), since every allocation through a logger is slow.</param>
     /// <returns>The builder.</returns>
     /// <exception cref="ArgumentNullException"><paramref name="writeTo"/> or <paramref name="logger"/> is null.</exception>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="restrictedToMinimumLevel"/> is not a defined level.</exception>
     public static HeapEventPipelineBuilder Logger(this HeapEventSinkConfiguration writeTo, ILogger logger, HeapEventLevel restrictedToMinimumLevel = HeapEventLevel.Warning)
     {
         ArgumentNullException.ThrowIfNull(writeTo);
@@ -26,8 +27,10 @@ public static class LoggerSinkConfigurationExtensions
     /// <param name="restrictedToMinimumLevel">The lowest level sent; default <see cref="HeapEventLevel.Warning"/>.</param>
     /// <returns>The builder.</returns>
     /// <exception cref="ArgumentNullException"><paramref name="writeTo"/> or <paramref name="loggerFactory"/> is null.</exception>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="restrictedToMinimumLevel"/> is not a defined level.</exception>
     public static HeapEventPipelineBuilder Logger(this HeapEventSinkConfiguration writeTo, ILoggerFactory loggerFactory, HeapEventLevel restrictedToMinimumLevel = HeapEventLevel.Warning)
     {
+        ArgumentNullException.ThrowIfNull(writeTo);
         ArgumentNullException.ThrowIfNull(loggerFactory);
         return writeTo.Logger(loggerFactory.CreateLogger("MemTrace"), restrictedToMinimumLevel);
     }

@@ -107,7 +107,7 @@ public sealed class HeapEventPipelineBuilder
         ThrowIfBuilt();
         if (!Enum.IsDefined(minimum))
         {
-            ThrowHelper.ThrowArgumentOutOfRange(nameof(minimum), "Not a defined HeapEventLevel.");
+            ThrowHelper.ThrowArgumentOutOfRange("restrictedToMinimumLevel", $"{minimum} is not a defined HeapEventLevel.");
         }
 
         _sinks.Add(new SinkEntry(create, minimum));

@@ -24,6 +24,7 @@ public sealed class HeapEventSinkConfiguration
     }
 
     /// <summary>Adds a sink created by <see cref="HeapEventPipelineBuilder.Build"/> (for sinks that own files or threads).</summary>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="restrictedToMinimumLevel"/> is not a defined level.</exception>
     /// <param name="create">Creates the sink; called once, by Build, which throws <see cref="InvalidOperationException"/> if it returns null.</param>
     /// <param name="restrictedToMinimumLevel">The lowest level this sink receives.</param>
     /// <returns>The builder.</returns>
@@ -39,6 +40,7 @@ public sealed class HeapEventSinkConfiguration
     /// <param name="output">Where to write; null for <see cref="System.Console.Out"/>. The pipeline does not dispose it.</param>
     /// <param name="restrictedToMinimumLevel">The lowest level written. Writing every allocation to a console is slow: consider <see cref="HeapEventLevel.Warning"/>.</param>
     /// <returns>The builder.</returns>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="restrictedToMinimumLevel"/> is not a defined level.</exception>
     /// <exception cref="InvalidOperationException">The pipeline was already built.</exception>
     public HeapEventPipelineBuilder Console(TextWriter? output = null, HeapEventLevel restrictedToMinimumLevel = HeapEventLevel.Trace) =>
         _builder.AddSink(() => new ConsoleSink(output ?? System.Console.Out), restrictedToMinimumLevel);
@@ -49,6 +51,7 @@ public sealed class HeapEventSinkConfiguration
     /// <param name="restrictedToMinimumLevel">The lowest level written.</param>
     /// <returns>The builder.</returns>
     /// <exception cref="ArgumentException"><paramref name="path"/> is null or empty.</exception>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="restrictedToMinimumLevel"/> is not a defined level.</exception>
     /// <exception cref="InvalidOperationException">The pipeline was already built.</exception>
     /// <remarks>The file is created by <see cref="HeapEventPipelineBuilder.Build"/>, which throws what <see cref="FileStream"/> throws if it cannot be.</remarks>
     public HeapEventPipelineBuilder TraceFile(string path, TraceFileOptions? options = null, HeapEventLevel restrictedToMinimumLevel = HeapEventLevel.Trace)

@@ -143,7 +143,8 @@ public unsafe class HeapEventPipelineTests
         Assert.Throws<ArgumentException>(() => builder.Filter.ByKinds());
         Assert.Throws<ArgumentException>(() => builder.Filter.ByKinds((HeapEventKind)42));
         Assert.Throws<ArgumentOutOfRangeException>(() => builder.MinimumLevel((HeapEventLevel)9));
-        Assert.Throws<ArgumentOutOfRangeException>(() => builder.WriteTo.Sink(new ListSink(), (HeapEventLevel)(-1)));
+        var badLevel = Assert.Throws<ArgumentOutOfRangeException>(() => builder.WriteTo.Sink(new ListSink(), (HeapEventLevel)(-1)));
+        Assert.Equal("restrictedToMinimumLevel", badLevel.ParamName); // The caller's parameter, not the builder's own.
         Assert.ThrowsAny<ArgumentException>(() => builder.WriteTo.TraceFile(string.Empty));
     }
 

@@ -134,6 +134,15 @@ public class LoggerSinkTests
         Assert.Throws<ArgumentNullException>(() => new LoggerSink(null!));
         Assert.Throws<ArgumentNullException>(() => new HeapEventPipelineBuilder().WriteTo.Logger((ILogger)null!));
         Assert.Throws<ArgumentNullException>(() => new HeapEventPipelineBuilder().WriteTo.Logger((ILoggerFactory)null!));
+
+        // A null WriteTo is refused before the factory is asked for a logger.
+        var factory = new RecordingFactory();
+        var nullWriteTo = Assert.Throws<ArgumentNullException>(() => ((HeapEventSinkConfiguration)null!).Logger(factory));
+        Assert.Equal("writeTo", nullWriteTo.ParamName);
+        Assert.Null(factory.Category);
+
+        var badLevel = Assert.Throws<ArgumentOutOfRangeException>(() => new HeapEventPipelineBuilder().WriteTo.Logger(factory, (HeapEventLevel)9));
+        Assert.Equal("restrictedToMinimumLevel", badLevel.ParamName);
     }
 
     private sealed record Entry(LogLevel Level, EventId EventId, string Message, IReadOnlyList<KeyValuePair<string, object?>> State)
