@@ -11,6 +11,11 @@ public enum MemoryErrorPolicy
     /// <summary>As <see cref="Report"/>, then throw a <see cref="MemoryErrorException"/> carrying the report.</summary>
     Throw,
 
-    /// <summary>Write the report, then end the process at once with <see cref="Environment.FailFast(string)"/>.</summary>
+    /// <summary>
+    /// As <see cref="Report"/> (the report written, <see cref="HeapCaps.MemoryErrorDetected"/> raised, so a tracker's
+    /// sinks receive the error), then end the process at once with <see cref="Environment.FailFast(string)"/>. Nothing
+    /// is flushed or disposed after that: what a sink had only queued (a trace file's buffer, a logger provider's
+    /// background queue, such as the console logger's) is lost; use <see cref="Throw"/> to keep it.
+    /// </summary>
     FailFast,
 }
