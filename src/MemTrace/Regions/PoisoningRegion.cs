@@ -1361,6 +1361,13 @@ internal sealed unsafe class PoisoningRegion : Region
             }
 
             inner = _alignedUserToInner.TryGetValue(user, out var aligned) ? aligned : user - _head;
+            if (aligned == 0 && _alignedInnerToUser.ContainsKey(inner))
+            {
+                // One head into an aligned block whose user bytes lie further on (the gap before its head): no block.
+                state = BlockState.NotABlock;
+                return false;
+            }
+
             if (_evicting.Contains(inner))
             {
                 state = BlockState.Freed; // Leaving the quarantine: freed by its owner.
