@@ -26,7 +26,7 @@ internal static class DemoCommand
         };
         duration.Validators.Add(result =>
         {
-            if (result.GetValueOrDefault<int>() is < 1 or > 86_400)
+            if (result.Tokens is [var token] && int.TryParse(token.Value, System.Globalization.CultureInfo.InvariantCulture, out var seconds) && seconds is < 1 or > 86_400) // Not a number: the parser's own error (GetValueOrDefault would throw).
             {
                 result.AddError("--duration must be between 1 and 86400 seconds.");
             }

@@ -136,6 +136,12 @@ internal static class ReportCommand
 
         if (htmlPath is not null)
         {
+            if (IsSameFile(htmlPath, tracePath))
+            {
+                standardError.WriteLine($"memtrace: cannot write '{htmlPath}': it is the trace being reported on.");
+                return ExitOutputFailed;
+            }
+
             try
             {
                 File.WriteAllText(htmlPath, HtmlReport.Render(analysis));
@@ -153,6 +159,22 @@ internal static class ReportCommand
         }
 
         return analysis.IsPartial ? ExitPartial : ExitComplete;
+    }
+
+    /// <summary>Whether two paths name one file, through symbolic links: the HTML page must not overwrite the trace it is made from.</summary>
+    private static bool IsSameFile(string first, string second)
+    {
+        try
+        {
+            var comparison = OperatingSystem.IsWindows() || OperatingSystem.IsMacOS() ? StringComparison.OrdinalIgnoreCase : StringComparison.Ordinal;
+            return string.Equals(FinalPath(first), FinalPath(second), comparison);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or ArgumentException or NotSupportedException)
+        {
+            return false; // The write that follows reports what is wrong with the path.
+        }
+
+        static string FinalPath(string path) => File.ResolveLinkTarget(path, returnFinalTarget: true)?.FullName ?? Path.GetFullPath(path);
     }
 
     private static TraceAnalysis AnalyzeWithProgress(IAnsiConsole console, TraceReader reader, string tracePath)

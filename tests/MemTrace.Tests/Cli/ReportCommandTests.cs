@@ -70,6 +70,9 @@ public sealed class ReportCommandTests : IDisposable
     [InlineData("demo", "--nope")]
     [InlineData("demo", "--duration", "0")]
     [InlineData("demo", "--duration", "5")]
+    [InlineData("demo", "--metrics", "--duration", "abc")]
+    [InlineData("demo", "--metrics", "--duration", "99999999999")]
+    [InlineData("demo", "--metrics", "--duration", "-5")]
     [InlineData]
     public void A_command_line_that_cannot_be_parsed_exits_with_EX_USAGE_not_a_code_the_commands_use(params string[] args)
     {
@@ -147,6 +150,26 @@ public sealed class ReportCommandTests : IDisposable
         var page = File.ReadAllText(html);
         Assert.Contains("<td class=\"num\" data-v=\"18446744073709551615\">16.00 EiB</td>", page, StringComparison.Ordinal);
         Assert.DoesNotContain("data-v=\"-", page, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void An_html_path_that_names_the_trace_itself_does_not_overwrite_it()
+    {
+        // `memtrace report t.jsonl --html t.jsonl` replaced the trace with the page, and said all went well.
+        var text = string.Join('\n', Header, Alloc, End) + "\n";
+        var trace = Write("self.jsonl", text);
+        var link = Path.Combine(_directory, "link.html");
+        File.CreateSymbolicLink(link, trace);
+
+        foreach (var html in new[] { trace, Path.Combine(_directory, ".", "self.jsonl"), link })
+        {
+            var (exitCode, console, _, error) = DemoTrace.Report(trace, html);
+
+            Assert.Equal(ReportCommand.ExitOutputFailed, exitCode);
+            Assert.Contains($"memtrace: cannot write '{html}': it is the trace being reported on.", error, StringComparison.Ordinal);
+            Assert.Contains("Blocks live at the end", console, StringComparison.Ordinal); // The tables are still shown.
+            Assert.Equal(text, File.ReadAllText(trace));
+        }
     }
 
     [Fact]
