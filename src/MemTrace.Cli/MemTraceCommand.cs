@@ -22,6 +22,12 @@ internal static class MemTraceCommand
     /// </summary>
     public const int ExitUsage = 64;
 
+    /// <summary>
+    /// The exit code when an input or output fails in a way the command does not handle itself, such as standard
+    /// output on a full disk (a pipe closed early is not an error): EX_IOERR of sysexits.h, for every command.
+    /// </summary>
+    public const int ExitIOError = 74;
+
     /// <summary>Parses <paramref name="args"/> and runs the command they name; returns its exit code.</summary>
     /// <param name="args">The command line, without the program name.</param>
     /// <param name="output">Standard output for the commands that write through the invocation (demo, help, parse errors).</param>
@@ -29,7 +35,19 @@ internal static class MemTraceCommand
     public static int Run(string[] args, TextWriter output, TextWriter error)
     {
         var parsed = Create().Parse(args);
-        var exitCode = parsed.Invoke(new InvocationConfiguration { Output = output, Error = error });
+        int exitCode;
+        try
+        {
+            // System.CommandLine's own handler would print any exception with its stack trace and exit 1, a code the
+            // commands use for their own failures; an I/O failure gets one line and EX_IOERR instead.
+            exitCode = parsed.Invoke(new InvocationConfiguration { Output = output, Error = error, EnableDefaultExceptionHandler = false });
+        }
+        catch (IOException e)
+        {
+            error.WriteLine($"memtrace: input/output error: {e.Message}");
+            return ExitIOError;
+        }
+
         return parsed.Errors.Count > 0 ? ExitUsage : exitCode;
     }
 }
