@@ -4,8 +4,11 @@
 // traces as TlsfBenchmarks: 1 000 blocks live, malloc+free pairs of a fixed 64 bytes, or of 1 024
 // sizes drawn log-uniformly from 16 B to 4 KiB. Not part of MemTrace: it shows what TLSF itself
 // costs against glibc on the machine at hand, before any of what MemTrace's regions add.
+// With "churn" each step frees one of the live blocks (a fixed random sequence) and allocates in its
+// place, as TlsfChurnBenchmarks does, instead of freeing the block it has just allocated.
 //
 //   gcc -O2 -o minimal_tlsf minimal_tlsf.c -lm && ./minimal_tlsf && ./minimal_tlsf mixed
+//   ./minimal_tlsf 64B churn && ./minimal_tlsf mixed churn
 //
 // Timed with clock_gettime over 20 million pairs (not BenchmarkDotNet); run it a few times.
 #include <stdio.h>
@@ -42,15 +45,24 @@ static void tfree(ctl*c,void*p){ bh*b=(bh*)((char*)p-16); bh*n=linknext(b); n->s
   n=bnext(b); if(n->size&FREE){brem(c,n); b->size+=bsize(n)+8; linknext(b);} bins(c,b);}
 static double now(){struct timespec t;clock_gettime(CLOCK_MONOTONIC,&t);return t.tv_sec*1e9+t.tv_nsec;}
 int main(int argc,char**argv){
+  int mixed = argc>1 && strcmp(argv[1],"mixed")==0, churn = argc>2 && strcmp(argv[2],"churn")==0;
   size_t bytes=4<<20; char*mem=aligned_alloc(64,bytes); ctl*c=(ctl*)mem; memset(c,0,sizeof(ctl));
   c->null.next_free=c->null.prev_free=&c->null; for(int i=0;i<FLC;i++)for(int j=0;j<SLC;j++)c->blocks[i][j]=&c->null;
   char*pool=mem+sizeof(ctl); size_t pb=(bytes-sizeof(ctl)-16)&~(size_t)7; bh*b=(bh*)(pool-8); b->size=pb|FREE; bins(c,b); bh*n=linknext(b); n->size=PFREE;
-  static size_t sizes[1024]; srand(20261125); for(int i=0;i<1024;i++){ double r=(double)rand()/RAND_MAX; sizes[i]= argc>1 ? (size_t)(__builtin_exp2(4+r*8)+0.5) : 64; }
+  static size_t sizes[1024]; static int victim[1024]; srand(20261125);
+  for(int i=0;i<1024;i++){ double r=(double)rand()/RAND_MAX; sizes[i]= mixed ? (size_t)(__builtin_exp2(4+r*8)+0.5) : 64; }
+  for(int i=0;i<1024;i++) victim[i]=rand()%1000;
   void* live[1000]; for(int i=0;i<1000;i++) live[i]=tmalloc(c,sizes[i]);
-  for(int rep=0;rep<3;rep++){
-  long N=20000000; double t0=now(); for(long i=0;i<N;i++){void*p=tmalloc(c,sizes[i&1023]); tfree(c,p);} double t1=now();
   void* lv[1000]; for(int i=0;i<1000;i++) lv[i]=malloc(sizes[i]);
-  double t2=now(); for(long i=0;i<N;i++){void*p=malloc(sizes[i&1023]); __asm__ volatile(""::"r"(p):"memory"); free(p);} double t3=now();
-  printf("%s tlsf %.2f ns/pair, glibc %.2f ns/pair, ratio %.2f\n", argc>1?"mixed":"64B", (t1-t0)/N,(t3-t2)/N,(t1-t0)/(t3-t2));
-  for(int i=0;i<1000;i++) free(lv[i]); }
+  for(int rep=0;rep<3;rep++){
+  long N=20000000; double t0=now(), t1, t2, t3;
+  if(churn){
+    for(long i=0;i<N;i++){int v=victim[i&1023]; tfree(c,live[v]); live[v]=tmalloc(c,sizes[i&1023]);} t1=now();
+    t2=now(); for(long i=0;i<N;i++){int v=victim[i&1023]; free(lv[v]); lv[v]=malloc(sizes[i&1023]); __asm__ volatile(""::"r"(lv[v]):"memory");} t3=now();
+  } else {
+    for(long i=0;i<N;i++){void*p=tmalloc(c,sizes[i&1023]); tfree(c,p);} t1=now();
+    t2=now(); for(long i=0;i<N;i++){void*p=malloc(sizes[i&1023]); __asm__ volatile(""::"r"(p):"memory"); free(p);} t3=now();
+  }
+  printf("%s%s tlsf %.2f ns/pair, glibc %.2f ns/pair, ratio %.2f\n", mixed?"mixed":"64B", churn?" churn":"", (t1-t0)/N,(t3-t2)/N,(t1-t0)/(t3-t2)); }
+  for(int i=0;i<1000;i++) free(lv[i]);
   return 0; }
