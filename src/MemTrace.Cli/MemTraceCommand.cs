@@ -40,7 +40,10 @@ internal static class MemTraceCommand
         {
             // System.CommandLine's own handler would print any exception with its stack trace and exit 1, a code the
             // commands use for their own failures; an I/O failure gets one line and EX_IOERR instead.
-            exitCode = parsed.Invoke(new InvocationConfiguration { Output = output, Error = error, EnableDefaultExceptionHandler = false });
+            // The help printed after a usage error goes to standard error with the error: a script reading standard
+            // output gets nothing rather than a help text.
+            var helpAndOutput = parsed.Errors.Count > 0 ? error : output;
+            exitCode = parsed.Invoke(new InvocationConfiguration { Output = helpAndOutput, Error = error, EnableDefaultExceptionHandler = false });
         }
         catch (IOException e)
         {

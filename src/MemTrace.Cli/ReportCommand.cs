@@ -142,6 +142,12 @@ internal static class ReportCommand
                 return ExitOutputFailed;
             }
 
+            if (Directory.Exists(htmlPath))
+            {
+                standardError.WriteLine($"memtrace: cannot write '{htmlPath}': it is a directory.");
+                return ExitOutputFailed;
+            }
+
             try
             {
                 File.WriteAllText(htmlPath, HtmlReport.Render(analysis));

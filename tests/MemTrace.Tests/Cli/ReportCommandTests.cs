@@ -78,12 +78,14 @@ public sealed class ReportCommandTests : IDisposable
     {
         // 1 means the HTML could not be written, 2 unusable input, 3 a partial report: a typo must not look like one of them.
         var error = new StringWriter();
+        var output = new StringWriter();
 
-        var exitCode = MemTraceCommand.Run(args, new StringWriter(), error);
+        var exitCode = MemTraceCommand.Run(args, output, error);
 
         Assert.Equal(MemTraceCommand.ExitUsage, exitCode);
         Assert.Equal(64, exitCode);
         Assert.NotEqual(string.Empty, error.ToString());
+        Assert.Equal(string.Empty, output.ToString()); // The help that follows a usage error goes to standard error too.
         Assert.Equal(0, MemTraceCommand.Run(["report", "--help"], new StringWriter(), new StringWriter()));
     }
 
@@ -170,6 +172,18 @@ public sealed class ReportCommandTests : IDisposable
             Assert.Contains("Blocks live at the end", console, StringComparison.Ordinal); // The tables are still shown.
             Assert.Equal(text, File.ReadAllText(trace));
         }
+    }
+
+    [Fact]
+    public void An_html_path_that_is_a_directory_is_named_as_one()
+    {
+        // It said "Access to the path '...' is denied.", as if permissions were at fault.
+        var trace = Write("t.jsonl", string.Join('\n', Header, Alloc, End) + "\n");
+
+        var (exitCode, _, _, error) = DemoTrace.Report(trace, _directory);
+
+        Assert.Equal(ReportCommand.ExitOutputFailed, exitCode);
+        Assert.Equal($"memtrace: cannot write '{_directory}': it is a directory.", error.Trim());
     }
 
     [Fact]
