@@ -26,7 +26,7 @@ internal static class DemoCommand
         };
         duration.Validators.Add(result =>
         {
-            if (result.Tokens is [var token] && int.TryParse(token.Value, System.Globalization.CultureInfo.InvariantCulture, out var seconds) && seconds is < 1 or > 86_400) // Not a number: the parser's own error (GetValueOrDefault would throw).
+            if (IsOutOfRange(result))
             {
                 result.AddError("--duration must be between 1 and 86400 seconds.");
             }
@@ -185,6 +185,15 @@ internal static class DemoCommand
 
         return ok ? 0 : 1;
     }
+
+    /// <summary>
+    /// Whether --duration is a whole number outside 1..86400. Text that is not one is left to the parser's own error:
+    /// reading the value (GetValueOrDefault) would throw there.
+    /// </summary>
+    private static bool IsOutOfRange(System.CommandLine.Parsing.OptionResult duration) =>
+        duration.Tokens is [var token]
+        && int.TryParse(token.Value, System.Globalization.CultureInfo.InvariantCulture, out var seconds)
+        && seconds is < 1 or > 86_400;
 
     /// <summary>The heap of <paramref name="layout"/>, or null with the reason written to <paramref name="error"/> (its regions' memory could not be had).</summary>
     private static HeapCaps? CreateHeap(HeapLayout layout, TextWriter? errorOutput, TextWriter error)
