@@ -19,7 +19,9 @@ public readonly record struct HeapWalkBlock(nuint Address, nuint Size, bool Used
 /// <param name="block">The block.</param>
 /// <returns>True to continue with this region.</returns>
 /// <remarks>
-/// <para>The walker runs under the region's lock: it must not allocate or free on the heap being walked.</para>
+/// <para>The walker runs under the region's lock: it must not allocate or free on the heap being walked (that throws a
+/// <see cref="LockRecursionException"/>). It may query it (statistics, <c>GetAllocatedSize</c>, integrity checks), as
+/// ESP-IDF's recursive heap lock allows.</para>
 /// <para>As in ESP-IDF, a block whose header is corrupt is passed on with the size its header holds, which may run past
 /// <see cref="HeapWalkRegion.End"/> (test_walker.c recognises a corrupt heap that way): never read through such a block.
 /// That block ends its region's walk, whatever the walker returns (ESP-IDF would follow the bad size).</para>

@@ -48,6 +48,28 @@ internal sealed class RegionLock
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public void Exit() => Volatile.Write(ref _held, 0);
 
+    /// <summary>
+    /// Takes the lock for a section that only reads, unless this thread already holds it to run callbacks: a walker's
+    /// visitor asking about its own region, which ESP-IDF's recursive heap lock lets it do. Returns whether it took the
+    /// lock (release it with <see cref="Exit"/>); the fast path reads no thread id.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public bool EnterForRead()
+    {
+        if (Interlocked.CompareExchange(ref _held, 1, 0) == 0)
+        {
+            return true;
+        }
+
+        if (IsHeldForCallbacksByThisThread)
+        {
+            return false;
+        }
+
+        EnterSlow();
+        return true;
+    }
+
     /// <summary>Whether this thread holds the lock to run callbacks (a walker's visitor asking about its region).</summary>
     public bool IsHeldForCallbacksByThisThread => Volatile.Read(ref _callbackThread) == Environment.CurrentManagedThreadId;
 

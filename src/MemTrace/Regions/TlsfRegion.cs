@@ -205,18 +205,27 @@ internal sealed unsafe class TlsfRegion : Region
 
     public override BlockState Query(void* ptr, out BlockInfo block)
     {
-        TlsfPointer pointer;
-        nuint size;
-        uint tag;
-        using (_lock.Enter())
+        // TLSF's query neither throws nor calls out: the lock needs no try/finally. A walker's visitor asking about a block
+        // of its own region already holds the lock (ESP-IDF's recursive heap lock lets it ask): it reads directly.
+        var locked = _lock.EnterForRead();
+        var pointer = TlsfPointer.Outside;
+        nuint size = 0;
+        uint tag = 0;
+        var disposed = _disposed;
+        if (!disposed)
         {
-            if (_disposed)
-            {
-                block = default;
-                return BlockState.NotABlock;
-            }
-
             pointer = _heap.Query(ptr, out size, out tag);
+        }
+
+        if (locked)
+        {
+            _lock.Exit();
+        }
+
+        if (disposed)
+        {
+            block = default;
+            return BlockState.NotABlock;
         }
 
         return Outcome(pointer, size, tag, out block);
@@ -245,16 +254,22 @@ internal sealed unsafe class TlsfRegion : Region
         }
     }
 
-    public override HeapInfo GetInfo()
-    {
-        using (_lock.Enter())
-        {
-            return _disposed ? default : _heap.GetInfo();
-        }
-    }
+    public override HeapInfo GetInfo() => ReadStatistic(static heap => heap.GetInfo());
 
     public override void ForEachLiveBlock(Action<nuint, nuint, uint> visitor)
     {
+        if (_lock.IsHeldForCallbacksByThisThread)
+        {
+            // Asked from a visitor of this region (a walker checking its heap): the lock is already held; the inner visitor
+            // may read, and allocating or freeing from it is refused as from the outer one.
+            if (!_disposed)
+            {
+                _heap.ForEachLiveBlock(visitor);
+            }
+
+            return;
+        }
+
         using (_lock.EnterForCallbacks())
         {
             if (!_disposed)
@@ -289,9 +304,18 @@ internal sealed unsafe class TlsfRegion : Region
 
     public override bool CheckIntegrity(TextWriter? output)
     {
-        using (_lock.Enter())
+        // The output may throw: the lock is released in a finally. A walker's visitor checking its own region reads directly.
+        var locked = _lock.EnterForRead();
+        try
         {
             return !_disposed && _heap.Check(output) == 0;
+        }
+        finally
+        {
+            if (locked)
+            {
+                _lock.Exit();
+            }
         }
     }
 
@@ -360,16 +384,17 @@ internal sealed unsafe class TlsfRegion : Region
         _ => BlockState.NotABlock,
     };
 
-    private nuint ReadStatistic(Func<TlsfHeap, nuint> read)
+    private T ReadStatistic<T>(Func<TlsfHeap, T> read)
+        where T : struct
     {
         if (_lock.IsHeldForCallbacksByThisThread)
         {
-            return _disposed ? 0 : read(_heap);
+            return _disposed ? default : read(_heap);
         }
 
         using (_lock.Enter())
         {
-            return _disposed ? 0 : read(_heap);
+            return _disposed ? default : read(_heap);
         }
     }
 
