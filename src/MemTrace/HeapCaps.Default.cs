@@ -122,6 +122,7 @@ public sealed unsafe partial class HeapCaps
         }
 
         OnAllocationFailed(size, MallocCaps.Default, AllocationMethod.ReallocDefault);
+        observer?.OnReallocationFailed(size, MallocCaps.Default, AllocationMethod.ReallocDefault);
         return null;
     }
 

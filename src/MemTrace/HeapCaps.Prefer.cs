@@ -173,6 +173,7 @@ public sealed unsafe partial class HeapCaps
         }
 
         OnAllocationFailed(size, last, AllocationMethod.ReallocPrefer);
+        observer?.OnReallocationFailed(size, last, AllocationMethod.ReallocPrefer);
         return null;
     }
 

@@ -315,6 +315,10 @@ public sealed unsafe partial class HeapCaps : IDisposable
         {
             ReportLostBlock(oldState, oldTag, ptr, AllocationMethod.Realloc);
         }
+        else
+        {
+            observer?.OnReallocationFailed(size, caps, AllocationMethod.Realloc);
+        }
 
         return null;
     }

@@ -37,6 +37,13 @@ internal unsafe interface IAllocationObserver
     /// </summary>
     bool AdmitReallocation(void* ptr, nuint size, MallocCaps caps, AllocationMethod method);
 
+    /// <summary>
+    /// A realloc of a block to a non-zero size, made directly on the heap, failed and left the block intact (after the
+    /// failure callback): the observer logs the failure, as it logs a failed allocation made on the heap directly and as
+    /// it logs such a realloc when its allocation hook refuses it.
+    /// </summary>
+    void OnReallocationFailed(nuint size, MallocCaps caps, AllocationMethod method);
+
     /// <summary>A block was reallocated directly on the heap; <paramref name="tag"/> is 0 for a block the observer did not record (it may record it from now on, setting its tag).</summary>
     void OnReallocated(uint tag, void* block, nuint size, MallocCaps caps, AllocationMethod method);
 

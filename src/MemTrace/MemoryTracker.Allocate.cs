@@ -268,6 +268,7 @@ public sealed unsafe partial class MemoryTracker
     [MethodImpl(MethodImplOptions.NoInlining)]
     private void* TrackedAllocateChecked(TrackerThreadCell cell, uint handle, long request, AllocationMethod method, nuint alignment, nuint n, nuint size, MallocCaps caps, uint site)
     {
+        var outer = CallSiteContext.Current; // A tracked operation whose allocation hook or break callback allocates here.
         CallSiteContext.Current = site;
         try
         {
@@ -275,7 +276,7 @@ public sealed unsafe partial class MemoryTracker
         }
         finally
         {
-            CallSiteContext.Current = 0;
+            CallSiteContext.Current = outer;
         }
     }
 
@@ -361,6 +362,7 @@ public sealed unsafe partial class MemoryTracker
             return result;
         }
 
+        var outer = CallSiteContext.Current; // A tracked operation whose allocation hook or break callback reallocates here.
         CallSiteContext.Current = CallSiteRegistry.GetId(AllocationMethod.Realloc, file, line, function, variable);
         try
         {
@@ -370,7 +372,7 @@ public sealed unsafe partial class MemoryTracker
         }
         finally
         {
-            CallSiteContext.Current = 0;
+            CallSiteContext.Current = outer;
         }
     }
 

@@ -99,6 +99,7 @@ public sealed unsafe partial class MemoryTracker
     private bool FreeChecked(void* block, AllocationMethod method, bool clear, string? variable, string file, int line, string function)
     {
         var site = CallSiteRegistry.GetId(method, file, line, function, variable);
+        var outer = CallSiteContext.Current; // A tracked realloc whose allocation hook or break callback frees here.
         CallSiteContext.Current = site;
         try
         {
@@ -128,7 +129,7 @@ public sealed unsafe partial class MemoryTracker
         }
         finally
         {
-            CallSiteContext.Current = 0;
+            CallSiteContext.Current = outer;
         }
     }
 

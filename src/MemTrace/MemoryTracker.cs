@@ -856,6 +856,15 @@ public sealed unsafe partial class MemoryTracker : IDisposable, IAllocationObser
     bool IAllocationObserver.AdmitReallocation(void* ptr, nuint size, MallocCaps caps, AllocationMethod method) =>
         !_enabled || _admission == 0 || AdmitDirect(0, method, 1, size, caps, (nuint)ptr);
 
+    void IAllocationObserver.OnReallocationFailed(nuint size, MallocCaps caps, AllocationMethod method)
+    {
+        // As a failed tracked realloc: no request number of its own, so the failure is logged with a fresh one.
+        if (_enabled && ObserverCell() is { } cell)
+        {
+            LogFailure(method, size, caps, CallSiteRegistry.Unlocated(method), NextRequestNumber(cell));
+        }
+    }
+
     void IAllocationObserver.OnReallocated(uint tag, void* block, nuint size, MallocCaps caps, AllocationMethod method)
     {
         var cell = ObserverCell();

@@ -87,6 +87,41 @@ public unsafe class MemoryTrackerHeapHookTests
         heap.Free(block);
     }
 
+    [Theory]
+    [InlineData("realloc", 0)]
+    [InlineData("realloc-prefer", 0)]
+    [InlineData("realloc-default", 0)]
+    [InlineData("realloc-default", 4)]
+    public void A_realloc_on_the_heap_that_fails_for_real_is_logged_as_a_refused_one_is(string operation, int psramMiB)
+    {
+        // A failed realloc of a live block made on the heap directly was neither logged nor counted (no failure
+        // event either), while the same realloc refused by the hook was: an injected failure did not look like a real one.
+        using var heap = new HeapCaps(HeapLayout.Esp32(psramMiB), new HeapCapsOptions { ErrorOutput = null });
+        var calls = new FailedAllocations();
+        heap.RegisterFailedAllocCallback(calls.Record);
+        var output = new StringWriter();
+        using var tracker = new MemoryTracker(heap, new MemoryTrackerOptions { Output = output });
+        var block = (byte*)heap.Malloc(32, MallocCaps.Default);
+        block[0] = 42;
+
+        Assert.True(Run(heap, operation, TooLarge, block) == null);
+        tracker.AllocationHook = static (in AllocationRequest _) => false;
+        Assert.True(Run(heap, operation, 48, block) == null);
+
+        Assert.Equal(2, tracker.FailedAllocationCount);
+        Assert.Equal(1, tracker.RefusedAllocationCount);
+        var failures = tracker.FailedAllocations.OrderBy(r => r.RequestNumber).ToList();
+        Assert.Equal([false, true], failures.Select(r => r.Refused));
+        Assert.All(failures, r => Assert.True(r.Failure && r.Address == 0 && !r.AllocatedAt.IsKnown));
+        Assert.Equal(failures[1].Method, failures[0].Method);
+        Assert.Equal([TooLarge, (nuint)48], failures.Select(r => r.Size));
+        Assert.Equal(calls.Calls[0].Function, failures[0].MethodName);
+        Assert.Contains($"allocation failed: {failures[0].MethodName} of {TooLarge} bytes", output.ToString(), StringComparison.Ordinal);
+        Assert.Equal(42, block[0]);
+        Assert.Equal(1, tracker.LiveBlocks);
+        heap.Free(block);
+    }
+
     [Fact]
     public void Fail_nth_counts_tracked_and_direct_requests_alike_and_refuses_exactly_the_nth()
     {

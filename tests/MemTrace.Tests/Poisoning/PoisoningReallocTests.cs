@@ -29,6 +29,36 @@ public unsafe class PoisoningReallocTests
     }
 
     [Theory]
+    [InlineData("esp32")]
+    [InlineData("host")]
+    public void A_tracked_realloc_whose_allocation_hook_allocates_and_frees_through_the_tracker_still_reports_damage_at_the_realloc(string layout)
+    {
+        // The hook's own tracked malloc and free set this thread's call site and cleared it to 0 on the way out, so the
+        // realloc that then found the damage reported it with no detecting site (and no operation of its own).
+        using var heap = new HeapCaps(HeapLayout.FromName(layout), new HeapCapsOptions { Poisoning = PoisoningLevel.Light, ErrorOutput = null });
+        using var tracker = new MemoryTracker(heap, new MemoryTrackerOptions { Output = null });
+        tracker.Malloc(out byte* buffer, 40, MallocCaps.Default);
+        buffer[40] = 0x00;
+        tracker.AllocationHook = (in AllocationRequest _) =>
+        {
+            var scratch = tracker.Malloc(8, MallocCaps.Default);
+            tracker.Free(ref scratch);
+            return true;
+        };
+
+        var resized = tracker.Realloc(ref buffer, 400, MallocCaps.Default); var reallocLine = Line();
+
+        Assert.False(resized);
+        var error = Assert.Single(heap.RecentErrors);
+        Assert.Equal(MemoryErrorKind.BufferOverflow, error.Kind);
+        Assert.Equal(AllocationMethod.Realloc, error.Operation);
+        Assert.Equal(reallocLine, error.DetectedAt?.Line);
+        Assert.Equal("buffer", error.DetectedAt?.VariableName);
+        tracker.AllocationHook = null;
+        tracker.Free(ref buffer);
+    }
+
+    [Theory]
     [InlineData("esp32", PoisoningLevel.Light)]
     [InlineData("esp32", PoisoningLevel.Comprehensive)]
     [InlineData("host", PoisoningLevel.Light)]
