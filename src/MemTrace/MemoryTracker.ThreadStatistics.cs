@@ -25,7 +25,8 @@ public sealed unsafe partial class MemoryTracker
     /// <summary>
     /// What each thread that allocated holds now and held at most, in total and per region (ESP-IDF's
     /// <c>heap_caps_get_all_task_stat</c>), with the live blocks charged to it. Threads appear in the order
-    /// of their first allocation; ended threads stay, as ESP-IDF keeps deleted tasks.
+    /// in which they first used the tracker or its heap (a thread that freed a block before it allocated one comes in
+    /// at that free); ended threads stay, as ESP-IDF keeps deleted tasks.
     /// </summary>
     /// <returns>One entry per thread that allocated.</returns>
     /// <exception cref="InvalidOperationException">The tracker was created without <see cref="MemoryTrackerOptions.ThreadStatistics"/>.</exception>

@@ -67,6 +67,15 @@ public sealed unsafe partial class MemoryTracker : IDisposable, IAllocationObser
     private readonly int _slot;
     private readonly Lock _cellsLock = new();
     private readonly List<TrackerThreadCell> _cells = [];
+
+    // The counters of the cells of ended threads, let go by RetireEndedCells (read and written under _cellsLock).
+    private long _retiredAllocations;
+    private long _retiredAllocatedBytes;
+    private long _retiredFrees;
+    private long _retiredFreedBytes;
+
+    /// <summary>How many cells the list holds when a new thread's cell makes the tracker let go of those of ended threads.</summary>
+    private int _retireCellsAt = MinRetireCellsAt;
     private readonly long _startTick;
     private readonly DateTimeOffset _startTime;
     private readonly bool _clearOnFree;
@@ -331,6 +340,9 @@ public sealed unsafe partial class MemoryTracker : IDisposable, IAllocationObser
         return true;
     }
 
+    /// <summary>The fewest cells at which the cells of ended threads are let go.</summary>
+    private const int MinRetireCellsAt = 64;
+
     /// <summary>How long Dispose waits for threads inside the store's sections, which run no user code and take microseconds.</summary>
     private const int SectionWaitMilliseconds = 10_000;
 
@@ -401,6 +413,11 @@ public sealed unsafe partial class MemoryTracker : IDisposable, IAllocationObser
         var cell = new TrackerThreadCell(this);
         lock (_cellsLock)
         {
+            if (_cells.Count >= _retireCellsAt)
+            {
+                RetireEndedCells();
+            }
+
             _cells.Add(cell);
             if (_owners is not null)
             {
@@ -414,6 +431,42 @@ public sealed unsafe partial class MemoryTracker : IDisposable, IAllocationObser
     }
 
     /// <summary>
+    /// Lets go of the cells of threads that have ended (the caller holds <see cref="_cellsLock"/>): their free handles
+    /// go to the shared pool and their counters, final since only a cell's thread writes them, to the retired totals.
+    /// Without this a tracker kept a cell (a ring of handles and counters, about 1 kB) for every thread that ever used
+    /// it, and every reading of its totals went through all of them. The next sweep comes when the list has doubled.
+    /// </summary>
+    private void RetireEndedCells()
+    {
+        Span<uint> batch = stackalloc uint[TrackerThreadCell.RingSize];
+        var kept = 0;
+        for (var index = 0; index < _cells.Count; index++)
+        {
+            var cell = _cells[index];
+            if (cell.Thread.IsAlive)
+            {
+                _cells[kept++] = cell;
+                continue;
+            }
+
+            var count = cell.Count;
+            for (var i = 0; i < count; i++)
+            {
+                batch[i] = cell.Pop();
+            }
+
+            _store.Give(batch[..count]);
+            _retiredAllocations += Volatile.Read(ref cell.Allocations);
+            _retiredAllocatedBytes += Volatile.Read(ref cell.AllocatedBytes);
+            _retiredFrees += Volatile.Read(ref cell.Frees);
+            _retiredFreedBytes += Volatile.Read(ref cell.FreedBytes);
+        }
+
+        _cells.RemoveRange(kept, _cells.Count - kept);
+        _retireCellsAt = Math.Max(MinRetireCellsAt, 2 * kept);
+    }
+
+    /// <summary>
     /// The counters of all threads, summed. Each thread counts its own allocations and frees, and a block may be
     /// freed on another thread than the one that allocated it; read one thread after the other, a free could be
     /// counted without its allocation (live figures below zero). So every thread's frees are read first, then every
@@ -421,9 +474,13 @@ public sealed unsafe partial class MemoryTracker : IDisposable, IAllocationObser
     /// </summary>
     internal TrackerTotals ReadTotals()
     {
-        long frees = 0, freedBytes = 0, allocations = 0, allocatedBytes = 0;
+        long frees, freedBytes, allocations, allocatedBytes;
         lock (_cellsLock)
         {
+            frees = _retiredFrees;
+            freedBytes = _retiredFreedBytes;
+            allocations = _retiredAllocations;
+            allocatedBytes = _retiredAllocatedBytes;
             foreach (var cell in _cells)
             {
                 frees += Volatile.Read(ref cell.Frees);

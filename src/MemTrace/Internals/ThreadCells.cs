@@ -2,9 +2,9 @@
 //
 // ThreadLocal<T> drops a thread's value when the thread exits, which would lose what the value
 // holds (free record handles, counts). Here each owner takes a small slot number; every thread
-// keeps one array of cells indexed by slot; the owner also keeps every cell it ever handed out,
-// so what a dead thread held can be harvested. A slot is reused after its owner is disposed; a
-// stale cell is recognised by its Owner field and replaced.
+// keeps one array of cells indexed by slot; the owner also keeps the cells it handed out, so
+// what a dead thread held can be harvested (a tracker then lets go of the cell). A slot is reused
+// after its owner is disposed; a stale cell is recognised by its Owner field and replaced.
 using System.Runtime.CompilerServices;
 
 namespace MemTrace.Internals;
