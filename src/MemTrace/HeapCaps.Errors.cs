@@ -96,9 +96,13 @@ public sealed unsafe partial class HeapCaps
     }
 
     /// <summary>Reports a free or realloc of a pointer that is not a live block.</summary>
+    /// <exception cref="ObjectDisposedException">The heap was disposed during the call: its regions answered for memory that is gone, which is no bad pointer.</exception>
     [MethodImpl(MethodImplOptions.NoInlining)]
-    internal void ReportBadPointer(BlockState state, AllocationMethod operation, void* ptr, CallSite? detectedAt) =>
+    internal void ReportBadPointer(BlockState state, AllocationMethod operation, void* ptr, CallSite? detectedAt)
+    {
+        ThrowIfDisposed();
         ReportError(DescribeBadPointer(state, operation, ptr, detectedAt));
+    }
 
     /// <summary>Builds the error for a pointer that is not a live block, with all the heap and its observer know.</summary>
     internal MemoryError DescribeBadPointer(BlockState state, AllocationMethod operation, void* ptr, CallSite? detectedAt)

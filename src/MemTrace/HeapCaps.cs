@@ -362,7 +362,9 @@ public sealed unsafe partial class HeapCaps : IDisposable
     /// <summary>Releases every region's memory. Blocks still allocated become invalid.</summary>
     /// <remarks>
     /// An attached <see cref="MemoryTracker"/> is detached first; it can still be disposed afterwards (its blocks
-    /// are gone with the heap). The heap must not be in use on other threads while it is disposed.
+    /// are gone with the heap). The heap must not be in use on other threads while it is disposed. There is no
+    /// finalizer: the blocks handed out are raw pointers that do not keep the heap alive, so a heap never disposed
+    /// keeps its regions' native memory until the process ends.
     /// </remarks>
     public void Dispose()
     {
@@ -810,9 +812,11 @@ public sealed unsafe partial class HeapCaps : IDisposable
     }
 
     /// <summary>heap_caps_alloc_failed: the registered callback, then the optional abort.</summary>
+    /// <exception cref="ObjectDisposedException">The heap was disposed during the call: its regions refused because they are gone, which is no failure to report.</exception>
     [MethodImpl(MethodImplOptions.NoInlining)]
     private void OnAllocationFailed(nuint size, MallocCaps caps, AllocationMethod method)
     {
+        ThrowIfDisposed();
         _failedAllocCallback?.Invoke(size, caps, FailureFunctionName(method));
         if (_abortOnFailure)
         {

@@ -137,6 +137,47 @@ public unsafe class MemoryTrackerDisposalTests
     }
 
     [Theory]
+    [InlineData(MemoryErrorPolicy.Report, "heap.Realloc")]
+    [InlineData(MemoryErrorPolicy.Throw, "heap.Realloc")]
+    [InlineData(MemoryErrorPolicy.Report, "tracker.Realloc")]
+    [InlineData(MemoryErrorPolicy.Report, "heap.Malloc")]
+    [InlineData(MemoryErrorPolicy.Report, "tracker.Malloc")]
+    public void A_call_whose_heap_is_disposed_under_it_throws_ObjectDisposedException_and_reports_no_bad_pointer_or_failure(MemoryErrorPolicy policy, string call)
+    {
+        // The heap disposed while a call is inside it (here by an allocation hook; in a program by another thread at
+        // shutdown): the regions answer for memory that is gone. That is neither a bad pointer nor a failed allocation
+        // (under FailFast or AbortOnAllocationFailure either ended the process) but a call on a disposed heap.
+        var heap = new HeapCaps(HeapLayout.Esp32(), new HeapCapsOptions { ErrorOutput = null, ErrorPolicy = policy });
+        var callbacks = 0;
+        heap.RegisterFailedAllocCallback((_, _, _) => callbacks++);
+        using var tracker = new MemoryTracker(heap, new MemoryTrackerOptions { Output = null, CheckIntegrityOnDispose = false });
+        var block = tracker.Malloc(32, MallocCaps.Default);
+        tracker.AllocationHook = (in AllocationRequest request) =>
+        {
+            if (request.Size == 999)
+            {
+                heap.Dispose();
+            }
+
+            return true;
+        };
+
+        Action act = call switch
+        {
+            "heap.Realloc" => () => heap.Realloc(block, 999, MallocCaps.Default),
+            "tracker.Realloc" => () => tracker.Realloc(block, 999, MallocCaps.Default),
+            "heap.Malloc" => () => heap.Malloc(999, MallocCaps.Default),
+            _ => () => tracker.Malloc(999, MallocCaps.Default),
+        };
+
+        Assert.Throws<ObjectDisposedException>(act);
+        Assert.True(heap.IsDisposed);
+        Assert.Equal(0, heap.ErrorCount);
+        Assert.Equal(0, callbacks);
+        Assert.Equal(0, tracker.FailedAllocationCount);
+    }
+
+    [Theory]
     [InlineData("host")]
     [InlineData("esp32")]
     public void A_tracker_disposed_while_another_thread_allocates_and_frees_on_the_heap_leaves_heap_and_next_tracker_consistent(string layout)
