@@ -170,13 +170,40 @@ public sealed unsafe partial class HeapCaps
         ArgumentNullException.ThrowIfNull(walker);
         ThrowIfDisposed();
         var all = (caps & MallocCaps.Invalid) != 0;
-        foreach (var region in _set.Ordered)
+        var outer = t_walking;
+        t_walking = this;
+        try
         {
-            if (all || Matches(region.AllCaps, caps))
+            foreach (var region in _set.Ordered)
             {
-                var info = new HeapWalkRegion(region.Name, region.Start, region.End);
-                region.Walk((address, size, used) => walker(info, new HeapWalkBlock(address, size, used)));
+                if (all || Matches(region.AllCaps, caps))
+                {
+                    var info = new HeapWalkRegion(region.Name, region.Start, region.End);
+                    region.Walk((address, size, used) => walker(info, new HeapWalkBlock(address, size, used)));
+                }
             }
+        }
+        finally
+        {
+            t_walking = outer;
+        }
+    }
+
+    /// <summary>The heap whose walker this thread is running, if any (a walker may walk another heap inside it).</summary>
+    [ThreadStatic]
+    private static HeapCaps? t_walking;
+
+    /// <summary>
+    /// Refuses to dispose the heap, or its tracker, from inside one of its walkers: the walked region's lock is held, so
+    /// disposal would stop part-way, marked done with its memory never released.
+    /// </summary>
+    /// <param name="what">What was being disposed, for the message.</param>
+    /// <exception cref="InvalidOperationException">This thread is running a walker of this heap.</exception>
+    internal void ThrowIfWalkingOnThisThread(string what)
+    {
+        if (ReferenceEquals(t_walking, this))
+        {
+            Internals.ThrowHelper.ThrowInvalidOperation($"{what} cannot be disposed from inside a walker of its heap (HeapCaps.Walk holds the region's lock); dispose it after the walk.");
         }
     }
 

@@ -366,6 +366,7 @@ public sealed unsafe partial class HeapCaps : IDisposable
     /// finalizer: the blocks handed out are raw pointers that do not keep the heap alive, so a heap never disposed
     /// keeps its regions' native memory until the process ends.
     /// </remarks>
+    /// <exception cref="InvalidOperationException">Called from inside a walker of this heap (<see cref="Walk"/>); nothing is disposed.</exception>
     public void Dispose()
     {
         if (_disposed)
@@ -373,6 +374,7 @@ public sealed unsafe partial class HeapCaps : IDisposable
             return;
         }
 
+        ThrowIfWalkingOnThisThread("The heap");
         _disposed = true;
         Volatile.Write(ref _observer, null);
         foreach (var region in _set.Ordered)

@@ -234,8 +234,14 @@ public sealed unsafe partial class MemoryTracker : IDisposable, IAllocationObser
     /// </remarks>
     /// <exception cref="MemoryErrorException">The integrity check found a corruption and the heap's policy is
     /// <see cref="MemoryErrorPolicy.Throw"/>; the tracker is disposed all the same.</exception>
+    /// <exception cref="InvalidOperationException">Called from inside a walker of the tracker's heap (<see cref="HeapCaps.Walk"/>); nothing is disposed.</exception>
     public void Dispose()
     {
+        if (Volatile.Read(ref _disposed) == 0)
+        {
+            Heap.ThrowIfWalkingOnThisThread("The tracker");
+        }
+
         if (Interlocked.Exchange(ref _disposed, 1) != 0)
         {
             return;

@@ -8,6 +8,39 @@ namespace MemTrace.Tests;
 public unsafe class MemoryTrackerDisposalTests
 {
     [Fact]
+    public void Disposing_the_heap_or_its_tracker_inside_a_walker_is_refused_and_both_dispose_after_it()
+    {
+        // Inside a walker the region's lock is held: disposal stopped part-way with LockRecursionException, marked done,
+        // and the regions' memory (or the tracker's records) was never released.
+        var heap = new HeapCaps(HeapLayout.Esp32(psramMiB: 4), new HeapCapsOptions { ErrorOutput = null });
+        var tracker = new MemoryTracker(heap, new MemoryTrackerOptions { Output = null });
+        var block = tracker.Malloc(100, MallocCaps.Internal);
+        Exception? heapRefusal = null, trackerRefusal = null;
+
+        heap.WalkAll((region, b) =>
+        {
+            heapRefusal = Record.Exception(heap.Dispose);
+            trackerRefusal = Record.Exception(tracker.Dispose);
+            return false;
+        });
+
+        Assert.IsType<InvalidOperationException>(heapRefusal);
+        Assert.Contains("walker", heapRefusal.Message, StringComparison.Ordinal);
+        Assert.IsType<InvalidOperationException>(trackerRefusal);
+        Assert.Equal(1, tracker.LiveBlocks); // Nothing was disposed: both still work.
+        Assert.True(heap.GetAllocatedSize(block) >= 100);
+        tracker.Free(ref block);
+        Assert.Equal(0, tracker.LiveBlocks);
+
+        // Another heap's walker does not stand in the way, and both dispose once the walk is over.
+        using var other = new HeapCaps(HeapLayout.Host());
+        other.WalkAll((region, b) => false);
+        tracker.Dispose();
+        heap.Dispose();
+        Assert.Throws<ObjectDisposedException>(() => heap.Malloc(16, MallocCaps.Default));
+    }
+
+    [Fact]
     public void After_dispose_enabling_throws_and_no_method_reaches_the_freed_records()
     {
         using var heap = new HeapCaps(HeapLayout.Host(), new HeapCapsOptions { ErrorOutput = null });
