@@ -6,8 +6,8 @@ namespace MemTrace.Diagnostics;
 public sealed record TraceFileOptions
 {
     /// <summary>
-    /// Events the buffer between an emitting thread and the writer holds; rounded up to a power of
-    /// two, at least 16. Default 16384. Each emitting thread has a ring of its own, allocated on its
+    /// Events the buffer between an emitting thread and the writer holds: 1 to 16777216, rounded up to
+    /// a power of two, at least 16. Default 16384. Each emitting thread has a ring of its own, allocated on its
     /// first event: each slot costs 88 bytes (80 for the event, 8 for the reference that rare events
     /// carry), 1.4 MiB per emitting thread by default. A ring is freed once its thread has ended (a
     /// thread that outlives the writer keeps the writer's ring until it emits to another writer).

@@ -103,11 +103,12 @@ public sealed class TraceFileWriter : IHeapEventSink, IDisposable
     /// <summary>Creates (or replaces) <paramref name="path"/> and starts the writer thread.</summary>
     /// <param name="path">The trace file.</param>
     /// <param name="options">Settings; null for the defaults.</param>
-    /// <exception cref="ArgumentException"><paramref name="path"/> is empty, or an option is out of range.</exception>
+    /// <exception cref="ArgumentException"><paramref name="path"/> is empty.</exception>
+    /// <exception cref="ArgumentOutOfRangeException">An option is out of range (the message names it).</exception>
     /// <exception cref="IOException">The file cannot be created.</exception>
     /// <exception cref="UnauthorizedAccessException">The file cannot be created.</exception>
     public TraceFileWriter(string path, TraceFileOptions? options = null)
-        : this(OpenFile(path), ownsStream: true, options)
+        : this(OpenFile(path, options), ownsStream: true, options)
     {
         Path = System.IO.Path.GetFullPath(path);
     }
@@ -117,7 +118,8 @@ public sealed class TraceFileWriter : IHeapEventSink, IDisposable
     /// <param name="ownsStream">Whether <see cref="Dispose"/> disposes the stream.</param>
     /// <param name="options">Settings; null for the defaults.</param>
     /// <exception cref="ArgumentNullException"><paramref name="stream"/> is null.</exception>
-    /// <exception cref="ArgumentException"><paramref name="stream"/> is not writable, or an option is out of range.</exception>
+    /// <exception cref="ArgumentException"><paramref name="stream"/> is not writable.</exception>
+    /// <exception cref="ArgumentOutOfRangeException">An option is out of range (the message names it).</exception>
     public TraceFileWriter(Stream stream, bool ownsStream = false, TraceFileOptions? options = null)
     {
         ArgumentNullException.ThrowIfNull(stream);
@@ -126,17 +128,7 @@ public sealed class TraceFileWriter : IHeapEventSink, IDisposable
             throw new ArgumentException("The stream is not writable.", nameof(stream));
         }
 
-        options ??= new TraceFileOptions();
-        if (options.Capacity <= 0 || options.Capacity > (1 << 24))
-        {
-            throw new ArgumentException("Capacity must be between 1 and 16777216 events.", nameof(options));
-        }
-
-        if (options.FlushInterval < TimeSpan.FromMilliseconds(1) || !Enum.IsDefined(options.FlushPolicy) || !Enum.IsDefined(options.FullMode))
-        {
-            throw new ArgumentException("FlushInterval must be at least 1 ms, and FlushPolicy and FullMode defined values.", nameof(options));
-        }
-
+        options = Validate(options);
         _stream = stream;
         _file = stream as FileStream;
         _ownsStream = ownsStream;
@@ -309,9 +301,37 @@ public sealed class TraceFileWriter : IHeapEventSink, IDisposable
         }
     }
 
-    private static FileStream OpenFile(string path)
+    /// <summary>The options, or the defaults for null; throws for an option out of range, before any file is created.</summary>
+    private static TraceFileOptions Validate(TraceFileOptions? options)
+    {
+        options ??= new TraceFileOptions();
+        if (options.Capacity <= 0 || options.Capacity > (1 << 24))
+        {
+            throw new ArgumentOutOfRangeException(nameof(options), options.Capacity, $"TraceFileOptions.Capacity must be between 1 and 16777216 events, not {options.Capacity}.");
+        }
+
+        if (options.FlushInterval < TimeSpan.FromMilliseconds(1))
+        {
+            throw new ArgumentOutOfRangeException(nameof(options), options.FlushInterval, $"TraceFileOptions.FlushInterval must be at least 1 ms, not {options.FlushInterval}.");
+        }
+
+        if (!Enum.IsDefined(options.FlushPolicy))
+        {
+            throw new ArgumentOutOfRangeException(nameof(options), options.FlushPolicy, $"TraceFileOptions.FlushPolicy {(int)options.FlushPolicy} is not a TraceFlushPolicy value.");
+        }
+
+        if (!Enum.IsDefined(options.FullMode))
+        {
+            throw new ArgumentOutOfRangeException(nameof(options), options.FullMode, $"TraceFileOptions.FullMode {(int)options.FullMode} is not a TraceBufferFullMode value.");
+        }
+
+        return options;
+    }
+
+    private static FileStream OpenFile(string path, TraceFileOptions? options)
     {
         ArgumentException.ThrowIfNullOrEmpty(path);
+        Validate(options); // Bad options must neither truncate an existing file nor leave it open.
 
         // Unbuffered: the writer batches whole lines itself, so each write call carries only complete lines.
         return new FileStream(path, FileMode.Create, FileAccess.Write, FileShare.ReadWrite | FileShare.Delete, bufferSize: 0);

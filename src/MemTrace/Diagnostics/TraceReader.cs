@@ -30,6 +30,7 @@ public sealed class TraceReader : IDisposable
     private readonly Stream _stream;
     private readonly bool _leaveOpen;
     private readonly TraceReaderOptions _options;
+    private readonly int _maxLineBytes;
     private readonly List<TraceProblem> _problems = [];
     private readonly StringPool _strings = new();
     private readonly Dictionary<string, MallocCaps> _caps = [];
@@ -48,7 +49,8 @@ public sealed class TraceReader : IDisposable
     /// <param name="options">Settings; null for the defaults.</param>
     /// <param name="leaveOpen">Whether <see cref="Dispose"/> leaves the stream open.</param>
     /// <exception cref="ArgumentNullException"><paramref name="stream"/> is null.</exception>
-    /// <exception cref="ArgumentException"><paramref name="stream"/> is not readable, or an option is out of range.</exception>
+    /// <exception cref="ArgumentException"><paramref name="stream"/> is not readable.</exception>
+    /// <exception cref="ArgumentOutOfRangeException">An option is out of range (the message names it).</exception>
     public TraceReader(Stream stream, TraceReaderOptions? options = null, bool leaveOpen = false)
     {
         ArgumentNullException.ThrowIfNull(stream);
@@ -58,14 +60,20 @@ public sealed class TraceReader : IDisposable
         }
 
         options ??= new TraceReaderOptions();
-        if (options.MaxLineBytes < 256 || options.MaxProblemsKept < 0)
+        if (options.MaxLineBytes < 256)
         {
-            throw new ArgumentException("MaxLineBytes must be at least 256 and MaxProblemsKept not negative.", nameof(options));
+            throw new ArgumentOutOfRangeException(nameof(options), options.MaxLineBytes, $"TraceReaderOptions.MaxLineBytes must be at least 256, not {options.MaxLineBytes}.");
+        }
+
+        if (options.MaxProblemsKept < 0)
+        {
+            throw new ArgumentOutOfRangeException(nameof(options), options.MaxProblemsKept, $"TraceReaderOptions.MaxProblemsKept must not be negative, not {options.MaxProblemsKept}.");
         }
 
         _stream = stream;
         _leaveOpen = leaveOpen;
         _options = options;
+        _maxLineBytes = Math.Min(options.MaxLineBytes, Array.MaxLength - 1); // The buffer holds the line and one byte more.
         Length = stream.CanSeek ? stream.Length - stream.Position : null;
     }
 
@@ -110,10 +118,19 @@ public sealed class TraceReader : IDisposable
     /// <exception cref="DirectoryNotFoundException">Its directory does not exist.</exception>
     /// <exception cref="IOException">The file cannot be opened.</exception>
     /// <exception cref="UnauthorizedAccessException">The file cannot be opened.</exception>
+    /// <exception cref="ArgumentOutOfRangeException">An option is out of range (the message names it).</exception>
     public static TraceReader Open(string path, TraceReaderOptions? options = null)
     {
         var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete, bufferSize: 1, FileOptions.SequentialScan);
-        return new TraceReader(stream, options);
+        try
+        {
+            return new TraceReader(stream, options);
+        }
+        catch
+        {
+            stream.Dispose(); // Bad options: the file must not stay open.
+            throw;
+        }
     }
 
     /// <summary>Reads the next event, skipping (and reporting) lines that cannot be read.</summary>
@@ -182,10 +199,10 @@ public sealed class TraceReader : IDisposable
                 }
 
                 LineNumber++;
-                if (newline > _options.MaxLineBytes)
+                if (newline > _maxLineBytes)
                 {
                     BadLineCount++;
-                    Report(LineNumber, TraceProblemKind.LineTooLong, $"line longer than {_options.MaxLineBytes} bytes; line skipped");
+                    Report(LineNumber, TraceProblemKind.LineTooLong, $"line longer than {_maxLineBytes} bytes; line skipped");
                     continue;
                 }
 
@@ -208,13 +225,13 @@ public sealed class TraceReader : IDisposable
                 return true;
             }
 
-            if (pending.Length > _options.MaxLineBytes)
+            if (pending.Length > _maxLineBytes)
             {
                 if (!_skippingLongLine)
                 {
                     LineNumber++;
                     BadLineCount++;
-                    Report(LineNumber, TraceProblemKind.LineTooLong, $"line longer than {_options.MaxLineBytes} bytes; line skipped");
+                    Report(LineNumber, TraceProblemKind.LineTooLong, $"line longer than {_maxLineBytes} bytes; line skipped");
                     _skippingLongLine = true;
                 }
 
@@ -237,7 +254,7 @@ public sealed class TraceReader : IDisposable
 
         if (_end == _buffer.Length)
         {
-            Array.Resize(ref _buffer, Math.Min(_buffer.Length * 2, _options.MaxLineBytes + 1));
+            Array.Resize(ref _buffer, (int)Math.Min(_buffer.Length * 2L, _maxLineBytes + 1L));
         }
 
         var read = _stream.Read(_buffer, _end, _buffer.Length - _end);

@@ -5,7 +5,7 @@ namespace MemTrace.Diagnostics;
 /// <summary>Settings of a <see cref="TraceReader"/>.</summary>
 public sealed record TraceReaderOptions
 {
-    /// <summary>The longest line read; longer ones are skipped and reported. Default 1 MiB (a snapshot of a thousand regions is about 150 KiB).</summary>
+    /// <summary>The longest line read; longer ones are skipped and reported. Default 1 MiB (a snapshot of a thousand regions is about 150 KiB); at least 256. A value above the largest array .NET allocates (<see cref="Array.MaxLength"/> − 1) reads lines up to that length.</summary>
     public int MaxLineBytes { get; init; } = 1024 * 1024;
 
     /// <summary>How many problems <see cref="TraceReader.Problems"/> keeps (the first ones); <see cref="TraceReader.ProblemCount"/> counts them all. Default 1000.</summary>

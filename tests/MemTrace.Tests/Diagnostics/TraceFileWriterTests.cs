@@ -460,10 +460,47 @@ public sealed class TraceFileWriterTests : IDisposable
     {
         Assert.Throws<ArgumentNullException>(() => new TraceFileWriter((Stream)null!));
         Assert.Throws<ArgumentException>(() => new TraceFileWriter(new MemoryStream([], writable: false)));
-        Assert.Throws<ArgumentException>(() => new TraceFileWriter(new MemoryStream(), options: new TraceFileOptions { Capacity = 0 }));
-        Assert.Throws<ArgumentException>(() => new TraceFileWriter(new MemoryStream(), options: new TraceFileOptions { FlushInterval = TimeSpan.Zero }));
-        Assert.Throws<ArgumentException>(() => new TraceFileWriter(new MemoryStream(), options: new TraceFileOptions { FullMode = (TraceBufferFullMode)7 }));
+        Assert.Throws<ArgumentOutOfRangeException>(() => new TraceFileWriter(new MemoryStream(), options: new TraceFileOptions { Capacity = 0 }));
+        Assert.Throws<ArgumentOutOfRangeException>(() => new TraceFileWriter(new MemoryStream(), options: new TraceFileOptions { FlushInterval = TimeSpan.Zero }));
+        Assert.Throws<ArgumentOutOfRangeException>(() => new TraceFileWriter(new MemoryStream(), options: new TraceFileOptions { FullMode = (TraceBufferFullMode)7 }));
         Assert.ThrowsAny<ArgumentException>(() => new TraceFileWriter(string.Empty));
+    }
+
+    [Theory]
+    [InlineData(0, 1000, TraceFlushPolicy.EachBatch, TraceBufferFullMode.Wait, "Capacity")]
+    [InlineData(-1, 1000, TraceFlushPolicy.EachBatch, TraceBufferFullMode.Wait, "Capacity")]
+    [InlineData((1 << 24) + 1, 1000, TraceFlushPolicy.EachBatch, TraceBufferFullMode.Wait, "Capacity")]
+    [InlineData(16, 0, TraceFlushPolicy.EachBatch, TraceBufferFullMode.Wait, "FlushInterval")]
+    [InlineData(16, -5, TraceFlushPolicy.EachBatch, TraceBufferFullMode.Wait, "FlushInterval")]
+    [InlineData(16, 1000, (TraceFlushPolicy)9, TraceBufferFullMode.Wait, "FlushPolicy")]
+    [InlineData(16, 1000, TraceFlushPolicy.EachBatch, (TraceBufferFullMode)7, "FullMode")]
+    public void An_option_out_of_range_is_refused_naming_it_before_the_file_is_touched(int capacity, int flushMilliseconds, TraceFlushPolicy policy, TraceBufferFullMode mode, string option)
+    {
+        var path = Path.Combine(_directory, "kept.jsonl");
+        File.WriteAllText(path, "an earlier trace\n");
+        var options = new TraceFileOptions { Capacity = capacity, FlushInterval = TimeSpan.FromMilliseconds(flushMilliseconds), FlushPolicy = policy, FullMode = mode };
+
+        var fromStream = Assert.Throws<ArgumentOutOfRangeException>(() => new TraceFileWriter(new MemoryStream(), options: options));
+        var fromPath = Assert.Throws<ArgumentOutOfRangeException>(() => new TraceFileWriter(path, options));
+
+        Assert.Contains("TraceFileOptions." + option, fromStream.Message, StringComparison.Ordinal);
+        Assert.Contains("TraceFileOptions." + option, fromPath.Message, StringComparison.Ordinal);
+        Assert.Equal("an earlier trace\n", File.ReadAllText(path)); // Not replaced by a writer that never started.
+    }
+
+    [Fact]
+    public void A_site_with_a_line_but_no_file_keeps_its_line_through_the_file()
+    {
+        var site = new CallSite(AllocationMethod.Malloc, null, 42, "Run", null);
+        var stream = new MemoryStream();
+        using (var writer = new TraceFileWriter(stream))
+        {
+            writer.Emit(TestEvents.Failure() with { Site = site });
+        }
+
+        using var reader = new TraceReader(new MemoryStream(stream.ToArray()));
+        Assert.Equal(site, Assert.Single(reader.ReadAll()).Site);
+        Assert.Empty(reader.Problems);
     }
 
     [Fact]

@@ -189,6 +189,19 @@ public class TraceReaderTests
     }
 
     [Theory]
+    [InlineData(int.MaxValue)] // "No limit": the buffer's growth to the limit plus one used to overflow and throw.
+    [InlineData(int.MaxValue - 1)]
+    public void A_limit_as_large_as_an_int_reads_long_lines_instead_of_throwing(int limit)
+    {
+        var longLine = Padded(Alloc, 200 * 1024);
+
+        var reader = Read(new TraceReaderOptions { MaxLineBytes = limit }, Header, longLine, Free);
+
+        Assert.Equal([HeapEventKind.Allocation, HeapEventKind.Free], reader.Events.Select(e => e.Kind));
+        Assert.Empty(reader.Problems);
+    }
+
+    [Theory]
     [InlineData(1024)]
     [InlineData(64 * 1024)] // The reader's first buffer: the limit one byte short of a full buffer used to reject such a line.
     [InlineData(128 * 1024)]
@@ -279,11 +292,37 @@ public class TraceReaderTests
         Assert.Throws<FileNotFoundException>(() => TraceReader.Open(path));
     }
 
+    [Theory]
+    [InlineData(255, 0, "MaxLineBytes")]
+    [InlineData(int.MinValue, 0, "MaxLineBytes")]
+    [InlineData(1024, -1, "MaxProblemsKept")]
+    public void An_option_out_of_range_is_refused_naming_it_and_Open_leaves_no_file_open(int maxLineBytes, int maxProblemsKept, string option)
+    {
+        var options = new TraceReaderOptions { MaxLineBytes = maxLineBytes, MaxProblemsKept = maxProblemsKept };
+        var e = Assert.Throws<ArgumentOutOfRangeException>(() => new TraceReader(new MemoryStream(), options));
+        Assert.Contains("TraceReaderOptions." + option, e.Message, StringComparison.Ordinal);
+
+        var path = Path.GetTempFileName();
+        try
+        {
+            Assert.Throws<ArgumentOutOfRangeException>(() => TraceReader.Open(path, options));
+            if (Directory.Exists("/proc/self/fd"))
+            {
+                // The stream Open created is closed, not left to the finalizer.
+                Assert.DoesNotContain(new DirectoryInfo("/proc/self/fd").GetFileSystemInfos(), fd => fd.LinkTarget == path);
+            }
+        }
+        finally
+        {
+            File.Delete(path);
+        }
+    }
+
     [Fact]
     public void Bad_arguments_are_refused()
     {
         Assert.Throws<ArgumentNullException>(() => new TraceReader(null!));
-        Assert.Throws<ArgumentException>(() => new TraceReader(new MemoryStream(), new TraceReaderOptions { MaxLineBytes = 10 }));
+        Assert.Throws<ArgumentOutOfRangeException>(() => new TraceReader(new MemoryStream(), new TraceReaderOptions { MaxLineBytes = 10 }));
     }
 
     private static ReadResult Read(params string[] lines) => Read(null, lines);

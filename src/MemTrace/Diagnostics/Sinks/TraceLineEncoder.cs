@@ -383,6 +383,10 @@ internal sealed class TraceLineEncoder
         if (site.File is not null)
         {
             text.Append(",\"file\":").Append(Quote(site.File));
+        }
+
+        if (site.File is not null || site.Line != 0)
+        {
             text.Append(",\"line\":").Append(site.Line.ToString(CultureInfo.InvariantCulture));
         }
 
