@@ -197,13 +197,13 @@ public sealed unsafe partial class HeapCaps
     /// Refuses to dispose the heap, or its tracker, from inside one of its walkers: the walked region's lock is held, so
     /// disposal would stop part-way, marked done with its memory never released.
     /// </summary>
-    /// <param name="what">What was being disposed, for the message.</param>
+    /// <param name="what">What was being disposed and from where, the message's start ("The heap cannot be disposed from inside one of its walkers").</param>
     /// <exception cref="InvalidOperationException">This thread is running a walker of this heap.</exception>
     internal void ThrowIfWalkingOnThisThread(string what)
     {
         if (ReferenceEquals(t_walking, this))
         {
-            Internals.ThrowHelper.ThrowInvalidOperation($"{what} cannot be disposed from inside a walker of its heap (HeapCaps.Walk holds the region's lock); dispose it after the walk.");
+            Internals.ThrowHelper.ThrowInvalidOperation($"{what} (HeapCaps.Walk holds the region's lock); dispose it after the walk.");
         }
     }
 

@@ -374,7 +374,7 @@ public sealed unsafe partial class HeapCaps : IDisposable
             return;
         }
 
-        ThrowIfWalkingOnThisThread("The heap");
+        ThrowIfWalkingOnThisThread("The heap cannot be disposed from inside one of its walkers");
         _disposed = true;
         Volatile.Write(ref _observer, null);
         foreach (var region in _set.Ordered)

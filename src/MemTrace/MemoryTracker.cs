@@ -239,7 +239,7 @@ public sealed unsafe partial class MemoryTracker : IDisposable, IAllocationObser
     {
         if (Volatile.Read(ref _disposed) == 0)
         {
-            Heap.ThrowIfWalkingOnThisThread("The tracker");
+            Heap.ThrowIfWalkingOnThisThread("The tracker cannot be disposed from inside a walker of its heap");
         }
 
         if (Interlocked.Exchange(ref _disposed, 1) != 0)
