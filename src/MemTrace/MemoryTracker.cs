@@ -455,13 +455,7 @@ public sealed unsafe partial class MemoryTracker : IDisposable, IAllocationObser
                 continue;
             }
 
-            var count = cell.Count;
-            for (var i = 0; i < count; i++)
-            {
-                batch[i] = cell.Pop();
-            }
-
-            _store.Give(batch[..count]);
+            GiveBackHandles(cell, batch);
             _retiredAllocations += Volatile.Read(ref cell.Allocations);
             _retiredAllocatedBytes += Volatile.Read(ref cell.AllocatedBytes);
             _retiredFrees += Volatile.Read(ref cell.Frees);
@@ -583,20 +577,24 @@ public sealed unsafe partial class MemoryTracker : IDisposable, IAllocationObser
         {
             foreach (var cell in _cells)
             {
-                if (cell.Count == 0 || cell.Thread.IsAlive)
+                if (cell.Count != 0 && !cell.Thread.IsAlive)
                 {
-                    continue;
+                    GiveBackHandles(cell, batch);
                 }
-
-                var count = cell.Count;
-                for (var i = 0; i < count; i++)
-                {
-                    batch[i] = cell.Pop();
-                }
-
-                _store.Give(batch[..count]);
             }
         }
+    }
+
+    /// <summary>Moves the free handles of <paramref name="cell"/>, whose thread has ended, to the shared pool (under <see cref="_cellsLock"/>).</summary>
+    private void GiveBackHandles(TrackerThreadCell cell, Span<uint> batch)
+    {
+        var count = cell.Count;
+        for (var i = 0; i < count; i++)
+        {
+            batch[i] = cell.Pop();
+        }
+
+        _store.Give(batch[..count]);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]

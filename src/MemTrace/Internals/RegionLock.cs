@@ -50,24 +50,23 @@ internal sealed class RegionLock
 
     /// <summary>
     /// Takes the lock for a section that only reads, unless this thread already holds it to run callbacks: a walker's
-    /// visitor asking about its own region, which ESP-IDF's recursive heap lock lets it do. Returns whether it took the
-    /// lock (release it with <see cref="Exit"/>); the fast path reads no thread id.
+    /// visitor asking about its own region, which ESP-IDF's recursive heap lock lets it do (the scope then releases
+    /// nothing). Dispose the result; the fast path reads no thread id.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public bool EnterForRead()
+    public Scope EnterForRead()
     {
-        if (Interlocked.CompareExchange(ref _held, 1, 0) == 0)
+        if (Interlocked.CompareExchange(ref _held, 1, 0) != 0)
         {
-            return true;
+            if (IsHeldForCallbacksByThisThread)
+            {
+                return default;
+            }
+
+            EnterSlow();
         }
 
-        if (IsHeldForCallbacksByThisThread)
-        {
-            return false;
-        }
-
-        EnterSlow();
-        return true;
+        return new Scope(this, clearsCallbackThread: false);
     }
 
     /// <summary>Whether this thread holds the lock to run callbacks (a walker's visitor asking about its region).</summary>
@@ -97,10 +96,10 @@ internal sealed class RegionLock
         while (Volatile.Read(ref _held) != 0 || Interlocked.CompareExchange(ref _held, 1, 0) != 0);
     }
 
-    /// <summary>Holds the lock until disposed.</summary>
+    /// <summary>Holds the lock until disposed; the default scope holds nothing (a read under a walker's lock).</summary>
     public readonly ref struct Scope
     {
-        private readonly RegionLock _lock;
+        private readonly RegionLock? _lock;
         private readonly bool _clearsCallbackThread;
 
         public Scope(RegionLock owner, bool clearsCallbackThread)
@@ -112,6 +111,11 @@ internal sealed class RegionLock
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
         public void Dispose()
         {
+            if (_lock is null)
+            {
+                return;
+            }
+
             if (_clearsCallbackThread)
             {
                 _lock._callbackThread = 0;

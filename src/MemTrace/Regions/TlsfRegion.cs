@@ -205,27 +205,18 @@ internal sealed unsafe class TlsfRegion : Region
 
     public override BlockState Query(void* ptr, out BlockInfo block)
     {
-        // TLSF's query neither throws nor calls out: the lock needs no try/finally. A walker's visitor asking about a block
-        // of its own region already holds the lock (ESP-IDF's recursive heap lock lets it ask): it reads directly.
-        var locked = _lock.EnterForRead();
-        var pointer = TlsfPointer.Outside;
-        nuint size = 0;
-        uint tag = 0;
-        var disposed = _disposed;
-        if (!disposed)
+        TlsfPointer pointer;
+        nuint size;
+        uint tag;
+        using (_lock.EnterForRead()) // A walker's visitor asking about its own region already holds the lock.
         {
+            if (_disposed)
+            {
+                block = default;
+                return BlockState.NotABlock;
+            }
+
             pointer = _heap.Query(ptr, out size, out tag);
-        }
-
-        if (locked)
-        {
-            _lock.Exit();
-        }
-
-        if (disposed)
-        {
-            block = default;
-            return BlockState.NotABlock;
         }
 
         return Outcome(pointer, size, tag, out block);
@@ -304,18 +295,9 @@ internal sealed unsafe class TlsfRegion : Region
 
     public override bool CheckIntegrity(TextWriter? output)
     {
-        // The output may throw: the lock is released in a finally. A walker's visitor checking its own region reads directly.
-        var locked = _lock.EnterForRead();
-        try
+        using (_lock.EnterForRead()) // A walker's visitor checking its own region already holds the lock.
         {
             return !_disposed && _heap.Check(output) == 0;
-        }
-        finally
-        {
-            if (locked)
-            {
-                _lock.Exit();
-            }
         }
     }
 
@@ -387,12 +369,7 @@ internal sealed unsafe class TlsfRegion : Region
     private T ReadStatistic<T>(Func<TlsfHeap, T> read)
         where T : struct
     {
-        if (_lock.IsHeldForCallbacksByThisThread)
-        {
-            return _disposed ? default : read(_heap);
-        }
-
-        using (_lock.Enter())
+        using (_lock.EnterForRead())
         {
             return _disposed ? default : read(_heap);
         }
