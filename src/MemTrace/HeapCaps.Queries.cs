@@ -14,7 +14,11 @@ public sealed unsafe partial class HeapCaps
     /// <returns>The sum; <see cref="nuint.MaxValue"/> when an unbounded region matches.</returns>
     public nuint GetFreeSize(MallocCaps caps) => Sum(caps, static r => r.FreeBytes);
 
-    /// <summary>The sum of each matching region's lifetime low-watermark of free bytes (<c>heap_caps_get_minimum_free_size</c>); not one simultaneous minimum.</summary>
+    /// <summary>
+    /// The sum of each matching region's lifetime low-watermark of free bytes (<c>heap_caps_get_minimum_free_size</c>); not
+    /// one simultaneous minimum. As on the chip, a region added with <see cref="AddRegionWithCaps"/> counts 0 (its watermark
+    /// starts at 0) until <see cref="MonitorLocalMinimumFreeSizeStart"/> resets the watermarks.
+    /// </summary>
     /// <param name="caps">Capabilities.</param>
     /// <returns>The sum; <see cref="nuint.MaxValue"/> when an unbounded region matches.</returns>
     public nuint GetMinimumFreeSize(MallocCaps caps) => Sum(caps, static r => r.MinimumFreeBytes);

@@ -23,7 +23,8 @@ public sealed unsafe partial class HeapCaps
     /// <summary>
     /// Adds caller-owned memory as a new region (<c>heap_caps_add_region_with_caps</c>). The region goes to
     /// the head of the list, so requests its capabilities satisfy try it first, and its minimum-free
-    /// watermark starts at 0, as for any heap added after startup. As on the chip, the region's
+    /// watermark starts at 0, as for any heap added after startup (<c>esp_heap_caps.h</c>: heaps added at runtime
+    /// "are not taken into account in the minimum free size calculation"). As on the chip, the region's
     /// descriptor (36 bytes, ESP-IDF's <c>heap_t</c>) is allocated from internal 8-bit memory and stays
     /// allocated for the heap's life; it is the heap's own bookkeeping, not shown to a tracker.
     /// </summary>

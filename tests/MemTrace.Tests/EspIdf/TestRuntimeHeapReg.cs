@@ -30,6 +30,30 @@ public unsafe class TestRuntimeHeapReg
         }
     }
 
+    // esp_heap_caps.h: heaps added at runtime "are not taken into account in the minimum free size calculation".
+    [Fact]
+    public void Runtime_heap_counts_zero_in_minimum_free_size_until_a_monitor_window_resets_it()
+    {
+        using var f = new ChipFixture(HeapLayout.Esp32());
+        var invented = (MallocCaps)(1u << 30);
+        var buffer = (byte*)f.Heap.MallocDefault(BufferSize);
+        Assert.Equal(HeapCapsResult.Ok, f.Heap.AddRegionWithCaps([invented, 0, 0], buffer, buffer + BufferSize));
+        var free = f.Heap.GetFreeSize(invented);
+        Assert.True(free > BufferSize - HeapOverheadMax);
+
+        Assert.Equal((nuint)0, f.Heap.GetMinimumFreeSize(invented));
+        Assert.Equal((nuint)0, f.Heap.GetInfo(invented).MinimumFreeBytes);
+
+        Assert.Equal(HeapCapsResult.Ok, f.Heap.MonitorLocalMinimumFreeSizeStart());
+        Assert.Equal(free, f.Heap.GetMinimumFreeSize(invented));
+        var p = f.Heap.Malloc(100, invented);
+        Assert.True(p != null);
+        Assert.True(f.Heap.GetMinimumFreeSize(invented) < free);
+        f.Heap.Free(p);
+        Assert.Equal(HeapCapsResult.Ok, f.Heap.MonitorLocalMinimumFreeSizeStop());
+        Assert.Equal((nuint)0, f.Heap.GetMinimumFreeSize(invented)); // The window's low is above the saved 0.
+    }
+
     [Fact]
     public void Allocate_new_heap_with_new_capability()
     {
