@@ -68,7 +68,11 @@ internal static class CallSiteRegistry
         return id < (uint)sites.Length ? sites[id] : default;
     }
 
-    /// <summary>"buffer" from "out buffer", "out byte* buffer", "out var buffer", "ref buffer", "&amp;buffer".</summary>
+    /// <summary>
+    /// "buffer" from "out buffer", "out byte* buffer", "out var buffer", "ref buffer", "&amp;buffer". An argument written
+    /// over several lines ("out\n    buffer") reads as one: every run of white space becomes one space, so a listing's
+    /// variable column never breaks a line.
+    /// </summary>
     internal static string? NormaliseVariable(string? expression)
     {
         if (string.IsNullOrWhiteSpace(expression))
@@ -76,7 +80,7 @@ internal static class CallSiteRegistry
             return null;
         }
 
-        var text = expression.Trim();
+        var text = CollapseWhiteSpace(expression.Trim());
         foreach (var prefix in (ReadOnlySpan<string>)["out ", "ref ", "in "])
         {
             if (text.StartsWith(prefix, StringComparison.Ordinal))
@@ -93,6 +97,42 @@ internal static class CallSiteRegistry
         }
 
         return text.TrimStart('&');
+    }
+
+    /// <summary>The text (trimmed) with every run of white space (line breaks, tabs, indentation) replaced by one space.</summary>
+    private static string CollapseWhiteSpace(string text)
+    {
+        var collapsed = true;
+        for (var i = 0; i < text.Length && collapsed; i++)
+        {
+            collapsed = !char.IsWhiteSpace(text[i]) || (text[i] == ' ' && text[i - 1] != ' ');
+        }
+
+        if (collapsed)
+        {
+            return text; // Single spaces only: the usual case, no copy.
+        }
+
+        var builder = new System.Text.StringBuilder(text.Length);
+        var inSpace = false;
+        foreach (var c in text)
+        {
+            if (char.IsWhiteSpace(c))
+            {
+                inSpace = true;
+                continue;
+            }
+
+            if (inSpace)
+            {
+                builder.Append(' ');
+                inSpace = false;
+            }
+
+            builder.Append(c);
+        }
+
+        return builder.ToString();
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]

@@ -17,6 +17,12 @@ public class CallSiteRegistryTests
     [InlineData("&local", "local")]
     [InlineData("  spaced  ", "spaced")]
     [InlineData("Get(x, y)", "Get(x, y)")]
+    [InlineData("out\np", "p")]
+    [InlineData("out\n            p", "p")]
+    [InlineData("out\r\n\tbyte* p", "p")]
+    [InlineData("ref\tbuffer", "buffer")]
+    [InlineData("Get(x,\n    y)", "Get(x, y)")]
+    [InlineData("arr[i  *  2]", "arr[i * 2]")]
     public void Variable_names_are_normalised_once_per_site(string expression, string expected) =>
         Assert.Equal(expected, CallSiteRegistry.NormaliseVariable(expression));
 
