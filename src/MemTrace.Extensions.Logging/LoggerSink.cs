@@ -2,7 +2,9 @@
 // kind has an event id and a message template whose placeholders are the event's fields, so a
 // structured logger (Serilog, OpenTelemetry) keeps them as properties. The level follows
 // HeapEventKindExtensions.GetLevel (allocation -> Trace ... memory error -> Error), and the
-// logger's IsEnabled is tested first, so a logger that ignores Trace costs one call per event.
+// logger's IsEnabled is tested first (and only there: the generated methods skip their own test),
+// so a logger that ignores Trace costs one call per event. Sizes and addresses go out as ulong:
+// JSON formatters write a nuint as a string.
 using MemTrace.Diagnostics;
 using Microsoft.Extensions.Logging;
 
@@ -16,7 +18,8 @@ namespace MemTrace.Extensions.Logging;
 /// errors <see cref="LogLevel.Error"/>. Runs on the allocating thread, so a slow logger slows allocations:
 /// restrict it (<c>restrictedToMinimumLevel</c>) or configure the logger's own filters.
 /// <para>
-/// Structured fields (sizes and addresses as numbers, caps as <c>MALLOC_CAP_*</c> names, call sites as text):
+/// Structured fields (sizes and addresses as numbers, <see cref="ulong"/> values, which JSON formatters write as numbers
+/// where they would write a <see cref="nuint"/> as a string; caps as <c>MALLOC_CAP_*</c> names; call sites as text):
 /// allocation <c>Size, Address, Caps, Region, RequestNumber, Site</c>; free <c>Size, Address, RequestNumber, Site,
 /// AllocatedAt</c>; realloc <c>PreviousSize, PreviousAddress, Size, Address, RequestNumber, Site</c>; failed allocation
 /// <c>Size, Caps, RequestNumber, Site</c>; memory error <c>ErrorMessage, ErrorKind</c> (a <see cref="MemoryErrorKind"/>
@@ -85,24 +88,24 @@ public sealed partial class LoggerSink : IHeapEventSink
         }
     }
 
-    [LoggerMessage(EventId = 1, EventName = "Allocation", Level = LogLevel.Trace, Message = "Allocated {Size} bytes at 0x{Address:x} ({Caps}, region {Region}), request #{RequestNumber}, at {Site}")]
-    private partial void LogAllocation(nuint size, nuint address, string caps, string? region, long requestNumber, string site);
+    [LoggerMessage(EventId = 1, EventName = "Allocation", SkipEnabledCheck = true, Level = LogLevel.Trace, Message = "Allocated {Size} bytes at 0x{Address:x} ({Caps}, region {Region}), request #{RequestNumber}, at {Site}")]
+    private partial void LogAllocation(ulong size, ulong address, string caps, string? region, long requestNumber, string site);
 
-    [LoggerMessage(EventId = 2, EventName = "Free", Level = LogLevel.Trace, Message = "Freed {Size} bytes at 0x{Address:x}, request #{RequestNumber}, at {Site}; allocated at {AllocatedAt}")]
-    private partial void LogFree(nuint size, nuint address, long requestNumber, string site, string? allocatedAt);
+    [LoggerMessage(EventId = 2, EventName = "Free", SkipEnabledCheck = true, Level = LogLevel.Trace, Message = "Freed {Size} bytes at 0x{Address:x}, request #{RequestNumber}, at {Site}; allocated at {AllocatedAt}")]
+    private partial void LogFree(ulong size, ulong address, long requestNumber, string site, string? allocatedAt);
 
-    [LoggerMessage(EventId = 3, EventName = "Reallocation", Level = LogLevel.Trace, Message = "Reallocated {PreviousSize} bytes at 0x{PreviousAddress:x} to {Size} bytes at 0x{Address:x}, request #{RequestNumber}, at {Site}")]
-    private partial void LogReallocation(nuint previousSize, nuint previousAddress, nuint size, nuint address, long requestNumber, string site);
+    [LoggerMessage(EventId = 3, EventName = "Reallocation", SkipEnabledCheck = true, Level = LogLevel.Trace, Message = "Reallocated {PreviousSize} bytes at 0x{PreviousAddress:x} to {Size} bytes at 0x{Address:x}, request #{RequestNumber}, at {Site}")]
+    private partial void LogReallocation(ulong previousSize, ulong previousAddress, ulong size, ulong address, long requestNumber, string site);
 
-    [LoggerMessage(EventId = 4, EventName = "FailedAllocation", Level = LogLevel.Warning, Message = "Allocation of {Size} bytes ({Caps}) failed, request #{RequestNumber}, at {Site}")]
-    private partial void LogFailure(nuint size, string caps, long requestNumber, string site);
+    [LoggerMessage(EventId = 4, EventName = "FailedAllocation", SkipEnabledCheck = true, Level = LogLevel.Warning, Message = "Allocation of {Size} bytes ({Caps}) failed, request #{RequestNumber}, at {Site}")]
+    private partial void LogFailure(ulong size, string caps, long requestNumber, string site);
 
-    [LoggerMessage(EventId = 5, EventName = "MemoryError", Level = LogLevel.Error, Message = "Memory error: {ErrorMessage} ({ErrorKind}, address 0x{Address:x}, region {Region}) detected at {Site}\n{Report}")]
-    private partial void LogError(string errorMessage, string? errorKind, nuint address, string? region, string site, string? report);
+    [LoggerMessage(EventId = 5, EventName = "MemoryError", SkipEnabledCheck = true, Level = LogLevel.Error, Message = "Memory error: {ErrorMessage} ({ErrorKind}, address 0x{Address:x}, region {Region}) detected at {Site}\n{Report}")]
+    private partial void LogError(string errorMessage, string? errorKind, ulong address, string? region, string site, string? report);
 
-    [LoggerMessage(EventId = 6, EventName = "Checkpoint", Level = LogLevel.Information, Message = "Checkpoint {Label}: {LiveBlocks} live blocks, {LiveBytes} bytes")]
+    [LoggerMessage(EventId = 6, EventName = "Checkpoint", SkipEnabledCheck = true, Level = LogLevel.Information, Message = "Checkpoint {Label}: {LiveBlocks} live blocks, {LiveBytes} bytes")]
     private partial void LogCheckpoint(string? label, long liveBlocks, long liveBytes);
 
-    [LoggerMessage(EventId = 7, EventName = "Snapshot", Level = LogLevel.Debug, Message = "Heap snapshot: {LiveBlocks} live blocks, {LiveBytes} bytes, {RegionCount} regions")]
+    [LoggerMessage(EventId = 7, EventName = "Snapshot", SkipEnabledCheck = true, Level = LogLevel.Debug, Message = "Heap snapshot: {LiveBlocks} live blocks, {LiveBytes} bytes, {RegionCount} regions")]
     private partial void LogSnapshot(long liveBlocks, long liveBytes, int regionCount);
 }

@@ -25,10 +25,10 @@ public class LoggerSinkTests
             logger.Entries.Select(e => (e.Level, e.EventId.Id)));
         var allocation = logger.Entries[0];
         Assert.Equal("Allocation", allocation.EventId.Name);
-        Assert.Equal((nuint)256, allocation.Field("Size"));
+        Assert.Equal(256UL, allocation.Field("Size"));
         Assert.Equal("/src/App/Demo.cs:30 in Run (buffer)", allocation.Field("Site"));
         Assert.Equal("DRAM", allocation.Field("Region"));
-        Assert.Equal((nuint)0x3ffb0a10, allocation.Field("Address")); // Structured: the number; in the message: hex, as every other output.
+        Assert.Equal(0x3ffb0a10UL, allocation.Field("Address")); // Structured: the number; in the message: hex, as every other output.
         Assert.Contains("Allocated 256 bytes at 0x3ffb0a10 (", allocation.Message, StringComparison.Ordinal);
         Assert.Contains("bytes at 0x3ffb0a10,", logger.Entries[1].Message, StringComparison.Ordinal);
         Assert.Matches(@"^Reallocated \d+ bytes at 0x[0-9a-f]+ to \d+ bytes at 0x[0-9a-f]+,", logger.Entries[2].Message);
@@ -36,6 +36,27 @@ public class LoggerSinkTests
         Assert.Contains("double free of 0x3ffb0a10", error.Message, StringComparison.Ordinal);
         Assert.Equal("DoubleFree", error.Field("ErrorKind"));
         Assert.Contains("after init ✓", logger.Entries[5].Message, StringComparison.Ordinal);
+    }
+
+    // JSON formatters (the console's, Serilog's) write the integer types they know as numbers and anything else, nuint
+    // included, as a string: every size and address field is a ulong.
+    [Fact]
+    public void Sizes_and_addresses_are_ulong_fields_and_the_logger_is_asked_once_per_event()
+    {
+        var logger = new RecordingLogger(LogLevel.Trace);
+        var sink = new LoggerSink(logger);
+        var events = TestEvents.OneOfEachKind().ToList();
+
+        foreach (var e in events)
+        {
+            sink.Emit(e);
+        }
+
+        string[] numeric = ["Size", "Address", "PreviousSize", "PreviousAddress"];
+        var fields = logger.Entries.SelectMany(e => e.State).Where(f => numeric.Contains(f.Key)).ToList();
+        Assert.Equal(10, fields.Count); // Allocation 2, free 2, realloc 4, failure 1, memory error 1.
+        Assert.All(fields, f => Assert.IsType<ulong>(f.Value));
+        Assert.Equal(events.Count, logger.EnabledQueries);
     }
 
     [Fact]
@@ -99,7 +120,7 @@ public class LoggerSinkTests
         var error = Assert.Single(heap.RecentErrors);
         var entry = Assert.Single(logger.Entries);
         Assert.Equal(5, entry.EventId.Id);
-        Assert.Equal(error.Address, entry.Field("Address"));
+        Assert.Equal((ulong)error.Address, entry.Field("Address"));
         Assert.NotNull(error.RegionName);
         Assert.Equal(error.RegionName, entry.Field("Region"));
         Assert.Contains($"address 0x{error.Address:x}, region {error.RegionName})", entry.Message, StringComparison.Ordinal);
@@ -157,11 +178,17 @@ public class LoggerSinkTests
         public IDisposable? BeginScope<TState>(TState state)
             where TState : notnull => null;
 
-        public bool IsEnabled(LogLevel logLevel) => logLevel >= minimum;
+        public int EnabledQueries { get; private set; }
+
+        public bool IsEnabled(LogLevel logLevel)
+        {
+            EnabledQueries++;
+            return logLevel >= minimum;
+        }
 
         public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter)
         {
-            Assert.True(IsEnabled(logLevel), "logged a level the logger said it ignores");
+            Assert.True(logLevel >= minimum, "logged a level the logger said it ignores");
             var fields = state as IReadOnlyList<KeyValuePair<string, object?>> ?? [];
             Entries.Add(new Entry(logLevel, eventId, formatter(state, exception), fields));
         }
