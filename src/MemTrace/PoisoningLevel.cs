@@ -27,7 +27,9 @@ public enum PoisoningLevel
     /// Light, plus new blocks filled with <c>0xCE</c> and freed blocks with <c>0xFE</c>; free memory is
     /// verified when it is about to be handed out again and by integrity checks, which catches writes after
     /// free (in emulated chip RAM; on the process heap only the quarantine can). Damaged free memory is
-    /// reported and set aside, never handed out.
+    /// reported and set aside, never handed out. As on the chip, the spare bytes a block has past its tail canary
+    /// (TLSF's rounding) stay <c>0xFE</c> while it is live and are not refilled by its free, so an overrun that jumps
+    /// the canary into them is found in free memory after the free.
     /// </summary>
     Comprehensive,
 }

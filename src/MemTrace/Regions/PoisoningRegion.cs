@@ -375,7 +375,12 @@ internal sealed unsafe class PoisoningRegion : Region
 
         if (_fillOnFree)
         {
-            NativeMemory.Fill(innerBlock, usableSize, FreeFill);
+            // Comprehensive over TLSF (free memory is checked: _recent is kept): head, data and tail only, as ESP-IDF's
+            // multi_heap_free. The slack after the tail was verified free fill when the block was handed out and is left as
+            // it is: a write there (past the tail canary) is found in free memory later, as on the chip. A quarantined
+            // block is verified whole when it leaves: fill it all.
+            var checkedLater = _recent is not null && _quarantine is null;
+            NativeMemory.Fill(innerBlock, checkedLater ? (nuint)(user - innerBlock) + requested + TailSize : usableSize, FreeFill);
         }
         else if (clear && tag != 0)
         {
@@ -1105,7 +1110,11 @@ internal sealed unsafe class PoisoningRegion : Region
             WasFreed = true,
             FreeMemoryAddress = freeStart,
             FreeMemorySize = freeSize,
-            Message = FillMessage(from, length, bad, FreeFill) + what,
+            Message = FillMessage(from, length, bad, FreeFill)
+                + (known && at >= last.User + last.Size + TailSize
+                    ? "\nThe damaged byte lies past that block's tail canary, in the slack the block left unused: an overrun that skipped the canary while the block was live, or a write after its free."
+                    : string.Empty)
+                + what,
         };
     }
 

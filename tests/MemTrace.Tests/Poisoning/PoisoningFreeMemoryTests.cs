@@ -133,5 +133,39 @@ public unsafe class PoisoningFreeMemoryTests
         tracker.Free(ref bystander);
     }
 
+    [Theory]
+    [InlineData("esp32-psram4m")]
+    [InlineData("esp32s3")]
+    public void A_write_past_the_tail_canary_into_the_slack_stays_after_the_free_and_is_found_in_free_memory_as_ESP_IDF_does(string layout)
+    {
+        // multi_heap_free fills head, data and tail with 0xFE (alloc_size + POISON_OVERHEAD bytes), not the slack TLSF's
+        // rounding leaves after the tail: a write there skips the tail canary and is found in free memory afterwards.
+        // Filling the whole block on free erased it.
+        using var heap = new HeapCaps(HeapLayout.FromName(layout), new HeapCapsOptions { Poisoning = PoisoningLevel.Comprehensive, ErrorOutput = null });
+        var block = (byte*)heap.Malloc(1000, MallocCaps.Default);
+        var bystander = heap.Malloc(8, MallocCaps.Default);
+        Assert.Equal(1012u, heap.GetAllocatedSize(block)); // 1024 bytes of TLSF block: 8 of slack after the tail.
+        Assert.Equal(0xFE, block[1006]);
+        block[1006] = 0x00;
+        Assert.True(heap.CheckIntegrityAll(print: false)); // A live block's slack is not checked, as on the chip.
+
+        heap.Free(block);
+
+        Assert.Equal(0x00, block[1006]);
+        Assert.Equal(0xFE, block[1003]); // The tail canary is filled.
+        var printed = new StringWriter();
+        Assert.False(heap.CheckIntegrityAll(print: true, printed));
+        Assert.Equal($"CORRUPT HEAP: Invalid data at 0x{(nuint)(block + 1004):x}. Expected 0xfefefefe got 0xfe00fefe{Environment.NewLine}", printed.ToString());
+        var error = Assert.Single(heap.RecentErrors);
+        Assert.Equal(MemoryErrorKind.WriteAfterFree, error.Kind);
+        Assert.Equal((nuint)block, error.BlockAddress);
+        Assert.Equal((nuint)(block + 1006), error.DamagedAddress);
+        Assert.Contains("past that block's tail canary", error.ToString(), StringComparison.Ordinal);
+
+        block[1006] = 0xFE;
+        Assert.True(heap.CheckIntegrityAll(print: false));
+        heap.Free(bystander);
+    }
+
     private static int Line([CallerLineNumber] int line = 0) => line;
 }
