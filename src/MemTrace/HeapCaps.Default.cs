@@ -230,7 +230,7 @@ public sealed unsafe partial class HeapCaps
             var internalOnly = MallocBase(size, DefaultInternal, _alignment, zero, tag);
             if (internalOnly is null && size != 0)
             {
-                OnAllocationFailed(size, DefaultInternal, AllocationMethod.Malloc);
+                OnAllocationFailed(size, DefaultInternal, AllocationMethod.Malloc, tag);
             }
 
             return internalOnly;
@@ -253,7 +253,7 @@ public sealed unsafe partial class HeapCaps
             block = MallocBase(size, MallocCaps.Default, alignment, zero, tag);
             if (block is null)
             {
-                OnAllocationFailed(size, MallocCaps.Default, method);
+                OnAllocationFailed(size, MallocCaps.Default, method, tag);
             }
         }
 

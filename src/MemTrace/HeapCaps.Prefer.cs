@@ -45,7 +45,7 @@ public sealed unsafe partial class HeapCaps
 
         if (block is null && size != 0)
         {
-            OnAllocationFailed(size, last, method);
+            OnAllocationFailed(size, last, method, tag);
         }
 
         if (tag != 0)
@@ -90,7 +90,7 @@ public sealed unsafe partial class HeapCaps
 
         if (block is null && size != 0)
         {
-            OnAllocationFailed(size, last, AllocationMethod.CallocPrefer);
+            OnAllocationFailed(size, last, AllocationMethod.CallocPrefer, tag);
         }
 
         if (tag != 0)

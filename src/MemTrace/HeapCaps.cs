@@ -118,6 +118,11 @@ public sealed unsafe partial class HeapCaps : IDisposable
     /// Registers the function called when an allocation fails (ESP-IDF's
     /// <c>heap_caps_register_failed_alloc_callback</c>). It replaces any earlier one.
     /// </summary>
+    /// <remarks>
+    /// An exception the callback throws propagates out of the allocating call, which then holds nothing for the request
+    /// (a failed realloc leaves its block intact): the request is not logged as a failed allocation by a tracker, and
+    /// <see cref="HeapCapsOptions.AbortOnAllocationFailure"/> does not end the process.
+    /// </remarks>
     /// <param name="callback">The callback.</param>
     /// <exception cref="ArgumentNullException"><paramref name="callback"/> is null (ESP-IDF returns <c>ESP_ERR_INVALID_ARG</c>).</exception>
     public void RegisterFailedAllocCallback(AllocationFailedCallback callback)
@@ -405,7 +410,7 @@ public sealed unsafe partial class HeapCaps : IDisposable
 
         if (block is null && size != 0)
         {
-            OnAllocationFailed(size, caps, method);
+            OnAllocationFailed(size, caps, method, tag);
         }
 
         return block;
@@ -421,7 +426,7 @@ public sealed unsafe partial class HeapCaps : IDisposable
 
         if (block is null && size != 0)
         {
-            OnAllocationFailed(unchecked(n * size), caps, method);
+            OnAllocationFailed(unchecked(n * size), caps, method, tag);
         }
 
         return block;
@@ -439,7 +444,7 @@ public sealed unsafe partial class HeapCaps : IDisposable
 
         if (block is null && bytes != 0)
         {
-            OnAllocationFailed(bytes, caps, method);
+            OnAllocationFailed(bytes, caps, method, tag);
         }
 
         return block;
@@ -814,12 +819,26 @@ public sealed unsafe partial class HeapCaps : IDisposable
     }
 
     /// <summary>heap_caps_alloc_failed: the registered callback, then the optional abort.</summary>
+    /// <param name="size">The requested size.</param>
+    /// <param name="caps">The requested capabilities.</param>
+    /// <param name="method">The request's method.</param>
+    /// <param name="tag">The owner word reserved for the block the request would have made (0: none). When this throws, the
+    /// request ends before its observer completes it, so the tag is given back to the observer first.</param>
     /// <exception cref="ObjectDisposedException">The heap was disposed during the call: its regions refused because they are gone, which is no failure to report.</exception>
     [MethodImpl(MethodImplOptions.NoInlining)]
-    private void OnAllocationFailed(nuint size, MallocCaps caps, AllocationMethod method)
+    private void OnAllocationFailed(nuint size, MallocCaps caps, AllocationMethod method, uint tag = 0)
     {
-        ThrowIfDisposed();
-        _failedAllocCallback?.Invoke(size, caps, FailureFunctionName(method));
+        try
+        {
+            ThrowIfDisposed();
+            _failedAllocCallback?.Invoke(size, caps, FailureFunctionName(method));
+        }
+        catch when (tag != 0)
+        {
+            _observer?.ReleaseUnusedTag(tag);
+            throw;
+        }
+
         if (_abortOnFailure)
         {
             Environment.FailFast(string.Create(System.Globalization.CultureInfo.InvariantCulture, $"Mem alloc fail. size 0x{(ulong)size:x8} caps 0x{(uint)caps:x8}"));

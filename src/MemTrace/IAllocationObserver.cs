@@ -30,6 +30,13 @@ internal unsafe interface IAllocationObserver
     void EndAllocation(uint tag, long request, void* block, AllocationMethod method, nuint n, nuint size, MallocCaps caps, nuint alignment = 0);
 
     /// <summary>
+    /// The failure callback of a failed request threw: the request ends with that exception before its observer completes
+    /// it (<see cref="EndAllocation"/>, or the observer's own failure path for a request made through it), so the heap gives
+    /// back <paramref name="tag"/>, the owner word reserved for the block the request would have made, on the requesting thread.
+    /// </summary>
+    void ReleaseUnusedTag(uint tag);
+
+    /// <summary>
     /// Asks whether a realloc of <paramref name="ptr"/> to a non-zero <paramref name="size"/>, made directly on the heap,
     /// may be served. False when the allocation hook refused it (logged and counted): the heap leaves the block intact
     /// and fails the request as one no region can serve. A pointer that is not a live block is never refused, so that

@@ -914,6 +914,14 @@ public sealed unsafe partial class MemoryTracker : IDisposable, IAllocationObser
         Commit(cell, tag, block, n * size, caps, CallSiteRegistry.Unlocated(method), request);
     }
 
+    void IAllocationObserver.ReleaseUnusedTag(uint tag)
+    {
+        if (ObserverCell() is { } cell)
+        {
+            ReturnUnused(cell, tag);
+        }
+    }
+
     bool IAllocationObserver.AdmitReallocation(void* ptr, nuint size, MallocCaps caps, AllocationMethod method) =>
         !_enabled || _admission == 0 || AdmitDirect(0, method, 1, size, caps, (nuint)ptr);
 
