@@ -15,9 +15,23 @@ public sealed unsafe partial class HeapCaps
     private readonly Lock _errorLock = new();
     private long _errorCount;
     private int _recentNext;
+    private MemoryErrorPolicy _errorPolicy;
 
     /// <summary>What happens when an error is detected. Default from <see cref="HeapCapsOptions.ErrorPolicy"/>.</summary>
-    public MemoryErrorPolicy ErrorPolicy { get; set; }
+    /// <exception cref="ArgumentOutOfRangeException">Set to a value that is not a <see cref="MemoryErrorPolicy"/>.</exception>
+    public MemoryErrorPolicy ErrorPolicy
+    {
+        get => _errorPolicy;
+        set
+        {
+            if (!Enum.IsDefined(value))
+            {
+                throw new ArgumentOutOfRangeException(nameof(value), value, $"ErrorPolicy must be a MemoryErrorPolicy value, not {value}.");
+            }
+
+            _errorPolicy = value;
+        }
+    }
 
     /// <summary>Where error reports are written; null for nowhere (events still fire).</summary>
     public TextWriter? ErrorOutput { get; set; }

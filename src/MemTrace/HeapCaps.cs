@@ -53,11 +53,21 @@ public sealed unsafe partial class HeapCaps : IDisposable
     /// <param name="layout">The regions and settings.</param>
     /// <param name="options">Error handling settings; null for the defaults.</param>
     /// <exception cref="ArgumentNullException"><paramref name="layout"/> is null.</exception>
-    /// <exception cref="ArgumentOutOfRangeException">An option is out of its range (a negative <see cref="HeapCapsOptions.IntegrityCheckInterval"/>, quarantine bounds of 0); the message names it.</exception>
+    /// <exception cref="ArgumentOutOfRangeException">An option is out of its range (a negative <see cref="HeapCapsOptions.IntegrityCheckInterval"/>, quarantine bounds of 0, an <see cref="HeapCapsOptions.ErrorPolicy"/> or <see cref="HeapCapsOptions.Poisoning"/> that is not one of its enum's values); the message names it.</exception>
     public HeapCaps(HeapLayout layout, HeapCapsOptions? options = null)
     {
         ArgumentNullException.ThrowIfNull(layout);
         options ??= new HeapCapsOptions();
+        if (!Enum.IsDefined(options.ErrorPolicy))
+        {
+            throw new ArgumentOutOfRangeException(nameof(options), options.ErrorPolicy, $"HeapCapsOptions.ErrorPolicy must be a MemoryErrorPolicy value, not {options.ErrorPolicy}.");
+        }
+
+        if (!Enum.IsDefined(options.Poisoning))
+        {
+            throw new ArgumentOutOfRangeException(nameof(options), options.Poisoning, $"HeapCapsOptions.Poisoning must be a PoisoningLevel value, not {options.Poisoning}.");
+        }
+
         Layout = layout;
         _alignment = layout.Alignment;
         _maxAllocationSize = layout.MaxAllocationSize;

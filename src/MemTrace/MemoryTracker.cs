@@ -97,7 +97,7 @@ public sealed unsafe partial class MemoryTracker : IDisposable, IAllocationObser
     /// <exception cref="ArgumentNullException"><paramref name="heap"/> is null.</exception>
     /// <exception cref="InvalidOperationException">Another tracker is attached to the heap, or <see cref="MemoryTrackerOptions.Events"/> is a pipeline that serves another tracker (one pipeline per tracker).</exception>
     /// <exception cref="ObjectDisposedException">The heap was disposed.</exception>
-    /// <exception cref="ArgumentOutOfRangeException">An option is out of its range (<see cref="MemoryTrackerOptions.FailedAllocationCapacity"/> below 1, <see cref="MemoryTrackerOptions.StackTraceDepth"/> outside [0, 256], …); the message names it.</exception>
+    /// <exception cref="ArgumentOutOfRangeException">An option is out of its range (<see cref="MemoryTrackerOptions.FailedAllocationCapacity"/> below 1, <see cref="MemoryTrackerOptions.StackTraceDepth"/> outside [0, 256], a <see cref="MemoryTrackerOptions.SnapshotInterval"/> that is negative or under 1 ms but not zero); the message names it.</exception>
     public MemoryTracker(HeapCaps heap, MemoryTrackerOptions? options = null)
     {
         ArgumentNullException.ThrowIfNull(heap);
@@ -111,6 +111,11 @@ public sealed unsafe partial class MemoryTracker : IDisposable, IAllocationObser
         if (options.StackTraceDepth is < 0 or > StackCapture.MaxDepth)
         {
             throw new ArgumentOutOfRangeException(nameof(options), options.StackTraceDepth, $"StackTraceDepth must be within [0, {StackCapture.MaxDepth}].");
+        }
+
+        if (options.SnapshotInterval != TimeSpan.Zero && options.SnapshotInterval < TimeSpan.FromMilliseconds(1))
+        {
+            throw new ArgumentOutOfRangeException(nameof(options), options.SnapshotInterval, $"SnapshotInterval must be zero (no snapshots) or at least 1 ms, not {options.SnapshotInterval}.");
         }
 
         var pipeline = options.Events as Diagnostics.HeapEventPipeline;

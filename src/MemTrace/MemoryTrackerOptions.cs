@@ -22,7 +22,10 @@ public sealed class MemoryTrackerOptions
     /// </summary>
     public Diagnostics.IHeapEventSink? Events { get; init; }
 
-    /// <summary>How often, while events flow, a snapshot of every region's statistics is emitted. Default 100 ms; <see cref="TimeSpan.Zero"/> for none.</summary>
+    /// <summary>
+    /// How often, while events flow, a snapshot of every region's statistics is emitted. Default 100 ms; <see cref="TimeSpan.Zero"/>
+    /// for none; otherwise at least 1 ms (the tracker's constructor refuses a negative or shorter interval).
+    /// </summary>
     public TimeSpan SnapshotInterval { get; init; } = TimeSpan.FromMilliseconds(100);
 
     /// <summary>

@@ -29,7 +29,31 @@ public class OptionsOutOfRangeTests
         using var heap = new HeapCaps(HeapLayout.Host());
         Assert.Throws<ArgumentOutOfRangeException>(() => new MemoryTracker(heap, new MemoryTrackerOptions { FailedAllocationCapacity = 0 }));
         Assert.Throws<ArgumentOutOfRangeException>(() => new MemoryTracker(heap, new MemoryTrackerOptions { StackTraceDepth = 300 }));
-        using var tracker = new MemoryTracker(heap, new MemoryTrackerOptions { Output = null }); // Nothing left attached by the refusals.
+        foreach (var interval in new[] { TimeSpan.FromTicks(-1), TimeSpan.MinValue, TimeSpan.FromMicroseconds(500) })
+        {
+            var refused = Assert.Throws<ArgumentOutOfRangeException>(() => new MemoryTracker(heap, new MemoryTrackerOptions { SnapshotInterval = interval }));
+            Assert.Contains("SnapshotInterval", refused.Message, StringComparison.Ordinal);
+        }
+
+        using (new MemoryTracker(heap, new MemoryTrackerOptions { Output = null, SnapshotInterval = TimeSpan.Zero }))
+        {
+        }
+
+        using var tracker = new MemoryTracker(heap, new MemoryTrackerOptions { Output = null, SnapshotInterval = TimeSpan.FromMilliseconds(1) }); // Nothing left attached by the refusals.
         Assert.Equal(0, tracker.LiveBlocks);
+    }
+
+    [Fact]
+    public void Enum_options_outside_their_values_are_refused()
+    {
+        var policy = Assert.Throws<ArgumentOutOfRangeException>(() => new HeapCaps(HeapLayout.Host(), new HeapCapsOptions { ErrorPolicy = (MemoryErrorPolicy)99 }));
+        Assert.Contains("ErrorPolicy", policy.Message, StringComparison.Ordinal);
+        var poisoning = Assert.Throws<ArgumentOutOfRangeException>(() => new HeapCaps(HeapLayout.Esp32(), new HeapCapsOptions { Poisoning = (PoisoningLevel)7 }));
+        Assert.Contains("Poisoning", poisoning.Message, StringComparison.Ordinal);
+
+        using var heap = new HeapCaps(HeapLayout.Host(), new HeapCapsOptions { ErrorPolicy = MemoryErrorPolicy.Throw });
+        var set = Assert.Throws<ArgumentOutOfRangeException>(() => heap.ErrorPolicy = (MemoryErrorPolicy)(-1));
+        Assert.Equal("value", set.ParamName);
+        Assert.Equal(MemoryErrorPolicy.Throw, heap.ErrorPolicy); // Unchanged.
     }
 }
