@@ -81,9 +81,9 @@ public static class MallocCapsExtensions
             {
                 caps |= (MallocCaps)(1u << bit);
             }
-            else if (Enum.TryParse<MallocCaps>(term, ignoreCase: true, out var named) && !char.IsDigit(term[0]))
+            else if (Array.Find(Enum.GetNames<MallocCaps>(), n => string.Equals(n, term, StringComparison.OrdinalIgnoreCase)) is { } member)
             {
-                caps |= named;
+                caps |= Enum.Parse<MallocCaps>(member); // One member name: not Enum.TryParse's "+5", "-0" or "Bit8,Dma".
             }
             else
             {

@@ -307,6 +307,10 @@ public class HeapLayoutTests
     [InlineData("EIGHTBIT")]
     [InlineData("0xZZ")]
     [InlineData("-1")]
+    [InlineData("+5")]
+    [InlineData("-0")]
+    [InlineData("Bit8,Dma")]
+    [InlineData("Bit8, Dma")]
     public void Bad_caps_text_is_refused(string text) =>
         Assert.Throws<FormatException>(() => MallocCapsExtensions.Parse(text));
 
