@@ -162,7 +162,11 @@ public sealed unsafe partial class HeapCaps
 
     /// <summary>Walks every block of every region with <paramref name="caps"/> (every region when <see cref="MallocCaps.Invalid"/> is set) (<c>heap_caps_walk</c>).</summary>
     /// <param name="caps">Capabilities; <see cref="MallocCaps.Invalid"/> selects all regions.</param>
-    /// <param name="walker">Called per block; returning false stops only the current region.</param>
+    /// <param name="walker">
+    /// Called per block, under the region's lock (as on the chip); returning false stops only the current region. It may
+    /// query the heap, not allocate or free on the region it walks (<see cref="LockRecursionException"/>). An exception it
+    /// throws ends the walk and propagates; the heap is left as it was.
+    /// </param>
     /// <exception cref="ArgumentNullException"><paramref name="walker"/> is null.</exception>
     /// <exception cref="ObjectDisposedException">The heap was disposed.</exception>
     public void Walk(MallocCaps caps, HeapWalker walker)
@@ -208,12 +212,15 @@ public sealed unsafe partial class HeapCaps
     }
 
     /// <summary>Walks every block of every region (<c>heap_caps_walk_all</c>).</summary>
-    /// <param name="walker">Called per block; returning false stops only the current region.</param>
+    /// <param name="walker">Called per block, as for <see cref="Walk"/>; returning false stops only the current region.</param>
+    /// <exception cref="ArgumentNullException"><paramref name="walker"/> is null.</exception>
+    /// <exception cref="ObjectDisposedException">The heap was disposed.</exception>
     public void WalkAll(HeapWalker walker) => Walk(MallocCaps.Invalid, walker);
 
     /// <summary>Prints every block of every region with <paramref name="caps"/> (every region when <see cref="MallocCaps.Invalid"/> is set) in ESP-IDF's format (<c>heap_caps_dump</c>).</summary>
     /// <param name="caps">Capabilities; <see cref="MallocCaps.Invalid"/> selects all regions.</param>
     /// <param name="output">Where to write; null for <see cref="Console.Out"/>.</param>
+    /// <exception cref="ObjectDisposedException">The heap was disposed.</exception>
     public void Dump(MallocCaps caps, TextWriter? output = null)
     {
         ThrowIfDisposed();
@@ -239,6 +246,7 @@ public sealed unsafe partial class HeapCaps
 
     /// <summary>Prints every block of every region (<c>heap_caps_dump_all</c>).</summary>
     /// <param name="output">Where to write; null for <see cref="Console.Out"/>.</param>
+    /// <exception cref="ObjectDisposedException">The heap was disposed.</exception>
     public void DumpAll(TextWriter? output = null) => Dump(MallocCaps.Invalid, output);
 
     /// <summary>The usable size of the live block that contains <paramref name="ptr"/>, anywhere inside it (<c>heap_caps_get_containing_block_size</c>); O(blocks).</summary>

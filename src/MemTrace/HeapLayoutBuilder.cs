@@ -49,7 +49,11 @@ public sealed class HeapLayoutBuilder
         return this;
     }
 
-    /// <summary>Sets the largest request accepted (ESP-IDF's <c>HEAP_SIZE_MAX</c>); larger requests fail.</summary>
+    /// <summary>
+    /// Sets the largest request accepted (ESP-IDF's <c>HEAP_SIZE_MAX</c>); larger requests fail. A limit above what the
+    /// process-heap region accepts (a quarter of <see cref="nint.MaxValue"/>, which keeps its size arithmetic free of
+    /// overflow) is lowered to it: the layout's <see cref="HeapLayout.MaxAllocationSize"/> shows the limit in force.
+    /// </summary>
     /// <param name="maxAllocationSize">The limit in bytes, at least 1.</param>
     /// <returns>This builder.</returns>
     /// <exception cref="ArgumentOutOfRangeException">The limit is 0.</exception>
