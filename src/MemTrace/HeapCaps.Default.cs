@@ -24,7 +24,7 @@ public sealed unsafe partial class HeapCaps
     public void* MallocDefault(nuint size)
     {
         ThrowIfDisposed();
-        var block = MallocDefaultObserved(size, zero: false);
+        var block = MallocDefaultObserved(1, size, zero: false);
         AfterAllocation(AllocationMethod.MallocDefault, block);
         return block;
     }
@@ -37,12 +37,7 @@ public sealed unsafe partial class HeapCaps
     public void* CallocDefault(nuint n, nuint size)
     {
         ThrowIfDisposed();
-        if (MulOverflows(n, size))
-        {
-            return null;
-        }
-
-        var block = MallocDefaultObserved(n * size, zero: true);
+        var block = MallocDefaultObserved(n, size, zero: true);
         AfterAllocation(AllocationMethod.MallocDefault, block);
         return block;
     }
@@ -69,7 +64,7 @@ public sealed unsafe partial class HeapCaps
         if (ptr is null)
         {
             // realloc_base(NULL, …) is malloc_base: MallocDefault's choice of memory, reported as realloc_default's.
-            var fresh = MallocDefaultObserved(size, zero: false, AllocationMethod.ReallocDefault);
+            var fresh = MallocDefaultObserved(1, size, zero: false, AllocationMethod.ReallocDefault);
             AfterAllocation(AllocationMethod.ReallocDefault, fresh);
             return fresh;
         }
@@ -192,31 +187,38 @@ public sealed unsafe partial class HeapCaps
     public void MallocExtmemEnable(nuint limit) => _externalMemoryLimit = limit >= uint.MaxValue ? null : limit;
 
     /// <summary>
-    /// <see cref="MallocDefaultTagged"/> with the observer told: the hook is shown the caps tried first, and a
-    /// refused request calls the failure callback with what a real failure of <c>malloc()</c> gives.
+    /// <see cref="MallocDefaultTagged"/> of <paramref name="n"/> × <paramref name="size"/> bytes (n is 1 but for
+    /// <c>calloc()</c>) with the observer told: the hook is shown the caps tried first, and a refused request calls the
+    /// failure callback with what a real failure of <c>malloc()</c> gives. A product that overflows fails, as
+    /// <c>calloc()</c>'s overflow check, before any memory is asked for and with no failure callback; the observer still
+    /// sees the request, so a tracker logs it with both factors as it does any calloc's.
     /// <paramref name="method"/> is <see cref="AllocationMethod.MallocDefault"/>, or <see cref="AllocationMethod.ReallocDefault"/>
     /// for <c>realloc(NULL, size)</c> once external memory is enabled.
     /// </summary>
-    private void* MallocDefaultObserved(nuint size, bool zero, AllocationMethod method = AllocationMethod.MallocDefault)
+    private void* MallocDefaultObserved(nuint n, nuint size, bool zero, AllocationMethod method = AllocationMethod.MallocDefault)
     {
+        var overflows = n != 1 && MulOverflows(n, size); // No division on malloc()'s path.
+        var bytes = overflows ? nuint.MaxValue : n * size;
         if (_observer is not { } observer)
         {
-            return MallocDefaultTagged(size, zero, 0, out _, method);
+            return overflows ? null : MallocDefaultTagged(bytes, zero, 0, out _, method);
         }
 
         var limit = _externalMemoryLimit;
-        var first = limit is { } l && size > l ? DefaultSpiram : DefaultInternal;
-        if (!observer.BeginAllocation(method, 1, size, first, out var tag, out var request))
+        var first = limit is { } l && bytes > l ? DefaultSpiram : DefaultInternal;
+        if (!observer.BeginAllocation(method, n, size, first, out var tag, out var request))
         {
+            var callsBack = bytes != 0 && !overflows;
             return limit is null
-                ? Refused(size != 0, size, DefaultInternal, AllocationMethod.Malloc)
-                : Refused(size != 0, size, MallocCaps.Default, method);
+                ? Refused(callsBack, bytes, DefaultInternal, AllocationMethod.Malloc)
+                : Refused(callsBack, bytes, MallocCaps.Default, method);
         }
 
-        var block = MallocDefaultTagged(size, zero, tag, out var caps, method);
+        var caps = first;
+        var block = overflows ? null : MallocDefaultTagged(bytes, zero, tag, out caps, method);
         if (tag != 0)
         {
-            observer.EndAllocation(tag, request, block, method, 1, size, caps);
+            observer.EndAllocation(tag, request, block, method, n, size, caps);
         }
 
         return block;

@@ -455,6 +455,45 @@ public unsafe class MemoryTrackerTests
         Assert.True(f.Heap.CheckIntegrityAll(print: true));
     }
 
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void A_libc_calloc_on_the_heap_directly_whose_size_overflows_is_logged_and_shown_to_the_hook_as_other_callocs_are(bool psram)
+    {
+        // CallocDefault returned null before the tracker heard of the request: no hook call, no log, no record.
+        var output = new StringWriter();
+        using var heap = new HeapCaps(psram ? HeapLayout.Esp32(psramMiB: 4) : HeapLayout.Host(), new HeapCapsOptions { ErrorOutput = new StringWriter() });
+        var failures = new FailedAllocations();
+        heap.RegisterFailedAllocCallback(failures.Record);
+        using var tracker = new MemoryTracker(heap, new MemoryTrackerOptions { Output = output });
+        var half = nuint.MaxValue / 2 + 1;
+        var seen = new List<AllocationRequest>();
+        tracker.AllocationHook = (in AllocationRequest request) =>
+        {
+            seen.Add(request);
+            return true;
+        };
+        var free = heap.GetFreeSize(MallocCaps.Default);
+
+        Assert.True(heap.CallocDefault(2, half) == null);
+
+        Assert.Equal(nuint.MaxValue, Assert.Single(seen).Size);
+        var failure = Assert.Single(tracker.FailedAllocations);
+        Assert.Equal(nuint.MaxValue, failure.Size);
+        Assert.Equal(AllocationMethod.MallocDefault, failure.Method);
+        Assert.Contains($"heap_caps_malloc_default of 2 x {half} bytes (overflows)", output.ToString(), StringComparison.Ordinal);
+        Assert.Empty(failures.Calls); // As the chip's calloc(): the overflow check fails before malloc, with no callback.
+        Assert.Empty(tracker.GetAllocations());
+        Assert.Equal(free, heap.GetFreeSize(MallocCaps.Default));
+        Assert.True(heap.CheckIntegrityAll(print: true));
+
+        // A product that fits is still one request of n x size bytes.
+        var block = heap.CallocDefault(3, 40);
+        Assert.True(block != null);
+        Assert.Equal(120u, Assert.Single(tracker.GetAllocations()).Size);
+        heap.Free(block);
+    }
+
     [Fact]
     public void Failures_of_tracked_calls_are_logged_while_disabled_as_the_seed_logs_them()
     {
