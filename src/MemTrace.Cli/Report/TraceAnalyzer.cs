@@ -354,8 +354,12 @@ internal sealed class TraceAnalyzer
 
         foreach (var (name, statistics) in byName)
         {
-            var lowest = _snapshotRegions.TryGetValue(name, out var previous) ? Math.Min(previous.LowestLargest, statistics.Largest) : statistics.Largest;
-            _snapshotRegions[name] = statistics with { LowestLargest = lowest };
+            // The minimum free is the lowest any snapshot gave, not the last one's: a monitor window
+            // (heap_caps_monitor_local_minimum_free_size_start) resets a region's minimum to its free bytes of the moment.
+            var (minimum, lowest) = _snapshotRegions.TryGetValue(name, out var previous)
+                ? (Math.Min(previous.MinimumFree, statistics.MinimumFree), Math.Min(previous.LowestLargest, statistics.Largest))
+                : (statistics.MinimumFree, statistics.Largest);
+            _snapshotRegions[name] = statistics with { MinimumFree = minimum, LowestLargest = lowest };
             if (!_snapshotSeries.TryGetValue(name, out var series))
             {
                 series = (new BoundedSeries(SeriesPoints, keepMinimum: true), new BoundedSeries(SeriesPoints, keepMinimum: true));

@@ -85,6 +85,50 @@ public class TraceAnalyzerTests
     }
 
     [Fact]
+    public void A_regions_lowest_free_is_the_lowest_any_snapshot_gave_not_the_last_ones()
+    {
+        // A monitor window (heap_caps_monitor_local_minimum_free_size_start) resets a region's minimum free to its free
+        // bytes of the moment: the last snapshot's minimum (4000) is not the lowest of the trace (1000, two snapshots back).
+        RegionSnapshot Region(nuint free, nuint minimum) => new("SPIRAM", MallocCaps.Spiram, 5000, free, free, minimum, false);
+        HeapEvent Snapshot(int ms, RegionSnapshot region) => TestEvents.Snapshot() with { Time = TestEvents.Time.AddMilliseconds(ms), Regions = [region] };
+
+        var a = Analyze(
+        [
+            Snapshot(0, Region(1000, 1000)),
+            Snapshot(100, Region(4000, 1000)),
+            Snapshot(200, Region(4000, 4000)), // After the window opened.
+        ]);
+
+        var spiram = a.Regions.Single(r => r.Name == "SPIRAM");
+        Assert.Equal((4000L, 1000L), (spiram.Free, spiram.MinimumFree));
+    }
+
+    [Fact]
+    public void A_region_emptied_early_in_the_trace_shows_no_bytes_in_use_after_it_not_its_peak()
+    {
+        // DRAM holds 1000 bytes for an instant at the start; SPIRAM 500 bytes for 10 s. A bucket keeps its peak, and the
+        // chart holds a point's value until the next one: without the bucket's last value, DRAM showed 1000 bytes for 10 s.
+        var t0 = TestEvents.Time;
+        HeapEvent[] events =
+        [
+            Event(HeapEventKind.Allocation, 1, 0xA0, 1000, s_siteA, t0),
+            Event(HeapEventKind.Free, 2, 0xA0, 1000, s_siteA, t0) with { RequestNumber = 1 },
+            Event(HeapEventKind.Allocation, 3, 0xB0, 500, s_siteB, t0) with { RegionName = "SPIRAM", Caps = MallocCaps.Spiram },
+            Event(HeapEventKind.Free, 4, 0xB0, 500, s_siteB, t0.AddSeconds(10)) with { RegionName = "SPIRAM", Caps = MallocCaps.Spiram, RequestNumber = 3 },
+        ];
+
+        var a = Analyze(events);
+
+        // A step chart holds each point's value until the next point: read the series so, in the middle of the trace.
+        static double At(IReadOnlyList<(double Seconds, double Value)> points, double seconds) => points.Last(p => p.Seconds <= seconds).Value;
+        Assert.Equal((1000L, 500L), (a.PeakByRegion["DRAM"], a.PeakByRegion["SPIRAM"]));
+        Assert.Equal(1000, a.InUseByRegion["DRAM"].Max(p => p.Value)); // The peak stays.
+        Assert.Equal((0.0, 500.0), (At(a.InUseByRegion["DRAM"], 5), At(a.InUseByRegion["SPIRAM"], 5)));
+        Assert.Equal((0.0, 500.0), (At(a.InUseByCaps[MallocCaps.Bit8.ToCapsString()], 5), At(a.InUseByCaps[MallocCaps.Spiram.ToCapsString()], 5)));
+        Assert.Equal(500, At(a.InUseTotal, 5));
+    }
+
+    [Fact]
     public void A_trace_with_more_region_names_and_caps_than_any_map_shows_the_rest_together()
     {
         // A damaged or hostile trace with 10 000 region names made 10 000 series and charts (22 MB of HTML); past 64, the
@@ -130,15 +174,15 @@ public class TraceAnalyzerTests
     [Fact]
     public void A_bounded_series_of_points_far_apart_stays_within_its_capacity()
     {
-        // Snapshots ten seconds apart: halving the buckets once merges none of them.
-        var series = new BoundedSeries(capacity: 16, keepMinimum: true);
+        // Snapshots ten seconds apart: halving the buckets once merges none of them. (32 points: 16 buckets, each one or two.)
+        var series = new BoundedSeries(capacity: 32, keepMinimum: true);
         for (var i = 0; i < 1000; i++)
         {
             series.Add(i * 10.0, 1000 - i);
         }
 
         var points = series.Points();
-        Assert.True(points.Count <= 16);
+        Assert.True(points.Count <= 32);
         Assert.Equal(1, points.Min(p => p.Value));
         Assert.True(points[0].Value > 800 && points[0].Seconds == 0);
     }
