@@ -57,6 +57,8 @@ internal static class ConsoleReport
             leaks.AddRow("[green]no block is live at the end[/]", string.Empty, string.Empty, string.Empty, string.Empty, string.Empty);
         }
 
+        NoteRowsLeftOut(leaks, a.LeaksBySite.Count);
+
         console.Write(leaks);
         console.Write(SiteTable("Top call sites by bytes allocated", a.TopSitesByBytes));
         console.Write(SiteTable("Top call sites by allocations", a.TopSitesByCount));
@@ -69,6 +71,7 @@ internal static class ConsoleReport
                 failures.AddRow(row.Line.ToString(System.Globalization.CultureInfo.InvariantCulture), ReportText.Time(row.Time), ReportText.Bytes((double)row.Size), ReportText.Markup(row.Caps.ToCapsString()), ReportText.Markup(ReportText.Site(row.Site)));
             }
 
+            NoteRowsLeftOut(failures, a.Failures);
             console.Write(failures);
         }
 
@@ -85,9 +88,19 @@ internal static class ConsoleReport
                     ReportText.Markup(row.FreedAt is { } freed ? ReportText.Site(freed) : "-"));
             }
 
+            NoteRowsLeftOut(errors, a.Errors);
             console.Write(errors);
         }
 
+    }
+
+    /// <summary>Says under a table how many of its <paramref name="total"/> rows were left out, when it shows only the first <see cref="Shown"/>.</summary>
+    private static void NoteRowsLeftOut(Table table, long total)
+    {
+        if (total > Shown)
+        {
+            table.Caption($"first {Shown} of {ReportText.Number(total)} shown; --json/--html list up to {TraceAnalysis.ListLimit}");
+        }
     }
 
     private static Table SiteTable(string title, List<SiteRow> rows)

@@ -106,7 +106,7 @@ internal static class SvgChart
             var (name, tooltip, value) = bars[i];
             var x = Left + (i * slot) + (slot * 0.1);
             var top = Y(value);
-            text.Append(CultureInfo.InvariantCulture, $"<rect class=\"bar\" data-series=\"{i}\" x=\"{x:0.#}\" y=\"{top:0.#}\" width=\"{slot * 0.8:0.#}\" height=\"{plotBottom - top:0.#}\" fill=\"{s_palette[0]}\"><title>{Escape(tooltip)}: {value.ToString("N0", CultureInfo.InvariantCulture)} allocations</title></rect>");
+            text.Append(CultureInfo.InvariantCulture, $"<rect class=\"bar\" data-series=\"{i}\" x=\"{x:0.#}\" y=\"{top:0.#}\" width=\"{slot * 0.8:0.#}\" height=\"{plotBottom - top:0.#}\" fill=\"{s_palette[0]}\"><title>{Escape(tooltip)}: {value.ToString("N0", CultureInfo.InvariantCulture)} {(value == 1 ? "allocation" : "allocations")}</title></rect>");
             if (slot >= 34 || i % 2 == 0)
             {
                 text.Append(CultureInfo.InvariantCulture, $"<text class=\"tick\" x=\"{x + (slot * 0.4):0.#}\" y=\"{plotBottom + 16}\" text-anchor=\"middle\">{Escape(name)}</text>");

@@ -155,6 +155,20 @@ public sealed class ReportCommandTests : IDisposable
     }
 
     [Fact]
+    public void A_terminal_table_cut_at_twenty_rows_says_how_many_it_left_out()
+    {
+        var failures = Enumerable.Range(2, 25).Select(seq => $"{{\"kind\":\"failed\",\"seq\":{seq},\"size\":{100 + seq},\"caps\":\"MALLOC_CAP_8BIT\"}}");
+        var trace = Write("many-failures.jsonl", string.Join('\n', [Header, Alloc, .. failures, End]) + "\n");
+
+        var (exitCode, console, _, _) = DemoTrace.Report(trace);
+
+        Assert.Equal(0, exitCode);
+        Assert.Contains("Failed allocations (25)", console, StringComparison.Ordinal);
+        Assert.Contains("first 20 of 25 shown; --json/--html list up to 200", console, StringComparison.Ordinal);
+        Assert.Single(console.Split('\n'), l => l.Contains("shown; --json/--html", StringComparison.Ordinal)); // One leak row: nothing left out there.
+    }
+
+    [Fact]
     public void An_html_path_that_names_the_trace_itself_does_not_overwrite_it()
     {
         // `memtrace report t.jsonl --html t.jsonl` replaced the trace with the page, and said all went well.
