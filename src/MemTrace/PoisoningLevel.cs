@@ -19,7 +19,9 @@ public enum PoisoningLevel
     /// one-byte overrun is caught. The 4 bytes right before a block are its size, as on the chip: an underrun of 1 to 4
     /// bytes is caught only when it makes the size larger than the block (writing <c>0x00</c> just before a block under
     /// 16 MiB changes nothing); from 5 bytes before the block it changes the head canary. On 16-byte-aligned layouts the
-    /// head's 8 extra bytes, and the gap before a block aligned beyond the layout, are head canaries too.
+    /// head's 8 extra bytes, and the gap before a block aligned beyond the layout, are head canaries too. The head keeps
+    /// the size in 32 bits, as on the chip: with poisoning, a request of more than 4 GiB − 1 KiB fails, on the process
+    /// heap too.
     /// </summary>
     Light,
 

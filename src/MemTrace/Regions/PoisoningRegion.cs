@@ -446,6 +446,11 @@ internal sealed unsafe class PoisoningRegion : Region
     [MethodImpl(MethodImplOptions.NoInlining)]
     private void* AllocateGivingWay(nuint innerSize, nuint alignment, bool afterHead, uint tag)
     {
+        if (!_inner.IsUnbounded && innerSize > _inner.TotalSize)
+        {
+            return null; // Larger than the region: no emptying could serve it, so the quarantine keeps its blocks and its watch.
+        }
+
         for (var attempt = 0; attempt < GiveWayAttempts; attempt++)
         {
             var emptied = EmptyQuarantine();

@@ -56,6 +56,24 @@ public unsafe class QuarantineTests
         Assert.True(heap.GetFreeSize(MallocCaps.Default) <= free);
     }
 
+    [Fact]
+    public void A_request_larger_than_every_region_leaves_the_quarantine_holding_its_blocks()
+    {
+        // A failed request emptied the quarantine first, even one larger than the region (1 MiB on an ESP32 without PSRAM,
+        // below its 4 MiB HEAP_SIZE_MAX, so the regions are asked): the held blocks went back unwatched, and a write after
+        // free to them was never seen.
+        using var heap = new HeapCaps(HeapLayout.Esp32(), new HeapCapsOptions { Poisoning = PoisoningLevel.Light, Quarantine = new QuarantineOptions(), ErrorOutput = null });
+        var p = (byte*)heap.Malloc(64, MallocCaps.Default);
+        heap.Free(p);
+
+        Assert.True(heap.Malloc(1 << 20, MallocCaps.Default) == null);
+        Assert.True(heap.AlignedAlloc(64, 1 << 20, MallocCaps.Default) == null);
+
+        p[10] = 0x00;
+        Assert.False(heap.CheckIntegrityAll(print: false));
+        Assert.Equal(MemoryErrorKind.WriteAfterFree, Assert.Single(heap.RecentErrors).Kind);
+    }
+
     [Theory]
     [InlineData(PoisoningLevel.Light)]
     [InlineData(PoisoningLevel.Comprehensive)]
