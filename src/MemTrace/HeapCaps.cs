@@ -30,9 +30,6 @@ public sealed unsafe partial class HeapCaps : IDisposable
 {
     private const MallocCaps CapsNeedingAlignment = MallocCaps.Dma | MallocCaps.DmaDescAhb | MallocCaps.DmaDescAxi | MallocCaps.CacheAligned | MallocCaps.Simd;
 
-    /// <summary>SOC_SIMD_PREFERRED_DATA_ALIGNMENT of the chips with SIMD instructions (ESP32-S3, ESP32-P4): a SIMD block's least alignment.</summary>
-    private const nuint SimdAlignment = 16;
-
     private readonly Lock _regionLock = new();
     private readonly nuint _alignment;
     private readonly nuint _maxAllocationSize;
@@ -88,7 +85,7 @@ public sealed unsafe partial class HeapCaps : IDisposable
         _checkEvery = options.IntegrityCheckInterval;
 
         // ESP-IDF's order: heaps sorted by ascending size (small heaps used first), then each
-        // heap added with heap_caps_add_region during startup (PSRAM) pushed at the head.
+        // heap added with heap_caps_add_region_with_caps during startup (PSRAM) pushed at the head.
         var startup = new List<Region>();
         var addedAtStartup = new List<Region>();
         var numbered = new List<Region>();
@@ -710,7 +707,7 @@ public sealed unsafe partial class HeapCaps : IDisposable
         alignment = Math.Max(alignment, cacheLine);
         if ((caps & MallocCaps.Simd) != 0)
         {
-            alignment = Math.Max(alignment, SimdAlignment);
+            alignment = Math.Max(alignment, Layout.SimdAlignment);
         }
 
         size = (size + alignment - 1) & ~(alignment - 1); // Cannot overflow: size <= _maxAllocationSize.

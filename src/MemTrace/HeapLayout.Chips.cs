@@ -2,10 +2,14 @@
 // - region types and their capabilities per priority: components/heap/port/<chip>/memory_layout.c;
 // - the regions left for the heap once a typical application has taken its static data, code and
 //   ROM reservations: the "heap_init: At ADDR len LEN" lines such an application logs at boot
-//   (ESP32: ESP-IDF's documentation, api-reference/system/mem_alloc.rst; ESP32-S3: an ESP-IDF v5.2
+//   (ESP32: ESP-IDF's documentation, api-reference/system/mem_alloc.rst; ESP32-S3: an ESP-IDF v5.2-dev
 //   application, espressif/esp-iot-solution examples/motor/foc_velocity_control);
-// - PSRAM: added by esp_psram at startup with heap_caps_add_region, so at the head of the list
-//   (ESP32 maps at most 4 MiB into the address space; more is reachable only through himem);
+// - PSRAM: added by esp_psram at startup (esp_psram_extram_add_to_heap_allocator,
+//   components/esp_psram/system_layer/esp_psram.c) with heap_caps_add_region_with_caps and its own
+//   caps, { SPIRAM|DEFAULT, 0, 8BIT|32BIT|SIMD }, so at the head of the list (ESP32 maps at most
+//   4 MiB into the address space; more is reachable only through himem);
+// - SIMD alignment: heap_align_hw.c raises a SIMD block to 16 bytes only on chips with SIMD
+//   instructions (SOC_SIMD_INSTRUCTION_SUPPORTED: the ESP32-S3, not the ESP32);
 // - HEAP_SIZE_MAX = SOC_MAX_CONTIGUOUS_RAM_SIZE (components/soc/<chip>/include/soc/soc.h);
 // - malloc()'s PSRAM threshold: CONFIG_SPIRAM_MALLOC_ALWAYSINTERNAL, 16384 by default.
 // docs/layouts.md lists the resulting totals per capability.
@@ -22,7 +26,7 @@ public sealed partial class HeapLayout
     private const MallocCaps DiramCaps2 = MallocCaps.Bit32 | MallocCaps.Exec;
     private const MallocCaps IramCaps0 = MallocCaps.Internal | MallocCaps.Exec | MallocCaps.Bit32;
     private const MallocCaps SpiramCaps0 = MallocCaps.Spiram | MallocCaps.Default;
-    private const MallocCaps SpiramCaps2 = MallocCaps.Bit8 | MallocCaps.Bit32;
+    private const MallocCaps SpiramCaps2 = MallocCaps.Bit8 | MallocCaps.Bit32 | MallocCaps.Simd;
 
     /// <summary>
     /// An ESP32 running a typical application: DRAM 6 KiB + 180 KiB, D/IRAM 14 KiB + 111 KiB,
@@ -38,6 +42,7 @@ public sealed partial class HeapLayout
             .WithAlignment(4)
             .WithMaxAllocationSize(0x400000)
             .WithCacheLines(internalCacheLine: 0, externalCacheLine: 4) // cache_hal_esp32.c: 4 for external memory, 0 for internal.
+            .WithSimdAlignment(0) // No SIMD instructions: SOC_SIMD_INSTRUCTION_SUPPORTED is not set.
             .AddRegion("DRAM", 0x1920, DramCaps0, DramCaps1)
             .AddRegion("DRAM", 0x2D138, DramCaps0, DramCaps1)
             .AddRegion("D/IRAM", 0x3AE0, MallocCaps.None, DiramCaps1, DiramCaps2)
@@ -53,7 +58,7 @@ public sealed partial class HeapLayout
     }
 
     /// <summary>
-    /// An ESP32-S3 running a typical application (ESP-IDF v5.2, memory protection on): DRAM
+    /// An ESP32-S3 running a typical application (ESP-IDF v5.2-dev, memory protection on): DRAM
     /// 331 KiB, STACK/DRAM 21 KiB, DRAM 32 KiB, RTCRAM 7 KiB, and optionally PSRAM. No IRAM heap,
     /// so EXEC requests fail, as on the chip.
     /// </summary>

@@ -18,7 +18,7 @@ public sealed partial class HeapLayout
     /// <summary>The capabilities of the host region: what a PC's heap can stand in for.</summary>
     public const MallocCaps HostCaps = MallocCaps.Bit8 | MallocCaps.Bit32 | MallocCaps.Dma | MallocCaps.Spiram | MallocCaps.Internal | MallocCaps.Default;
 
-    internal HeapLayout(string name, IReadOnlyList<HeapRegionLayout> regions, nuint alignment, nuint maxAllocationSize, nuint? alwaysInternalLimit, nuint internalCacheLine, nuint externalCacheLine)
+    internal HeapLayout(string name, IReadOnlyList<HeapRegionLayout> regions, nuint alignment, nuint maxAllocationSize, nuint? alwaysInternalLimit, nuint internalCacheLine, nuint externalCacheLine, nuint simdAlignment)
     {
         Name = name;
         Regions = regions;
@@ -27,6 +27,7 @@ public sealed partial class HeapLayout
         ExternalMemoryAlwaysInternalLimit = alwaysInternalLimit;
         InternalCacheLineSize = internalCacheLine;
         ExternalCacheLineSize = externalCacheLine;
+        SimdAlignment = simdAlignment;
     }
 
     /// <summary>The layout's name, e.g. <c>esp32-psram4m</c>.</summary>
@@ -53,6 +54,13 @@ public sealed partial class HeapLayout
 
     /// <summary>Data cache line of external memory (PSRAM), to which DMA-capable PSRAM buffers are aligned.</summary>
     public nuint ExternalCacheLineSize { get; }
+
+    /// <summary>
+    /// The least alignment of a <c>MALLOC_CAP_SIMD</c> block: SOC_SIMD_PREFERRED_DATA_ALIGNMENT (16) on chips with
+    /// SIMD instructions; 0 on the ESP32, which has none (heap_align_hw.c applies it only under
+    /// SOC_SIMD_INSTRUCTION_SUPPORTED).
+    /// </summary>
+    internal nuint SimdAlignment { get; }
 
     /// <summary>
     /// The process heap as one unbounded region that offers 8BIT, 32BIT, DMA, SPIRAM, INTERNAL

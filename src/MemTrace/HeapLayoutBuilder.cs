@@ -14,6 +14,7 @@ public sealed class HeapLayoutBuilder
     private nuint? _alwaysInternalLimit;
     private nuint _internalCacheLine;
     private nuint _externalCacheLine = DefaultExternalCacheLine;
+    private nuint _simdAlignment = DefaultSimdAlignment;
     private bool _built;
 
     internal HeapLayoutBuilder(string name)
@@ -30,6 +31,9 @@ public sealed class HeapLayoutBuilder
 
     /// <summary>The cache line of external memory (PSRAM) when a layout sets none: 32 bytes, as on the ESP32-S3 and later chips (the ESP32's is 4).</summary>
     public const int DefaultExternalCacheLine = 32;
+
+    /// <summary>SOC_SIMD_PREFERRED_DATA_ALIGNMENT of the chips with SIMD instructions (ESP32-S3, ESP32-P4).</summary>
+    internal const int DefaultSimdAlignment = 16;
 
     /// <summary>Sets the alignment of plain allocations (default <see cref="DefaultAlignment"/>).</summary>
     /// <param name="alignment">4 (the chip's: 4 bytes of overhead per block), 8 or 16 (blocks stay aligned by keeping their size 4 less than a multiple of it).</param>
@@ -105,6 +109,14 @@ public sealed class HeapLayoutBuilder
         return this;
     }
 
+    /// <summary>Sets the least alignment of <c>MALLOC_CAP_SIMD</c> blocks: 0 for a chip without SIMD instructions (the ESP32).</summary>
+    internal HeapLayoutBuilder WithSimdAlignment(nuint simdAlignment)
+    {
+        ThrowIfBuilt();
+        _simdAlignment = simdAlignment;
+        return this;
+    }
+
     /// <summary>
     /// Adds a region of emulated chip RAM: <paramref name="size"/> bytes managed by a TLSF allocator
     /// with ESP-IDF's parameters; the heap's own metadata (the multi_heap header and the TLSF control
@@ -115,7 +127,7 @@ public sealed class HeapLayoutBuilder
     /// <param name="caps0">Capabilities at priority 0.</param>
     /// <param name="caps1">Capabilities at priority 1.</param>
     /// <param name="caps2">Capabilities at priority 2.</param>
-    /// <param name="addedAtRuntime">True for a region added with <c>heap_caps_add_region</c> during startup (PSRAM): it goes to the head of the heap list.</param>
+    /// <param name="addedAtRuntime">True for a region added with <c>heap_caps_add_region_with_caps</c> during startup (PSRAM): it goes to the head of the heap list.</param>
     /// <returns>This builder.</returns>
     /// <exception cref="ArgumentException">The name is empty, the region offers no capability or offers MALLOC_CAP_INVALID.</exception>
     /// <exception cref="ArgumentOutOfRangeException">The size is below 1 KiB or above 1 GiB.</exception>
@@ -161,7 +173,7 @@ public sealed class HeapLayoutBuilder
         }
 
         _built = true;
-        return new HeapLayout(_name, _regions.ToArray().AsReadOnly(), _alignment, _maxAllocationSize, _alwaysInternalLimit, _internalCacheLine, _externalCacheLine);
+        return new HeapLayout(_name, _regions.ToArray().AsReadOnly(), _alignment, _maxAllocationSize, _alwaysInternalLimit, _internalCacheLine, _externalCacheLine, _simdAlignment);
     }
 
     /// <summary>The smallest TLSF region accepted: room for the multi_heap header, the control structure and a few blocks.</summary>

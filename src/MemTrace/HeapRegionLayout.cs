@@ -32,7 +32,7 @@ public sealed class HeapRegionLayout
     public IReadOnlyList<MallocCaps> Caps { get; }
 
     /// <summary>
-    /// True for a region the system adds with <c>heap_caps_add_region</c> during startup, such as
+    /// True for a region the system adds with <c>heap_caps_add_region_with_caps</c> during startup, such as
     /// PSRAM: such regions sit at the head of the heap list, before the internal regions (which
     /// are sorted by ascending size), so a <see cref="MallocCaps.Default"/> request prefers them.
     /// </summary>

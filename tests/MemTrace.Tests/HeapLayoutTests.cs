@@ -35,6 +35,59 @@ public class HeapLayoutTests
         Assert.Equal(8u << 20, HeapLayout.Esp32S3(8).Regions.Single(r => r.Name == "SPIRAM").Size);
     }
 
+    [Theory]
+    [InlineData("esp32-psram4m")]
+    [InlineData("esp32s3-psram8m")]
+    public void PSRAM_has_the_caps_esp_psram_gives_it_SIMD_included(string name)
+    {
+        // esp_psram_extram_add_to_heap_allocator (components/esp_psram/system_layer/esp_psram.c) adds PSRAM with
+        // heap_caps_add_region_with_caps and { SPIRAM|DEFAULT, 0, 8BIT|32BIT|SIMD } on every chip, not with the
+        // SPIRAM row of soc_memory_types[]: a SIMD request is served from PSRAM.
+        using var heap = new HeapCaps(HeapLayout.FromName(name));
+        var spiram = heap.Layout.Regions.Single(r => r.Name == "SPIRAM");
+
+        Assert.Equal([MallocCaps.Spiram | MallocCaps.Default, MallocCaps.None, MallocCaps.Bit8 | MallocCaps.Bit32 | MallocCaps.Simd], spiram.Caps);
+        Assert.Equal(heap.GetTotalSize(MallocCaps.Spiram), heap.GetTotalSize(MallocCaps.Simd));
+        var (internalBefore, simdBefore) = (heap.GetFreeSize(MallocCaps.Internal), heap.GetFreeSize(MallocCaps.Simd));
+        unsafe
+        {
+            var p = heap.Malloc(33, MallocCaps.Simd | MallocCaps.Default);
+            Assert.True(p != null);
+            Assert.Equal(internalBefore, heap.GetFreeSize(MallocCaps.Internal));
+            Assert.True(heap.GetFreeSize(MallocCaps.Simd) <= simdBefore - 36);
+            heap.Free(p);
+        }
+    }
+
+    [Fact]
+    public unsafe void Only_a_chip_with_SIMD_instructions_aligns_SIMD_blocks_to_16_bytes()
+    {
+        // heap_align_hw.c raises a SIMD block to SOC_SIMD_PREFERRED_DATA_ALIGNMENT (16) only under
+        // SOC_SIMD_INSTRUCTION_SUPPORTED: the ESP32-S3 has SIMD instructions, the ESP32 none. A 33-byte SIMD block
+        // thus takes as much ESP32 PSRAM as a plain 36-byte one, and is 16-aligned, 48 bytes or more, on an ESP32-S3.
+        using (var simd = new HeapCaps(HeapLayout.Esp32(4)))
+        using (var plain = new HeapCaps(HeapLayout.Esp32(4)))
+        {
+            var before = simd.GetFreeSize(MallocCaps.Spiram);
+            var p = simd.Malloc(33, MallocCaps.Simd);
+            var q = plain.Malloc(36, MallocCaps.Spiram);
+
+            Assert.True(p != null && q != null);
+            Assert.Equal(before - plain.GetFreeSize(MallocCaps.Spiram), before - simd.GetFreeSize(MallocCaps.Spiram));
+            Assert.Equal((nuint)36, simd.GetAllocatedSize(p));
+            simd.Free(p);
+            plain.Free(q);
+        }
+
+        using var s3 = new HeapCaps(HeapLayout.Esp32S3(4));
+        var block = s3.Malloc(33, MallocCaps.Simd);
+
+        Assert.True(block != null);
+        Assert.Equal(0u, (nuint)block % 16);
+        Assert.True(s3.GetAllocatedSize(block) >= 48);
+        s3.Free(block);
+    }
+
     [Fact]
     public void Esp32_S3_has_no_executable_heap_and_an_RTC_region_of_lowest_priority()
     {

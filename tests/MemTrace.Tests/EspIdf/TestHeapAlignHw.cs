@@ -46,8 +46,8 @@ public unsafe class TestHeapAlignHw
     public void SIMD_memory_is_aligned_to_16_bytes_with_its_size_rounded_up_and_never_resized_in_place()
     {
         // heap_align_hw.c: MALLOC_CAP_SIMD raises the alignment to SOC_SIMD_PREFERRED_DATA_ALIGNMENT (16) and rounds
-        // the size up to it; heap_caps_realloc does not resize such a block in place. The chip layouts have no SIMD
-        // memory, so a custom map with a 4-byte plain alignment.
+        // the size up to it; heap_caps_realloc does not resize such a block in place. The chip layouts' only SIMD
+        // memory is PSRAM, so a custom map with internal SIMD memory and a 4-byte plain alignment.
         var layout = HeapLayout.CreateBuilder("simd").WithAlignment(4)
             .AddRegion("RAM", 64 * 1024, MallocCaps.Default | MallocCaps.Bit8, MallocCaps.Simd | MallocCaps.Internal)
             .Build();
