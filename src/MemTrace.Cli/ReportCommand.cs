@@ -207,7 +207,9 @@ internal static class ReportCommand
 
         if (analysis.ProblemCount > ProblemsShown)
         {
-            error.WriteLine($"memtrace: {analysis.Source}: … and {analysis.ProblemCount - ProblemsShown} more problems (--json lists the first {TraceReaderOptionsLimit}).");
+            // With no event there is no report, in --json either: pointing there would send the reader nowhere.
+            var more = analysis.Events > 0 ? $" (--json lists the first {TraceReaderOptionsLimit})" : string.Empty;
+            error.WriteLine($"memtrace: {analysis.Source}: … and {analysis.ProblemCount - ProblemsShown} more problems{more}.");
         }
 
         if (!analysis.HasEnd && analysis.Events > 0)
@@ -215,7 +217,7 @@ internal static class ReportCommand
             error.WriteLine($"memtrace: {analysis.Source}: note: the trace has no end line: its writer did not close it (killed, or still running).");
         }
 
-        if (analysis.IsPartial)
+        if (analysis.IsPartial && analysis.Events > 0) // With no event, no report is made: the unusable-trace line says why.
         {
             error.WriteLine($"memtrace: {analysis.Source}: the report is partial: {analysis.BadLines} lines could not be read and the writer dropped {analysis.DroppedEvents} events.");
         }

@@ -241,6 +241,24 @@ public sealed class ReportCommandTests : IDisposable
         Assert.Contains("none of its 2 lines is a MemTrace event", error, StringComparison.Ordinal);
     }
 
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void A_file_with_no_event_is_not_called_a_partial_report_nor_sent_to_json_for_more(bool json)
+    {
+        // A pretty-printed JSON file given by mistake (a --json report): 30 lines, none a MemTrace event.
+        var notTrace = Write("report.json", "{\n" + string.Concat(Enumerable.Range(1, 28).Select(i => $"  \"k{i}\": {i},\n")) + "}\n");
+
+        var (exitCode, _, output, error) = DemoTrace.Report(notTrace, json: json);
+
+        Assert.Equal(ReportCommand.ExitUnusable, exitCode);
+        Assert.Equal(string.Empty, output); // No report, --json or not.
+        Assert.Contains("more problems.", error, StringComparison.Ordinal);
+        Assert.DoesNotContain("--json lists", error, StringComparison.Ordinal);
+        Assert.DoesNotContain("the report is partial", error, StringComparison.Ordinal);
+        Assert.Contains("none of its 30 lines is a MemTrace event", error, StringComparison.Ordinal);
+    }
+
     [Fact]
     public void Corrupt_lines_and_unknown_kinds_give_a_partial_report_with_their_line_numbers()
     {
