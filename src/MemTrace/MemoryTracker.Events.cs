@@ -40,6 +40,10 @@ public sealed unsafe partial class MemoryTracker
     private int _eventGate;
     private long _snapshotIntervalMilliseconds;
     private long _nextSnapshot = long.MaxValue;
+
+    /// <summary>The clock tick of the last snapshot or checkpoint emitted (a failure takes one unless one was taken at its tick).</summary>
+    private long _lastSnapshotTick = -1;
+
     private long _eventTimeBase;
     private long _eventSequence;
 
@@ -377,6 +381,13 @@ public sealed unsafe partial class MemoryTracker
             allocSite: 0,
             region: 0);
         Dispatch(in heapEvent);
+
+        // A failure is when the regions are at their lowest, and it may pass between two periodic snapshots: one is taken
+        // with it (at most one per clock tick, so a loop of failures does not flood the sinks).
+        if (_nextSnapshot != long.MaxValue && Volatile.Read(ref _lastSnapshotTick) != tick)
+        {
+            EmitSnapshot();
+        }
     }
 
     private void OnHeapError(object? sender, MemoryErrorEventArgs e)
@@ -417,6 +428,7 @@ public sealed unsafe partial class MemoryTracker
         }
 
         var tick = CoarseClock.Now;
+        Volatile.Write(ref _lastSnapshotTick, tick);
         if (_nextSnapshot != long.MaxValue)
         {
             Volatile.Write(ref _nextSnapshot, tick + _snapshotIntervalMilliseconds);

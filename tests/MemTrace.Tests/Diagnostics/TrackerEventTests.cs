@@ -59,6 +59,48 @@ public unsafe class TrackerEventTests
     }
 
     [Fact]
+    public void A_failed_allocation_is_followed_by_a_snapshot_of_the_regions_at_that_moment_one_per_clock_tick()
+    {
+        // Internal RAM exhausted and released between two periodic snapshots left no trace of the low in any snapshot:
+        // the report's lowest free and its charts missed the very moment a request failed.
+        var sink = new ListSink();
+        using var heap = new HeapCaps(HeapLayout.Esp32(), new HeapCapsOptions { ErrorOutput = null });
+        using var tracker = new MemoryTracker(heap, new MemoryTrackerOptions { Output = null, Events = sink, SnapshotInterval = TimeSpan.FromHours(1) });
+        var blocks = new List<nint>();
+        void* block;
+        while ((block = tracker.Malloc(16 << 10, MallocCaps.Internal)) != null)
+        {
+            blocks.Add((nint)block);
+        }
+
+        var internalFreeAtFailure = (long)heap.GetFreeSize(MallocCaps.Internal);
+        for (var i = 0; i < 1_000; i++)
+        {
+            tracker.Malloc(16 << 10, MallocCaps.Internal); // A loop of failures: at most one snapshot per clock tick.
+        }
+
+        foreach (var address in blocks)
+        {
+            var p = (void*)address;
+            tracker.Free(ref p);
+        }
+
+        var events = sink.Events.ToList();
+        var first = events.FindIndex(e => e.Kind == HeapEventKind.FailedAllocation);
+        Assert.True(first > 0);
+        var snapshot = events[first + 1];
+        Assert.Equal(HeapEventKind.Snapshot, snapshot.Kind);
+        Assert.Equal(blocks.Count, snapshot.LiveBlocks);
+        static long InternalFree(HeapEvent e) => e.Regions!.Where(r => r.Caps.HasFlag(MallocCaps.Internal)).Sum(r => (long)r.FreeBytes);
+        Assert.Equal(internalFreeAtFailure, InternalFree(snapshot));
+        Assert.True(InternalFree(events[0]) > internalFreeAtFailure + (blocks.Count * (16 << 10))); // The snapshot at creation.
+        var failures = events.Count(e => e.Kind == HeapEventKind.FailedAllocation);
+        var snapshots = events.Count(e => e.Kind == HeapEventKind.Snapshot);
+        Assert.Equal(1_001, failures);
+        Assert.True(snapshots < 1 + 200, $"{snapshots} snapshots for {failures} failures in a tight loop");
+    }
+
+    [Fact]
     public void A_free_is_numbered_before_its_block_can_be_allocated_again_by_another_thread()
     {
         // Threads allocate and hand their blocks to other threads, which free them through the tracker and through the
