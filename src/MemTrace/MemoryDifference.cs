@@ -50,7 +50,9 @@ public sealed class MemoryDifference
         text.Append(CultureInfo.InvariantCulture, $"MemTrace difference from {From} to {To}:").AppendLine();
         text.Append(CultureInfo.InvariantCulture, $"  live blocks: {From.LiveBlocks} -> {To.LiveBlocks} ({BlocksDelta:+#;-#;0})").AppendLine();
         text.Append(CultureInfo.InvariantCulture, $"  live bytes:  {From.LiveBytes} -> {To.LiveBytes} ({BytesDelta:+#;-#;0})").AppendLine();
-        text.Append(CultureInfo.InvariantCulture, $"  {Allocations} allocations, {Frees} frees, {FailedAllocations} failed requests").AppendLine();
+        text.Append(CultureInfo.InvariantCulture, $"  {Count(Allocations, "allocation")}, {Count(Frees, "free")}, {Count(FailedAllocations, "failed request")}").AppendLine();
         return text.ToString();
     }
+
+    private static string Count(long count, string noun) => string.Create(CultureInfo.InvariantCulture, $"{count} {noun}{(count == 1 ? string.Empty : "s")}");
 }

@@ -178,6 +178,7 @@ public unsafe class MemoryTrackerLeakTests
         Assert.Contains("from checkpoint \"from\" (#1) to checkpoint \"to\" (#2)", text, StringComparison.Ordinal);
         Assert.Contains("live blocks: 1 -> 3 (+2)", text, StringComparison.Ordinal);
         Assert.Contains("live bytes:  1000 -> 60 (-940)", text, StringComparison.Ordinal);
+        Assert.Contains("3 allocations, 1 free, 1 failed request", text, StringComparison.Ordinal);
 
         f.T.Free(ref a);
         f.T.Free(ref b);
