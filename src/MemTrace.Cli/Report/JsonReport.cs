@@ -37,7 +37,7 @@ internal static class JsonReport
 
         if (a.Start is { } start)
         {
-            json.WriteString("start", start);
+            json.WriteString("start", TraceTime(start));
         }
 
         json.WriteNumber("durationSeconds", a.DurationSeconds);
@@ -89,7 +89,7 @@ internal static class JsonReport
         {
             json.WriteStartObject();
             json.WriteNumber("line", row.Line);
-            json.WriteString("time", row.Time);
+            json.WriteString("time", TraceTime(row.Time));
             json.WriteNumber("size", (ulong)row.Size);
             json.WriteString("caps", row.Caps.ToCapsString());
             json.WriteNumber("request", row.Request);
@@ -104,7 +104,7 @@ internal static class JsonReport
         {
             json.WriteStartObject();
             json.WriteNumber("line", row.Line);
-            json.WriteString("time", row.Time);
+            json.WriteString("time", TraceTime(row.Time));
             json.WriteString("kind", row.Kind);
             json.WriteString("message", row.Message);
             WriteSite(json, "detectedAt", row.Site);
@@ -128,6 +128,7 @@ internal static class JsonReport
         {
             json.WriteStartObject();
             json.WriteNumber("line", row.Line);
+            json.WriteString("time", TraceTime(row.Time));
             json.WriteString("label", row.Label);
             json.WriteNumber("liveBlocks", row.LiveBlocks);
             json.WriteNumber("liveBytes", row.LiveBytes);
@@ -210,4 +211,8 @@ internal static class JsonReport
 
         json.WriteEndObject();
     }
+
+    /// <summary>A time as the trace writes it: UTC, milliseconds, <c>Z</c> (<c>2026-11-25T14:38:00.001Z</c>).</summary>
+    private static string TraceTime(DateTimeOffset time) =>
+        time.UtcDateTime.ToString("yyyy-MM-dd'T'HH:mm:ss.fff'Z'", System.Globalization.CultureInfo.InvariantCulture);
 }

@@ -113,6 +113,15 @@ public sealed class ReportCommandTests : IDisposable
         Assert.True(root.GetProperty("peak").GetProperty("byRegion").GetProperty("SPIRAM").GetInt64() > 64 * 1024);
         Assert.Contains(root.GetProperty("regions").EnumerateArray(), r => r.GetProperty("name").GetString() == "DRAM" && r.GetProperty("lowestLargestFreeBlock").GetInt64() < r.GetProperty("largestFreeBlock").GetInt64());
         Assert.True(root.GetProperty("sizeHistogram").GetArrayLength() >= 5);
+
+        // Times are written as the trace writes them, and a failure's is its line's.
+        const string TraceTime = @"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$";
+        Assert.Matches(TraceTime, root.GetProperty("start").GetString());
+        var failure = root.GetProperty("failures")[0];
+        var failedLine = File.ReadLines(DemoTrace.Path).ElementAt(failure.GetProperty("line").GetInt32() - 1);
+        Assert.Contains($"\"time\":\"{failure.GetProperty("time").GetString()}\"", failedLine, StringComparison.Ordinal);
+        Assert.Matches(TraceTime, root.GetProperty("errors")[0].GetProperty("time").GetString());
+        Assert.All(root.GetProperty("checkpoints").EnumerateArray(), c => Assert.Matches(TraceTime, c.GetProperty("time").GetString()));
     }
 
     [Fact]
