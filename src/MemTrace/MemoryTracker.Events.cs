@@ -41,8 +41,8 @@ public sealed unsafe partial class MemoryTracker
     private long _snapshotIntervalMilliseconds;
     private long _nextSnapshot = long.MaxValue;
 
-    /// <summary>The clock tick of the last snapshot or checkpoint emitted (a failure takes one unless one was taken at its tick).</summary>
-    private long _lastSnapshotTick = -1;
+    /// <summary>The clock tick of the last snapshot a failed allocation took (a failure takes one unless another failure took one at its tick).</summary>
+    private long _lastFailureSnapshotTick = -1;
 
     private long _eventTimeBase;
     private long _eventSequence;
@@ -383,9 +383,12 @@ public sealed unsafe partial class MemoryTracker
         Dispatch(in heapEvent);
 
         // A failure is when the regions are at their lowest, and it may pass between two periodic snapshots: one is taken
-        // with it (at most one per clock tick, so a loop of failures does not flood the sinks).
-        if (_nextSnapshot != long.MaxValue && Volatile.Read(ref _lastSnapshotTick) != tick)
+        // with it (at most one per clock tick, so a loop of failures does not flood the sinks). Only a failure's own
+        // snapshot counts: a periodic snapshot or a checkpoint taken earlier in the same tick came before the requests
+        // that brought the regions down to the failure, so it does not show the low.
+        if (_nextSnapshot != long.MaxValue && Volatile.Read(ref _lastFailureSnapshotTick) != tick)
         {
+            Volatile.Write(ref _lastFailureSnapshotTick, tick);
             EmitSnapshot();
         }
     }
@@ -428,7 +431,6 @@ public sealed unsafe partial class MemoryTracker
         }
 
         var tick = CoarseClock.Now;
-        Volatile.Write(ref _lastSnapshotTick, tick);
         if (_nextSnapshot != long.MaxValue)
         {
             Volatile.Write(ref _nextSnapshot, tick + _snapshotIntervalMilliseconds);

@@ -25,8 +25,8 @@ public sealed class MemoryTrackerOptions
     /// <summary>
     /// How often, while events flow, a snapshot of every region's statistics is emitted. Default 100 ms; <see cref="TimeSpan.Zero"/>
     /// for none; otherwise at least 1 ms (the tracker's constructor refuses a negative or shorter interval). With snapshots
-    /// on, a failed allocation also takes one right after its event (at most one per millisecond), when the regions are at
-    /// their lowest.
+    /// on, a failed allocation also takes one right after its event (at most one per tick of the event clock, a few
+    /// milliseconds), when the regions are at their lowest.
     /// </summary>
     public TimeSpan SnapshotInterval { get; init; } = TimeSpan.FromMilliseconds(100);
 
