@@ -68,7 +68,7 @@ public sealed unsafe partial class HeapCaps : IDisposable
         Layout = layout;
         _alignment = layout.Alignment;
         _maxAllocationSize = layout.MaxAllocationSize;
-        ErrorPolicy = options.ErrorPolicy;
+        _errorPolicy = options.ErrorPolicy; // Checked above, with the option's name.
         ErrorOutput = options.ErrorOutput;
         _recentErrors = new MemoryError[Math.Max(1, options.RecentErrorCapacity)];
 

@@ -80,7 +80,7 @@ internal static class CallSiteRegistry
             return null;
         }
 
-        var text = CollapseWhiteSpace(expression.Trim());
+        var text = CollapseWhiteSpace(expression);
         foreach (var prefix in (ReadOnlySpan<string>)["out ", "ref ", "in "])
         {
             if (text.StartsWith(prefix, StringComparison.Ordinal))
@@ -99,41 +99,8 @@ internal static class CallSiteRegistry
         return text.TrimStart('&');
     }
 
-    /// <summary>The text (trimmed) with every run of white space (line breaks, tabs, indentation) replaced by one space.</summary>
-    private static string CollapseWhiteSpace(string text)
-    {
-        var collapsed = true;
-        for (var i = 0; i < text.Length && collapsed; i++)
-        {
-            collapsed = !char.IsWhiteSpace(text[i]) || (text[i] == ' ' && text[i - 1] != ' ');
-        }
-
-        if (collapsed)
-        {
-            return text; // Single spaces only: the usual case, no copy.
-        }
-
-        var builder = new System.Text.StringBuilder(text.Length);
-        var inSpace = false;
-        foreach (var c in text)
-        {
-            if (char.IsWhiteSpace(c))
-            {
-                inSpace = true;
-                continue;
-            }
-
-            if (inSpace)
-            {
-                builder.Append(' ');
-                inSpace = false;
-            }
-
-            builder.Append(c);
-        }
-
-        return builder.ToString();
-    }
+    /// <summary>The text with every run of white space (line breaks, tabs, indentation) replaced by one space, trimmed.</summary>
+    private static string CollapseWhiteSpace(string text) => string.Join(' ', text.Split((char[]?)null, StringSplitOptions.RemoveEmptyEntries));
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static int Slot(AllocationMethod method, string? file, int line) =>
