@@ -852,7 +852,7 @@ public sealed unsafe partial class MemoryTracker : IDisposable, IAllocationObser
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private void ThrowIfDisposed()
+    internal void ThrowIfDisposed()
     {
         if (Volatile.Read(ref _disposed) != 0)
         {

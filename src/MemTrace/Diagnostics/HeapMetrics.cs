@@ -96,6 +96,7 @@ public sealed class HeapMetrics : IHeapEventSink, IDisposable
     /// <summary>Creates the meter and observes <paramref name="tracker"/> at once: every instrument, the allocation-size histogram included.</summary>
     /// <param name="tracker">The tracker.</param>
     /// <exception cref="ArgumentNullException"><paramref name="tracker"/> is null.</exception>
+    /// <exception cref="ObjectDisposedException"><paramref name="tracker"/> was disposed.</exception>
     public HeapMetrics(MemoryTracker tracker)
         : this(tracker, heapName: null)
     {
@@ -106,10 +107,19 @@ public sealed class HeapMetrics : IHeapEventSink, IDisposable
     /// <param name="heapName">Names the heap in the <c>heap</c> tag; null for no such tag.</param>
     /// <exception cref="ArgumentNullException"><paramref name="tracker"/> is null.</exception>
     /// <exception cref="ArgumentException"><paramref name="heapName"/> is empty or white space.</exception>
+    /// <exception cref="ObjectDisposedException"><paramref name="tracker"/> was disposed.</exception>
     public HeapMetrics(MemoryTracker tracker, string? heapName)
         : this(heapName)
     {
-        Observe(tracker);
+        try
+        {
+            Observe(tracker);
+        }
+        catch
+        {
+            _meter.Dispose(); // Refused: no meter is left published for it.
+            throw;
+        }
     }
 
     /// <summary>The value of every measurement's <c>heap</c> tag; null when there is no such tag.</summary>
@@ -122,9 +132,11 @@ public sealed class HeapMetrics : IHeapEventSink, IDisposable
     /// <param name="tracker">The tracker.</param>
     /// <exception cref="ArgumentNullException"><paramref name="tracker"/> is null.</exception>
     /// <exception cref="InvalidOperationException">Another tracker is already observed.</exception>
+    /// <exception cref="ObjectDisposedException"><paramref name="tracker"/> was disposed: it would report figures frozen at its disposal.</exception>
     public void Observe(MemoryTracker tracker)
     {
         ArgumentNullException.ThrowIfNull(tracker);
+        tracker.ThrowIfDisposed();
         var previous = Interlocked.CompareExchange(ref _tracker, tracker, null);
         if (previous is not null && previous != tracker)
         {

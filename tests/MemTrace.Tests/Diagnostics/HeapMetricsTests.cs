@@ -165,6 +165,26 @@ public unsafe class HeapMetricsTests
     }
 
     [Fact]
+    public void Observing_a_disposed_tracker_is_refused_and_leaves_the_metrics_free_for_another()
+    {
+        using var heap = new HeapCaps(HeapLayout.Esp32(), new HeapCapsOptions { ErrorOutput = null });
+        var disposed = new MemoryTracker(heap, new MemoryTrackerOptions { Output = null });
+        disposed.Dispose();
+        using var metrics = new HeapMetrics();
+
+        Assert.Throws<ObjectDisposedException>(() => metrics.Observe(disposed));
+        Assert.Throws<ObjectDisposedException>(() => new HeapMetrics(disposed));
+
+        using var tracker = new MemoryTracker(heap, new MemoryTrackerOptions { Output = null });
+        metrics.Observe(tracker); // Not taken by the refused one.
+        using var recorder = new Recorder(metrics.Meter);
+        tracker.Malloc(out byte* block, 64, MallocCaps.Default);
+        recorder.Collect();
+        Assert.Contains(recorder.Measurements, m => m.Name == "memtrace.live.blocks" && m.Value == 1);
+        tracker.Free(ref block);
+    }
+
+    [Fact]
     public void An_unbounded_host_region_reports_live_figures_but_no_free_figures()
     {
         using var heap = new HeapCaps(HeapLayout.Host());
