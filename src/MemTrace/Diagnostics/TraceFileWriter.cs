@@ -105,12 +105,12 @@ public sealed class TraceFileWriter : IHeapEventSink, IDisposable
     /// <param name="options">Settings; null for the defaults.</param>
     /// <exception cref="ArgumentException"><paramref name="path"/> is empty.</exception>
     /// <exception cref="ArgumentOutOfRangeException">An option is out of range (the message names it).</exception>
-    /// <exception cref="IOException">The file cannot be created.</exception>
+    /// <exception cref="IOException">The file cannot be created, or another <see cref="TraceFileWriter"/> of this process is writing it (the file is left untouched).</exception>
     /// <exception cref="UnauthorizedAccessException">The file cannot be created.</exception>
     public TraceFileWriter(string path, TraceFileOptions? options = null)
-        : this(OpenFile(path, options), ownsStream: true, options)
+        : this(OpenFile(path, options, out var fullPath), ownsStream: true, options)
     {
-        Path = System.IO.Path.GetFullPath(path);
+        Path = fullPath;
     }
 
     /// <summary>Writes the trace to <paramref name="stream"/> (for pipes, sockets and tests).</summary>
@@ -299,6 +299,11 @@ public sealed class TraceFileWriter : IHeapEventSink, IDisposable
                 SelfLog.WriteLine($"MemTrace: closing trace {Path ?? "stream"} failed: {SelfLog.MessageOf(e)}");
             }
         }
+
+        if (Path is { } path)
+        {
+            TracePathRegistry.Release(path);
+        }
     }
 
     /// <summary>The options, or the defaults for null; throws for an option out of range, before any file is created.</summary>
@@ -328,13 +333,28 @@ public sealed class TraceFileWriter : IHeapEventSink, IDisposable
         return options;
     }
 
-    private static FileStream OpenFile(string path, TraceFileOptions? options)
+    private static FileStream OpenFile(string path, TraceFileOptions? options, out string fullPath)
     {
         ArgumentException.ThrowIfNullOrEmpty(path);
         Validate(options); // Bad options must neither truncate an existing file nor leave it open.
+        fullPath = System.IO.Path.GetFullPath(path);
+        if (!TracePathRegistry.TryAcquire(fullPath))
+        {
+            // Refused before the file is opened: FileMode.Create would cut the other writer's lines away.
+            throw new IOException($"The trace file {fullPath} is being written by another TraceFileWriter of this process; dispose that writer first, or write to another file.");
+        }
 
-        // Unbuffered: the writer batches whole lines itself, so each write call carries only complete lines.
-        return new FileStream(path, FileMode.Create, FileAccess.Write, FileShare.ReadWrite | FileShare.Delete, bufferSize: 0);
+        try
+        {
+            // Unbuffered: the writer batches whole lines itself, so each write call carries only complete lines.
+            // Readers may open the file while it is written (a report of a running program); other writers may not.
+            return new FileStream(fullPath, FileMode.Create, FileAccess.Write, FileShare.Read | FileShare.Delete, bufferSize: 0);
+        }
+        catch
+        {
+            TracePathRegistry.Release(fullPath);
+            throw;
+        }
     }
 
     [MethodImpl(MethodImplOptions.NoInlining)]

@@ -72,6 +72,62 @@ public sealed class TraceFileWriterTests : IDisposable
     }
 
     [Fact]
+    public void A_second_writer_on_a_file_being_written_is_refused_before_it_truncates_it_and_allowed_once_the_first_is_disposed()
+    {
+        var path = Path.Combine(_directory, "shared.jsonl");
+        var events = TestEvents.OneOfEachKind();
+        using (var first = new TraceFileWriter(path))
+        {
+            first.Emit(events[0]);
+            Assert.True(first.Flush(TimeSpan.FromSeconds(10)));
+            var written = new FileInfo(path).Length;
+
+            // The same file by another name: refused, and the first writer's lines stay.
+            var sameFile = Path.Combine(_directory, ".", "..", Path.GetFileName(_directory), "shared.jsonl");
+            var refused = Assert.Throws<IOException>(() => new TraceFileWriter(sameFile));
+            Assert.Contains(Path.GetFullPath(path), refused.Message, StringComparison.Ordinal);
+            Assert.Contains("another TraceFileWriter", refused.Message, StringComparison.Ordinal);
+            Assert.Equal(written, new FileInfo(path).Length);
+
+            // Reading it while it is written still works (a report of a running program).
+            using var reader = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete);
+            Assert.True(reader.Length > 0);
+
+            first.Emit(events[1]);
+        }
+
+        using var reopened = TraceReader.Open(path);
+        Assert.Equal(2, reopened.ReadAll().Count());
+        Assert.True(reopened.HasEnd);
+
+        using (var second = new TraceFileWriter(path))
+        {
+            second.Emit(events[2]);
+        }
+
+        using var again = TraceReader.Open(path);
+        Assert.Equal(events[2].Kind, Assert.Single(again.ReadAll()).Kind);
+    }
+
+    [Fact]
+    public void A_writer_whose_file_cannot_be_created_leaves_the_path_free()
+    {
+        var directoryPath = Path.Combine(_directory, "a-directory.jsonl");
+        Directory.CreateDirectory(directoryPath);
+        var failed = Record.Exception(() => new TraceFileWriter(directoryPath));
+        Assert.True(failed is IOException or UnauthorizedAccessException, failed?.ToString());
+        Assert.DoesNotContain("another TraceFileWriter", failed!.Message, StringComparison.Ordinal);
+        Directory.Delete(directoryPath);
+
+        using (var writer = new TraceFileWriter(directoryPath))
+        {
+            writer.Emit(TestEvents.OneOfEachKind()[0]);
+        }
+
+        Assert.True(File.Exists(directoryPath));
+    }
+
+    [Fact]
     public unsafe void A_trackers_events_reach_the_file_in_order()
     {
         var path = Path.Combine(_directory, "tracker.jsonl");
