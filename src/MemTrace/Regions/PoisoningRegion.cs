@@ -50,6 +50,9 @@ internal sealed unsafe class PoisoningRegion : Region
     private const int DumpWindow = 16;
     private const int RecentFreeCount = 256;
 
+    /// <summary>How many freed aligned user pointers are remembered to tell their double free (see <see cref="_freedAligned"/>).</summary>
+    private const int FreedAlignedCount = 4096;
+
     /// <summary>How many times a request that finds the inner region full empties the quarantine and tries again.</summary>
     private const int GiveWayAttempts = 4;
 
@@ -85,6 +88,14 @@ internal sealed unsafe class PoisoningRegion : Region
     private readonly Queue<nuint> _fifo = new();
     private readonly Dictionary<nuint, nuint> _alignedUserToInner = [];
     private readonly Dictionary<nuint, nuint> _alignedInnerToUser = [];
+
+    /// <summary>
+    /// The user pointers of the last <see cref="FreedAlignedCount"/> aligned blocks freed whose user bytes do not start one
+    /// head into their inner block (the process heap): their mapping is gone with the block, and without this a second
+    /// free would look one head in front of the pointer, find no block and call it an invalid pointer, not a double free.
+    /// </summary>
+    private readonly HashSet<nuint> _freedAligned = [];
+    private readonly Queue<nuint> _freedAlignedOrder = new();
 
     /// <summary>Inner blocks taken out of the quarantine by a free and not yet given back (see ReleaseEvicted).</summary>
     private readonly HashSet<nuint> _evicting = [];
@@ -222,6 +233,7 @@ internal sealed unsafe class PoisoningRegion : Region
             {
                 _alignedUserToInner[(nuint)user] = (nuint)inner;
                 _alignedInnerToUser[(nuint)inner] = (nuint)user;
+                _freedAligned.Remove((nuint)user); // Live again: a free of it is a free.
                 _slowPath = 1;
             }
         }
@@ -1389,8 +1401,21 @@ internal sealed unsafe class PoisoningRegion : Region
             }
 
             state = BlockState.Live;
+            if (aligned != 0 || !_freedAligned.Contains(user))
+            {
+                return true;
+            }
+        }
+
+        // A freed aligned block's user pointer, unless a plain block now starts one head before it: asked of the inner
+        // region outside this region's lock (the inner region's lock comes first).
+        if (_inner.Query((void*)inner, out _) == BlockState.Live)
+        {
             return true;
         }
+
+        state = BlockState.Freed;
+        return false;
     }
 
     /// <summary>Whether the block at <paramref name="user"/> is held (quarantined or set aside).</summary>
@@ -1413,12 +1438,20 @@ internal sealed unsafe class PoisoningRegion : Region
         }
     }
 
-    /// <summary>Drops an aligned block's address mapping; the caller holds the lock.</summary>
+    /// <summary>Drops the address mapping of an aligned block its owner has freed, and remembers its user pointer as freed; the caller holds the lock.</summary>
     private void ForgetAlignedLocked(nuint user, nuint inner)
     {
         if (_alignedUserToInner.Remove(user))
         {
             _alignedInnerToUser.Remove(inner);
+            if (_freedAligned.Add(user))
+            {
+                _freedAlignedOrder.Enqueue(user);
+                if (_freedAlignedOrder.Count > FreedAlignedCount)
+                {
+                    _freedAligned.Remove(_freedAlignedOrder.Dequeue());
+                }
+            }
         }
     }
 

@@ -1,6 +1,7 @@
 // A pointer into the gap in front of an aligned block's head on the process heap (where the inner block itself is
 // aligned and the user bytes lie further on) is no block: freeing or reallocating it is reported as a bad pointer and
-// changes nothing.
+// changes nothing. And the user pointer of an aligned block that has been freed (its mapping gone) is still known
+// as freed: a second free is a double free, not an invalid pointer.
 using Xunit;
 
 namespace MemTrace.Tests.Poisoning;
@@ -40,4 +41,49 @@ public unsafe class PoisoningAlignedGapTests
         Assert.Equal(2, heap.ErrorCount);
         Assert.Equal(0, tracker.LiveBlocks);
     }
+
+    [Theory]
+    [InlineData(PoisoningLevel.Light, false)]
+    [InlineData(PoisoningLevel.Comprehensive, false)]
+    [InlineData(PoisoningLevel.Light, true)]
+    [InlineData(PoisoningLevel.None, true)]
+    public void A_second_free_or_a_realloc_of_a_freed_host_aligned_block_is_a_double_free_naming_the_first_free(PoisoningLevel level, bool quarantine)
+    {
+        // The aligned block's mapping went with its free, so the second free looked one head in front of the pointer,
+        // found no block there and reported an invalid pointer (with a quarantine: once the block had left it).
+        using var heap = new HeapCaps(HeapLayout.Host(), new HeapCapsOptions { Poisoning = level, Quarantine = quarantine ? new QuarantineOptions { MaxBlocks = 1 } : null, ErrorOutput = null });
+        using var tracker = new MemoryTracker(heap, new MemoryTrackerOptions { Output = null });
+        var block = (byte*)tracker.AlignedAlloc(256, 100, MallocCaps.Default);
+        var stale = block;
+        var freeLine = Line(); tracker.Free(ref block);
+        if (quarantine)
+        {
+            var other = (byte*)tracker.Malloc(32, MallocCaps.Default);
+            tracker.Free(ref other); // Pushes the aligned block out of the one-block quarantine.
+        }
+
+        tracker.Free(ref stale);
+
+        var doubleFree = Assert.Single(heap.RecentErrors);
+        Assert.Equal(MemoryErrorKind.DoubleFree, doubleFree.Kind);
+        Assert.Equal(freeLine, doubleFree.FreedAt?.Line);
+
+        // A realloc of a freed aligned block is reported as such too.
+        var reallocated = AlignedThenFreed(tracker);
+        Assert.True(heap.Realloc(reallocated, 10, MallocCaps.Default) == null);
+        Assert.Equal(MemoryErrorKind.ReallocOfFreedBlock, heap.RecentErrors[^1].Kind);
+        Assert.Equal(2, heap.ErrorCount);
+        Assert.True(heap.CheckIntegrityAll(false));
+        Assert.Equal(0, tracker.LiveBlocks);
+    }
+
+    private static byte* AlignedThenFreed(MemoryTracker tracker)
+    {
+        var block = (byte*)tracker.AlignedAlloc(512, 64, MallocCaps.Default);
+        var stale = block;
+        tracker.Free(ref block);
+        return stale;
+    }
+
+    private static int Line([System.Runtime.CompilerServices.CallerLineNumber] int line = 0) => line;
 }
