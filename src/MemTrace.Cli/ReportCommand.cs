@@ -219,7 +219,7 @@ internal static class ReportCommand
 
         if (analysis.IsPartial && analysis.Events > 0) // With no event, no report is made: the unusable-trace line says why.
         {
-            error.WriteLine($"memtrace: {analysis.Source}: the report is partial: {analysis.BadLines} lines could not be read and the writer dropped {analysis.DroppedEvents} events.");
+            error.WriteLine($"memtrace: {analysis.Source}: the report is partial: {ReportText.Count(analysis.BadLines, "line")} could not be read and the writer dropped {ReportText.Count(analysis.DroppedEvents, "event")}.");
         }
     }
 

@@ -14,11 +14,11 @@ internal static class ConsoleReport
     {
         console.Write(new Rule($"[bold]MemTrace report[/]: {ReportText.Markup(a.Source)}").LeftJustified());
         var overview = Grid();
-        overview.AddRow("Trace", $"{ReportText.Number(a.Events)} events on {ReportText.Number(a.Lines)} lines, {ReportText.Bytes(a.Bytes)}, {ReportText.Seconds(a.DurationSeconds)}" + (a.Header is { } h ? $", written by {ReportText.Markup(h.ProcessName ?? "?")} (pid {h.ProcessId})" : string.Empty));
-        overview.AddRow("Operations", $"{ReportText.Number(a.Allocations)} allocations ({ReportText.Bytes(a.BytesAllocated)}), {ReportText.Number(a.Frees)} frees, {ReportText.Number(a.Reallocations)} reallocs"
+        overview.AddRow("Trace", $"{ReportText.Count(a.Events, "event")} on {ReportText.Count(a.Lines, "line")}, {ReportText.Bytes(a.Bytes)}, {ReportText.Seconds(a.DurationSeconds)}" + (a.Header is { } h ? $", written by {ReportText.Markup(h.ProcessName ?? "?")} (pid {h.ProcessId})" : string.Empty));
+        overview.AddRow("Operations", $"{ReportText.Count(a.Allocations, "allocation")} ({ReportText.Bytes(a.BytesAllocated)}), {ReportText.Count(a.Frees, "free")}, {ReportText.Count(a.Reallocations, "realloc")}"
             + (a.UnknownFrees > 0 ? $"; [yellow]{ReportText.Number(a.UnknownFrees)} of them of blocks not allocated in the trace[/]" : string.Empty));
-        overview.AddRow("Peak use", $"[bold]{ReportText.Bytes(a.PeakBytes)}[/] in {ReportText.Number(a.PeakBlocks)} blocks at {ReportText.Seconds(a.PeakSeconds)}");
-        overview.AddRow("Live at end", a.LiveBlocksAtEnd == 0 ? "[green]nothing[/]" : $"[yellow]{ReportText.Number(a.LiveBlocksAtEnd)} blocks, {ReportText.Bytes(a.LiveBytesAtEnd)}[/]");
+        overview.AddRow("Peak use", $"[bold]{ReportText.Bytes(a.PeakBytes)}[/] in {ReportText.Count(a.PeakBlocks, "block")} at {ReportText.Seconds(a.PeakSeconds)}");
+        overview.AddRow("Live at end", a.LiveBlocksAtEnd == 0 ? "[green]nothing[/]" : $"[yellow]{ReportText.Count(a.LiveBlocksAtEnd, "block")}, {ReportText.Bytes(a.LiveBytesAtEnd)}[/]");
         overview.AddRow("Failures", a.Failures == 0 ? "0" : $"[red]{ReportText.Number(a.Failures)}[/]");
         overview.AddRow("Errors", a.Errors == 0 ? "0" : $"[red]{ReportText.Number(a.Errors)}[/]");
         console.Write(overview);
@@ -45,7 +45,7 @@ internal static class ConsoleReport
 
         console.Write(byCaps);
 
-        var leaks = new Table().Title($"Blocks live at the end, by call site ({ReportText.Number(a.LiveBlocksAtEnd)} blocks, {ReportText.Bytes(a.LiveBytesAtEnd)})")
+        var leaks = new Table().Title($"Blocks live at the end, by call site ({ReportText.Count(a.LiveBlocksAtEnd, "block")}, {ReportText.Bytes(a.LiveBytesAtEnd)})")
             .AddColumn("Allocated at").AddColumn(new TableColumn("Blocks").RightAligned()).AddColumn(new TableColumn("Bytes").RightAligned()).AddColumns("Region", "Caps").AddColumn(new TableColumn("First request").RightAligned());
         foreach (var row in a.LeaksBySite.Take(Shown))
         {
@@ -65,7 +65,7 @@ internal static class ConsoleReport
 
         if (a.Failures > 0)
         {
-            var failures = new Table().Title($"Failed allocations ({ReportText.Number(a.Failures)})").AddColumn(new TableColumn("Line").RightAligned()).AddColumn("Time").AddColumn(new TableColumn("Size").RightAligned()).AddColumns("Caps", "Requested at");
+            var failures = new Table().Title($"Failed allocations ({ReportText.Number(a.Failures)})").AddColumn(new TableColumn("Line").RightAligned()).AddColumn(ReportText.TimeHeading).AddColumn(new TableColumn("Size").RightAligned()).AddColumns("Caps", "Requested at");
             foreach (var row in a.FailureList.Take(Shown))
             {
                 failures.AddRow(row.Line.ToString(System.Globalization.CultureInfo.InvariantCulture), ReportText.Time(row.Time), ReportText.Bytes((double)row.Size), ReportText.Markup(row.Caps.ToCapsString()), ReportText.Markup(ReportText.Site(row.Site)));

@@ -88,7 +88,7 @@ internal static class HtmlReport
         html.Append("<style>").Append(Style).Append("</style></head><body>\n");
 
         html.Append("<header><h1>MemTrace report</h1><div class=\"muted\"><code>").Append(E(a.Source)).Append("</code> &middot; ")
-            .Append(E($"{ReportText.Number(a.Events)} events, {ReportText.Number(a.Lines)} lines, {ReportText.Bytes(a.Bytes)}, {ReportText.Seconds(a.DurationSeconds)}"));
+            .Append(E($"{ReportText.Count(a.Events, "event")}, {ReportText.Count(a.Lines, "line")}, {ReportText.Bytes(a.Bytes)}, {ReportText.Seconds(a.DurationSeconds)}"));
         if (a.Header is { } header)
         {
             html.Append(E($" · written by {header.ProcessName ?? "?"} (pid {header.ProcessId})"));
@@ -100,10 +100,10 @@ internal static class HtmlReport
         }
 
         html.Append("</div></header>\n<section class=\"cards\">");
-        Card(html, "Peak use", ReportText.Bytes(a.PeakBytes), $"{ReportText.Number(a.PeakBlocks)} blocks at {ReportText.Seconds(a.PeakSeconds)}", null);
-        Card(html, "Live at end", ReportText.Bytes(a.LiveBytesAtEnd), $"{ReportText.Number(a.LiveBlocksAtEnd)} blocks", a.LiveBlocksAtEnd > 0 ? "warn" : "good");
+        Card(html, "Peak use", ReportText.Bytes(a.PeakBytes), $"{ReportText.Count(a.PeakBlocks, "block")} at {ReportText.Seconds(a.PeakSeconds)}", null);
+        Card(html, "Live at end", ReportText.Bytes(a.LiveBytesAtEnd), $"{ReportText.Count(a.LiveBlocksAtEnd, "block")}", a.LiveBlocksAtEnd > 0 ? "warn" : "good");
         Card(html, "Allocations", ReportText.Number(a.Allocations), ReportText.Bytes(a.BytesAllocated) + " in all", null);
-        Card(html, "Frees", ReportText.Number(a.Frees), $"{ReportText.Number(a.Reallocations)} reallocs" + (a.UnknownFrees > 0 ? $"; {ReportText.Number(a.UnknownFrees)} of them of blocks not allocated in the trace" : string.Empty), a.UnknownFrees > 0 ? "warn" : null);
+        Card(html, "Frees", ReportText.Number(a.Frees), $"{ReportText.Count(a.Reallocations, "realloc")}" + (a.UnknownFrees > 0 ? $"; {ReportText.Number(a.UnknownFrees)} of them of blocks not allocated in the trace" : string.Empty), a.UnknownFrees > 0 ? "warn" : null);
         Card(html, "Failed allocations", ReportText.Number(a.Failures), string.Empty, a.Failures > 0 ? "bad" : "good");
         Card(html, "Memory errors", ReportText.Number(a.Errors), string.Empty, a.Errors > 0 ? "bad" : "good");
         html.Append("</section>\n");
@@ -112,7 +112,7 @@ internal static class HtmlReport
             html.Append("<p class=\"warn\">");
             if (a.IsPartial)
             {
-                html.Append(E($"Partial report: {ReportText.Number(a.BadLines)} lines could not be read and {ReportText.Number(a.DroppedEvents)} events were dropped by the writer. "));
+                html.Append(E($"Partial report: {ReportText.Count(a.BadLines, "line")} could not be read and {ReportText.Count(a.DroppedEvents, "event")} {(a.DroppedEvents == 1 ? "was" : "were")} dropped by the writer. "));
             }
 
             if (a.TornLastLine)
@@ -179,7 +179,7 @@ internal static class HtmlReport
 
         if (a.FailureList.Count > 0)
         {
-            html.Append("<h2>Failed allocations</h2><table class=\"sortable\"><thead><tr><th class=\"num\">Line</th><th>Time</th><th class=\"num\">Size</th><th>Caps</th><th>Requested at</th></tr></thead><tbody>");
+            html.Append("<h2>Failed allocations</h2><table class=\"sortable\"><thead><tr><th class=\"num\">Line</th><th>").Append(ReportText.TimeHeading).Append("</th><th class=\"num\">Size</th><th>Caps</th><th>Requested at</th></tr></thead><tbody>");
             foreach (var row in a.FailureList)
             {
                 html.Append("<tr>");

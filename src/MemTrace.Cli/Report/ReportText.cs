@@ -31,6 +31,9 @@ internal static class ReportText
 
     public static string Number(long value) => value.ToString("N0", CultureInfo.InvariantCulture);
 
+    /// <summary>A count and its noun: <c>1 block</c>, <c>0 blocks</c>, <c>1,024 blocks</c> (the nouns of the report take an s).</summary>
+    public static string Count(long value, string noun) => Number(value) + " " + (value == 1 ? noun : noun + "s");
+
     public static string Site(CallSite site) => TraceAnalysis.SiteText(site);
 
     /// <summary>
@@ -67,7 +70,14 @@ internal static class ReportText
         return escaped.Contains(':') && Spectre.Console.Emoji.Replace(escaped) != escaped ? escaped.Replace(":", ":\u2060", StringComparison.Ordinal) : escaped;
     }
 
+    /// <summary>A time of day in the tables: UTC, as the trace writes it, whatever the reader's time zone (see <see cref="TimeHeading"/>).</summary>
     public static string Time(DateTimeOffset time) => time.UtcDateTime.ToString("HH:mm:ss.fff", CultureInfo.InvariantCulture);
+
+    /// <summary>
+    /// The heading of a column of <see cref="Time"/>s. It says UTC: <see cref="MemTrace.Diagnostics.ConsoleSink"/> and most logs
+    /// show local time, so an unlabelled UTC time of day was hours away from the same event in them.
+    /// </summary>
+    public const string TimeHeading = "Time (UTC)";
 
     /// <summary>The short axis label of size-histogram bucket i: its lower bound, 0, 2, 64, 1K, 256K, 4M.</summary>
     public static string SizeBucketStart(int i) => i switch

@@ -16,6 +16,7 @@ namespace MemTrace.Diagnostics;
 /// 14:38:00.130 free       #1      256 B  0x3ffb0a10 DRAM    heap_caps_free at DemoCommand.cs:62 in Run (buffer); allocated at DemoCommand.cs:30
 /// 14:38:00.131 FAILED     #7  8388608 B  MALLOC_CAP_SPIRAM  heap_caps_malloc at Demo.cs:80 in Run (frame)
 /// </code>
+/// The time of day is local time (<see cref="HeapEvent.Time"/> is UTC, as are trace files and <c>memtrace report</c>).
 /// Synchronous: every event is formatted and written on the thread that emitted it.
 /// </remarks>
 public sealed class ConsoleSink : IHeapEventSink

@@ -164,6 +164,53 @@ public sealed class ReportCommandTests : IDisposable
     }
 
     [Fact]
+    public unsafe void Counts_of_one_are_written_in_the_singular_in_the_terminal_and_the_page()
+    {
+        var trace = Path.Combine(_directory, "one-of-each.jsonl");
+        using (var writer = new MemTrace.Diagnostics.TraceFileWriter(trace))
+        using (var heap = new HeapCaps(HeapLayout.Esp32(), new HeapCapsOptions { ErrorOutput = null }))
+        using (var tracker = new MemoryTracker(heap, new MemoryTrackerOptions { Output = null, Events = writer, SnapshotInterval = TimeSpan.Zero }))
+        {
+            tracker.Malloc(out byte* p, 64, MallocCaps.Bit8);
+            tracker.Realloc(ref p, 128, MallocCaps.Bit8);
+            tracker.Free(ref p);
+            tracker.Malloc(out byte* kept, 32, MallocCaps.Bit8); // Live at the end: one block.
+        }
+
+        var html = Path.Combine(_directory, "one-of-each.html");
+        var (exitCode, console, _, _) = DemoTrace.Report(trace, html);
+
+        Assert.Equal(0, exitCode);
+        Assert.Contains("2 allocations (96 B), 1 free, 1 realloc", console, StringComparison.Ordinal);
+        Assert.Contains("in 1 block at", console, StringComparison.Ordinal);
+        Assert.Contains("1 block, 32 B", console, StringComparison.Ordinal);
+        var page = File.ReadAllText(html);
+        Assert.Contains(">1 realloc<", page, StringComparison.Ordinal);
+        Assert.DoesNotContain(" 1 blocks", page + console, StringComparison.Ordinal);
+        Assert.DoesNotContain(" 1 reallocs", page + console, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Failure_times_are_shown_in_utc_under_a_heading_that_says_so()
+    {
+        // The trace's times are UTC and the report shows them so; ConsoleSink and most logs show local time, so a bare
+        // "Time" heading left a reader east or west of Greenwich hours away from the same event in their log.
+        var failed = "{\"kind\":\"failed\",\"seq\":2,\"time\":\"2026-11-25T14:38:00.250Z\",\"size\":100,\"caps\":\"MALLOC_CAP_8BIT\"}";
+        var trace = Write("failure-time.jsonl", string.Join('\n', Header, Alloc, failed, End) + "\n");
+        var html = Path.Combine(_directory, "failure-time.html");
+
+        var (exitCode, console, _, _) = DemoTrace.Report(trace, html);
+
+        Assert.Equal(0, exitCode);
+        var row = Assert.Single(console.Split('\n'), l => l.Contains("14:38:00.250", StringComparison.Ordinal));
+        Assert.Contains(" 3 ", row, StringComparison.Ordinal); // The failure's line.
+        Assert.Contains("│ Time (UTC) ", console, StringComparison.Ordinal);
+        var page = File.ReadAllText(html);
+        Assert.Contains("<th>Time (UTC)</th>", page, StringComparison.Ordinal);
+        Assert.Contains("<td>14:38:00.250</td>", page, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void A_terminal_table_cut_at_twenty_rows_says_how_many_it_left_out()
     {
         var failures = Enumerable.Range(2, 25).Select(seq => $"{{\"kind\":\"failed\",\"seq\":{seq},\"size\":{100 + seq},\"caps\":\"MALLOC_CAP_8BIT\"}}");
@@ -304,7 +351,7 @@ public sealed class ReportCommandTests : IDisposable
         Assert.Equal(ReportCommand.ExitComplete, exitCode);
         Assert.Contains("torn.jsonl: warning: line 3: the last line is incomplete", error, StringComparison.Ordinal);
         Assert.Contains("note: the trace has no end line", error, StringComparison.Ordinal);
-        Assert.Contains("1 blocks, 64 B", console, StringComparison.Ordinal);
+        Assert.Contains("1 block, 64 B", console, StringComparison.Ordinal);
     }
 
     [Fact]
