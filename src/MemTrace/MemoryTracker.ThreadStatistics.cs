@@ -20,7 +20,11 @@ public sealed unsafe partial class MemoryTracker
     private const int ThreadAccountBytes = ThreadAccount.ReservedBytes;
 
     private readonly HandleSideTable<uint>? _owners;
+    /// <summary>The accounts by index, <see cref="_accountCount"/> of them; grown by doubling under <see cref="_cellsLock"/>.</summary>
     private ThreadAccount[] _accounts = [];
+
+    /// <summary>Accounts in <see cref="_accounts"/>; written after the array and its new slot, read before them.</summary>
+    private int _accountCount;
 
     /// <summary>
     /// What each thread that allocated holds now and held at most, in total and per region (ESP-IDF's
@@ -39,7 +43,8 @@ public sealed unsafe partial class MemoryTracker
         }
 
         ThrowIfDisposed();
-        var accounts = Volatile.Read(ref _accounts);
+        var count = Volatile.Read(ref _accountCount);
+        var accounts = Volatile.Read(ref _accounts).AsSpan(0, count);
         var blocks = LiveBlocksByOwner(_owners);
         var slots = RegionSlots.Describe(Heap.DescribeNumberedRegions());
         var result = new List<ThreadMemoryStatistics>(accounts.Length);
@@ -80,8 +85,8 @@ public sealed unsafe partial class MemoryTracker
             result.Add(new ThreadMemoryStatistics
             {
                 ThreadId = account.ThreadId,
-                Name = account.Thread.Name ?? account.Name,
-                IsAlive = account.Thread.IsAlive,
+                Name = account.CurrentName,
+                IsAlive = account.IsAlive,
                 CurrentBytes = currentBytes,
                 PeakBytes = peakBytes,
                 CurrentBlocks = account.CurrentBlocks,
@@ -198,6 +203,34 @@ public sealed unsafe partial class MemoryTracker
     private static string Percent(long bytes, nuint regionSize) => regionSize == 0 || regionSize == nuint.MaxValue
         ? "-"
         : string.Create(CultureInfo.InvariantCulture, $"{(long)((ulong)bytes * 100 / regionSize)}%");
+
+    /// <summary>
+    /// Makes the account of a thread's new cell (the caller holds <see cref="_cellsLock"/>). The table grows by doubling:
+    /// copying it whole for every new account made each thread's first allocation cost as much as the threads seen
+    /// before it, so that a program starting short-lived threads slowed down as it ran (quadratic copying, and a
+    /// table-sized garbage array per thread). A reader that finds an index in the side table finds its account: the
+    /// slot and the array are published before the count, and the count before any block is charged to the account.
+    /// </summary>
+    private ThreadAccount AddAccount(TrackerThreadCell cell)
+    {
+        var count = _accountCount;
+        var accounts = _accounts;
+        var account = new ThreadAccount(count, cell.Thread, cell.ThreadId);
+        if (count == accounts.Length)
+        {
+            var grown = new ThreadAccount[Math.Max(4, 2 * count)];
+            accounts.CopyTo(grown, 0);
+            grown[count] = account;
+            Volatile.Write(ref _accounts, grown);
+        }
+        else
+        {
+            Volatile.Write(ref accounts[count], account);
+        }
+
+        Volatile.Write(ref _accountCount, count + 1);
+        return account;
+    }
 
     /// <summary>The side-table word of a block charged to <paramref name="account"/> in region slot <paramref name="region"/>; never 0.</summary>
     private static uint PackOwner(ThreadAccount account, int region) => ((uint)(account.Index + 1) << 8) | (uint)region;

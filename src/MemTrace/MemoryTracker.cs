@@ -220,7 +220,7 @@ public sealed unsafe partial class MemoryTracker : IDisposable, IAllocationObser
             lock (_cellsLock)
             {
                 return _store.ReservedBytes + (_cells.Count * (long)((TrackerThreadCell.RingSize * sizeof(uint)) + 128))
-                    + (_stacks?.ReservedBytes ?? 0) + (_owners?.ReservedBytes ?? 0) + (_accounts.Length * (long)ThreadAccountBytes);
+                    + (_stacks?.ReservedBytes ?? 0) + (_owners?.ReservedBytes ?? 0) + (_accounts.Length * (long)sizeof(nint)) + (_accountCount * (long)ThreadAccountBytes);
             }
         }
     }
@@ -432,8 +432,7 @@ public sealed unsafe partial class MemoryTracker : IDisposable, IAllocationObser
             _cells.Add(cell);
             if (_owners is not null)
             {
-                cell.Account = new ThreadAccount(_accounts.Length, cell.Thread, cell.ThreadId);
-                Volatile.Write(ref _accounts, [.. _accounts, cell.Account]);
+                cell.Account = AddAccount(cell);
             }
         }
 
@@ -461,6 +460,7 @@ public sealed unsafe partial class MemoryTracker : IDisposable, IAllocationObser
             }
 
             GiveBackHandles(cell, batch);
+            cell.Account?.ThreadEnded();
             _retiredAllocations += Volatile.Read(ref cell.Allocations);
             _retiredAllocatedBytes += Volatile.Read(ref cell.AllocatedBytes);
             _retiredFrees += Volatile.Read(ref cell.Frees);
@@ -585,6 +585,7 @@ public sealed unsafe partial class MemoryTracker : IDisposable, IAllocationObser
                 if (cell.Count != 0 && !cell.Thread.IsAlive)
                 {
                     GiveBackHandles(cell, batch);
+                    cell.Account?.ThreadEnded();
                 }
             }
         }

@@ -1,6 +1,7 @@
 // Per-thread statistics (ESP-IDF's task tracking for threads): current and peak bytes per thread
 // and per region, frees on other threads charged to the allocating thread, reallocs, ended
 // threads, ESP-IDF's printed formats, and the option being off.
+using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using MemTrace.Internals;
 using MemTrace.Tracking;
@@ -443,6 +444,73 @@ public unsafe class MemoryTrackerThreadStatisticsTests
         var e = Assert.Throws<InvalidOperationException>(() => f.T.GetThreadStatistics());
         Assert.Contains("ThreadStatistics = true", e.Message, StringComparison.Ordinal);
         Assert.Throws<InvalidOperationException>(() => f.T.PrintThreadStatisticsOverview());
+    }
+
+    [Fact]
+    public void An_ended_threads_account_lets_go_of_its_thread_once_its_cell_is_retired_and_keeps_its_row()
+    {
+        using var heap = new HeapCaps(HeapLayout.Host());
+        using var tracker = new MemoryTracker(heap, new MemoryTrackerOptions { Output = null, ThreadStatistics = true });
+        var first = StartAllocatingThread(tracker, "first");
+
+        // Enough ended threads for the tracker to sweep its cells (it sweeps when their number has doubled, from 64).
+        for (var i = 0; i < 80; i++)
+        {
+            StartAllocatingThread(tracker, null);
+        }
+
+        GC.Collect();
+        GC.WaitForPendingFinalizers();
+        GC.Collect();
+
+        Assert.False(first.TryGetTarget(out _), "the account of an ended thread still holds its Thread object");
+        var row = tracker.GetThreadStatistics()[0];
+        Assert.Equal("first", row.Name);
+        Assert.False(row.IsAlive);
+        Assert.Equal(1, row.Allocations);
+    }
+
+    [Fact]
+    public void A_new_threads_first_allocation_does_not_copy_the_accounts_of_every_thread_before_it()
+    {
+        using var heap = new HeapCaps(HeapLayout.Host());
+        using var tracker = new MemoryTracker(heap, new MemoryTrackerOptions { Output = null, ThreadStatistics = true });
+        const int Threads = 4000;
+        var allocated = new long[Threads];
+        for (var i = 0; i < Threads; i++)
+        {
+            var index = i;
+            var thread = new Thread(() =>
+            {
+                var before = GC.GetAllocatedBytesForCurrentThread();
+                var p = tracker.Malloc(16, MallocCaps.Default);
+                allocated[index] = GC.GetAllocatedBytesForCurrentThread() - before;
+                tracker.Free(ref p);
+            });
+            thread.Start();
+            thread.Join();
+        }
+
+        // Each thread's first allocation makes its cell and account (a few kB); copying the account table for each new
+        // thread added 8 bytes per thread seen before, 28 kB a thread here by the end.
+        var early = allocated.AsSpan(0, 500).ToArray().Average();
+        var late = allocated.AsSpan(Threads - 500).ToArray().Average();
+        Assert.True(late < (2 * early) + 1024, $"first allocation of a thread: {early:F0} bytes among the first 500 threads, {late:F0} among the last 500");
+        Assert.Equal(Threads, tracker.GetThreadStatistics().Count);
+    }
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private static WeakReference<Thread> StartAllocatingThread(MemoryTracker tracker, string? name)
+    {
+        var thread = new Thread(() =>
+        {
+            var p = tracker.Malloc(64, MallocCaps.Default);
+            tracker.Free(ref p);
+        })
+        { Name = name };
+        thread.Start();
+        thread.Join();
+        return new WeakReference<Thread>(thread);
     }
 
     private static void OnAnotherThread(Action action)

@@ -41,25 +41,45 @@ internal sealed class ThreadAccount
     // Remote side: signed deltas from other threads, interlocked.
     private readonly Remote _remote = new();
 
+    // The thread while it may still be running; null once its cell has been retired (the thread ended), so that an
+    // ended thread's Thread object, and the runtime's native thread data its finalizer releases, are not kept for as
+    // long as the tracker lives with its account.
+    private Thread? _thread;
+    private string? _name;
+
     public ThreadAccount(int index, Thread thread, int threadId)
     {
         Index = index;
-        Thread = thread;
+        _thread = thread;
         ThreadId = threadId;
-        Name = thread.Name;
+        _name = thread.Name;
     }
 
     /// <summary>The account's index in the tracker's account table (what the side table stores per block).</summary>
     public int Index { get; }
 
-    /// <summary>The thread charged.</summary>
-    public Thread Thread { get; }
+    /// <summary>Whether the thread charged is still running.</summary>
+    public bool IsAlive => Volatile.Read(ref _thread)?.IsAlive ?? false;
 
-    /// <summary>Managed id of <see cref="Thread"/>.</summary>
+    /// <summary>The thread's name now while it lives, its last name once it has ended (its name when the account was made if it had none since).</summary>
+    public string? CurrentName => Volatile.Read(ref _thread)?.Name ?? Volatile.Read(ref _name);
+
+    /// <summary>Managed id of the thread charged.</summary>
     public int ThreadId { get; }
 
-    /// <summary>The thread's name when its account was made (a later name is read from the thread while it lives).</summary>
-    public string? Name { get; }
+    /// <summary>
+    /// The thread has ended (its cell is being retired, under the tracker's cell lock): keeps its last name and lets
+    /// go of the <see cref="System.Threading.Thread"/> object.
+    /// </summary>
+    public void ThreadEnded()
+    {
+        var thread = _thread;
+        if (thread is not null)
+        {
+            Volatile.Write(ref _name, thread.Name ?? _name);
+            Volatile.Write(ref _thread, null);
+        }
+    }
 
     /// <summary>Allocations the thread made.</summary>
     public long Allocations => Volatile.Read(ref _allocations);
