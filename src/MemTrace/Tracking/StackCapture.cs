@@ -9,9 +9,12 @@
 // information is read (that would parse PDBs at every allocation); the caller's file and line
 // are in the record's call site anyway. Capturing allocates managed memory: this runs only when
 // MemoryTrackerOptions.StackTraceDepth is above 0.
+//
+// A frame is recognised as MemTrace's by DiagnosticMethodInfo, not StackFrame.GetMethod: under
+// NativeAOT GetMethod returns null for any method without reflection metadata (nearly all of
+// them), which kept the tracker's own frames at the top of every stack, while DiagnosticMethodInfo
+// reads the stack trace metadata that NativeAOT keeps (on CoreCLR it is the same MethodBase).
 using System.Diagnostics;
-using System.Diagnostics.CodeAnalysis;
-using System.Reflection;
 
 namespace MemTrace.Tracking;
 
@@ -20,16 +23,16 @@ internal static class StackCapture
     /// <summary>The deepest stack a tracker may be asked to keep.</summary>
     public const int MaxDepth = 256;
 
-    private static readonly Assembly s_self = typeof(StackCapture).Assembly;
+    /// <summary>The simple name of MemTrace's assembly, as frames of its methods name it.</summary>
+    private static readonly string s_self = typeof(StackCapture).Assembly.GetName().Name!;
 
     /// <summary>Up to <paramref name="depth"/> frames of the current stack, starting at the first frame outside MemTrace; null when there is none.</summary>
-    [UnconditionalSuppressMessage("Trimming", "IL2026:RequiresUnreferencedCode", Justification = "The method of a frame is read only to skip MemTrace's own frames; when trimming removed its metadata the frame is kept, which is harmless.")]
     public static StackFrame[]? Capture(int depth)
     {
         var trace = new StackTrace(1, fNeedFileInfo: false);
         var count = trace.FrameCount;
         var first = 0;
-        while (first < count && trace.GetFrame(first)?.GetMethod()?.DeclaringType?.Assembly == s_self)
+        while (first < count && trace.GetFrame(first) is { } frame && IsOwnFrame(frame))
         {
             first++;
         }
@@ -48,6 +51,20 @@ internal static class StackCapture
 
         return frames;
     }
+
+    /// <summary>
+    /// Whether <paramref name="frame"/> runs a method of MemTrace's assembly. The assembly's name comes from
+    /// <see cref="DiagnosticMethodInfo"/>: its full name on CoreCLR (<c>MemTrace, Version=…, Culture=…</c>), its name
+    /// and version under NativeAOT (<c>MemTrace, Version=…</c>). A frame that carries no method information (stack
+    /// trace support turned off) is not MemTrace's, so it is kept.
+    /// </summary>
+    public static bool IsOwnFrame(StackFrame frame) => IsOwnAssembly(DiagnosticMethodInfo.Create(frame)?.DeclaringAssemblyName);
+
+    /// <summary>Whether the assembly <paramref name="assemblyName"/> (a simple or display name) is MemTrace's own, not one whose name merely starts with it.</summary>
+    public static bool IsOwnAssembly(string? assemblyName) =>
+        assemblyName is not null
+        && assemblyName.StartsWith(s_self, StringComparison.Ordinal)
+        && (assemblyName.Length == s_self.Length || assemblyName[s_self.Length] == ',');
 
     /// <summary>A <see cref="StackTrace"/> of kept frames, for records handed to users.</summary>
     public static StackTrace? ToStackTrace(StackFrame[]? frames) => frames is null ? null : new StackTrace(frames);
