@@ -2,15 +2,28 @@
 // calls. Tests run the same entry point with their own writers, so they go through the real
 // argument parsing, not around it.
 using System.CommandLine;
+using System.CommandLine.Help;
 
 namespace MemTrace.Cli;
 
 /// <summary>The <c>memtrace</c> root command.</summary>
 internal static class MemTraceCommand
 {
-    public static RootCommand Create()
+    /// <summary>
+    /// The name help and usage errors show. A <see cref="RootCommand"/> takes the name of the assembly the process
+    /// started, which for the installed tool (and <c>dotnet run</c>) is <c>MemTrace.Cli</c>, a command the user does not
+    /// have; the assembly cannot be named <c>memtrace</c> either, since assembly names are compared without case and the
+    /// library beside it is <c>MemTrace</c>. So the root is a command of this name with a root command's two options.
+    /// </summary>
+    public const string Name = "memtrace";
+
+    public static Command Create()
     {
-        var root = new RootCommand("MemTrace: native memory tracking and debugging on a model of ESP-IDF's capability heaps.");
+        var root = new Command(Name, "MemTrace: native memory tracking and debugging on a model of ESP-IDF's capability heaps.")
+        {
+            new HelpOption(),
+            new VersionOption(),
+        };
         root.Subcommands.Add(DemoCommand.Create());
         root.Subcommands.Add(ReportCommand.Create());
         return root;
