@@ -13,6 +13,7 @@ return args.FirstOrDefault() switch
     "fail-fast-double-free" => FailFastDoubleFree(),
     "fail-fast-corrupt-heap-at-dispose" => FailFastCorruptHeapAtDispose(),
     "fail-fast-poisoning" when args.Length == 4 => FailFastPoisoning(args[1], Enum.Parse<PoisoningLevel>(args[2]), args[3]),
+    "run-time-variable-names" => RunTimeVariableNames(),
     _ => Usage(),
 };
 
@@ -189,8 +190,44 @@ static unsafe int FailFastPoisoning(string layout, PoisoningLevel level, string 
     return 0;
 }
 
+// Variable names built at run time, one per block (the process-wide call-site registry keeps every
+// distinct site): the first 65 536 sites keep their names, later ones their file, line and function only.
+static unsafe int RunTimeVariableNames()
+{
+    using var heap = new HeapCaps(HeapLayout.Host());
+    using var tracker = new MemoryTracker(heap, new MemoryTrackerOptions { Output = null });
+    byte* first = null;
+    byte* last = null;
+    for (var i = 0; i < 100_000; i++)
+    {
+        tracker.Malloc(out byte* block, 16, MallocCaps.Default, variable: "frame_" + i.ToString(System.Globalization.CultureInfo.InvariantCulture));
+        if (i == 0)
+        {
+            first = block;
+        }
+        else if (i == 99_999)
+        {
+            last = block;
+        }
+        else
+        {
+            tracker.Free(ref block);
+        }
+    }
+
+    foreach (var record in tracker.GetAllocations())
+    {
+        var which = record.Address == (nuint)first ? "first" : record.Address == (nuint)last ? "last" : "other";
+        Console.WriteLine($"{which}: variable={record.VariableName ?? "(none)"} file={Path.GetFileName(record.File)} line={record.Line} function={record.Function}");
+    }
+
+    tracker.Free(ref first);
+    tracker.Free(ref last);
+    return 0;
+}
+
 static int Usage()
 {
-    Console.Error.WriteLine("usage: MemTrace.TestHost abort-on-allocation-failure | abort-on-refused-allocation | trace-until-killed PATH | metrics-demo SECONDS | leak-report-at-exit | fail-fast-double-free | fail-fast-corrupt-heap-at-dispose | fail-fast-poisoning LAYOUT LEVEL overflow|underflow|write-after-free");
+    Console.Error.WriteLine("usage: MemTrace.TestHost abort-on-allocation-failure | abort-on-refused-allocation | trace-until-killed PATH | metrics-demo SECONDS | leak-report-at-exit | fail-fast-double-free | fail-fast-corrupt-heap-at-dispose | fail-fast-poisoning LAYOUT LEVEL overflow|underflow|write-after-free | run-time-variable-names");
     return 64;
 }

@@ -1,6 +1,7 @@
 // Scenarios that need a process of their own (MemTrace.TestHost): the leak report written at
 // process exit by a tracker never disposed, and the FailFast error policy ending the process on
-// a double free, or on a heap found damaged when the tracker is disposed, with the report on standard error.
+// a double free, or on a heap found damaged when the tracker is disposed, with the report on standard error;
+// and variable names built at run time filling the process-wide call-site registry.
 using Xunit;
 
 namespace MemTrace.Tests;
@@ -21,6 +22,18 @@ public class MemoryTrackerProcessTests
         Assert.Contains("Program.cs:", output, StringComparison.Ordinal);
         Assert.DoesNotContain("freed_buffer", output, StringComparison.Ordinal);
         Assert.Contains("SUMMARY: MemTrace: 123 bytes leaked in 1 allocation.", output, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Variable_names_built_at_run_time_are_kept_for_the_first_65536_sites_and_later_sites_keep_their_location()
+    {
+        // Every distinct variable name was a site kept for the life of the process, up to 4 194 304 of them (630 MB).
+        var result = TestHost.Run("run-time-variable-names");
+
+        Assert.Equal(0, result.ExitCode);
+        Assert.Matches(@"first: variable=frame_0 file=Program\.cs line=\d+ function=\S+", result.StandardOutput);
+        Assert.Matches(@"last: variable=\(none\) file=Program\.cs line=\d+ function=\S+", result.StandardOutput);
+        Assert.DoesNotContain("other:", result.StandardOutput, StringComparison.Ordinal);
     }
 
     [Fact]

@@ -6,15 +6,26 @@
 // small direct-mapped cache per thread compares references and the line, and costs a few
 // nanoseconds; a miss goes to a locked dictionary that compares by value (so strings built at
 // run time work too, only slower). Sites are never removed: there are as many as there are
-// calls in the source. Variable names are normalised once per site ("out var p" -> "p").
+// calls in the source, unless the caller passes strings built at run time, which the two caps
+// below bound. Variable names are normalised once per site ("out var p" -> "p").
 using System.Runtime.CompilerServices;
 
 namespace MemTrace.Tracking;
 
 internal static class CallSiteRegistry
 {
-    /// <summary>The most distinct sites kept; more (only possible with run-time strings) share one overflow site.</summary>
-    public const int MaxSites = 1 << 22;
+    /// <summary>
+    /// The most distinct sites kept (about 150 MB of strings and tables); more, only possible with run-time strings for
+    /// the file or function, share one overflow site.
+    /// </summary>
+    public const int MaxSites = 1 << 20;
+
+    /// <summary>
+    /// Once this many sites are kept (about 10 MB), a new site keeps its file, line and function but not its variable name:
+    /// a variable argument built at run time (an index in the name) would otherwise add a site per block, for the life
+    /// of the process.
+    /// </summary>
+    public const int MaxNamedSites = 1 << 16;
 
     private const int CacheBits = 8;
 
@@ -115,7 +126,15 @@ internal static class CallSiteRegistry
         {
             if (!s_ids.TryGetValue(site, out id))
             {
-                id = s_count >= MaxSites ? s_overflowId : Add(site);
+                if (site.VariableName is not null && s_count >= MaxNamedSites)
+                {
+                    site = site with { VariableName = null };
+                }
+
+                if (!s_ids.TryGetValue(site, out id))
+                {
+                    id = s_count >= MaxSites ? s_overflowId : Add(site);
+                }
             }
         }
 
