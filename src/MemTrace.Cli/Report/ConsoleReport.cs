@@ -12,7 +12,7 @@ internal static class ConsoleReport
 
     public static void Render(IAnsiConsole console, TraceAnalysis a)
     {
-        console.Write(new Rule($"[bold]MemTrace report[/]: {ReportText.Markup(a.Source)}").LeftJustified());
+        Show(console, new Rule($"[bold]MemTrace report[/]: {ReportText.Markup(a.Source)}").LeftJustified());
         var overview = Grid();
         overview.AddRow("Trace", $"{ReportText.Count(a.Events, "event")} on {ReportText.Count(a.Lines, "line")}, {ReportText.Bytes(a.Bytes)}, {ReportText.Seconds(a.DurationSeconds)}" + (a.Header is { } h ? $", written by {ReportText.Markup(h.ProcessName ?? "?")} (pid {h.ProcessId})" : string.Empty));
         overview.AddRow("Operations", $"{ReportText.Count(a.Allocations, "allocation")} ({ReportText.Bytes(a.BytesAllocated)}), {ReportText.Count(a.Frees, "free")}, {ReportText.Count(a.Reallocations, "realloc")}"
@@ -21,7 +21,7 @@ internal static class ConsoleReport
         overview.AddRow("Live at end", a.LiveBlocksAtEnd == 0 ? "[green]nothing[/]" : $"[yellow]{ReportText.Count(a.LiveBlocksAtEnd, "block")}, {ReportText.Bytes(a.LiveBytesAtEnd)}[/]");
         overview.AddRow("Failures", a.Failures == 0 ? "0" : $"[red]{ReportText.Number(a.Failures)}[/]");
         overview.AddRow("Errors", a.Errors == 0 ? "0" : $"[red]{ReportText.Number(a.Errors)}[/]");
-        console.Write(overview);
+        Show(console, overview);
         console.WriteLine();
 
         var peak = new Table().Title("Peak use by region").AddColumns("Region", "Peak tracked").AddColumn(new TableColumn("Size").RightAligned()).AddColumn(new TableColumn("Lowest free").RightAligned()).AddColumn(new TableColumn("Largest free block (lowest)").RightAligned());
@@ -36,14 +36,14 @@ internal static class ConsoleReport
                 region is null ? "-" : $"{ReportText.Bytes(region.Largest)} ({ReportText.Bytes(region.LowestLargest)})");
         }
 
-        console.Write(peak);
+        Show(console, peak);
         var byCaps = new Table().Title("Peak use by requested capabilities").AddColumn("Caps").AddColumn(new TableColumn("Peak tracked").RightAligned());
         foreach (var (caps, bytes) in a.PeakByCaps.OrderByDescending(p => p.Value))
         {
             byCaps.AddRow(ReportText.Markup(caps), ReportText.Bytes(bytes));
         }
 
-        console.Write(byCaps);
+        Show(console, byCaps);
 
         var leaks = new Table().Title($"Blocks live at the end, by call site ({ReportText.Count(a.LiveBlocksAtEnd, "block")}, {ReportText.Bytes(a.LiveBytesAtEnd)})")
             .AddColumn("Allocated at").AddColumn(new TableColumn("Blocks").RightAligned()).AddColumn(new TableColumn("Bytes").RightAligned()).AddColumns("Region", "Caps").AddColumn(new TableColumn("First request").RightAligned());
@@ -59,9 +59,9 @@ internal static class ConsoleReport
 
         NoteRowsLeftOut(leaks, a.LeaksBySite.Count);
 
-        console.Write(leaks);
-        console.Write(SiteTable("Top call sites by bytes allocated", a.TopSitesByBytes));
-        console.Write(SiteTable("Top call sites by allocations", a.TopSitesByCount));
+        Show(console, leaks);
+        Show(console, SiteTable("Top call sites by bytes allocated", a.TopSitesByBytes));
+        Show(console, SiteTable("Top call sites by allocations", a.TopSitesByCount));
 
         if (a.Failures > 0)
         {
@@ -72,7 +72,7 @@ internal static class ConsoleReport
             }
 
             NoteRowsLeftOut(failures, a.Failures);
-            console.Write(failures);
+            Show(console, failures);
         }
 
         if (a.Errors > 0)
@@ -89,7 +89,7 @@ internal static class ConsoleReport
             }
 
             NoteRowsLeftOut(errors, a.Errors);
-            console.Write(errors);
+            Show(console, errors);
         }
 
     }
@@ -101,6 +101,28 @@ internal static class ConsoleReport
         {
             table.Caption($"first {Shown} of {ReportText.Number(total)} shown; --json/--html list up to {TraceAnalysis.ListLimit}");
         }
+    }
+
+    /// <summary>
+    /// Writes a table or rule in box-drawing characters, or in ASCII when the terminal's encoding cannot show them
+    /// (<c>LC_ALL=en_US.ISO-8859-1</c>: Spectre's default borders then came out as rows of question marks).
+    /// </summary>
+    private static void Show(IAnsiConsole console, IRenderable item)
+    {
+        if (!console.Profile.Capabilities.Unicode)
+        {
+            switch (item)
+            {
+                case Table table:
+                    table.Border(TableBorder.Ascii);
+                    break;
+                case Rule rule:
+                    rule.Border = BoxBorder.Ascii;
+                    break;
+            }
+        }
+
+        console.Write(item);
     }
 
     private static Table SiteTable(string title, List<SiteRow> rows)

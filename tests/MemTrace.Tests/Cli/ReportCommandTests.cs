@@ -191,6 +191,21 @@ public sealed class ReportCommandTests : IDisposable
     }
 
     [Fact]
+    public void A_terminal_that_cannot_show_box_drawing_characters_gets_ascii_borders()
+    {
+        var (console, text) = DemoTrace.Console();
+        console.Profile.Capabilities.Unicode = false; // As Spectre finds a terminal whose encoding is ISO-8859-1.
+
+        var exitCode = ReportCommand.Run(DemoTrace.Path, null, false, console, new MemoryStream(), new StringWriter());
+
+        Assert.Equal(ReportCommand.ExitComplete, exitCode);
+        var report = text.ToString();
+        Assert.Contains("| Region ", report, StringComparison.Ordinal);
+        Assert.Contains("-- MemTrace report", report, StringComparison.Ordinal);
+        Assert.DoesNotContain(report, c => c > '\u007F' && c != '\u2060');
+    }
+
+    [Fact]
     public void Failure_times_are_shown_in_utc_under_a_heading_that_says_so()
     {
         // The trace's times are UTC and the report shows them so; ConsoleSink and most logs show local time, so a bare
