@@ -191,6 +191,28 @@ public sealed class ReportCommandTests : IDisposable
     }
 
     [Fact]
+    public void At_80_columns_the_tables_wrap_between_words_not_inside_capability_or_file_names()
+    {
+        // A piped report is 80 columns wide: the leaks table cut "MALLOC_CAP_8BI|T|MALLOC_CAP_I|NTERNAL" and
+        // "DemoWorkload.c|s:53" across lines.
+        var (console, text) = DemoTrace.Console();
+        console.Profile.Width = 80;
+
+        var exitCode = ReportCommand.Run(DemoTrace.Path, null, false, console, new MemoryStream(), new StringWriter());
+
+        Assert.Equal(ReportCommand.ExitComplete, exitCode);
+        var report = text.ToString();
+        Assert.All(report.Split('\n'), line => Assert.True(line.TrimEnd().Length <= 80, line));
+        foreach (var whole in new[] { "MALLOC_CAP_INTERNAL", "MALLOC_CAP_8BIT", "MALLOC_CAP_DMA", "DemoWorkload.cs:53", "DemoWorkload.cs:54", "(wifi_rx_buffers)", "(config_table)" })
+        {
+            Assert.Contains(whole, report, StringComparison.Ordinal);
+        }
+
+        Assert.DoesNotContain("MALLOC_CAP_8BI ", report, StringComparison.Ordinal);
+        Assert.DoesNotContain("DemoWorkload.c ", report, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void A_terminal_that_cannot_show_box_drawing_characters_gets_ascii_borders()
     {
         var (console, text) = DemoTrace.Console();
