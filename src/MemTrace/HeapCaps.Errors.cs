@@ -82,17 +82,26 @@ public sealed unsafe partial class HeapCaps
         }
 
         var text = error.ToString();
-        var output = ErrorOutput;
-        if (output is not null)
+        var site = Internals.CallSiteContext.Suspend(); // A heap call a handler makes is its own, not the operation's that found the error.
+        try
         {
-            lock (output)
+            var output = ErrorOutput;
+            if (output is not null)
             {
-                output.Write(text);
-                output.Flush();
+                lock (output)
+                {
+                    output.Write(text);
+                    output.Flush();
+                }
             }
+
+            MemoryErrorDetected?.Invoke(this, new MemoryErrorEventArgs(error));
+        }
+        finally
+        {
+            Internals.CallSiteContext.Current = site;
         }
 
-        MemoryErrorDetected?.Invoke(this, new MemoryErrorEventArgs(error));
         return text;
     }
 

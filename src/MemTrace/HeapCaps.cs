@@ -835,6 +835,7 @@ public sealed unsafe partial class HeapCaps : IDisposable
     [MethodImpl(MethodImplOptions.NoInlining)]
     private void OnAllocationFailed(nuint size, MallocCaps caps, AllocationMethod method, uint tag = 0)
     {
+        var site = CallSiteContext.Suspend(); // A heap call the callback makes is its own, not the tracked request's.
         try
         {
             ThrowIfDisposed();
@@ -844,6 +845,10 @@ public sealed unsafe partial class HeapCaps : IDisposable
         {
             _observer?.ReleaseUnusedTag(tag);
             throw;
+        }
+        finally
+        {
+            CallSiteContext.Current = site;
         }
 
         if (_abortOnFailure)

@@ -8,6 +8,7 @@
 // test of the readonly _recordAids per commit and free. Everything behind those tests is NoInlining.
 using System.Diagnostics;
 using System.Runtime.CompilerServices;
+using MemTrace.Internals;
 using MemTrace.Regions;
 using MemTrace.Tracking;
 
@@ -143,12 +144,14 @@ public sealed unsafe partial class MemoryTracker
 
         var admitted = true;
         cell.InHook = true;
+        var outer = CallSiteContext.Suspend(); // A heap call the hook makes is its own, not the request's (a tracked realloc's site is set).
         try
         {
             admitted = hook(new AllocationRequest(request, method, size, caps, CallSiteRegistry.Get(site), address, Environment.CurrentManagedThreadId));
         }
         finally
         {
+            CallSiteContext.Current = outer;
             cell.InHook = false;
         }
 
@@ -177,7 +180,15 @@ public sealed unsafe partial class MemoryTracker
         var callback = Volatile.Read(ref _breakAllocCallback);
         if (callback is not null)
         {
-            callback(details);
+            var outer = CallSiteContext.Suspend(); // A heap call the callback makes is its own, not the request's.
+            try
+            {
+                callback(details);
+            }
+            finally
+            {
+                CallSiteContext.Current = outer;
+            }
         }
         else if (Debugger.IsAttached)
         {
