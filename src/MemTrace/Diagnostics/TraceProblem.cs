@@ -11,7 +11,7 @@ public readonly record struct TraceProblem(long Line, TraceProblemKind Kind, str
     /// <summary>True when the problem means events are missing from what was read (not for a torn last line, a format warning or an empty file).</summary>
     public bool LosesEvents => Kind is not (TraceProblemKind.TornLastLine or TraceProblemKind.UnsupportedFormat or TraceProblemKind.EmptyTrace or TraceProblemKind.LinesAfterEnd);
 
-    /// <summary><c>line 12: not valid JSON (…); line skipped</c>.</summary>
+    /// <summary><c>line 12: not valid JSON (…); line skipped</c>; empty for <c>default(TraceProblem)</c>.</summary>
     /// <returns>The formatted problem.</returns>
-    public override string ToString() => Line > 0 ? $"line {Line}: {Message}" : Message;
+    public override string ToString() => Line > 0 ? $"line {Line}: {Message}" : Message ?? string.Empty;
 }

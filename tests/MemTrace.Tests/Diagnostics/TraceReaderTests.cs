@@ -14,6 +14,14 @@ public class TraceReaderTests
     private const string Free = "{\"kind\":\"free\",\"seq\":2,\"time\":\"2026-11-25T14:38:00.002Z\",\"thread\":1,\"addr\":\"0x1000\",\"size\":64,\"caps\":\"MALLOC_CAP_8BIT\",\"req\":1,\"site\":{\"method\":\"heap_caps_free\"}}";
 
     [Fact]
+    public void A_default_problem_formats_as_empty_text_not_null()
+    {
+        Assert.Equal(string.Empty, default(TraceProblem).ToString());
+        Assert.Equal("line 3: bad", new TraceProblem(3, TraceProblemKind.InvalidJson, "bad").ToString());
+        Assert.Equal("empty", new TraceProblem(0, TraceProblemKind.EmptyTrace, "empty").ToString());
+    }
+
+    [Fact]
     public void A_clean_trace_reads_without_problems_and_with_its_header()
     {
         var reader = Read(Header, Alloc, Free, "{\"kind\":\"end\",\"events\":2,\"dropped\":0}");
