@@ -1,6 +1,8 @@
 // Per-thread statistics: ESP-IDF's heap task tracking (heap_task_info.c) for threads: current and
 // peak bytes per thread and per region, a block charged to its allocating thread until it is freed
-// by any thread, and the print_all_task_stat_overview / print_all_task_stat reports.
+// by any thread or reallocated (then to the reallocating thread), ended threads dropped unless
+// MemoryTrackerOptions.KeepEndedThreadStatistics (CONFIG_HEAP_TRACK_DELETED_TASKS), and the
+// print_all_task_stat_overview / print_all_task_stat reports.
 //
 // Each thread that allocates gets an account (with its cell); each block's account and region slot
 // are kept beside its record in a side table, so that a free on another thread finds the account to
@@ -20,8 +22,33 @@ public sealed unsafe partial class MemoryTracker
     private const int ThreadAccountBytes = ThreadAccount.ReservedBytes;
 
     private readonly HandleSideTable<uint>? _owners;
-    /// <summary>The accounts by index, <see cref="_accountCount"/> of them; grown by doubling under <see cref="_cellsLock"/>.</summary>
-    private ThreadAccount[] _accounts = [];
+    /// <summary>
+    /// The accounts by index, <see cref="_accountCount"/> of them; grown by doubling under <see cref="_cellsLock"/>. A slot
+    /// is null once its account has been let go (<see cref="ReleaseEndedAccounts"/>): its thread ended, it held no block,
+    /// and <see cref="MemoryTrackerOptions.KeepEndedThreadStatistics"/> is off. Indices are never reused.
+    /// </summary>
+    private ThreadAccount?[] _accounts = [];
+
+    /// <summary>Whether ended threads keep their rows (<see cref="MemoryTrackerOptions.KeepEndedThreadStatistics"/>).</summary>
+    private readonly bool _keepEndedAccounts;
+
+    /// <summary>Accounts of ended threads that still held blocks when their cells were retired, to let go of once they hold none (under <see cref="_cellsLock"/>).</summary>
+    private readonly List<ThreadAccount> _endedAccounts = [];
+
+    /// <summary>Accounts let go of (their slots are null), under <see cref="_cellsLock"/>.</summary>
+    private int _releasedAccounts;
+
+    /// <summary>Accounts held now: made, less those let go of.</summary>
+    internal int HeldThreadAccounts
+    {
+        get
+        {
+            lock (_cellsLock)
+            {
+                return _accountCount - _releasedAccounts;
+            }
+        }
+    }
 
     /// <summary>Accounts in <see cref="_accounts"/>; written after the array and its new slot, read before them.</summary>
     private int _accountCount;
@@ -30,7 +57,8 @@ public sealed unsafe partial class MemoryTracker
     /// What each thread that allocated holds now and held at most, in total and per region (ESP-IDF's
     /// <c>heap_caps_get_all_task_stat</c>), with the live blocks charged to it. Threads appear in the order
     /// in which they first used the tracker or its heap (a thread that freed a block before it allocated one comes in
-    /// at that free); ended threads stay, as ESP-IDF keeps deleted tasks.
+    /// at that free). An ended thread's row is dropped, as ESP-IDF drops a deleted task's statistics by default, unless
+    /// <see cref="MemoryTrackerOptions.KeepEndedThreadStatistics"/> keeps it (marked not alive).
     /// </summary>
     /// <returns>One entry per thread that allocated.</returns>
     /// <exception cref="InvalidOperationException">The tracker was created without <see cref="MemoryTrackerOptions.ThreadStatistics"/>.</exception>
@@ -50,7 +78,7 @@ public sealed unsafe partial class MemoryTracker
         var result = new List<ThreadMemoryStatistics>(accounts.Length);
         foreach (var account in accounts)
         {
-            if (account.Allocations == 0)
+            if (account is null || account.Allocations == 0 || (!_keepEndedAccounts && !account.IsAlive))
             {
                 continue;
             }
@@ -218,7 +246,7 @@ public sealed unsafe partial class MemoryTracker
         var account = new ThreadAccount(count, cell.Thread, cell.ThreadId);
         if (count == accounts.Length)
         {
-            var grown = new ThreadAccount[Math.Max(4, 2 * count)];
+            var grown = new ThreadAccount?[Math.Max(4, 2 * count)];
             accounts.CopyTo(grown, 0);
             grown[count] = account;
             Volatile.Write(ref _accounts, grown);
@@ -232,6 +260,36 @@ public sealed unsafe partial class MemoryTracker
         return account;
     }
 
+    /// <summary>
+    /// Lets go of the accounts of ended threads that hold no block (the caller holds <see cref="_cellsLock"/>), unless
+    /// <see cref="MemoryTrackerOptions.KeepEndedThreadStatistics"/> keeps them: ESP-IDF drops a deleted task's statistics
+    /// when <c>CONFIG_HEAP_TRACK_DELETED_TASKS</c> is off, its default, and without this every thread that ever
+    /// allocated kept an account of about 2 kB for as long as the tracker lived. An account that still holds blocks is
+    /// kept (its row hidden) until they are freed or reallocated: a free or realloc finds its account through the index in
+    /// the block's side entry. None is added after the thread ended; a realloc on another thread rewrites the side entry
+    /// before it takes the block off the account, so an account seen with no block is named by no live block's entry.
+    /// </summary>
+    /// <param name="ended">Accounts of the cells being retired now.</param>
+    private void ReleaseEndedAccounts(List<ThreadAccount> ended)
+    {
+        _endedAccounts.AddRange(ended);
+        var kept = 0;
+        for (var index = 0; index < _endedAccounts.Count; index++)
+        {
+            var account = _endedAccounts[index];
+            if (account.CurrentBlocks != 0)
+            {
+                _endedAccounts[kept++] = account;
+                continue;
+            }
+
+            Volatile.Write(ref _accounts[account.Index], null);
+            _releasedAccounts++;
+        }
+
+        _endedAccounts.RemoveRange(kept, _endedAccounts.Count - kept);
+    }
+
     /// <summary>The side-table word of a block charged to <paramref name="account"/> in region slot <paramref name="region"/>; never 0.</summary>
     private static uint PackOwner(ThreadAccount account, int region) => ((uint)(account.Index + 1) << 8) | (uint)region;
 
@@ -243,12 +301,18 @@ public sealed unsafe partial class MemoryTracker
         var owner = _owners!.Get(handle);
         if (owner != 0)
         {
-            var account = Volatile.Read(ref _accounts)[(int)(owner >> 8) - 1];
+            var account = Volatile.Read(ref _accounts)[(int)(owner >> 8) - 1]!;
             account.Freed((int)(owner & 0xFF), (long)size, byOwner: ReferenceEquals(account, cell.Account));
         }
     }
 
-    /// <summary>Charges a realloc to the thread that allocated the block, moving it between region slots if it moved; the caller holds the record's write window.</summary>
+    /// <summary>
+    /// Charges a realloc to the thread that makes it, as ESP-IDF does (<c>heap_caps_realloc_base</c> sets the block's
+    /// owner to the current task and <c>heap_caps_update_per_task_info_realloc</c> takes the old size off the old
+    /// owner and charges the new size to the current task): on the owner's thread the block is resized or moved between
+    /// region slots; on another thread it leaves the owner's account for the reallocating thread's. The caller holds the
+    /// record's write window.
+    /// </summary>
     private void ChargeRealloc(TrackerThreadCell cell, uint handle, void* block, nuint oldSize, nuint newSize)
     {
         var owner = _owners!.Get(handle);
@@ -257,9 +321,19 @@ public sealed unsafe partial class MemoryTracker
             return;
         }
 
-        var account = Volatile.Read(ref _accounts)[(int)(owner >> 8) - 1];
+        var account = Volatile.Read(ref _accounts)[(int)(owner >> 8) - 1]!;
         var from = (int)(owner & 0xFF);
         var to = RegionSlotOf(block);
+        var mine = cell.Account;
+        if (mine is not null && !ReferenceEquals(account, mine))
+        {
+            // The side entry names the new owner before the block leaves the old one, which may then be let go of.
+            mine.Allocated(to, (long)newSize);
+            _owners.At(handle) = PackOwner(mine, to);
+            account.Freed(from, (long)oldSize, byOwner: false);
+            return;
+        }
+
         account.Resized(from, (long)oldSize, to, (long)newSize, byOwner: ReferenceEquals(account, cell.Account));
         if (to != from)
         {

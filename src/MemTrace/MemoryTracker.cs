@@ -130,6 +130,7 @@ public sealed unsafe partial class MemoryTracker : IDisposable, IAllocationObser
         if (options.ThreadStatistics)
         {
             _owners = new HandleSideTable<uint>();
+            _keepEndedAccounts = options.KeepEndedThreadStatistics;
         }
 
         _recordAids = _stacks is not null || _owners is not null;
@@ -220,7 +221,7 @@ public sealed unsafe partial class MemoryTracker : IDisposable, IAllocationObser
             lock (_cellsLock)
             {
                 return _store.ReservedBytes + (_cells.Count * (long)((TrackerThreadCell.RingSize * sizeof(uint)) + 128))
-                    + (_stacks?.ReservedBytes ?? 0) + (_owners?.ReservedBytes ?? 0) + (_accounts.Length * (long)sizeof(nint)) + (_accountCount * (long)ThreadAccountBytes);
+                    + (_stacks?.ReservedBytes ?? 0) + (_owners?.ReservedBytes ?? 0) + (_accounts.Length * (long)sizeof(nint)) + ((_accountCount - _releasedAccounts) * (long)ThreadAccountBytes);
             }
         }
     }
@@ -450,6 +451,7 @@ public sealed unsafe partial class MemoryTracker : IDisposable, IAllocationObser
     {
         Span<uint> batch = stackalloc uint[TrackerThreadCell.RingSize];
         var kept = 0;
+        var ended = _owners is not null && !_keepEndedAccounts ? new List<ThreadAccount>() : null;
         for (var index = 0; index < _cells.Count; index++)
         {
             var cell = _cells[index];
@@ -461,6 +463,11 @@ public sealed unsafe partial class MemoryTracker : IDisposable, IAllocationObser
 
             GiveBackHandles(cell, batch);
             cell.Account?.ThreadEnded();
+            if (cell.Account is not null)
+            {
+                ended?.Add(cell.Account);
+            }
+
             _retiredAllocations += Volatile.Read(ref cell.Allocations);
             _retiredAllocatedBytes += Volatile.Read(ref cell.AllocatedBytes);
             _retiredFrees += Volatile.Read(ref cell.Frees);
@@ -469,6 +476,10 @@ public sealed unsafe partial class MemoryTracker : IDisposable, IAllocationObser
 
         _cells.RemoveRange(kept, _cells.Count - kept);
         _retireCellsAt = Math.Max(MinRetireCellsAt, 2 * kept);
+        if (ended is not null)
+        {
+            ReleaseEndedAccounts(ended);
+        }
     }
 
     /// <summary>

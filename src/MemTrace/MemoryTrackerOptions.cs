@@ -50,11 +50,21 @@ public sealed class MemoryTrackerOptions
     /// <summary>
     /// Keep current and peak bytes per thread and per region (ESP-IDF's <c>CONFIG_HEAP_TASK_TRACKING</c>),
     /// read with <see cref="MemoryTracker.GetThreadStatistics"/>. A block stays charged to the thread that
-    /// allocated it until it is freed, by whichever thread. When on, an allocation, and a free or realloc on the
+    /// allocated it until it is freed, by whichever thread, or reallocated: a realloc charges the block to the thread
+    /// that makes it, as ESP-IDF charges it to the current task. When on, an allocation, and a free or realloc on the
     /// allocating thread, cost a region lookup and plain counter updates; a free or realloc on another thread, a
     /// few interlocked operations. Default false.
     /// </summary>
     public bool ThreadStatistics { get; init; }
+
+    /// <summary>
+    /// Keep the statistics of threads that have ended, marked not alive (ESP-IDF's <c>CONFIG_HEAP_TRACK_DELETED_TASKS</c>,
+    /// printed <c>DELETED</c>). Default false, as that option's default: an ended thread's row is dropped, with the
+    /// blocks it still holds (they stay live and listed by the tracker, charged to no row), and its account, about
+    /// 2 kB, is let go of once none of its blocks is live. When true, every thread that ever allocated keeps its row
+    /// and account for as long as the tracker lives. Only with <see cref="ThreadStatistics"/>.
+    /// </summary>
+    public bool KeepEndedThreadStatistics { get; init; }
 
     /// <summary>
     /// Write a leak report of every block still live to <see cref="MemoryTracker.Output"/> when the tracker

@@ -4,8 +4,8 @@ namespace MemTrace;
 
 /// <summary>
 /// The memory one thread holds, as ESP-IDF's task tracking reports a task (<c>task_stat_t</c>). A block
-/// stays charged to the thread that allocated it until it is freed, by whichever thread. Sizes are
-/// requested sizes. Get these from <see cref="MemoryTracker.GetThreadStatistics"/>.
+/// stays charged to the thread that allocated it until it is freed, by whichever thread, or reallocated: a
+/// realloc charges it to the thread that makes it. Sizes are requested sizes. Get these from <see cref="MemoryTracker.GetThreadStatistics"/>.
 /// </summary>
 public sealed record ThreadMemoryStatistics
 {
@@ -15,7 +15,7 @@ public sealed record ThreadMemoryStatistics
     /// <summary>The thread's name, or null.</summary>
     public string? Name { get; init; }
 
-    /// <summary>Whether the thread was still running (ESP-IDF: ALIVE, or DELETED).</summary>
+    /// <summary>Whether the thread was still running (ESP-IDF: ALIVE, or DELETED); ended threads are listed only with <see cref="MemoryTrackerOptions.KeepEndedThreadStatistics"/>.</summary>
     public required bool IsAlive { get; init; }
 
     /// <summary>Bytes of the thread's blocks still live (ESP-IDF: overall current usage).</summary>

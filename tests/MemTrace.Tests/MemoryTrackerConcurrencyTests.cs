@@ -448,7 +448,7 @@ public unsafe class MemoryTrackerConcurrencyTests
     public void The_bookkeeping_of_ended_threads_is_let_go_and_their_counts_and_blocks_stay(bool threadStatistics)
     {
         using var heap = new HeapCaps(HeapLayout.Host());
-        using var tracker = new MemoryTracker(heap, new MemoryTrackerOptions { Output = null, ThreadStatistics = threadStatistics });
+        using var tracker = new MemoryTracker(heap, new MemoryTrackerOptions { Output = null, ThreadStatistics = threadStatistics, KeepEndedThreadStatistics = threadStatistics });
         const int Threads = 1000;
         var kept = new nint[Threads];
         for (var round = 0; round < Threads; round++)
@@ -465,7 +465,7 @@ public unsafe class MemoryTrackerConcurrencyTests
         }
 
         // Each thread's cell (a ring of 256 handles and its counters) went with the thread: the tracker held
-        // about 1.1 kB for every thread that ever used it, for good (per-thread statistics keep their own rows).
+        // about 1.1 kB for every thread that ever used it, for good (per-thread statistics asked to keep ended threads keep their own rows).
         var accounts = threadStatistics ? Threads * 2400L : 0;
         Assert.True(tracker.BookkeepingBytes < (2 * 4096 * 60) + (100 * 2048) + accounts, $"bookkeeping {tracker.BookkeepingBytes}");
         Assert.Equal(Threads, tracker.LiveBlocks);

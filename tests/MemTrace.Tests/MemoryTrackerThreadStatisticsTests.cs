@@ -15,7 +15,7 @@ public unsafe class MemoryTrackerThreadStatisticsTests
     public void A_free_on_another_thread_is_charged_to_the_thread_that_allocated()
     {
         using var heap = new HeapCaps(HeapLayout.Host());
-        using var tracker = new MemoryTracker(heap, new MemoryTrackerOptions { Output = null, ThreadStatistics = true });
+        using var tracker = new MemoryTracker(heap, new MemoryTrackerOptions { Output = null, ThreadStatistics = true, KeepEndedThreadStatistics = true });
         tracker.Malloc(out byte* mine1, 100, MallocCaps.Default);
         tracker.Malloc(out byte* mine2, 200, MallocCaps.Default);
         byte* theirs = null;
@@ -259,7 +259,7 @@ public unsafe class MemoryTrackerThreadStatisticsTests
     public void Many_threads_freeing_each_others_blocks_leave_every_account_at_zero()
     {
         using var heap = new HeapCaps(HeapLayout.Host());
-        using var tracker = new MemoryTracker(heap, new MemoryTrackerOptions { Output = null, ThreadStatistics = true });
+        using var tracker = new MemoryTracker(heap, new MemoryTrackerOptions { Output = null, ThreadStatistics = true, KeepEndedThreadStatistics = true });
         var handoff = new System.Collections.Concurrent.BlockingCollection<nint>();
         var producers = Enumerable.Range(0, 3).Select(_ => new Thread(() =>
         {
@@ -312,35 +312,115 @@ public unsafe class MemoryTrackerThreadStatisticsTests
     }
 
     [Fact]
-    public void A_realloc_on_another_thread_is_charged_to_the_allocating_thread_and_raises_its_peak()
+    public void A_realloc_on_another_thread_moves_the_block_to_the_reallocating_thread_as_ESP_IDF_charges_the_current_task()
     {
         using var heap = new HeapCaps(HeapLayout.Esp32(), new HeapCapsOptions { ErrorOutput = null });
         using var tracker = new MemoryTracker(heap, new MemoryTrackerOptions { Output = null, ThreadStatistics = true });
         tracker.Malloc(out byte* data, 100, MallocCaps.Bit8); // In the first DRAM region.
         tracker.Malloc(out byte* kept, 40, MallocCaps.Bit8);
+        var ready = new ManualResetEventSlim();
+        var done = new ManualResetEventSlim();
+        IReadOnlyList<ThreadMemoryStatistics> seen = [];
+        var otherId = 0;
+        var other = new Thread(() =>
+        {
+            try
+            {
+                otherId = Environment.CurrentManagedThreadId;
+                tracker.Realloc(ref data, 10000, MallocCaps.Bit8); // Moves to DRAM#2.
+                tracker.Realloc(ref data, 5000, MallocCaps.Bit8); // Shrinks in place.
+                seen = tracker.GetThreadStatistics(); // While this thread is alive.
+            }
+            finally
+            {
+                ready.Set();
+            }
 
-        OnAnotherThread(() => Assert.True(tracker.Realloc(ref data, 10000, MallocCaps.Bit8))); // Moves to DRAM#2.
+            done.Wait();
+        })
+        { Name = "other" };
+        other.Start();
+        ready.Wait(TestContext.Current.CancellationToken);
+        done.Set();
+        other.Join();
 
-        var mine = Assert.Single(tracker.GetThreadStatistics()); // The other thread allocated nothing.
-        Assert.Equal((10040L, 10040L, 2L), (mine.CurrentBytes, mine.PeakBytes, mine.CurrentBlocks));
+        var mine = seen.Single(s => s.ThreadId == Environment.CurrentManagedThreadId);
+        var theirs = seen.SingleOrDefault(s => s.ThreadId == otherId);
+        Assert.Equal((40L, 140L, 1L), (mine.CurrentBytes, mine.PeakBytes, mine.CurrentBlocks)); // 100 bytes off.
         Assert.Equal(("DRAM", 40L, 140L, 1L), (mine.Regions[0].RegionLabel, mine.Regions[0].CurrentBytes, mine.Regions[0].PeakBytes, mine.Regions[0].CurrentBlocks));
-        Assert.Equal(("DRAM#2", 10000L, 10000L, 1L, 1L), (mine.Regions[1].RegionLabel, mine.Regions[1].CurrentBytes, mine.Regions[1].PeakBytes, mine.Regions[1].CurrentBlocks, mine.Regions[1].Allocations));
+        Assert.Single(mine.Regions);
+        Assert.NotNull(theirs);
+        Assert.Equal((5000L, 10000L, 1L), (theirs.CurrentBytes, theirs.PeakBytes, theirs.CurrentBlocks));
+        var region = Assert.Single(theirs.Regions);
+        Assert.Equal(("DRAM#2", 5000L, 10000L, 1L), (region.RegionLabel, region.CurrentBytes, region.PeakBytes, region.CurrentBlocks));
+        Assert.Equal((nuint)data, Assert.Single(region.Blocks).Address);
 
-        OnAnotherThread(() => Assert.True(tracker.Realloc(ref data, 5000, MallocCaps.Bit8))); // Shrinks in place.
-        OnAnotherThread(() => tracker.Free(ref kept));
+        tracker.Free(ref data); // Charged to the other thread, which now holds the block (and has ended: no row).
         var after = Assert.Single(tracker.GetThreadStatistics());
-        Assert.Equal((5000L, 10040L, 1L), (after.CurrentBytes, after.PeakBytes, after.CurrentBlocks));
-        tracker.Free(ref data); // Back on the owner's side.
-        var end = Assert.Single(tracker.GetThreadStatistics());
-        Assert.Equal((0L, 0L), (end.CurrentBytes, end.CurrentBlocks));
-        Assert.All(end.Regions, r => Assert.Equal((0L, 0L), (r.CurrentBytes, r.CurrentBlocks)));
+        Assert.Equal((40L, 1L), (after.CurrentBytes, after.CurrentBlocks));
+        tracker.Free(ref kept);
+    }
+
+    [Fact]
+    public void An_ended_threads_row_is_dropped_by_default_as_ESP_IDF_drops_deleted_tasks()
+    {
+        using var heap = new HeapCaps(HeapLayout.Host());
+        using var dropping = new MemoryTracker(heap, new MemoryTrackerOptions { Output = null, ThreadStatistics = true });
+        byte* held = null;
+        OnAnotherThread(() => dropping.Malloc(out held, 64, MallocCaps.Default)); // Ends holding a block.
+        dropping.Malloc(out byte* mine, 8, MallocCaps.Default);
+
+        var row = Assert.Single(dropping.GetThreadStatistics());
+        Assert.Equal(Environment.CurrentManagedThreadId, row.ThreadId);
+        Assert.Equal(2, dropping.LiveBlocks); // The ended thread's block stays live and listed.
+        dropping.Free(ref held);
+        dropping.Free(ref mine);
+        Assert.Equal(0, Assert.Single(dropping.GetThreadStatistics()).CurrentBytes);
+    }
+
+    [Fact]
+    public void An_ended_threads_account_is_let_go_of_once_it_holds_no_block_and_kept_while_it_holds_one()
+    {
+        using var heap = new HeapCaps(HeapLayout.Host());
+        using var tracker = new MemoryTracker(heap, new MemoryTrackerOptions { Output = null, ThreadStatistics = true });
+        byte* held = null;
+        OnAnotherThread(() => tracker.Malloc(out held, 64, MallocCaps.Default)); // Ends holding a block.
+
+        // Enough ended threads for the tracker to sweep its cells (it sweeps when their number has doubled, from 64).
+        for (var i = 0; i < 80; i++)
+        {
+            StartAllocatingThread(tracker, null);
+        }
+
+        Assert.InRange(tracker.HeldThreadAccounts, 2, 65); // The holder's and main's, with those of the threads since the sweep, not 82.
+        tracker.Free(ref held); // Finds the holder's account through the block's side entry.
+        tracker.Malloc(out byte* mine, 8, MallocCaps.Default);
+        for (var i = 0; i < 80; i++)
+        {
+            StartAllocatingThread(tracker, null);
+        }
+
+        Assert.InRange(tracker.HeldThreadAccounts, 1, 65); // Of 162 threads.
+        var row = Assert.Single(tracker.GetThreadStatistics());
+        Assert.Equal((8L, 1L), (row.CurrentBytes, row.CurrentBlocks));
+        tracker.Free(ref mine);
+
+        using var otherHeap = new HeapCaps(HeapLayout.Host());
+        using var keeping = new MemoryTracker(otherHeap, new MemoryTrackerOptions { Output = null, ThreadStatistics = true, KeepEndedThreadStatistics = true });
+        for (var i = 0; i < 80; i++)
+        {
+            StartAllocatingThread(keeping, null);
+        }
+
+        Assert.Equal(80, keeping.HeldThreadAccounts);
+        Assert.Equal(80, keeping.GetThreadStatistics().Count);
     }
 
     [Fact]
     public void While_threads_free_each_others_blocks_a_reader_never_sees_a_negative_count_and_the_end_totals_are_exact()
     {
         using var heap = new HeapCaps(HeapLayout.Host());
-        using var tracker = new MemoryTracker(heap, new MemoryTrackerOptions { Output = null, ThreadStatistics = true });
+        using var tracker = new MemoryTracker(heap, new MemoryTrackerOptions { Output = null, ThreadStatistics = true, KeepEndedThreadStatistics = true });
         const int perThread = 20_000;
         var queues = Enumerable.Range(0, 2).Select(_ => new System.Collections.Concurrent.ConcurrentQueue<nint>()).ToArray();
         var done = 0;
@@ -407,7 +487,7 @@ public unsafe class MemoryTrackerThreadStatisticsTests
     public void The_overview_and_details_print_as_ESP_IDF_prints_task_statistics()
     {
         using var heap = new HeapCaps(HeapLayout.Host());
-        using var tracker = new MemoryTracker(heap, new MemoryTrackerOptions { Output = null, ThreadStatistics = true });
+        using var tracker = new MemoryTracker(heap, new MemoryTrackerOptions { Output = null, ThreadStatistics = true, KeepEndedThreadStatistics = true });
         byte* a = null;
         var id = 0;
         var app = new Thread(() =>
@@ -450,7 +530,7 @@ public unsafe class MemoryTrackerThreadStatisticsTests
     public void An_ended_threads_account_lets_go_of_its_thread_once_its_cell_is_retired_and_keeps_its_row()
     {
         using var heap = new HeapCaps(HeapLayout.Host());
-        using var tracker = new MemoryTracker(heap, new MemoryTrackerOptions { Output = null, ThreadStatistics = true });
+        using var tracker = new MemoryTracker(heap, new MemoryTrackerOptions { Output = null, ThreadStatistics = true, KeepEndedThreadStatistics = true });
         var first = StartAllocatingThread(tracker, "first");
 
         // Enough ended threads for the tracker to sweep its cells (it sweeps when their number has doubled, from 64).
@@ -474,7 +554,7 @@ public unsafe class MemoryTrackerThreadStatisticsTests
     public void A_new_threads_first_allocation_does_not_copy_the_accounts_of_every_thread_before_it()
     {
         using var heap = new HeapCaps(HeapLayout.Host());
-        using var tracker = new MemoryTracker(heap, new MemoryTrackerOptions { Output = null, ThreadStatistics = true });
+        using var tracker = new MemoryTracker(heap, new MemoryTrackerOptions { Output = null, ThreadStatistics = true, KeepEndedThreadStatistics = true });
         const int Threads = 4000;
         var allocated = new long[Threads];
         for (var i = 0; i < Threads; i++)
