@@ -93,9 +93,13 @@ internal sealed unsafe class PoisoningRegion : Region
     /// The user pointers of the last <see cref="FreedAlignedCount"/> aligned blocks freed whose user bytes do not start one
     /// head into their inner block (the process heap): their mapping is gone with the block, and without this a second
     /// free would look one head in front of the pointer, find no block and call it an invalid pointer, not a double free.
+    /// Each is kept with the number of its latest free, and the queue of frees forgets a pointer only with its latest
+    /// free: a hot loop freeing aligned blocks at one address queues it once per free, and the oldest of those entries
+    /// took it out of the set right after its newest free.
     /// </summary>
-    private readonly HashSet<nuint> _freedAligned = [];
-    private readonly Queue<nuint> _freedAlignedOrder = new();
+    private readonly Dictionary<nuint, long> _freedAligned = [];
+    private readonly Queue<(nuint User, long Free)> _freedAlignedOrder = new();
+    private long _alignedFrees;
 
     /// <summary>Inner blocks taken out of the quarantine by a free and not yet given back (see ReleaseEvicted).</summary>
     private readonly HashSet<nuint> _evicting = [];
@@ -1401,7 +1405,7 @@ internal sealed unsafe class PoisoningRegion : Region
             }
 
             state = BlockState.Live;
-            if (aligned != 0 || !_freedAligned.Contains(user))
+            if (aligned != 0 || !_freedAligned.ContainsKey(user))
             {
                 return true;
             }
@@ -1444,12 +1448,15 @@ internal sealed unsafe class PoisoningRegion : Region
         if (_alignedUserToInner.Remove(user))
         {
             _alignedInnerToUser.Remove(inner);
-            if (_freedAligned.Add(user))
+            var free = ++_alignedFrees;
+            _freedAligned[user] = free;
+            _freedAlignedOrder.Enqueue((user, free));
+            if (_freedAlignedOrder.Count > FreedAlignedCount)
             {
-                _freedAlignedOrder.Enqueue(user);
-                if (_freedAlignedOrder.Count > FreedAlignedCount)
+                var (oldest, itsFree) = _freedAlignedOrder.Dequeue();
+                if (_freedAligned.TryGetValue(oldest, out var latest) && latest == itsFree)
                 {
-                    _freedAligned.Remove(_freedAlignedOrder.Dequeue());
+                    _freedAligned.Remove(oldest);
                 }
             }
         }

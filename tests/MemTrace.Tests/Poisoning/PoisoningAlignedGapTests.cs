@@ -77,6 +77,30 @@ public unsafe class PoisoningAlignedGapTests
         Assert.Equal(0, tracker.LiveBlocks);
     }
 
+    [Fact]
+    public void An_aligned_block_freed_again_and_again_at_one_address_is_still_known_as_freed_after_its_last_free()
+    {
+        // Each free of the address queued it again while the set held it once: once the queue was full of it, the oldest
+        // entry's eviction took it out of the set right after its newest free, and its second free was an invalid pointer.
+        using var heap = new HeapCaps(HeapLayout.Host(), new HeapCapsOptions { Poisoning = PoisoningLevel.Light, ErrorOutput = null });
+        using var tracker = new MemoryTracker(heap, new MemoryTrackerOptions { Output = null });
+        var addresses = new HashSet<nuint>();
+        byte* stale = null;
+        for (var i = 0; i < 5000; i++)
+        {
+            var block = (byte*)tracker.AlignedAlloc(256, 100, MallocCaps.Default);
+            addresses.Add((nuint)block);
+            stale = block;
+            tracker.Free(ref block);
+        }
+
+        Assert.True(addresses.Count < 100, $"{addresses.Count} addresses"); // The process heap hands the same few out again.
+        tracker.Free(ref stale);
+
+        Assert.Equal(MemoryErrorKind.DoubleFree, Assert.Single(heap.RecentErrors).Kind);
+        Assert.Equal(0, tracker.LiveBlocks);
+    }
+
     private static byte* AlignedThenFreed(MemoryTracker tracker)
     {
         var block = (byte*)tracker.AlignedAlloc(512, 64, MallocCaps.Default);
