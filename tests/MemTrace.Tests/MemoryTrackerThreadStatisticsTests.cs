@@ -579,6 +579,134 @@ public unsafe class MemoryTrackerThreadStatisticsTests
         Assert.Equal(Threads, tracker.GetThreadStatistics().Count);
     }
 
+    [Fact]
+    public void Short_lived_threads_blocks_freed_and_reallocated_by_others_while_accounts_are_let_go_of_keep_every_row_equal_to_its_blocks()
+    {
+        using var heap = new HeapCaps(HeapLayout.Host());
+        using var tracker = new MemoryTracker(heap, new MemoryTrackerOptions { Output = null, ThreadStatistics = true });
+        const int ShortThreads = 400;
+        const int PerShortThread = 8;
+        var handoff = new System.Collections.Concurrent.ConcurrentQueue<nint>();
+        var kept = new System.Collections.Concurrent.ConcurrentQueue<nint>(); // Blocks left live to the end.
+        var failures = new System.Collections.Concurrent.ConcurrentQueue<Exception>();
+        var producing = 1;
+        var stop = 0;
+
+        void Guarded(Action action)
+        {
+            try
+            {
+                action();
+            }
+            catch (Exception e)
+            {
+                failures.Enqueue(e);
+            }
+        }
+
+        // Long-lived threads: free or realloc (taking the block over) what the short-lived threads allocated.
+        var takers = Enumerable.Range(0, 2).Select(me => new Thread(() => Guarded(() =>
+        {
+            var mine = new List<nint>();
+            var turn = me;
+            while (Volatile.Read(ref producing) != 0 || !handoff.IsEmpty)
+            {
+                if (!handoff.TryDequeue(out var theirs))
+                {
+                    Thread.Yield();
+                    continue;
+                }
+
+                var p = (void*)theirs;
+                switch (turn++ % 4)
+                {
+                    case 0:
+                        tracker.Free(ref p); // A remote free, perhaps of an ended thread's last block.
+                        break;
+                    case 1:
+                        Assert.True(tracker.Realloc(ref p, (nuint)(8 + (turn % 200)), MallocCaps.Default)); // Now this thread's.
+                        mine.Add((nint)p);
+                        break;
+                    case 2:
+                        kept.Enqueue((nint)p); // Stays charged to its (perhaps ended) thread.
+                        break;
+                    default:
+                        Assert.True(tracker.Realloc(ref p, (nuint)(300 + (turn % 50)), MallocCaps.Default));
+                        var q = (void*)mine[^1];
+                        mine.RemoveAt(mine.Count - 1);
+                        tracker.Free(ref q); // An own free of a taken-over block.
+                        mine.Add((nint)p);
+                        break;
+                }
+            }
+
+            mine.ForEach(b => kept.Enqueue(b));
+        }))).ToList();
+        var reader = new Thread(() => Guarded(() =>
+        {
+            var output = new StringWriter();
+            while (Volatile.Read(ref stop) == 0)
+            {
+                foreach (var row in tracker.GetThreadStatistics())
+                {
+                    Assert.True(row.CurrentBytes >= 0 && row.CurrentBlocks >= 0, $"{row.CurrentBytes} bytes, {row.CurrentBlocks} blocks");
+                }
+
+                tracker.PrintThreadStatisticsOverview(output);
+                output.GetStringBuilder().Clear();
+                _ = tracker.BookkeepingBytes;
+            }
+        }));
+        takers.ForEach(t => t.Start());
+        reader.Start();
+        try
+        {
+            for (var i = 0; i < ShortThreads && failures.IsEmpty; i += 2)
+            {
+                var pair = Enumerable.Range(0, 2).Select(_ => new Thread(() => Guarded(() =>
+                {
+                    for (var b = 0; b < PerShortThread; b++)
+                    {
+                        handoff.Enqueue((nint)tracker.Malloc((nuint)(1 + (b * 7)), MallocCaps.Default));
+                    }
+                }))).ToList();
+                pair.ForEach(t => t.Start());
+                pair.ForEach(t => t.Join());
+            }
+        }
+        finally
+        {
+            Volatile.Write(ref producing, 0);
+            takers.ForEach(t => t.Join());
+            Volatile.Write(ref stop, 1);
+            reader.Join();
+        }
+
+        Assert.Empty(failures);
+        var stats = tracker.GetThreadStatistics();
+        foreach (var row in stats)
+        {
+            var blocks = row.Regions.SelectMany(r => r.Blocks).ToList();
+            Assert.Equal((blocks.Sum(b => (long)b.Size), (long)blocks.Count), (row.CurrentBytes, row.CurrentBlocks));
+            Assert.All(row.Regions, r => Assert.Equal((r.Blocks.Sum(b => (long)b.Size), (long)r.Blocks.Count), (r.CurrentBytes, r.CurrentBlocks)));
+        }
+
+        Assert.Equal(kept.Count, tracker.LiveBlocks);
+        while (kept.TryDequeue(out var left))
+        {
+            var p = (void*)left;
+            tracker.Free(ref p);
+        }
+
+        for (var i = 0; i < 70; i++)
+        {
+            StartAllocatingThread(tracker, null); // Enough for a sweep, which lets go of the accounts emptied since.
+        }
+
+        Assert.All(tracker.GetThreadStatistics(), row => Assert.Equal((0L, 0L), (row.CurrentBytes, row.CurrentBlocks)));
+        Assert.InRange(tracker.HeldThreadAccounts, 1, 70); // Of some 870 threads.
+    }
+
     [MethodImpl(MethodImplOptions.NoInlining)]
     private static WeakReference<Thread> StartAllocatingThread(MemoryTracker tracker, string? name)
     {
