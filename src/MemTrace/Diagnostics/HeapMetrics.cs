@@ -12,6 +12,7 @@
 // tracker existed: as a sink it records allocation sizes only until it observes a tracker, so a
 // size is never counted twice.
 using System.Diagnostics.Metrics;
+using MemTrace.Internals;
 
 namespace MemTrace.Diagnostics;
 
@@ -54,6 +55,7 @@ public sealed class HeapMetrics : IHeapEventSink, IDisposable
     /// <summary>The <c>heap</c> tag of every measurement, or null when no heap name was given.</summary>
     private readonly KeyValuePair<string, object?>? _heapTag;
     private MemoryTracker? _tracker;
+    private int _disposed;
 
     /// <summary>Creates the meter and its instruments; they report nothing until <see cref="Observe(MemoryTracker)"/>.</summary>
     public HeapMetrics()
@@ -132,10 +134,16 @@ public sealed class HeapMetrics : IHeapEventSink, IDisposable
     /// <param name="tracker">The tracker.</param>
     /// <exception cref="ArgumentNullException"><paramref name="tracker"/> is null.</exception>
     /// <exception cref="InvalidOperationException">Another tracker is already observed.</exception>
-    /// <exception cref="ObjectDisposedException"><paramref name="tracker"/> was disposed: it would report figures frozen at its disposal.</exception>
+    /// <exception cref="ObjectDisposedException"><paramref name="tracker"/> was disposed: it would report figures frozen at its
+    /// disposal; or these metrics were: the tracker would hand every allocation to them for the rest of its life.</exception>
     public void Observe(MemoryTracker tracker)
     {
         ArgumentNullException.ThrowIfNull(tracker);
+        if (Volatile.Read(ref _disposed) != 0)
+        {
+            ThrowHelper.ThrowObjectDisposed(this);
+        }
+
         tracker.ThrowIfDisposed();
         var previous = Interlocked.CompareExchange(ref _tracker, tracker, null);
         if (previous is not null && previous != tracker)
@@ -144,6 +152,12 @@ public sealed class HeapMetrics : IHeapEventSink, IDisposable
         }
 
         tracker.AttachMetrics(this);
+        if (Volatile.Read(ref _disposed) != 0)
+        {
+            // Disposed on another thread meanwhile, perhaps before it could see the tracker to detach from: detach here.
+            tracker.DetachMetrics(this);
+            ThrowHelper.ThrowObjectDisposed(this);
+        }
     }
 
     /// <summary>As a sink, records the size of an allocation in the histogram when a listener has enabled it, until this observes a tracker (which then hands it every allocation itself).</summary>
@@ -156,9 +170,10 @@ public sealed class HeapMetrics : IHeapEventSink, IDisposable
         }
     }
 
-    /// <summary>Detaches from the observed tracker and disposes the meter: listeners stop receiving its instruments.</summary>
+    /// <summary>Detaches from the observed tracker and disposes the meter: listeners stop receiving its instruments, and <see cref="Observe(MemoryTracker)"/> is refused.</summary>
     public void Dispose()
     {
+        Interlocked.Exchange(ref _disposed, 1); // A full fence: an Observe on another thread sees it, or this sees its tracker.
         Volatile.Read(ref _tracker)?.DetachMetrics(this);
         _meter.Dispose();
     }

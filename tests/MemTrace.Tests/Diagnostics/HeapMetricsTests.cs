@@ -151,6 +151,26 @@ public unsafe class HeapMetricsTests
     }
 
     [Fact]
+    public void Observe_after_Dispose_is_refused_and_leaves_the_tracker_without_metrics()
+    {
+        // A disposed HeapMetrics attached itself again: the tracker handed it every allocation for the rest of its life
+        // (its event gate stayed open), with no Dispose left to detach it.
+        using var heap = new HeapCaps(HeapLayout.Esp32(), new HeapCapsOptions { ErrorOutput = null });
+        using var tracker = new MemoryTracker(heap, new MemoryTrackerOptions { Output = null });
+        var unused = new HeapMetrics();
+        unused.Dispose();
+        var observed = new HeapMetrics(tracker);
+        observed.Dispose();
+
+        Assert.Throws<ObjectDisposedException>(() => unused.Observe(tracker));
+        Assert.Throws<ObjectDisposedException>(() => observed.Observe(tracker));
+        Assert.Equal(0, tracker.EventGate);
+
+        using var fresh = new HeapMetrics(tracker); // The tracker is free for another.
+        Assert.NotEqual(0, tracker.EventGate);
+    }
+
+    [Fact]
     public void Observing_a_second_tracker_or_null_is_refused()
     {
         using var heap1 = new HeapCaps(HeapLayout.Esp32(), new HeapCapsOptions { ErrorOutput = null });
