@@ -7,6 +7,15 @@ namespace MemTrace.Tests.Diagnostics;
 public class ConsoleSinkTests
 {
     [Fact]
+    public void An_event_of_a_kind_outside_the_enum_is_not_printed_as_a_snapshot()
+    {
+        var line = ConsoleSink.Format(TestEvents.Allocation() with { Kind = (HeapEventKind)42 });
+
+        Assert.Contains("unknown    event of kind 42", line, StringComparison.Ordinal);
+        Assert.DoesNotContain("live blocks", line, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void Each_kind_is_one_line_with_its_facts()
     {
         var output = new StringWriter();
