@@ -324,8 +324,8 @@ public sealed unsafe partial class MemoryTracker
         var account = Volatile.Read(ref _accounts)[(int)(owner >> 8) - 1]!;
         var from = (int)(owner & 0xFF);
         var to = RegionSlotOf(block);
-        var mine = cell.Account;
-        if (mine is not null && !ReferenceEquals(account, mine))
+        var mine = cell.Account!; // Every cell has an account while thread statistics are on.
+        if (!ReferenceEquals(account, mine))
         {
             // The side entry names the new owner before the block leaves the old one, which may then be let go of.
             mine.Allocated(to, (long)newSize);
@@ -334,7 +334,7 @@ public sealed unsafe partial class MemoryTracker
             return;
         }
 
-        account.Resized(from, (long)oldSize, to, (long)newSize, byOwner: ReferenceEquals(account, cell.Account));
+        account.Resized(from, (long)oldSize, to, (long)newSize);
         if (to != from)
         {
             _owners.At(handle) = PackOwner(account, to);

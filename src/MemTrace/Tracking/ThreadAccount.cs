@@ -9,14 +9,16 @@
 // - the owner's side, written only by the owning thread with plain stores (no interlocked
 //   operation, no fence): allocations, the owner's own frees and reallocs, and the peaks it sees;
 // - the remote side, a separate object (another cache line), updated with interlocked operations
-//   by frees and reallocs that other threads make of the owner's blocks, as signed deltas.
+//   by frees that other threads make of the owner's blocks, as signed deltas (a realloc on another
+//   thread is a free here and an allocation on that thread's account, as ESP-IDF charges a
+//   realloc to the current task).
 //
 // A count is the sum of the two sides; readers read the remote side first, then the owner's, so a
 // block freed remotely was allocated in what they read and a count never reads below zero. Current
-// bytes can only rise through an allocation or a realloc: the owner raises its peak with its own
-// count plus the remote delta as it reads it (a count that held at that moment), and a remote
-// realloc that grows a block raises the remote peak; the peak is the larger of the two. Totals are
-// exact once the threads are quiet; while they run, a reader sees each side at some moment.
+// bytes can only rise on the owner's side (an allocation, or a realloc on the owning thread): the
+// owner raises its peak with its own count plus the remote delta as it reads it (a count that held
+// at that moment). Totals are exact once the threads are quiet; while they run, a reader sees each
+// side at some moment.
 //
 // This is paid only when MemoryTrackerOptions.ThreadStatistics is on; otherwise no account exists.
 using System.Runtime.CompilerServices;
@@ -112,7 +114,7 @@ internal sealed class ThreadAccount
     public (long CurrentBytes, long PeakBytes) Bytes()
     {
         var current = CurrentBytes;
-        return (current, Math.Max(current, Math.Max(Volatile.Read(ref _peakBytes), Volatile.Read(ref _remote.PeakBytes))));
+        return (current, Math.Max(current, Volatile.Read(ref _peakBytes)));
     }
 
     /// <summary>Allocations, current bytes, peak bytes (never below the current bytes read with it, as <see cref="Bytes"/>) and current blocks of region slot <paramref name="region"/>.</summary>
@@ -120,14 +122,13 @@ internal sealed class ThreadAccount
     {
         ref var remote = ref _remote.Regions[region];
         ref var own = ref _regions[region];
-        var remoteAllocations = Volatile.Read(ref remote.Allocations);
         var remoteBytes = Volatile.Read(ref remote.Bytes);
         var remoteBlocks = Volatile.Read(ref remote.Blocks);
         var bytes = Volatile.Read(ref own.Bytes) + remoteBytes;
         return (
-            Volatile.Read(ref own.Allocations) + remoteAllocations,
+            Volatile.Read(ref own.Allocations),
             bytes,
-            Math.Max(bytes, Math.Max(Volatile.Read(ref own.Peak), Volatile.Read(ref remote.Peak))),
+            Math.Max(bytes, Volatile.Read(ref own.Peak)),
             Volatile.Read(ref own.Blocks) + remoteBlocks);
     }
 
@@ -166,15 +167,12 @@ internal sealed class ThreadAccount
         counters.Bytes -= bytes;
     }
 
-    /// <summary>A block was resized or moved from one region slot to another by a realloc on the owning thread (<paramref name="byOwner"/>) or another.</summary>
-    public void Resized(int fromRegion, long fromBytes, int toRegion, long toBytes, bool byOwner)
+    /// <summary>
+    /// A block was resized or moved from one region slot to another by a realloc on the owning thread (a realloc on another
+    /// thread moves the block to that thread's account: <see cref="Freed"/> here, <see cref="Allocated"/> there).
+    /// </summary>
+    public void Resized(int fromRegion, long fromBytes, int toRegion, long toBytes)
     {
-        if (!byOwner)
-        {
-            ResizedRemotely(fromRegion, fromBytes, toRegion, toBytes);
-            return;
-        }
-
         ref var to = ref _regions[toRegion];
         if (fromRegion != toRegion)
         {
@@ -205,29 +203,6 @@ internal sealed class ThreadAccount
         Interlocked.Add(ref _remote.Bytes, -bytes);
     }
 
-    [MethodImpl(MethodImplOptions.NoInlining)]
-    private void ResizedRemotely(int fromRegion, long fromBytes, int toRegion, long toBytes)
-    {
-        ref var to = ref _remote.Regions[toRegion];
-        long inRegion;
-        if (fromRegion != toRegion)
-        {
-            ref var from = ref _remote.Regions[fromRegion];
-            Interlocked.Decrement(ref from.Blocks);
-            Interlocked.Add(ref from.Bytes, -fromBytes);
-            Interlocked.Increment(ref to.Blocks);
-            Interlocked.Increment(ref to.Allocations);
-            inRegion = Interlocked.Add(ref to.Bytes, toBytes);
-        }
-        else
-        {
-            inRegion = Interlocked.Add(ref to.Bytes, toBytes - fromBytes);
-        }
-
-        RaiseRemotePeak(ref to.Peak, inRegion + Volatile.Read(ref _regions[toRegion].Bytes));
-        RaiseRemotePeak(ref _remote.PeakBytes, Interlocked.Add(ref _remote.Bytes, toBytes - fromBytes) + Volatile.Read(ref _bytes));
-    }
-
     /// <summary>Raises a peak of the owner's side: only the owner writes it.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void RaiseOwnPeak(ref long peak, long value)
@@ -235,22 +210,6 @@ internal sealed class ThreadAccount
         if (value > peak)
         {
             peak = value;
-        }
-    }
-
-    /// <summary>Raises a peak of the remote side, which any other thread may raise at the same time.</summary>
-    private static void RaiseRemotePeak(ref long peak, long value)
-    {
-        var seen = Volatile.Read(ref peak);
-        while (value > seen)
-        {
-            var won = Interlocked.CompareExchange(ref peak, value, seen);
-            if (won == seen)
-            {
-                return;
-            }
-
-            seen = won;
         }
     }
 
@@ -263,12 +222,11 @@ internal sealed class ThreadAccount
         public long Peak;
     }
 
-    /// <summary>The remote side: deltas that other threads apply, kept apart from the owner's counters.</summary>
+    /// <summary>The remote side: deltas that other threads' frees apply, kept apart from the owner's counters (their allocation and peak fields stay 0).</summary>
     private sealed class Remote
     {
         public readonly Counters[] Regions = new Counters[MaxRegions];
         public long Bytes;
         public long Blocks;
-        public long PeakBytes;
     }
 }
