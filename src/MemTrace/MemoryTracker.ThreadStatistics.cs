@@ -60,7 +60,7 @@ public sealed unsafe partial class MemoryTracker
     /// at that free). An ended thread's row is dropped, as ESP-IDF drops a deleted task's statistics by default, unless
     /// <see cref="MemoryTrackerOptions.KeepEndedThreadStatistics"/> keeps it (marked not alive).
     /// </summary>
-    /// <returns>One entry per thread that allocated.</returns>
+    /// <returns>One entry per running thread that allocated, and per ended one with <see cref="MemoryTrackerOptions.KeepEndedThreadStatistics"/>.</returns>
     /// <exception cref="InvalidOperationException">The tracker was created without <see cref="MemoryTrackerOptions.ThreadStatistics"/>.</exception>
     /// <exception cref="ObjectDisposedException">The tracker was disposed.</exception>
     public IReadOnlyList<ThreadMemoryStatistics> GetThreadStatistics()

@@ -61,8 +61,10 @@ public sealed class MemoryTrackerOptions
     /// Keep the statistics of threads that have ended, marked not alive (ESP-IDF's <c>CONFIG_HEAP_TRACK_DELETED_TASKS</c>,
     /// printed <c>DELETED</c>). Default false, as that option's default: an ended thread's row is dropped, with the
     /// blocks it still holds (they stay live and listed by the tracker, charged to no row), and its account, about
-    /// 2 kB, is let go of once none of its blocks is live. When true, every thread that ever allocated keeps its row
-    /// and account for as long as the tracker lives. Only with <see cref="ThreadStatistics"/>.
+    /// 2 kB, is let go of once none of its blocks is live, at the tracker's next sweep of ended threads (made when a new
+    /// thread first uses the tracker while it holds the cells of 64 threads or more, and of twice as many as were running
+    /// at its last sweep). When true, every thread that ever allocated keeps its row and account for as long as the
+    /// tracker lives. Only with <see cref="ThreadStatistics"/>.
     /// </summary>
     public bool KeepEndedThreadStatistics { get; init; }
 

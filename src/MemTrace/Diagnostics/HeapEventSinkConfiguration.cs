@@ -53,7 +53,7 @@ public sealed class HeapEventSinkConfiguration
     /// <exception cref="ArgumentException"><paramref name="path"/> is null or empty.</exception>
     /// <exception cref="ArgumentOutOfRangeException"><paramref name="restrictedToMinimumLevel"/> is not a defined level.</exception>
     /// <exception cref="InvalidOperationException">The pipeline was already built.</exception>
-    /// <remarks>The file is created by <see cref="HeapEventPipelineBuilder.Build"/>, which throws what <see cref="FileStream"/> throws if it cannot be, and <see cref="ArgumentOutOfRangeException"/> for an option of <paramref name="options"/> out of range.</remarks>
+    /// <remarks>The file is created by <see cref="HeapEventPipelineBuilder.Build"/>, which throws what <see cref="FileStream"/> throws if it cannot be, an <see cref="IOException"/> if another <see cref="TraceFileWriter"/> of this process is writing it (the file is left untouched), and <see cref="ArgumentOutOfRangeException"/> for an option of <paramref name="options"/> out of range.</remarks>
     public HeapEventPipelineBuilder TraceFile(string path, TraceFileOptions? options = null, HeapEventLevel restrictedToMinimumLevel = HeapEventLevel.Trace)
     {
         ArgumentException.ThrowIfNullOrEmpty(path);

@@ -360,7 +360,7 @@ public sealed class TraceReader : IDisposable
                 }
 
                 DroppedEvents = fields.Count > long.MaxValue - DroppedEvents ? long.MaxValue : DroppedEvents + fields.Count; // Saturates: hand-made counts.
-                Report(LineNumber, TraceProblemKind.DroppedEvents, $"the writer dropped {fields.Count} events here ({ReasonText(fields.Reason)})");
+                Report(LineNumber, TraceProblemKind.DroppedEvents, $"the writer dropped {fields.Count} {(fields.Count == 1 ? "event" : "events")} here ({ReasonText(fields.Reason)})");
                 return false;
             case TraceFormat.EndKind:
                 HasEnd = true;

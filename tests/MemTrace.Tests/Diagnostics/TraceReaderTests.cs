@@ -267,6 +267,9 @@ public class TraceReaderTests
         Assert.Equal(15, reader.Reader.DroppedEvents);
         Assert.Equal([3L, 5L], reader.Problems.Select(p => p.Line));
         Assert.Contains("dropped 12 events here (its buffer was full in drop mode)", reader.Problems[0].Message, StringComparison.Ordinal);
+
+        var one = Read(Header, Alloc, "{\"kind\":\"dropped\",\"count\":1,\"reason\":\"full\"}");
+        Assert.Contains("dropped 1 event here (", Assert.Single(one.Problems).Message, StringComparison.Ordinal);
     }
 
     [Fact]
