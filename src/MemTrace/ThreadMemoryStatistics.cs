@@ -27,7 +27,7 @@ public sealed record ThreadMemoryStatistics
     /// <summary>The thread's blocks still live.</summary>
     public required long CurrentBlocks { get; init; }
 
-    /// <summary>Allocations the thread made since statistics began.</summary>
+    /// <summary>Allocations the thread made since statistics began, counting each block it took over by reallocating it on this thread.</summary>
     public required long Allocations { get; init; }
 
     /// <summary>One entry per region the thread allocated from (ESP-IDF: <c>heap_stat</c>, <c>heap_count</c> of them).</summary>

@@ -35,7 +35,7 @@ public sealed record ThreadRegionStatistics
     /// <summary>The thread's blocks live in the region (ESP-IDF: <c>alloc_count</c>).</summary>
     public required long CurrentBlocks { get; init; }
 
-    /// <summary>Allocations the thread made in the region since statistics began.</summary>
+    /// <summary>Allocations the thread made in the region since statistics began, counting each block it took over by reallocating it on this thread.</summary>
     public required long Allocations { get; init; }
 
     /// <summary>The thread's live blocks in the region (ESP-IDF: <c>alloc_stat</c>), by request number.</summary>

@@ -351,6 +351,7 @@ public unsafe class MemoryTrackerThreadStatisticsTests
         Assert.Single(mine.Regions);
         Assert.NotNull(theirs);
         Assert.Equal((5000L, 10000L, 1L), (theirs.CurrentBytes, theirs.PeakBytes, theirs.CurrentBlocks));
+        Assert.Equal((2L, 1L), (mine.Allocations, theirs.Allocations)); // The block taken over counts for the other thread.
         var region = Assert.Single(theirs.Regions);
         Assert.Equal(("DRAM#2", 5000L, 10000L, 1L), (region.RegionLabel, region.CurrentBytes, region.PeakBytes, region.CurrentBlocks));
         Assert.Equal((nuint)data, Assert.Single(region.Blocks).Address);
