@@ -73,7 +73,8 @@ public sealed class HeapLayoutBuilder
     /// <summary>
     /// Sets <c>malloc()</c>'s PSRAM threshold for <see cref="HeapCaps.MallocDefault(nuint)"/>: requests up to
     /// <paramref name="limit"/> bytes stay internal, larger ones prefer PSRAM; null keeps external
-    /// memory out of <c>malloc()</c> (ESP-IDF's default until PSRAM is initialised).
+    /// memory out of <c>malloc()</c> (ESP-IDF's default until PSRAM is initialised). A limit of
+    /// <see cref="uint.MaxValue"/> or more is taken as null, as <see cref="HeapCaps.MallocExtmemEnable(nuint)"/> takes it.
     /// </summary>
     /// <param name="limit">The threshold in bytes, or null.</param>
     /// <returns>This builder.</returns>
@@ -81,7 +82,7 @@ public sealed class HeapLayoutBuilder
     public HeapLayoutBuilder WithExternalMemoryAlwaysInternalLimit(nuint? limit)
     {
         ThrowIfBuilt();
-        _alwaysInternalLimit = limit;
+        _alwaysInternalLimit = limit >= uint.MaxValue ? null : limit;
         return this;
     }
 

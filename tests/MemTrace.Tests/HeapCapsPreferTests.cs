@@ -155,6 +155,25 @@ public unsafe class HeapCapsPreferTests
 
     [Theory]
     [InlineData(ulong.MaxValue)]
+    [InlineData(uint.MaxValue)]
+    public void A_layouts_PSRAM_threshold_at_the_disable_value_keeps_malloc_internal_as_MallocExtmemEnable_does(ulong disable)
+    {
+        // The builder took the value as given, so such a layout left PSRAM on for malloc() where MallocExtmemEnable with
+        // the same value turned it off.
+        var layout = HeapLayout.CreateBuilder("psram-disabled").WithAlignment(4)
+            .AddRegion("DRAM", 64 * 1024, MallocCaps.Bit8 | MallocCaps.Default, MallocCaps.Internal | MallocCaps.Dma | MallocCaps.Bit32)
+            .AddRegion("SPIRAM", 1024 * 1024, MallocCaps.Spiram | MallocCaps.Default, MallocCaps.None, MallocCaps.Bit8 | MallocCaps.Bit32, addedAtRuntime: true)
+            .WithExternalMemoryAlwaysInternalLimit((nuint)disable)
+            .Build();
+        Assert.Null(layout.ExternalMemoryAlwaysInternalLimit);
+        using var f = new ChipFixture(layout);
+
+        Assert.True(f.Heap.MallocDefault(300_000) == null);
+        Assert.Equal([(300_000u, MallocCaps.Default | MallocCaps.Internal, "heap_caps_malloc")], f.Failures.Calls);
+    }
+
+    [Theory]
+    [InlineData(ulong.MaxValue)]
     [InlineData(uint.MaxValue)] // The chip's SIZE_MAX, which ESP-IDF stores in its int limit as -1.
     public void Malloc_extmem_enable_with_the_disable_value_keeps_malloc_internal_again(ulong disable)
     {
