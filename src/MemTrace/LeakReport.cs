@@ -10,6 +10,7 @@
 // MaxBlocksPrinted block lines and MaxRequestsPrinted request numbers per site; the data has all.
 using System.Globalization;
 using System.Text;
+using MemTrace.Internals;
 using MemTrace.Tracking;
 
 namespace MemTrace;
@@ -77,12 +78,12 @@ public sealed class LeakReport
         }
 
         text.AppendLine("=================================================================");
-        text.Append(CultureInfo.InvariantCulture, $"MemTrace: detected memory leaks {window}: {Blocks} {Plural(Blocks, "block")}, {Bytes} {Plural(Bytes, "byte")}, from {Sites.Count} call {Plural(Sites.Count, "site")}").AppendLine();
+        text.Append(CultureInfo.InvariantCulture, $"MemTrace: detected memory leaks {window}: {Counted.Of(Blocks, "block")}, {Counted.Of(Bytes, "byte")}, from {Counted.Of(Sites.Count, "call site")}").AppendLine();
         foreach (var site in Sites)
         {
             text.AppendLine();
             var where = site.Site.IsKnown ? site.Site.ToString() + " (" + site.Site.Method.ToCName() + ")" : site.Site.ToString();
-            text.Append(CultureInfo.InvariantCulture, $"Leak of {site.Bytes} {Plural(site.Bytes, "byte")} in {site.Blocks} {Plural(site.Blocks, "block")} allocated at {where}").AppendLine();
+            text.Append(CultureInfo.InvariantCulture, $"Leak of {Counted.Of(site.Bytes, "byte")} in {Counted.Of(site.Blocks, "block")} allocated at {where}").AppendLine();
             if (site.VariableNames.Count != 0)
             {
                 text.Append("  variables: ").AppendJoin(", ", site.VariableNames).AppendLine();
@@ -117,12 +118,12 @@ public sealed class LeakReport
 
             if (site.Blocks > MaxBlocksPrinted)
             {
-                text.Append(CultureInfo.InvariantCulture, $"  … and {site.Blocks - MaxBlocksPrinted} more {Plural(site.Blocks - MaxBlocksPrinted, "block")}").AppendLine();
+                text.Append(CultureInfo.InvariantCulture, $"  … and {Counted.Of(site.Blocks - MaxBlocksPrinted, "more block")}").AppendLine();
             }
         }
 
         text.AppendLine();
-        text.Append(CultureInfo.InvariantCulture, $"SUMMARY: MemTrace: {Bytes} {Plural(Bytes, "byte")} leaked in {Blocks} {Plural(Blocks, "allocation")}.").AppendLine();
+        text.Append(CultureInfo.InvariantCulture, $"SUMMARY: MemTrace: {Counted.Of(Bytes, "byte")} leaked in {Counted.Of(Blocks, "allocation")}.").AppendLine();
         return text.ToString();
     }
 
@@ -156,6 +157,4 @@ public sealed class LeakReport
             : a.RequestNumbers[0].CompareTo(b.RequestNumbers[0]));
         return new LeakReport(since, until, sites);
     }
-
-    private static string Plural(long count, string noun) => count == 1 ? noun : noun + "s";
 }

@@ -2,6 +2,7 @@
 // tracker, in live blocks and bytes and in operations, printable as one short report.
 using System.Globalization;
 using System.Text;
+using MemTrace.Internals;
 
 namespace MemTrace;
 
@@ -50,9 +51,7 @@ public sealed class MemoryDifference
         text.Append(CultureInfo.InvariantCulture, $"MemTrace difference from {From} to {To}:").AppendLine();
         text.Append(CultureInfo.InvariantCulture, $"  live blocks: {From.LiveBlocks} -> {To.LiveBlocks} ({BlocksDelta:+#;-#;0})").AppendLine();
         text.Append(CultureInfo.InvariantCulture, $"  live bytes:  {From.LiveBytes} -> {To.LiveBytes} ({BytesDelta:+#;-#;0})").AppendLine();
-        text.Append(CultureInfo.InvariantCulture, $"  {Count(Allocations, "allocation")}, {Count(Frees, "free")}, {Count(FailedAllocations, "failed request")}").AppendLine();
+        text.Append(CultureInfo.InvariantCulture, $"  {Counted.Of(Allocations, "allocation")}, {Counted.Of(Frees, "free")}, {Counted.Of(FailedAllocations, "failed request")}").AppendLine();
         return text.ToString();
     }
-
-    private static string Count(long count, string noun) => string.Create(CultureInfo.InvariantCulture, $"{count} {noun}{(count == 1 ? string.Empty : "s")}");
 }

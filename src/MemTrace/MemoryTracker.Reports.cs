@@ -133,7 +133,7 @@ public sealed unsafe partial class MemoryTracker
             }
         }
 
-        text.Append(CultureInfo.InvariantCulture, $"  Total: {records.Count} live block{(records.Count == 1 ? string.Empty : "s")}, {bytes} bytes").AppendLine();
+        text.Append(CultureInfo.InvariantCulture, $"  Total: {Counted.Of(records.Count, "live block")}, {bytes} bytes").AppendLine();
         return text.ToString();
     }
 

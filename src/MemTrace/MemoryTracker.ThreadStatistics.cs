@@ -32,7 +32,7 @@ public sealed unsafe partial class MemoryTracker
     /// <summary>Whether ended threads keep their rows (<see cref="MemoryTrackerOptions.KeepEndedThreadStatistics"/>).</summary>
     private readonly bool _keepEndedAccounts;
 
-    /// <summary>Accounts of ended threads that still held blocks when their cells were retired, to let go of once they hold none (under <see cref="_cellsLock"/>).</summary>
+    /// <summary>Accounts of ended threads whose cells were retired, to let go of once they hold no block (under <see cref="_cellsLock"/>).</summary>
     private readonly List<ThreadAccount> _endedAccounts = [];
 
     /// <summary>Accounts let go of (their slots are null), under <see cref="_cellsLock"/>.</summary>
@@ -269,10 +269,8 @@ public sealed unsafe partial class MemoryTracker
     /// the block's side entry. None is added after the thread ended; a realloc on another thread rewrites the side entry
     /// before it takes the block off the account, so an account seen with no block is named by no live block's entry.
     /// </summary>
-    /// <param name="ended">Accounts of the cells being retired now.</param>
-    private void ReleaseEndedAccounts(List<ThreadAccount> ended)
+    private void ReleaseEndedAccounts()
     {
-        _endedAccounts.AddRange(ended);
         var kept = 0;
         for (var index = 0; index < _endedAccounts.Count; index++)
         {

@@ -451,7 +451,6 @@ public sealed unsafe partial class MemoryTracker : IDisposable, IAllocationObser
     {
         Span<uint> batch = stackalloc uint[TrackerThreadCell.RingSize];
         var kept = 0;
-        var ended = _owners is not null && !_keepEndedAccounts ? new List<ThreadAccount>() : null;
         for (var index = 0; index < _cells.Count; index++)
         {
             var cell = _cells[index];
@@ -462,10 +461,13 @@ public sealed unsafe partial class MemoryTracker : IDisposable, IAllocationObser
             }
 
             GiveBackHandles(cell, batch);
-            cell.Account?.ThreadEnded();
-            if (cell.Account is not null)
+            if (cell.Account is { } account)
             {
-                ended?.Add(cell.Account);
+                account.ThreadEnded();
+                if (!_keepEndedAccounts)
+                {
+                    _endedAccounts.Add(account);
+                }
             }
 
             _retiredAllocations += Volatile.Read(ref cell.Allocations);
@@ -476,9 +478,9 @@ public sealed unsafe partial class MemoryTracker : IDisposable, IAllocationObser
 
         _cells.RemoveRange(kept, _cells.Count - kept);
         _retireCellsAt = Math.Max(MinRetireCellsAt, 2 * kept);
-        if (ended is not null)
+        if (_endedAccounts.Count != 0)
         {
-            ReleaseEndedAccounts(ended);
+            ReleaseEndedAccounts();
         }
     }
 

@@ -2,6 +2,7 @@
 // output with the same figures as the tables (sizes in bytes, times in seconds from the trace's
 // start, problems with their line numbers). docs/tracing.md lists the fields.
 using System.Text.Json;
+using MemTrace.Diagnostics;
 
 namespace MemTrace.Cli.Report;
 
@@ -212,7 +213,7 @@ internal static class JsonReport
         json.WriteEndObject();
     }
 
-    /// <summary>A time as the trace writes it: UTC, milliseconds, <c>Z</c> (<c>2026-11-25T14:38:00.001Z</c>).</summary>
+    /// <summary>A time as the trace writes it (<see cref="TraceFormat.TimeFormat"/>).</summary>
     private static string TraceTime(DateTimeOffset time) =>
-        time.UtcDateTime.ToString("yyyy-MM-dd'T'HH:mm:ss.fff'Z'", System.Globalization.CultureInfo.InvariantCulture);
+        time.UtcDateTime.ToString(TraceFormat.TimeFormat, System.Globalization.CultureInfo.InvariantCulture);
 }

@@ -41,6 +41,7 @@
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using MemTrace.Diagnostics.Sinks;
+using MemTrace.Internals;
 
 namespace MemTrace.Diagnostics;
 
@@ -613,7 +614,7 @@ public sealed class TraceFileWriter : IHeapEventSink, IDisposable
             _committed = _reported;
             if (_failedWrites != 0)
             {
-                SelfLog.WriteLine($"MemTrace: writing trace {Path ?? "stream"} works again after {Plural(_failedWrites, "failed write")}; {Plural(_eventsLostInFailedWrites, "event")} lost in them (counted in a 'dropped' line)");
+                SelfLog.WriteLine($"MemTrace: writing trace {Path ?? "stream"} works again after {Counted.Of(_failedWrites, "failed write")}; {Counted.Of(_eventsLostInFailedWrites, "event")} lost in them (counted in a 'dropped' line)");
                 _failedWrites = 0;
                 _eventsLostInFailedWrites = 0;
             }
@@ -632,7 +633,7 @@ public sealed class TraceFileWriter : IHeapEventSink, IDisposable
             {
                 var lost = bufferedEvents == 0
                     ? "the write held no event (only a header, 'dropped' or end line)"
-                    : $"{Plural(bufferedEvents, "event")} lost (counted in a 'dropped' line if a later write succeeds)";
+                    : $"{Counted.Of(bufferedEvents, "event")} lost (counted in a 'dropped' line if a later write succeeds)";
                 SelfLog.WriteLine($"MemTrace: writing trace {Path ?? "stream"} failed: {SelfLog.MessageOf(e)}; {lost}. Further failures are summed, not logged one by one");
             }
 
@@ -644,7 +645,6 @@ public sealed class TraceFileWriter : IHeapEventSink, IDisposable
     }
 
     /// <summary>"1 event", "2 events".</summary>
-    private static string Plural(long count, string noun) => count == 1 ? $"1 {noun}" : $"{count} {noun}s";
 
     private void SyncToDisk()
     {
@@ -683,7 +683,7 @@ public sealed class TraceFileWriter : IHeapEventSink, IDisposable
         WriteBatch(ref bufferedEvents, ref unsynced);
         if (_failedWrites > 1)
         {
-            SelfLog.WriteLine($"MemTrace: writing trace {Path ?? "stream"} failed {_failedWrites} times in a row, up to its end line; {Plural(_eventsLostInFailedWrites, "event")} lost in them");
+            SelfLog.WriteLine($"MemTrace: writing trace {Path ?? "stream"} failed {_failedWrites} times in a row, up to its end line; {Counted.Of(_eventsLostInFailedWrites, "event")} lost in them");
         }
         Volatile.Write(ref _handedOver, _merge.Taken + late);
         SyncToDisk();

@@ -23,4 +23,7 @@ public static class TraceFormat
 
     /// <summary>Kind of the last line of a trace whose writer was closed: <c>{"kind":"end","time":…,"events":N,"dropped":N}</c>.</summary>
     public const string EndKind = "end";
+
+    /// <summary>How every <c>"time"</c> field is written (a <see cref="DateTime"/> format, invariant culture): UTC, milliseconds and <c>Z</c>, e.g. <c>2026-11-25T14:38:00.001Z</c>.</summary>
+    public const string TimeFormat = "yyyy-MM-dd'T'HH:mm:ss.fff'Z'";
 }

@@ -11,6 +11,7 @@
 using System.Buffers.Text;
 using System.Text.Json;
 using MemTrace.Diagnostics.Sinks;
+using MemTrace.Internals;
 
 namespace MemTrace.Diagnostics;
 
@@ -360,7 +361,7 @@ public sealed class TraceReader : IDisposable
                 }
 
                 DroppedEvents = fields.Count > long.MaxValue - DroppedEvents ? long.MaxValue : DroppedEvents + fields.Count; // Saturates: hand-made counts.
-                Report(LineNumber, TraceProblemKind.DroppedEvents, $"the writer dropped {fields.Count} {(fields.Count == 1 ? "event" : "events")} here ({ReasonText(fields.Reason)})");
+                Report(LineNumber, TraceProblemKind.DroppedEvents, $"the writer dropped {Counted.Of(fields.Count, "event")} here ({ReasonText(fields.Reason)})");
                 return false;
             case TraceFormat.EndKind:
                 HasEnd = true;

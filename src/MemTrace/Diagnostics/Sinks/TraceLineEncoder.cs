@@ -471,7 +471,7 @@ internal sealed class TraceLineEncoder
         {
             Span<byte> text = stackalloc byte[40];
             text[0] = (byte)'"';
-            new DateTime(key * TimeSpan.TicksPerMillisecond, DateTimeKind.Utc).TryFormat(text[1..], out var written, "yyyy-MM-dd'T'HH:mm:ss.fff'Z'", CultureInfo.InvariantCulture);
+            new DateTime(key * TimeSpan.TicksPerMillisecond, DateTimeKind.Utc).TryFormat(text[1..], out var written, TraceFormat.TimeFormat, CultureInfo.InvariantCulture);
             text[written + 1] = (byte)'"';
             _time = text[..(written + 2)].ToArray();
             _timeKey = key;
