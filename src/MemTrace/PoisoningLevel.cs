@@ -31,7 +31,9 @@ public enum PoisoningLevel
     /// free (in emulated chip RAM; on the process heap only the quarantine can). Damaged free memory is
     /// reported and set aside, never handed out. As on the chip, the spare bytes a block has past its tail canary
     /// (TLSF's rounding) stay <c>0xFE</c> while it is live and are not refilled by its free, so an overrun that jumps
-    /// the canary into them is found in free memory after the free.
+    /// the canary into them is found in free memory after the free. A realloc moves the block (never in place, as on
+    /// the chip) and the bytes it grows by read <c>0xFE</c>, not <c>0xCE</c>: ESP-IDF takes the new block without the
+    /// malloc fill.
     /// </summary>
     Comprehensive,
 }

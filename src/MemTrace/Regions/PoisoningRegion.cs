@@ -574,7 +574,15 @@ internal sealed unsafe class PoisoningRegion : Region
             return null;
         }
 
-        Buffer.MemoryCopy((void*)user, fresh, size, Math.Min(size, oldSize));
+        var kept = Math.Min(size, oldSize);
+        Buffer.MemoryCopy((void*)user, fresh, size, kept);
+        if (_level == PoisoningLevel.Comprehensive && size > kept)
+        {
+            // ESP-IDF's comprehensive realloc takes the new block with multi_heap_malloc_impl, which does not swap the
+            // free pattern for the malloc one: the grown bytes read 0xFE, not 0xCE, as on the chip.
+            NativeMemory.Fill(fresh + kept, size - kept, FreeFill);
+        }
+
         state = Free((void*)user, clearIfTagged: false, out _, inspector: null);
         if (state != BlockState.Live)
         {

@@ -25,6 +25,36 @@ public unsafe class PoisoningTests
         heap.Free(again);
     }
 
+    [Theory]
+    [InlineData("esp32")]
+    [InlineData("esp32s3-psram8m")]
+    [InlineData("host")]
+    public void Comprehensive_realloc_leaves_the_grown_bytes_0xFE_as_ESP_IDF_does(string layout)
+    {
+        // multi_heap_realloc (SLOW poisoning) takes its new block with multi_heap_malloc_impl, which keeps the free
+        // pattern, copies the old bytes and writes the canaries: the bytes past the old size read 0xFE, not 0xCE.
+        using var heap = new HeapCaps(HeapLayout.FromName(layout), new HeapCapsOptions { Poisoning = PoisoningLevel.Comprehensive, ErrorOutput = null });
+        var p = (byte*)heap.Malloc(24, MallocCaps.Default);
+        new Span<byte>(p, 24).Fill(0x11);
+
+        var grown = (byte*)heap.Realloc(p, 300, MallocCaps.Default);
+
+        Assert.True(grown is not null);
+        Assert.True(new Span<byte>(grown, 24).IndexOfAnyExcept((byte)0x11) < 0);
+        Assert.Equal(-1, new Span<byte>(grown + 24, 300 - 24).IndexOfAnyExcept((byte)0xFE));
+        Assert.Equal(0xBAAD5678u, Unsafe.ReadUnaligned<uint>(grown + 300));
+
+        var shrunk = (byte*)heap.Realloc(grown, 100, MallocCaps.Default); // Nothing grown: the bytes are the old ones.
+        Assert.True(new Span<byte>(shrunk, 24).IndexOfAnyExcept((byte)0x11) < 0);
+        Assert.Equal(-1, new Span<byte>(shrunk + 24, 100 - 24).IndexOfAnyExcept((byte)0xFE));
+        var small = (byte*)heap.Malloc(8, MallocCaps.Default);
+        Assert.Equal(0xCE, small[7]); // A malloc still fills 0xCE.
+        heap.Free(small);
+        heap.Free(shrunk);
+        Assert.True(heap.CheckIntegrityAll(print: false));
+        Assert.Empty(heap.RecentErrors);
+    }
+
     [Fact]
     public void Light_poisoning_realloc_checks_canaries_and_keeps_them_through_moves()
     {
