@@ -24,7 +24,10 @@ public unsafe class TestAlignedAllocCaps
             f.Heap.Free(buf);
         }
 
-        for (nuint alignment = 0; alignment <= 512 * 1024; alignment = alignment < 4096 ? alignment + 1 : alignment * 2)
+        // Alloc from a non-permitted area (ESP-IDF v4.x's version of this case; the loop leaves alignment at 1025).
+        Assert.True(f.Heap.AlignedAlloc(1025, 1025 + 137, MallocCaps.Exec | MallocCaps.Bit32) == null);
+
+        for (nuint alignment = 0; alignment <= 512 * 1024; alignment++)
         {
             var buf = (byte*)f.Heap.AlignedAlloc(alignment, 10 * 1024, MallocCaps.Spiram);
             if (!IsPowerOfTwo(alignment))
@@ -113,7 +116,27 @@ public unsafe class TestAlignedAllocCaps
 
         // From a non-permitted area (ESP-IDF's loop leaves alignment at 1025, not a power of two).
         Assert.True(f.Heap.AlignedCalloc(1025, 1, 1025 + 137, MallocCaps.Bit32) == null);
+
+        // From external memory (CONFIG_SPIRAM), every alignment up to 512 KiB, 10 KiB each.
+        for (nuint alignment = 0; alignment <= 512 * 1024; alignment++)
+        {
+            var buf = (byte*)f.Heap.AlignedCalloc(alignment, 1, 10 * 1024, MallocCaps.Spiram);
+            if (!IsPowerOfTwo(alignment))
+            {
+                Assert.True(buf == null, $"PSRAM alignment {alignment}");
+                continue;
+            }
+
+            Assert.True(buf != null, $"PSRAM alignment {alignment}");
+            Assert.True(f.InPsram(buf));
+            Assert.Equal(0u, (nuint)buf & (alignment - 1));
+            Assert.True(new Span<byte>(buf, 10 * 1024).IndexOfAnyExcept((byte)0) < 0);
+            new Span<byte>(buf, 10 * 1024).Fill(0xA5);
+            f.Heap.Free(buf);
+        }
+
         Assert.True(f.Heap.CheckIntegrityAll(print: false));
+        Assert.Empty(f.Failures.Calls);
     }
 
     [Fact]

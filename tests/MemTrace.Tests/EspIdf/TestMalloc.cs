@@ -32,6 +32,74 @@ public unsafe class TestMalloc
         // test_malloc.c: TEST_ASSERT(free_ext_before >= free_ext_after + 256).
         Assert.True(externalFreeBefore >= f.Heap.GetFreeSize(MallocCaps.Default | MallocCaps.Spiram) + 256);
         f.Heap.Free(p);
+
+        // The C test's second half, built only with CONFIG_SPIRAM_MALLOC_ALWAYSINTERNAL == 0: malloc() too goes to PSRAM.
+        f.Heap.MallocExtmemEnable(0);
+        internalFree = f.Heap.GetFreeSize(MallocCaps.Default | MallocCaps.Internal);
+        externalFreeBefore = f.Heap.GetFreeSize(MallocCaps.Default | MallocCaps.Spiram);
+
+        p = f.Heap.MallocDefault(256);
+
+        Assert.True(p != null);
+        Assert.True(f.InPsram(p));
+        Assert.Equal(internalFree, f.Heap.GetFreeSize(MallocCaps.Default | MallocCaps.Internal));
+        Assert.True(externalFreeBefore >= f.Heap.GetFreeSize(MallocCaps.Default | MallocCaps.Spiram) + 256);
+        f.Heap.Free(p);
+    }
+
+    [Fact]
+    public void Check_if_reserved_DMA_pool_still_can_allocate_even_when_malloc_ed_memory_is_exhausted()
+    {
+        // components/heap/test/test_malloc.c (ESP-IDF v4.x; CONFIG_SPIRAM_USE_MALLOC with CONFIG_SPIRAM_MALLOC_RESERVE_INTERNAL
+        // above 1024, 32 KiB by default). The layouts leave that reserve out, so this adds it as esp_psram does at startup
+        // (esp_psram_extram_reserve_dma_pool): in chunks of the largest DMA|INTERNAL block, each taken with heap_caps_malloc
+        // and registered with caps { 0, DMA|INTERNAL, 8BIT|32BIT } over [chunk, chunk + size - 1).
+        using var f = new ChipFixture(HeapLayout.Esp32(4));
+        for (nuint reserve = 32 * 1024; reserve > 0;)
+        {
+            var next = Math.Min(f.Heap.GetLargestFreeBlock(MallocCaps.Dma | MallocCaps.Internal), reserve);
+            var chunk = (byte*)f.Heap.Malloc(next, MallocCaps.Dma | MallocCaps.Internal);
+            Assert.True(chunk != null && next != 0);
+            Assert.Equal(HeapCapsResult.Ok, f.Heap.AddRegionWithCaps([MallocCaps.None, MallocCaps.Dma | MallocCaps.Internal, MallocCaps.Bit8 | MallocCaps.Bit32], chunk, chunk + next - 1));
+            reserve -= next;
+        }
+
+        // tryAllocMem(): the pointer array, then up to 5 MiB of malloc(1024) until it fails.
+        var allocated = (nint*)f.Heap.MallocDefault((nuint)(sizeof(nint) * 5 * 1024));
+        Assert.True(allocated != null);
+        var m = 0;
+        while (m < 5 * 1024 && (allocated[m] = (nint)f.Heap.MallocDefault(1024)) != 0)
+        {
+            new Span<uint>((void*)allocated[m], 256).Fill(0xDEADBEEF);
+            m++;
+        }
+
+        Assert.True(m < 5 * 1024, "malloc() was not exhausted");
+        var dma = new nint[512];
+        var i = 0;
+        for (; i < dma.Length; i++)
+        {
+            dma[i] = (nint)f.Heap.Malloc(1024, MallocCaps.Dma);
+            if (dma[i] == 0)
+            {
+                break;
+            }
+        }
+
+        for (var j = 0; j < i; j++)
+        {
+            f.Heap.Free((void*)dma[j]);
+        }
+
+        for (var j = 0; j < m; j++)
+        {
+            Assert.True(new Span<uint>((void*)allocated[j], 256).IndexOfAnyExcept(0xDEADBEEF) < 0, $"block {j} was overwritten");
+            f.Heap.Free((void*)allocated[j]);
+        }
+
+        f.Heap.Free(allocated);
+        Assert.True(i > 0, $"no DMA memory after {m} KiB of malloc()");
+        Assert.True(f.Heap.CheckIntegrityAll(print: false));
     }
 
     [Fact]

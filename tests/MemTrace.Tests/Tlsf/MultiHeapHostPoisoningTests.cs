@@ -42,10 +42,11 @@ public unsafe class MultiHeapHostPoisoningTests
     [Theory]
     [InlineData(PoisoningLevel.None)]
     [InlineData(PoisoningLevel.Light)]
+    [InlineData(PoisoningLevel.Comprehensive)]
     public void MultiHeap_realloc(PoisoningLevel poisoning)
     {
-        // Not under comprehensive poisoning: there realloc is malloc-copy-free (ESP-IDF: MULTI_HEAP_POISONING_SLOW), so
-        // nothing is resized in place.
+        // Under comprehensive poisoning realloc is malloc-copy-free (ESP-IDF: MULTI_HEAP_POISONING_SLOW): the C test keeps
+        // only its first part there (the moved block lands after 'b'), and skips the in-place cases.
         const uint pattern = 0xABABDADA;
         using var fx = Fixture(SmallHeap, poisoning);
         var heap = fx.Heap;
@@ -62,6 +63,11 @@ public unsafe class MultiHeapHostPoisoningTests
         Assert.True(c != null);
         Assert.True(c > b); // 'a' moves, 'c' takes the block after 'b'
         Assert.Equal(pattern, *c);
+        if (poisoning == PoisoningLevel.Comprehensive)
+        {
+            Assert.Equal(0, heap.ErrorCount);
+            return;
+        }
 
         var d = (uint*)heap.Realloc(c, 36, MallocCaps.Default);
         Assert.True(heap.CheckIntegrityAll(false));
@@ -263,6 +269,164 @@ public unsafe class MultiHeapHostPoisoningTests
         Assert.True(heap.CheckIntegrityAll(false));
         Assert.Equal(initialFree, heap.GetFreeSize(MallocCaps.None));
         Assert.Equal(0, heap.ErrorCount);
+    }
+
+    [Theory]
+    [InlineData(PoisoningLevel.None)]
+    [InlineData(PoisoningLevel.Light)]
+    [InlineData(PoisoningLevel.Comprehensive)]
+    public void MultiHeap_simple_allocations(PoisoningLevel poisoning)
+    {
+        using var f = Fixture(SmallHeap, poisoning);
+        var heap = f.Heap;
+        var testAllocSize = (heap.GetFreeSize(MallocCaps.None) + 4) / 2;
+
+        var buf = (byte*)heap.Malloc(testAllocSize, MallocCaps.Default);
+        Assert.True(buf != null);
+        Assert.Equal("DRAM", f.RegionOf(buf));
+        Assert.True(heap.GetAllocatedSize(buf) >= testAllocSize);
+        new Span<byte>(buf, (int)testAllocSize).Fill(0xEE);
+
+        Assert.True(heap.Malloc(testAllocSize, MallocCaps.Default) == null);
+        heap.Free(buf);
+
+        // Now there should be space for another allocation.
+        buf = (byte*)heap.Malloc(testAllocSize, MallocCaps.Default);
+        Assert.True(buf != null);
+        heap.Free(buf);
+
+        Assert.True(heap.GetFreeSize(MallocCaps.None) > heap.GetMinimumFreeSize(MallocCaps.None));
+        Assert.True(heap.CheckIntegrityAll(false));
+        Assert.Equal(0, heap.ErrorCount);
+    }
+
+    [Theory]
+    [InlineData(PoisoningLevel.None)]
+    [InlineData(PoisoningLevel.Light)]
+    [InlineData(PoisoningLevel.Comprehensive)]
+    public void MultiHeap_fragmentation(PoisoningLevel poisoning)
+    {
+        using var f = Fixture(SmallHeap, poisoning);
+        var heap = f.Heap;
+        const nuint allocSize = 500;
+        var p = new nint[4];
+        for (var i = 0; i < 4; i++)
+        {
+            Assert.True(heap.CheckIntegrityAll(false));
+            p[i] = (nint)heap.Malloc(allocSize, MallocCaps.Default);
+            Assert.True(p[i] != 0);
+        }
+
+        Assert.True(heap.Malloc(allocSize * 5, MallocCaps.Default) == null); // no room to allocate 5 * alloc_size now
+
+        heap.Free((void*)p[0]);
+        heap.Free((void*)p[1]);
+        heap.Free((void*)p[3]);
+        heap.Free(heap.Malloc(allocSize * 3, MallocCaps.Default));
+        heap.Free((void*)p[2]);
+        heap.Free(heap.Malloc(allocSize * 2, MallocCaps.Default));
+
+        Assert.True(heap.CheckIntegrityAll(false));
+        Assert.Equal(0, heap.ErrorCount);
+    }
+
+    [Theory]
+    [InlineData(PoisoningLevel.None)]
+    [InlineData(PoisoningLevel.Light)]
+    [InlineData(PoisoningLevel.Comprehensive)]
+    public void MultiHeap_defrag(PoisoningLevel poisoning)
+    {
+        using var f = Fixture(SmallHeap, poisoning);
+        var heap = f.Heap;
+        Assert.True(heap.CheckIntegrityAll(false));
+        var info = heap.GetInfo(MallocCaps.None);
+        Assert.Equal(0u, info.AllocatedBlocks);
+        Assert.Equal(1u, info.FreeBlocks);
+
+        var p0 = heap.Malloc(128, MallocCaps.Default);
+        Assert.True(p0 != null);
+        Assert.True(heap.CheckIntegrityAll(false));
+        var p1 = heap.Malloc(32, MallocCaps.Default);
+        Assert.True(p1 != null);
+        Assert.True(heap.CheckIntegrityAll(false));
+
+        heap.Free(p0);
+        var p2 = heap.Malloc(64, MallocCaps.Default);
+        Assert.True(p2 == p0);
+        Assert.True(heap.CheckIntegrityAll(false));
+
+        heap.Free(p2);
+        var p3 = heap.Malloc(32, MallocCaps.Default);
+        Assert.True(p3 == p0);
+        Assert.True(heap.CheckIntegrityAll(false));
+
+        var info2 = heap.GetInfo(MallocCaps.None);
+        Assert.Equal(2u, info2.AllocatedBlocks);
+        Assert.Equal(2u, info2.FreeBlocks);
+
+        heap.Free(p0);
+        heap.Free(p1);
+        info2 = heap.GetInfo(MallocCaps.None);
+        Assert.Equal(0u, info2.AllocatedBlocks);
+        Assert.Equal(1u, info2.FreeBlocks);
+        Assert.Equal(info.TotalFreeBytes, info2.TotalFreeBytes);
+        Assert.Equal(0, heap.ErrorCount);
+    }
+
+    [Theory]
+    [InlineData(PoisoningLevel.None)]
+    [InlineData(PoisoningLevel.Light)]
+    [InlineData(PoisoningLevel.Comprehensive)]
+    public void MultiHeap_allocation_overhead(PoisoningLevel poisoning)
+    {
+        using var f = Fixture(SmallHeap, poisoning);
+        var heap = f.Heap;
+        const nuint allocSize = 256;
+        var freeBytes1 = heap.GetFreeSize(MallocCaps.None);
+
+        var x = heap.Malloc(allocSize, MallocCaps.Default);
+        var freeBytes2 = heap.GetFreeSize(MallocCaps.None);
+
+        Assert.True(freeBytes1 > freeBytes2);
+        Assert.True(freeBytes1 - freeBytes2 > allocSize);
+        heap.Free(x);
+        Assert.Equal(0, heap.ErrorCount);
+    }
+
+    [Theory]
+    [InlineData(PoisoningLevel.None)]
+    [InlineData(PoisoningLevel.Light)]
+    [InlineData(PoisoningLevel.Comprehensive)]
+    public void MultiHeap_poisoning_detection(PoisoningLevel poisoning)
+    {
+        // The fresh heap's one free block; the C test corrupts each byte of it past the block's free-list links
+        // (next_free, prev_free: 8 bytes) up to the next block's prev_phys_block word (the last 4 bytes), one at a time.
+        using var f = Fixture(SmallHeap, poisoning);
+        var heap = f.Heap;
+        var blocks = new List<HeapWalkBlock>();
+        heap.WalkAll((_, block) =>
+        {
+            blocks.Add(block);
+            return true;
+        });
+        var free = Assert.Single(blocks);
+        Assert.False(free.Used);
+        var first = (byte*)free.Address + 8;
+        var effectiveFreeSize = (int)free.Size - 4 - 8;
+        var random = new Random(7);
+
+        for (var i = 0; i < effectiveFreeSize; i++)
+        {
+            var original = first[i];
+            first[i] ^= (byte)(random.Next(255) | 1);
+
+            var ok = heap.CheckIntegrityAll(print: true, TextWriter.Null);
+            first[i] = original;
+
+            // Only comprehensive poisoning checks the free pattern.
+            Assert.True(ok == (poisoning != PoisoningLevel.Comprehensive), $"byte {i} of {effectiveFreeSize}");
+            Assert.True(heap.CheckIntegrityAll(print: true, TextWriter.Null), $"byte {i} restored");
+        }
     }
 
     private static ChipFixture Fixture(uint regionSize, PoisoningLevel poisoning) => new(
