@@ -156,9 +156,20 @@ public sealed unsafe partial class MemoryTracker
         return stats;
     }
 
+    /// <summary>
+    /// ESP-IDF's overview (<c>heap_caps_print_task_overview</c>): its fixed columns (<c>│ %18s │ %7s │ %20d │ %17d │ %15d │</c>,
+    /// the name right-aligned), widened for a longer label; nothing at all when no thread is listed, as ESP-IDF prints its
+    /// heading only with its first task. The first column is headed THREAD where ESP-IDF has TASK.
+    /// </summary>
     internal static string FormatThreadOverview(IReadOnlyList<ThreadMemoryStatistics> stats)
     {
+        if (stats.Count == 0)
+        {
+            return string.Empty;
+        }
+
         string[] headers = ["THREAD", "STATUS", "CURRENT MEMORY USAGE", "PEAK MEMORY USAGE", "TOTAL HEAP USED"];
+        int[] espIdfWidths = [18, 7, 20, 17, 15];
         var rows = stats.Select(static s => new[]
         {
             ThreadLabel(s),
@@ -167,15 +178,15 @@ public sealed unsafe partial class MemoryTracker
             s.PeakBytes.ToString(CultureInfo.InvariantCulture),
             s.Regions.Count.ToString(CultureInfo.InvariantCulture),
         }).ToList();
-        var widths = headers.Select((h, i) => Math.Max(h.Length, rows.Count == 0 ? 0 : rows.Max(r => r[i].Length))).ToArray();
+        var widths = espIdfWidths.Select((w, i) => Math.Max(w, Math.Max(headers[i].Length, rows.Max(r => r[i].Length)))).ToArray();
 
         var text = new StringBuilder();
         Rule(text, widths, '┌', '┬', '┐');
-        Row(text, widths, headers, rightAlignedFrom: int.MaxValue);
+        Row(text, widths, headers, header: true);
         Rule(text, widths, '├', '┼', '┤');
         foreach (var row in rows)
         {
-            Row(text, widths, row, rightAlignedFrom: 2);
+            Row(text, widths, row, header: false);
         }
 
         Rule(text, widths, '└', '┴', '┘');
@@ -192,12 +203,13 @@ public sealed unsafe partial class MemoryTracker
             text.AppendLine();
         }
 
-        static void Row(StringBuilder text, int[] widths, string[] cells, int rightAlignedFrom)
+        // Headings are left-aligned; in a row, the status is left-aligned ("ALIVE  ") and the rest right-aligned (%18s, %20d, …).
+        static void Row(StringBuilder text, int[] widths, string[] cells, bool header)
         {
             text.Append('│');
             for (var i = 0; i < widths.Length; i++)
             {
-                var cell = i >= rightAlignedFrom ? cells[i].PadLeft(widths[i]) : cells[i].PadRight(widths[i]);
+                var cell = header || i == 1 ? cells[i].PadRight(widths[i]) : cells[i].PadLeft(widths[i]);
                 text.Append(' ').Append(cell).Append(" │");
             }
 
@@ -205,18 +217,31 @@ public sealed unsafe partial class MemoryTracker
         }
     }
 
+    /// <summary>
+    /// ESP-IDF's per-task print (<c>heap_caps_print_task_info</c>) with its tree: <c>├ </c> before each thread but the last
+    /// (<c>└ </c>), <c>│    ├ HEAP: …</c> under it (<c>└</c> for its last region, the <c>│</c> a space under the last thread), and
+    /// <c>│    │    ├ ALLOC %p, SIZE %u</c> under each region.
+    /// </summary>
     internal static string FormatThreadDetails(IReadOnlyList<ThreadMemoryStatistics> stats)
     {
         var text = new StringBuilder();
-        foreach (var thread in stats)
+        for (var t = 0; t < stats.Count; t++)
         {
-            text.Append(CultureInfo.InvariantCulture, $"{(thread.IsAlive ? "ALIVE" : "DELETED")}: {ThreadLabel(thread)}, CURRENT MEMORY USAGE {thread.CurrentBytes}, PEAK MEMORY USAGE {thread.PeakBytes}, TOTAL HEAP USED {thread.Regions.Count}:").AppendLine();
-            foreach (var region in thread.Regions)
+            var thread = stats[t];
+            var lastThread = t == stats.Count - 1;
+            var threadStart = lastThread ? "└" : "├";
+            var threadRail = lastThread ? " " : "│";
+            text.Append(CultureInfo.InvariantCulture, $"{threadStart} {(thread.IsAlive ? "ALIVE" : "DELETED")}: {ThreadLabel(thread)}, CURRENT MEMORY USAGE {thread.CurrentBytes}, PEAK MEMORY USAGE {thread.PeakBytes}, TOTAL HEAP USED {thread.Regions.Count}:").AppendLine();
+            for (var r = 0; r < thread.Regions.Count; r++)
             {
-                text.Append(CultureInfo.InvariantCulture, $"    HEAP: {region.RegionLabel ?? region.RegionName}, CAPS: 0x{(uint)region.Caps:x8}, SIZE: {HeapCaps.Bytes(region.RegionSize)}, USAGE: CURRENT {region.CurrentBytes} ({Percent(region.CurrentBytes, region.RegionSize)}), PEAK {region.PeakBytes} ({Percent(region.PeakBytes, region.RegionSize)}), ALLOC COUNT: {region.CurrentBlocks}").AppendLine();
+                var region = thread.Regions[r];
+                var lastRegion = r == thread.Regions.Count - 1;
+                var regionStart = lastRegion ? "└" : "├";
+                var regionRail = lastRegion ? " " : "│";
+                text.Append(CultureInfo.InvariantCulture, $"{threadRail}    {regionStart} HEAP: {region.RegionLabel ?? region.RegionName}, CAPS: 0x{(uint)region.Caps:x8}, SIZE: {HeapCaps.Bytes(region.RegionSize)}, USAGE: CURRENT {region.CurrentBytes} ({Percent(region.CurrentBytes, region.RegionSize)}), PEAK {region.PeakBytes} ({Percent(region.PeakBytes, region.RegionSize)}), ALLOC COUNT: {region.CurrentBlocks}").AppendLine();
                 foreach (var block in region.Blocks)
                 {
-                    text.Append(CultureInfo.InvariantCulture, $"        ALLOC {MemoryError.Hex(block.Address)}, SIZE {block.Size}").AppendLine();
+                    text.Append(CultureInfo.InvariantCulture, $"{threadRail}    {regionRail}    ├ ALLOC {MemoryError.Hex(block.Address)}, SIZE {block.Size}").AppendLine();
                 }
             }
         }

@@ -112,8 +112,8 @@ public unsafe class MemoryTrackerThreadStatisticsTests
         tracker.PrintThreadStatistics(output);
         tracker.PrintThreadStatisticsOverview(output);
         var text = output.ToString();
-        Assert.Contains($"    HEAP: DRAM, CAPS: 0x{(uint)first.Caps:x8}, SIZE: {dramSizes[0]}, USAGE: CURRENT 100 (", text, StringComparison.Ordinal);
-        Assert.Contains($"    HEAP: DRAM#2, CAPS: 0x{(uint)second.Caps:x8}, SIZE: {dramSizes[1]}, USAGE: CURRENT 10000 (", text, StringComparison.Ordinal);
+        Assert.Contains($"     ├ HEAP: DRAM, CAPS: 0x{(uint)first.Caps:x8}, SIZE: {dramSizes[0]}, USAGE: CURRENT 100 (", text, StringComparison.Ordinal);
+        Assert.Contains($"     └ HEAP: DRAM#2, CAPS: 0x{(uint)second.Caps:x8}, SIZE: {dramSizes[1]}, USAGE: CURRENT 10000 (", text, StringComparison.Ordinal);
         Assert.Contains("TOTAL HEAP USED 2:", text, StringComparison.Ordinal); // Two heaps, as ESP-IDF counts them.
         Assert.Matches(@"│ +10100 │ +10100 │ +2 │", text);
 
@@ -504,17 +504,98 @@ public unsafe class MemoryTrackerThreadStatisticsTests
         tracker.PrintThreadStatisticsOverview(output);
         tracker.PrintThreadStatistics(output);
 
+        // heap_caps_print_task_overview: "│ %18s │ %7s │ %20d │ %17d │ %15d │" (the first column headed THREAD, not TASK),
+        // then heap_caps_print_task_info's tree, the last task's with "└" and no rail.
+        var label = $"app (thread {id})".PadLeft(18);
+        var width = Math.Max(18, label.Length);
+        string[] expected =
+        [
+            $"┌{new string('─', width + 2)}┬─────────┬──────────────────────┬───────────────────┬─────────────────┐",
+            $"│ {"THREAD".PadRight(width)} │ STATUS  │ CURRENT MEMORY USAGE │ PEAK MEMORY USAGE │ TOTAL HEAP USED │",
+            $"├{new string('─', width + 2)}┼─────────┼──────────────────────┼───────────────────┼─────────────────┤",
+            $"│ {label} │ DELETED │                  256 │               256 │               1 │",
+            $"└{new string('─', width + 2)}┴─────────┴──────────────────────┴───────────────────┴─────────────────┘",
+            $"└ DELETED: app (thread {id}), CURRENT MEMORY USAGE 256, PEAK MEMORY USAGE 256, TOTAL HEAP USED 1:",
+        ];
         var lines = output.ToString().Split(Environment.NewLine);
-        Assert.StartsWith("┌", lines[0], StringComparison.Ordinal);
-        Assert.Matches(@"^│ THREAD +│ STATUS +│ CURRENT MEMORY USAGE │ PEAK MEMORY USAGE │ TOTAL HEAP USED │$", lines[1]);
-        Assert.StartsWith("├", lines[2], StringComparison.Ordinal);
-        Assert.Matches($@"^│ app \(thread {id}\) +│ DELETED +│ +256 │ +256 │ +1 │$", lines[3]);
-        Assert.StartsWith("└", lines[4], StringComparison.Ordinal);
-        Assert.All(lines[..5], l => Assert.Equal(lines[0].Length, l.Length));
-        Assert.Equal($"DELETED: app (thread {id}), CURRENT MEMORY USAGE 256, PEAK MEMORY USAGE 256, TOTAL HEAP USED 1:", lines[5]);
-        Assert.Matches(@"^    HEAP: host, CAPS: 0x[0-9a-f]{8}, SIZE: unbounded, USAGE: CURRENT 256 \(-\), PEAK 256 \(-\), ALLOC COUNT: 1$", lines[6]);
-        Assert.Equal($"        ALLOC 0x{(nuint)a:x}, SIZE 256", lines[7]);
+        Assert.Equal(expected, lines[..6]);
+        Assert.Matches(@"^     └ HEAP: host, CAPS: 0x[0-9a-f]{8}, SIZE: unbounded, USAGE: CURRENT 256 \(-\), PEAK 256 \(-\), ALLOC COUNT: 1$", lines[6]);
+        Assert.Equal($"          ├ ALLOC 0x{(nuint)a:x}, SIZE 256", lines[7]);
         tracker.Free(ref a);
+    }
+
+    [Fact]
+    public void The_details_draw_ESP_IDFs_tree_rails_for_every_task_but_the_last_and_every_heap_but_the_last()
+    {
+        // heap_caps_print_task_info (ESP-IDF v5.3 to master): "%s %s: %s, …:", "%s    %s HEAP: …", "%s    %s    ├ ALLOC %p, SIZE %u".
+        using var heap = new HeapCaps(HeapLayout.Esp32(), new HeapCapsOptions { ErrorOutput = null });
+        using var tracker = new MemoryTracker(heap, new MemoryTrackerOptions { Output = null, ThreadStatistics = true, KeepEndedThreadStatistics = true });
+        tracker.Malloc(out byte* small, 100, MallocCaps.Bit8);   // DRAM
+        tracker.Malloc(out byte* large, 10000, MallocCaps.Bit8); // DRAM#2
+        byte* theirs = null;
+        var worker = new Thread(() => tracker.Malloc(out theirs, 64, MallocCaps.Bit8)) { Name = "worker" };
+        worker.Start();
+        worker.Join();
+        var output = new StringWriter();
+
+        tracker.PrintThreadStatistics(output);
+
+        var lines = output.ToString().Split(Environment.NewLine);
+        Assert.Equal(9, lines.Length); // Eight lines and the empty string after the last newline.
+        Assert.Matches(@"^├ ALIVE: .*, CURRENT MEMORY USAGE 10100, PEAK MEMORY USAGE 10100, TOTAL HEAP USED 2:$", lines[0]);
+        Assert.StartsWith("│    ├ HEAP: DRAM, ", lines[1], StringComparison.Ordinal);
+        Assert.Equal($"│    │    ├ ALLOC 0x{(nuint)small:x}, SIZE 100", lines[2]);
+        Assert.StartsWith("│    └ HEAP: DRAM#2, ", lines[3], StringComparison.Ordinal);
+        Assert.Equal($"│         ├ ALLOC 0x{(nuint)large:x}, SIZE 10000", lines[4]);
+        Assert.StartsWith("└ DELETED: worker (thread ", lines[5], StringComparison.Ordinal);
+        Assert.StartsWith("     └ HEAP: DRAM, ", lines[6], StringComparison.Ordinal);
+        Assert.Equal($"          ├ ALLOC 0x{(nuint)theirs:x}, SIZE 64", lines[7]);
+        Assert.Equal(string.Empty, lines[8]);
+        tracker.Free(ref small);
+        tracker.Free(ref large);
+        tracker.Free(ref theirs);
+    }
+
+    [Fact]
+    public void The_overview_keeps_ESP_IDFs_column_widths_and_right_aligns_the_name_and_prints_nothing_without_a_thread()
+    {
+        using var heap = new HeapCaps(HeapLayout.Host());
+        using var tracker = new MemoryTracker(heap, new MemoryTrackerOptions { Output = null, ThreadStatistics = true });
+        var output = new StringWriter();
+
+        tracker.PrintThreadStatisticsOverview(output); // ESP-IDF prints its heading with its first task only.
+        Assert.Equal(string.Empty, output.ToString());
+
+        // A running thread with a short label: every column is as wide as ESP-IDF's (STATUS 7 wide with no DELETED row).
+        byte* p = null;
+        var id = 0;
+        using var allocated = new ManualResetEventSlim();
+        using var printed = new ManualResetEventSlim();
+        var t = new Thread(() =>
+        {
+            id = Environment.CurrentManagedThreadId;
+            tracker.Malloc(out p, 8, MallocCaps.Default);
+            allocated.Set();
+            printed.Wait();
+        })
+        { Name = "t" };
+        t.Start();
+        allocated.Wait(TestContext.Current.CancellationToken);
+        tracker.PrintThreadStatisticsOverview(output);
+        printed.Set();
+        t.Join();
+
+        var label = $"t (thread {id})";
+        Assert.Equal(
+            string.Join(Environment.NewLine,
+                "┌────────────────────┬─────────┬──────────────────────┬───────────────────┬─────────────────┐",
+                "│ THREAD             │ STATUS  │ CURRENT MEMORY USAGE │ PEAK MEMORY USAGE │ TOTAL HEAP USED │",
+                "├────────────────────┼─────────┼──────────────────────┼───────────────────┼─────────────────┤",
+                $"│ {label,18} │ ALIVE   │                    8 │                 8 │               1 │",
+                "└────────────────────┴─────────┴──────────────────────┴───────────────────┴─────────────────┘",
+                ""),
+            output.ToString());
+        tracker.Free(ref p);
     }
 
     [Fact]
