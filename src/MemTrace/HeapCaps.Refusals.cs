@@ -43,12 +43,12 @@ public sealed unsafe partial class HeapCaps
         };
         if (callsBack)
         {
-            OnAllocationFailed(unchecked(n * size), caps, method);
+            OnAllocationFailed(WrappedProduct(n, size), caps, method);
         }
     }
 
     /// <summary>Whether a failed aligned request calls the failure callback: a valid alignment, no overflow, and a non-zero size.</summary>
-    private static bool AlignedFailureCallsBack(nuint alignment, nuint n, nuint size) =>
+    private bool AlignedFailureCallsBack(nuint alignment, nuint n, nuint size) =>
         IsValidAlignment(alignment) && !MulOverflows(n, size) && n * size != 0;
 
     /// <summary>heap_caps_aligned_check_args' rule: an alignment is a power of two (0 is not).</summary>

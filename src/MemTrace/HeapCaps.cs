@@ -19,7 +19,8 @@ namespace MemTrace;
 /// <remarks>
 /// <para>Pointers are <c>void*</c> and sizes <see cref="nuint"/>, as in C. Every method is thread-safe.</para>
 /// <para>Edge cases as ESP-IDF: size 0 gives null and no failure callback; a calloc whose
-/// <c>n * size</c> overflows gives null; <c>Realloc(null, …)</c> is malloc; <c>Realloc(p, 0)</c>
+/// <c>n * size</c> overflows <c>size_t</c> gives null (32 bits on a layout of chip regions only, as on the chip; a size
+/// of 2^32 or more, which no chip caller can pass, fails there as a size above HEAP_SIZE_MAX does); <c>Realloc(null, …)</c> is malloc; <c>Realloc(p, 0)</c>
 /// frees p and gives null; a failed realloc leaves the block intact; an alignment of 0 or not a
 /// power of two gives null with no callback; capabilities that no region offers give null and call
 /// the callback.</para>
@@ -33,6 +34,7 @@ public sealed unsafe partial class HeapCaps : IDisposable
     private readonly Lock _regionLock = new();
     private readonly nuint _alignment;
     private readonly nuint _maxAllocationSize;
+    private readonly nuint _sizeMax;
     private readonly bool _abortOnFailure;
     private readonly QuarantineOptions? _quarantine;
     private readonly int _checkEvery;
@@ -68,6 +70,7 @@ public sealed unsafe partial class HeapCaps : IDisposable
         Layout = layout;
         _alignment = layout.Alignment;
         _maxAllocationSize = layout.MaxAllocationSize;
+        _sizeMax = layout.SizeMax;
         _errorPolicy = options.ErrorPolicy; // Checked above, with the option's name.
         ErrorOutput = options.ErrorOutput;
         _recentErrors = new MemoryError[Math.Max(1, options.RecentErrorCapacity)];
@@ -187,7 +190,7 @@ public sealed unsafe partial class HeapCaps : IDisposable
         {
             block = observer.BeginAllocation(AllocationMethod.Calloc, n, size, caps, out var tag, out var request)
                 ? CallocTagged(AllocationMethod.Calloc, n, size, caps, tag)
-                : Refused(size != 0, unchecked(n * size), caps, AllocationMethod.Calloc);
+                : Refused(size != 0, WrappedProduct(n, size), caps, AllocationMethod.Calloc);
             if (tag != 0)
             {
                 observer.EndAllocation(tag, request, block, AllocationMethod.Calloc, n, size, caps);
@@ -433,7 +436,7 @@ public sealed unsafe partial class HeapCaps : IDisposable
 
         if (block is null && size != 0)
         {
-            OnAllocationFailed(unchecked(n * size), caps, method, tag);
+            OnAllocationFailed(WrappedProduct(n, size), caps, method, tag);
         }
 
         return block;
@@ -987,12 +990,32 @@ public sealed unsafe partial class HeapCaps : IDisposable
         public Region? Unbounded { get; }
     }
 
-    private static bool MulOverflows(nuint a, nuint b) => b != 0 && a > nuint.MaxValue / b;
+    /// <summary>
+    /// Whether <paramref name="a"/> × <paramref name="b"/> overflows <c>size_t</c> (ESP-IDF's <c>__builtin_mul_overflow</c>):
+    /// on a chip layout, 32 bits, so 65536 × 65537 overflows there as on the chip. A factor of 2^32 or more, which no
+    /// caller on the chip can pass, is a size above HEAP_SIZE_MAX, not an overflow: the product is then taken in 64 bits
+    /// (see <see cref="SizeMaxOf"/>).
+    /// </summary>
+    internal bool MulOverflows(nuint a, nuint b) => b != 0 && a > SizeMaxOf(a, b) / b;
+
+    /// <summary>
+    /// <paramref name="n"/> × <paramref name="size"/> as <c>size_t</c> holds it, wrapped when it overflows: what
+    /// heap_caps_calloc passes its failure callback (<c>n * size</c>), modulo 2^32 on a chip layout.
+    /// </summary>
+    private nuint WrappedProduct(nuint n, nuint size) => unchecked(n * size) & SizeMaxOf(n, size);
+
+    /// <summary>
+    /// The SIZE_MAX a calloc of <paramref name="n"/> × <paramref name="size"/> is computed to: the layout's (32 bits on a chip
+    /// layout), or 64 bits when a factor does not fit the layout's <c>size_t</c>. Such a factor reaches a chip from no
+    /// caller; taking it as a size above HEAP_SIZE_MAX (and not wrapping it) fails the request as <see cref="Malloc(nuint, MallocCaps)"/> fails
+    /// such a size, with the callback given the whole product.
+    /// </summary>
+    private nuint SizeMaxOf(nuint n, nuint size) => (n | size) <= _sizeMax ? _sizeMax : nuint.MaxValue;
 
     /// <summary>
     /// The bytes a calloc of <paramref name="n"/> elements of <paramref name="size"/> bytes asks for, as the tracker and its
-    /// hooks see it: <see cref="nuint.MaxValue"/> when the product overflows (the failure callback, as ESP-IDF's, gets the
-    /// wrapped product instead).
+    /// hooks see it: <see cref="nuint.MaxValue"/> when the product overflows the layout's <c>size_t</c> (the failure
+    /// callback, as ESP-IDF's, gets the wrapped product instead).
     /// </summary>
-    internal static nuint BytesOf(nuint n, nuint size) => MulOverflows(n, size) ? nuint.MaxValue : n * size;
+    internal nuint BytesOf(nuint n, nuint size) => MulOverflows(n, size) ? nuint.MaxValue : n * size;
 }

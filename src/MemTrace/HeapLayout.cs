@@ -28,6 +28,7 @@ public sealed partial class HeapLayout
         InternalCacheLineSize = internalCacheLine;
         ExternalCacheLineSize = externalCacheLine;
         SimdAlignment = simdAlignment;
+        SizeMax = regions.Any(static r => r.Kind == HeapRegionKind.Host) ? nuint.MaxValue : uint.MaxValue;
     }
 
     /// <summary>The layout's name, e.g. <c>esp32-psram4m</c>.</summary>
@@ -61,6 +62,13 @@ public sealed partial class HeapLayout
     /// SOC_SIMD_INSTRUCTION_SUPPORTED).
     /// </summary>
     internal nuint SimdAlignment { get; }
+
+    /// <summary>
+    /// SIZE_MAX of the machine the layout models: <see cref="uint.MaxValue"/> when every region is emulated chip RAM (a
+    /// chip's 32-bit <c>size_t</c>), <see cref="nuint.MaxValue"/> when a region is the process heap (a PC's). The size
+    /// arithmetic ESP-IDF does in <c>size_t</c> (a calloc's <c>n * size</c>, its overflow check) is done to this width.
+    /// </summary>
+    internal nuint SizeMax { get; }
 
     /// <summary>
     /// The process heap as one unbounded region that offers 8BIT, 32BIT, DMA, SPIRAM, INTERNAL

@@ -131,7 +131,7 @@ public sealed unsafe partial class MemoryTracker
     /// <summary>Breaks at the chosen request, then asks the hook; logs and counts a refusal. A realloc of a pointer that is not a live block is never refused, so that the heap reports it.</summary>
     private bool AskHook(long request, AllocationMethod method, nuint n, nuint elementSize, MallocCaps caps, uint site, nuint address)
     {
-        var size = HeapCaps.BytesOf(n, elementSize); // The request's bytes; nuint.MaxValue when n * elementSize overflows.
+        var size = Heap.BytesOf(n, elementSize); // The request's bytes; nuint.MaxValue when n * elementSize overflows.
         CheckBreak(request, method, size, caps, site, address);
         var hook = Volatile.Read(ref _allocationHook);
 

@@ -147,7 +147,7 @@ public sealed unsafe partial class MemoryTracker
     /// </summary>
     private void LogFailure(AllocationMethod method, nuint size, MallocCaps caps, uint site, long request, bool refused = false, nuint elements = 1, nuint alignment = 0)
     {
-        var overflows = elements > 1 && size > nuint.MaxValue / elements;
+        var overflows = elements > 1 && Heap.MulOverflows(elements, size);
         var bytes = overflows ? nuint.MaxValue : elements * size;
         var record = new AllocationRecord
         {
