@@ -296,21 +296,48 @@ public sealed unsafe partial class HeapCaps
     public HeapCapsResult MonitorLocalMinimumFreeSizeStart()
     {
         ThrowIfDisposed();
-        lock (_regionLock)
+
+        // The array is allocated with no lock of the region list held, as ESP-IDF allocates it: a failure runs the
+        // failed-allocation callback, which may wait for another thread that adds a region or opens a window.
+        void* array = null;
+        var allocated = false;
+        while (true)
         {
-            if (_monitorSnapshots is null)
+            if (!allocated && Volatile.Read(ref _monitorSnapshots) is null)
             {
-                _monitorArray = MallocTagged(AllocationMethod.Malloc, (nuint)(4 * _set.Ordered.Length), MallocCaps.Default, 0);
+                array = MallocTagged(AllocationMethod.Malloc, (nuint)(4 * _set.Ordered.Length), MallocCaps.Default, 0);
+                allocated = true;
             }
 
-            var snapshots = _monitorSnapshots ?? [];
-            foreach (var region in _set.Ordered)
+            lock (_regionLock)
             {
-                var minimum = region.SwapMinimumFree();
-                snapshots[region] = snapshots.TryGetValue(region, out var kept) ? Math.Min(kept, minimum) : minimum;
+                if (_monitorSnapshots is null)
+                {
+                    if (!allocated)
+                    {
+                        continue; // The window seen open was closed since: this call opens one, with its array.
+                    }
+
+                    _monitorArray = array;
+                    array = null;
+                }
+
+                var snapshots = _monitorSnapshots ?? [];
+                foreach (var region in _set.Ordered)
+                {
+                    var minimum = region.SwapMinimumFree();
+                    snapshots[region] = snapshots.TryGetValue(region, out var kept) ? Math.Min(kept, minimum) : minimum;
+                }
+
+                Volatile.Write(ref _monitorSnapshots, snapshots);
             }
 
-            _monitorSnapshots = snapshots;
+            break;
+        }
+
+        if (array is not null)
+        {
+            FreeTagged(array, clearIfTagged: false, out _); // Another thread opened the window meanwhile: its array stands.
         }
 
         return HeapCapsResult.Ok;

@@ -51,48 +51,71 @@ public sealed unsafe partial class HeapCaps
 
         var from = (nuint)start;
         var to = (nuint)end;
+        if (!IsAddRegionAllowed(_set, from, to))
+        {
+            return HeapCapsResult.Fail;
+        }
+
+        // As ESP-IDF: the descriptor is allocated with no lock of the region list held, since a failure runs the
+        // failed-allocation callback, which may wait for another thread that adds a region or opens a monitor window.
+        var descriptor = MallocTagged(AllocationMethod.Malloc, RegionDescriptorSize, MallocCaps.Internal | MallocCaps.Bit8, 0);
+        if (descriptor is null)
+        {
+            return HeapCapsResult.NoMemory;
+        }
+
+        var result = HeapCapsResult.Ok;
         lock (_regionLock)
         {
+            // Checked again: a region added by another thread since the check above may now hold the range.
             var set = _set;
-            foreach (var existing in set.ByAddress)
+            if (!IsAddRegionAllowed(set, from, to))
             {
-                if (!IsAddRegionAllowed(existing.Start, existing.End, from, to))
+                result = HeapCapsResult.Fail;
+            }
+            else
+            {
+                try
                 {
-                    return HeapCapsResult.Fail;
+                    var region = Decorate(new TlsfRegion("runtime", caps[0], caps[1], caps[2], (byte*)start, to - from, _alignment, minimumStartsAtZero: true));
+                    _set = new RegionSet([region, .. set.Ordered], [.. set.Numbered, region]);
+                    _debugRegions |= region.ChecksBlocks;
+                    if (_monitorSnapshots is not null)
+                    {
+                        _monitorSnapshots[region] = nuint.MaxValue;
+                    }
                 }
-            }
-
-            var descriptor = MallocTagged(AllocationMethod.Malloc, RegionDescriptorSize, MallocCaps.Internal | MallocCaps.Bit8, 0);
-            if (descriptor is null)
-            {
-                return HeapCapsResult.NoMemory;
-            }
-
-            Region region;
-            try
-            {
-                region = Decorate(new TlsfRegion("runtime", caps[0], caps[1], caps[2], (byte*)start, to - from, _alignment, minimumStartsAtZero: true));
-            }
-            catch (ArgumentException)
-            {
-                FreeTagged(descriptor, clearIfTagged: false, out _);
-                return HeapCapsResult.InvalidSize;
-            }
-            catch (OutOfMemoryException)
-            {
-                FreeTagged(descriptor, clearIfTagged: false, out _);
-                return HeapCapsResult.NoMemory;
-            }
-
-            _set = new RegionSet([region, .. set.Ordered], [.. set.Numbered, region]);
-            _debugRegions |= region.ChecksBlocks;
-            if (_monitorSnapshots is not null)
-            {
-                _monitorSnapshots[region] = nuint.MaxValue;
+                catch (ArgumentException)
+                {
+                    result = HeapCapsResult.InvalidSize;
+                }
+                catch (OutOfMemoryException)
+                {
+                    result = HeapCapsResult.NoMemory;
+                }
             }
         }
 
-        return HeapCapsResult.Ok;
+        if (result != HeapCapsResult.Ok)
+        {
+            FreeTagged(descriptor, clearIfTagged: false, out _);
+        }
+
+        return result;
+    }
+
+    /// <summary>Whether [<paramref name="start"/>, <paramref name="end"/>) may be added beside every bounded region of <paramref name="set"/>.</summary>
+    private static bool IsAddRegionAllowed(RegionSet set, nuint start, nuint end)
+    {
+        foreach (var existing in set.ByAddress)
+        {
+            if (!IsAddRegionAllowed(existing.Start, existing.End, start, end))
+            {
+                return false;
+            }
+        }
+
+        return true;
     }
 
     /// <summary>
