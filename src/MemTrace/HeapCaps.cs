@@ -588,6 +588,9 @@ public sealed unsafe partial class HeapCaps : IDisposable
     /// <summary>Whether <see cref="Dispose"/> has run.</summary>
     internal bool IsDisposed => _disposed;
 
+    /// <summary>The lock of the region list (region addition, monitor windows): tests hold it to force an interleaving.</summary>
+    internal Lock RegionListLock => _regionLock;
+
     /// <summary>Every live block of every region: address, usable size, tag.</summary>
     internal void ForEachLiveBlock(Action<nuint, nuint, uint> visitor)
     {
