@@ -299,23 +299,17 @@ public sealed unsafe partial class HeapCaps
 
         // The array is allocated with no lock of the region list held, as ESP-IDF allocates it: a failure runs the
         // failed-allocation callback, which may wait for another thread that adds a region or opens a window.
-        void* array = null;
-        var allocated = false;
         while (true)
         {
-            if (!allocated && Volatile.Read(ref _monitorSnapshots) is null)
-            {
-                array = MallocTagged(AllocationMethod.Malloc, (nuint)(4 * _set.Ordered.Length), MallocCaps.Default, 0);
-                allocated = true;
-            }
-
+            var opening = Volatile.Read(ref _monitorSnapshots) is null;
+            var array = opening ? MallocTagged(AllocationMethod.Malloc, (nuint)(4 * _set.Ordered.Length), MallocCaps.Default, 0) : null;
             lock (_regionLock)
             {
                 if (_monitorSnapshots is null)
                 {
-                    if (!allocated)
+                    if (!opening)
                     {
-                        continue; // The window seen open was closed since: this call opens one, with its array.
+                        continue; // The window seen open was closed since: go round, and open one with an array.
                     }
 
                     _monitorArray = array;
@@ -332,15 +326,13 @@ public sealed unsafe partial class HeapCaps
                 Volatile.Write(ref _monitorSnapshots, snapshots);
             }
 
-            break;
-        }
+            if (array is not null)
+            {
+                FreeTagged(array, clearIfTagged: false, out _); // Another thread opened the window meanwhile: its array stands.
+            }
 
-        if (array is not null)
-        {
-            FreeTagged(array, clearIfTagged: false, out _); // Another thread opened the window meanwhile: its array stands.
+            return HeapCapsResult.Ok;
         }
-
-        return HeapCapsResult.Ok;
     }
 
     /// <summary>

@@ -178,7 +178,7 @@ public sealed unsafe partial class MemoryTracker
             s.PeakBytes.ToString(CultureInfo.InvariantCulture),
             s.Regions.Count.ToString(CultureInfo.InvariantCulture),
         }).ToList();
-        var widths = espIdfWidths.Select((w, i) => Math.Max(w, Math.Max(headers[i].Length, rows.Max(r => r[i].Length)))).ToArray();
+        var widths = espIdfWidths.Select((w, i) => Math.Max(w, rows.Max(r => r[i].Length))).ToArray(); // Every heading fits its ESP-IDF width.
 
         var text = new StringBuilder();
         Rule(text, widths, '┌', '┬', '┐');

@@ -31,6 +31,7 @@
 using CsCheck;
 using MemTrace.Internals;
 using Xunit;
+using static MemTrace.Tests.HeapCapsModel;
 
 namespace MemTrace.Tests;
 
@@ -38,47 +39,16 @@ public unsafe class HeapCapsModelTests
 {
     private const int Slots = 48;
     private const int OpsPerSample = 2000;
-    private const MallocCaps HardwareAligned = MallocCaps.Dma | MallocCaps.DmaDescAhb | MallocCaps.DmaDescAxi | MallocCaps.CacheAligned | MallocCaps.Simd;
-
-    private static readonly MallocCaps[] s_caps =
-    [
-        MallocCaps.Default, MallocCaps.Bit8, MallocCaps.Bit32, MallocCaps.Exec, MallocCaps.Spiram, MallocCaps.Dma,
-        MallocCaps.Internal, MallocCaps.Bit8 | MallocCaps.Internal, MallocCaps.Default | MallocCaps.Spiram, MallocCaps.Exec | MallocCaps.Bit8,
-        MallocCaps.Dma | MallocCaps.Spiram, MallocCaps.Default | MallocCaps.Internal,
-    ];
-
-    // Small regions: mostly small requests, a few that fill a region.
-    private static readonly Gen<uint> s_smallRegionSizes = Gen.Frequency(
-        (60, (IGen<uint>)Gen.UInt[1, 64]),
-        (30, Gen.UInt[65, 1024]),
-        (9, Gen.UInt[1025, 6000]),
-        (1, Gen.UInt[6001, 40000]));
-
-    // Chip layouts: the same shape with a heavier tail, so that the internal regions fill up too.
-    private static readonly Gen<uint> s_chipSizes = Gen.Frequency(
-        (52, (IGen<uint>)Gen.UInt[1, 64]),
-        (30, Gen.UInt[65, 1024]),
-        (13, Gen.UInt[1025, 16384]),
-        (5, Gen.UInt[16385, 131072]));
 
     [Fact]
-    public void Random_operations_across_caps_match_the_model_on_small_regions() => Sample(SmallRegions, s_smallRegionSizes, samples: 175);
+    public void Random_operations_across_caps_match_the_model_on_small_regions() => Sample(SmallRegions, SmallRegionSizes, samples: 175);
 
     [Fact]
     public void Random_operations_across_caps_match_the_model_on_the_ESP32_with_4_MiB_of_PSRAM() =>
-        Sample(static () => HeapLayout.Esp32(psramMiB: 4), s_chipSizes, samples: 50, fullIntegrityEvery: 32);
+        Sample(static () => HeapLayout.Esp32(psramMiB: 4), ChipSizes, samples: 50, fullIntegrityEvery: 32);
 
     [Fact]
-    public void Random_operations_across_caps_match_the_model_on_the_ESP32_S3() => Sample(static () => HeapLayout.Esp32S3(), s_chipSizes, samples: 75);
-
-    private static HeapLayout SmallRegions() => HeapLayout.CreateBuilder("small-regions").WithAlignment(4)
-        .AddRegion("DRAM", 24 * 1024, MallocCaps.Bit8 | MallocCaps.Default, MallocCaps.Internal | MallocCaps.Dma | MallocCaps.Bit32)
-        .AddRegion("DRAM", 8 * 1024, MallocCaps.Bit8 | MallocCaps.Default, MallocCaps.Internal | MallocCaps.Dma | MallocCaps.Bit32)
-        .AddRegion("IRAM", 16 * 1024, MallocCaps.Internal | MallocCaps.Exec | MallocCaps.Bit32)
-        .AddRegion("D/IRAM", 12 * 1024, MallocCaps.None, MallocCaps.Dma | MallocCaps.Bit8 | MallocCaps.Internal | MallocCaps.Default, MallocCaps.Bit32 | MallocCaps.Exec)
-        .AddRegion("SPIRAM", 96 * 1024, MallocCaps.Spiram | MallocCaps.Default, MallocCaps.None, MallocCaps.Bit8 | MallocCaps.Bit32, addedAtRuntime: true)
-        .WithCacheLines(internalCacheLine: 0, externalCacheLine: 32)
-        .Build();
+    public void Random_operations_across_caps_match_the_model_on_the_ESP32_S3() => Sample(static () => HeapLayout.Esp32S3(), ChipSizes, samples: 75);
 
     private static void Sample(Func<HeapLayout> layout, Gen<uint> sizes, int samples, int fullIntegrityEvery = 1)
     {
@@ -89,7 +59,7 @@ public unsafe class HeapCapsModelTests
         Assert.Equal((long)samples * OpsPerSample, operations);
     }
 
-    private static Gen<Op> Ops(Gen<uint> sizes) => Gen.Select(Gen.Int[0, 99], Gen.Int[0, Slots - 1], sizes, Gen.Int[0, s_caps.Length - 1], Gen.Int[2, 9],
+    private static Gen<Op> Ops(Gen<uint> sizes) => Gen.Select(Gen.Int[0, 99], Gen.Int[0, Slots - 1], sizes, Gen.Int[0, Caps.Length - 1], Gen.Int[2, 9],
         static (kind, slot, size, caps, alignShift) => new Op(kind switch
         {
             < 25 => Kind.Malloc,
@@ -98,7 +68,7 @@ public unsafe class HeapCapsModelTests
             < 60 => Kind.ReallocToZero,
             < 70 => Kind.Aligned,
             _ => Kind.Free,
-        }, slot, size, s_caps[caps], alignShift));
+        }, slot, size, Caps[caps], alignShift));
 
     /// <summary>Runs one sequence; returns the number of operations that called the heap.</summary>
     private static long Run(HeapLayout layout, Op[] ops, int fullIntegrityEvery)
@@ -332,40 +302,6 @@ public unsafe class HeapCapsModelTests
         {
             Fail(step, op, $"failed with room left: largest free block {largest}, needed {needed}");
         }
-    }
-
-    /// <summary>The caps a block must end up with: heap_caps_malloc adds 32BIT to EXEC; heap_align_hw turns descriptor caps into DMA, drops DMA with SPIRAM and strips CACHE_ALIGNED.</summary>
-    private static MallocCaps EffectiveCaps(MallocCaps caps)
-    {
-        if ((caps & (MallocCaps.DmaDescAhb | MallocCaps.DmaDescAxi)) != 0)
-        {
-            caps = (caps & ~(MallocCaps.DmaDescAhb | MallocCaps.DmaDescAxi)) | MallocCaps.Dma;
-        }
-
-        if ((caps & MallocCaps.Spiram) != 0)
-        {
-            caps &= ~MallocCaps.Dma;
-        }
-
-        caps &= ~MallocCaps.CacheAligned;
-        return (caps & MallocCaps.Exec) != 0 ? caps | MallocCaps.Bit32 : caps;
-    }
-
-    /// <summary>The alignment a block must have: the layout's, the requested one, or the cache line of the memory for DMA-capable caps.</summary>
-    private static nuint ExpectedAlignment(HeapLayout layout, MallocCaps caps, nuint requested)
-    {
-        var alignment = Math.Max(requested, layout.Alignment);
-        if ((caps & HardwareAligned) != 0)
-        {
-            var line = (caps & MallocCaps.Spiram) != 0 ? layout.ExternalCacheLineSize : layout.InternalCacheLineSize;
-            alignment = Math.Max(alignment, line);
-            if ((caps & MallocCaps.Simd) != 0)
-            {
-                alignment = Math.Max(alignment, 16);
-            }
-        }
-
-        return alignment;
     }
 
     private static int RegionOf(NumberedRegion[] regions, nuint address)

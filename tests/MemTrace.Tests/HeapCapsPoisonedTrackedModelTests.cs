@@ -50,6 +50,7 @@
 using CsCheck;
 using MemTrace.Internals;
 using Xunit;
+using static MemTrace.Tests.HeapCapsModel;
 
 namespace MemTrace.Tests;
 
@@ -59,29 +60,7 @@ public unsafe class HeapCapsPoisonedTrackedModelTests
     private const int OpsPerSample = 800;
     private const int IntegrityEvery = 32;
     private const int CheckpointEvery = 8;
-    private const MallocCaps HardwareAligned = MallocCaps.Dma | MallocCaps.DmaDescAhb | MallocCaps.DmaDescAxi | MallocCaps.CacheAligned | MallocCaps.Simd;
     private const nuint QuarantineBytes = 2048;
-
-    private static readonly MallocCaps[] s_caps =
-    [
-        MallocCaps.Default, MallocCaps.Bit8, MallocCaps.Bit32, MallocCaps.Exec, MallocCaps.Spiram, MallocCaps.Dma,
-        MallocCaps.Internal, MallocCaps.Bit8 | MallocCaps.Internal, MallocCaps.Default | MallocCaps.Spiram, MallocCaps.Exec | MallocCaps.Bit8,
-        MallocCaps.Dma | MallocCaps.Spiram, MallocCaps.Default | MallocCaps.Internal,
-    ];
-
-    // Small regions: mostly small requests, a few that fill a region.
-    private static readonly Gen<uint> s_smallRegionSizes = Gen.Frequency(
-        (60, (IGen<uint>)Gen.UInt[1, 64]),
-        (30, Gen.UInt[65, 1024]),
-        (9, Gen.UInt[1025, 6000]),
-        (1, Gen.UInt[6001, 40000]));
-
-    // Chip layouts and the host: the same shape with a heavier tail, so that the ESP32's internal regions fill up too.
-    private static readonly Gen<uint> s_chipSizes = Gen.Frequency(
-        (52, (IGen<uint>)Gen.UInt[1, 64]),
-        (30, Gen.UInt[65, 1024]),
-        (13, Gen.UInt[1025, 16384]),
-        (5, Gen.UInt[16385, 131072]));
 
     public static TheoryData<string, PoisoningLevel, bool> Cases()
     {
@@ -104,9 +83,9 @@ public unsafe class HeapCapsPoisonedTrackedModelTests
     {
         var (make, sizes, samples) = layout switch
         {
-            "small" => (SmallRegions, s_smallRegionSizes, 8),
-            "host" => ((Func<HeapLayout>)HeapLayout.Host, s_chipSizes, 6),
-            _ => (static () => HeapLayout.Esp32(psramMiB: 4), s_chipSizes, 4),
+            "small" => (SmallRegions, SmallRegionSizes, 8),
+            "host" => ((Func<HeapLayout>)HeapLayout.Host, ChipSizes, 6),
+            _ => (static () => HeapLayout.Esp32(psramMiB: 4), ChipSizes, 4),
         };
 
         long operations = 0;
@@ -118,16 +97,7 @@ public unsafe class HeapCapsPoisonedTrackedModelTests
         Assert.Equal((long)samples * OpsPerSample, operations);
     }
 
-    private static HeapLayout SmallRegions() => HeapLayout.CreateBuilder("small-regions").WithAlignment(4)
-        .AddRegion("DRAM", 24 * 1024, MallocCaps.Bit8 | MallocCaps.Default, MallocCaps.Internal | MallocCaps.Dma | MallocCaps.Bit32)
-        .AddRegion("DRAM", 8 * 1024, MallocCaps.Bit8 | MallocCaps.Default, MallocCaps.Internal | MallocCaps.Dma | MallocCaps.Bit32)
-        .AddRegion("IRAM", 16 * 1024, MallocCaps.Internal | MallocCaps.Exec | MallocCaps.Bit32)
-        .AddRegion("D/IRAM", 12 * 1024, MallocCaps.None, MallocCaps.Dma | MallocCaps.Bit8 | MallocCaps.Internal | MallocCaps.Default, MallocCaps.Bit32 | MallocCaps.Exec)
-        .AddRegion("SPIRAM", 96 * 1024, MallocCaps.Spiram | MallocCaps.Default, MallocCaps.None, MallocCaps.Bit8 | MallocCaps.Bit32, addedAtRuntime: true)
-        .WithCacheLines(internalCacheLine: 0, externalCacheLine: 32)
-        .Build();
-
-    private static Gen<Op> Ops(Gen<uint> sizes) => Gen.Select(Gen.Int[0, 99], Gen.Int[0, Slots - 1], sizes, Gen.Int[0, s_caps.Length - 1], Gen.Int[2, 9], Gen.Int[0, 2],
+    private static Gen<Op> Ops(Gen<uint> sizes) => Gen.Select(Gen.Int[0, 99], Gen.Int[0, Slots - 1], sizes, Gen.Int[0, Caps.Length - 1], Gen.Int[2, 9], Gen.Int[0, 2],
         static (kind, slot, size, caps, alignShift, via) => new Op(kind switch
         {
             < 25 => Kind.Malloc,
@@ -136,7 +106,7 @@ public unsafe class HeapCapsPoisonedTrackedModelTests
             < 60 => Kind.ReallocToZero,
             < 70 => Kind.Aligned,
             _ => Kind.Free,
-        }, slot, size, s_caps[caps], alignShift, Tracked: via != 0));
+        }, slot, size, Caps[caps], alignShift, Tracked: via != 0));
 
     /// <summary>Runs one sequence; returns the number of operations that called the heap.</summary>
     private static long Run(HeapLayout layout, PoisoningLevel level, bool quarantine, Op[] ops)
@@ -383,7 +353,7 @@ public unsafe class HeapCapsPoisonedTrackedModelTests
             // rounded up to their alignment (heap_align_hw). An aligned request needs size + alignment + a 16-byte gap,
             // rounded up to the alignment (tlsf_memalign), then to its TLSF class (at most an eighth more); a plain one its
             // size rounded to 4. GetLargestFreeBlock leaves out the poisoning's overhead: it is added back.
-            var aligned = ExpectedAlignment(op.Caps, alignment);
+            var aligned = ExpectedAlignment(layout, op.Caps, alignment);
             var size = (op.Caps & HardwareAligned) != 0 ? (requested + aligned - 1) & ~(aligned - 1) : requested;
             size = ((size + 3) & ~(nuint)3) + _overhead;
             var needed = aligned > layout.Alignment ? ((size + aligned + 16 + aligned - 1) & ~(aligned - 1)) * 9 / 8 : size;
@@ -412,7 +382,7 @@ public unsafe class HeapCapsPoisonedTrackedModelTests
                 Fail(step, op, $"block in {region.Label}, which lacks {wanted.ToCapsString()}");
             }
 
-            var alignment = ExpectedAlignment(op.Caps, requestedAlignment);
+            var alignment = ExpectedAlignment(layout, op.Caps, requestedAlignment);
             if (!(start % alignment == 0))
             {
                 Fail(step, op, $"block 0x{start:x} not {alignment}-aligned");
@@ -606,41 +576,7 @@ public unsafe class HeapCapsPoisonedTrackedModelTests
         private bool ResizesInPlace(NumberedRegion region, MallocCaps caps)
         {
             var wanted = EffectiveCaps(caps);
-            return (region.Caps & wanted) == wanted && ExpectedAlignment(caps, 0) <= layout.Alignment;
-        }
-
-        /// <summary>The caps a block must end up with: heap_caps_malloc adds 32BIT to EXEC; heap_align_hw turns descriptor caps into DMA, drops DMA with SPIRAM and strips CACHE_ALIGNED.</summary>
-        private static MallocCaps EffectiveCaps(MallocCaps caps)
-        {
-            if ((caps & (MallocCaps.DmaDescAhb | MallocCaps.DmaDescAxi)) != 0)
-            {
-                caps = (caps & ~(MallocCaps.DmaDescAhb | MallocCaps.DmaDescAxi)) | MallocCaps.Dma;
-            }
-
-            if ((caps & MallocCaps.Spiram) != 0)
-            {
-                caps &= ~MallocCaps.Dma;
-            }
-
-            caps &= ~MallocCaps.CacheAligned;
-            return (caps & MallocCaps.Exec) != 0 ? caps | MallocCaps.Bit32 : caps;
-        }
-
-        /// <summary>The alignment a block must have: the layout's, the requested one, or the cache line of the memory for DMA-capable caps.</summary>
-        private nuint ExpectedAlignment(MallocCaps caps, nuint requested)
-        {
-            var alignment = Math.Max(requested, layout.Alignment);
-            if ((caps & HardwareAligned) != 0)
-            {
-                var line = (caps & MallocCaps.Spiram) != 0 ? layout.ExternalCacheLineSize : layout.InternalCacheLineSize;
-                alignment = Math.Max(alignment, line);
-                if ((caps & MallocCaps.Simd) != 0)
-                {
-                    alignment = Math.Max(alignment, 16);
-                }
-            }
-
-            return alignment;
+            return (region.Caps & wanted) == wanted && ExpectedAlignment(layout, caps, 0) <= layout.Alignment;
         }
 
         private int SlotOf(nuint address)

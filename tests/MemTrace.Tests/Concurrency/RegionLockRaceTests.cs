@@ -16,8 +16,6 @@ public unsafe class RegionLockRaceTests
         .AddRegion("DRAM", 8 * 1024, MallocCaps.Bit8 | MallocCaps.Default | MallocCaps.Internal, MallocCaps.Bit32)
         .Build();
 
-    private static Lock RegionLock(HeapCaps heap) => heap.RegionListLock;
-
     /// <summary>Waits until <paramref name="thread"/> blocks (on the region-list lock the test holds).</summary>
     private static void WaitUntilBlocked(Thread thread)
     {
@@ -29,27 +27,27 @@ public unsafe class RegionLockRaceTests
         }
     }
 
-    [Fact]
-    public void Two_windows_opened_at_once_keep_one_array_and_free_the_other()
+    /// <summary>
+    /// Runs <paramref name="call"/> on two threads while this thread holds the heap's region-list lock, until both wait on
+    /// it; then runs <paramref name="whileHeld"/>, releases the lock, and returns the two results once both have finished.
+    /// </summary>
+    private static HeapCapsResult[] RunTwoBlockedOnTheLock(HeapCaps heap, Func<HeapCapsResult> call, Action? whileHeld = null)
     {
-        using var heap = new HeapCaps(Layout());
-        var initial = heap.GetFreeSize(MallocCaps.Internal);
         var results = new HeapCapsResult[2];
         var threads = new Thread[2];
-        var regionLock = RegionLock(heap);
+        var regionLock = heap.RegionListLock;
         regionLock.Enter();
         try
         {
             for (var i = 0; i < threads.Length; i++)
             {
                 var index = i;
-                threads[i] = new Thread(() => results[index] = heap.MonitorLocalMinimumFreeSizeStart());
+                threads[i] = new Thread(() => results[index] = call());
                 threads[i].Start();
                 WaitUntilBlocked(threads[i]);
             }
 
-            // Both arrays are allocated, neither window opened yet.
-            Assert.True(heap.GetFreeSize(MallocCaps.Internal) < initial);
+            whileHeld?.Invoke();
         }
         finally
         {
@@ -60,6 +58,19 @@ public unsafe class RegionLockRaceTests
         {
             Assert.True(thread.Join(s_patience));
         }
+
+        return results;
+    }
+
+    [Fact]
+    public void Two_windows_opened_at_once_keep_one_array_and_free_the_other()
+    {
+        using var heap = new HeapCaps(Layout());
+        var initial = heap.GetFreeSize(MallocCaps.Internal);
+        var results = RunTwoBlockedOnTheLock(
+            heap,
+            heap.MonitorLocalMinimumFreeSizeStart,
+            () => Assert.True(heap.GetFreeSize(MallocCaps.Internal) < initial)); // Both arrays are allocated, neither window opened yet.
 
         Assert.Equal([HeapCapsResult.Ok, HeapCapsResult.Ok], results);
         var open = heap.GetFreeSize(MallocCaps.Internal);
@@ -82,7 +93,7 @@ public unsafe class RegionLockRaceTests
 
         var result = (HeapCapsResult)(-1);
         var starter = new Thread(() => result = heap.MonitorLocalMinimumFreeSizeStart());
-        var regionLock = RegionLock(heap);
+        var regionLock = heap.RegionListLock;
         regionLock.Enter();
         try
         {
@@ -113,29 +124,7 @@ public unsafe class RegionLockRaceTests
         {
             using var heap = new HeapCaps(Layout());
             var initial = heap.GetFreeSize(MallocCaps.Internal);
-            var results = new HeapCapsResult[2];
-            var threads = new Thread[2];
-            var regionLock = RegionLock(heap);
-            regionLock.Enter();
-            try
-            {
-                for (var i = 0; i < threads.Length; i++)
-                {
-                    var index = i;
-                    threads[i] = new Thread(() => results[index] = heap.AddRegionWithCaps([MallocCaps.Spiram, 0, 0], memory, memory + BufferSize));
-                    threads[i].Start();
-                    WaitUntilBlocked(threads[i]);
-                }
-            }
-            finally
-            {
-                regionLock.Exit();
-            }
-
-            foreach (var thread in threads)
-            {
-                Assert.True(thread.Join(s_patience));
-            }
+            var results = RunTwoBlockedOnTheLock(heap, () => heap.AddRegionWithCaps([MallocCaps.Spiram, 0, 0], memory, memory + BufferSize));
 
             Assert.Single(results, HeapCapsResult.Ok);
             Assert.Single(results, HeapCapsResult.Fail);
