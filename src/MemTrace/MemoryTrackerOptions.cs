@@ -42,7 +42,10 @@ public sealed class MemoryTrackerOptions
     /// Frames of managed stack kept per allocation, from the caller of the tracker down (ESP-IDF's
     /// <c>CONFIG_HEAP_TRACING_STACK_DEPTH</c>); 0, the default, captures none. Traces are kept in managed
     /// memory beside the records, never on the traced heap, and appear in listings, leak reports,
-    /// failure logs and error reports (<see cref="AllocationRecord.StackTrace"/>). Each capture walks the
+    /// failure logs and error reports (<see cref="AllocationRecord.StackTrace"/>). Frames a printed stack trace
+    /// hides (<see cref="System.Diagnostics.StackTraceHiddenAttribute"/> on the method or its type, and
+    /// AggressiveInlining methods that were not inlined) are not kept and do not count: mark allocator shims
+    /// that way so the kept frames start at the code that asked. Each capture walks the
     /// whole stack, which costs microseconds: see docs/benchmarks.md. At most 256.
     /// </summary>
     public int StackTraceDepth { get; init; }

@@ -413,6 +413,24 @@ public unsafe class MemoryTrackerDebugAidsTests
     }
 
     [Fact]
+    public void Frames_a_printed_stack_hides_are_not_kept_and_do_not_count_towards_the_depth()
+    {
+        using var heap = new HeapCaps(HeapLayout.Host());
+        using var tracker = new MemoryTracker(heap, new MemoryTrackerOptions { Output = null, StackTraceDepth = 2 });
+
+        // An allocator shim as a native library's callback would be: hidden method -> hidden type -> the tracker,
+        // and an AggressiveInlining method called through a delegate (so not inlined) on the way.
+        var p = (void*)VisibleCaller(tracker);
+
+        var stack = Assert.Single(tracker.GetAllocations()).StackTrace!;
+        Assert.Equal(2, stack.FrameCount);
+        Assert.Equal(nameof(VisibleCaller), stack.GetFrame(0)!.GetMethod()!.Name);
+        Assert.Equal(nameof(Frames_a_printed_stack_hides_are_not_kept_and_do_not_count_towards_the_depth), stack.GetFrame(1)!.GetMethod()!.Name);
+        Assert.DoesNotContain("Shim", stack.ToString(), StringComparison.Ordinal);
+        tracker.Free(ref p);
+    }
+
+    [Fact]
     public void Stacks_show_in_listings_leak_reports_failure_logs_and_error_reports()
     {
         var errors = new StringWriter();
@@ -603,6 +621,44 @@ public unsafe class MemoryTrackerDebugAidsTests
         var p = tracker.Malloc(40, MallocCaps.Default);
         GC.KeepAlive(tracker);
         return p;
+    }
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private static nint VisibleCaller(MemoryTracker tracker)
+    {
+        Func<MemoryTracker, nint> inlinedShim = AggressivelyInlinedShim; // Through a delegate: never inlined.
+        var p = inlinedShim(tracker);
+        GC.KeepAlive(tracker); // Not a tail call: the frame stays on the stack.
+        return p;
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static nint AggressivelyInlinedShim(MemoryTracker tracker)
+    {
+        var p = HiddenMethodShim(tracker);
+        GC.KeepAlive(tracker);
+        return p;
+    }
+
+    [StackTraceHidden]
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private static nint HiddenMethodShim(MemoryTracker tracker)
+    {
+        var p = HiddenTypeShim.Allocate(tracker);
+        GC.KeepAlive(tracker);
+        return p;
+    }
+
+    [StackTraceHidden]
+    private static class HiddenTypeShim
+    {
+        [MethodImpl(MethodImplOptions.NoInlining)]
+        public static nint Allocate(MemoryTracker tracker)
+        {
+            var p = (nint)tracker.Malloc(24, MallocCaps.Default);
+            GC.KeepAlive(tracker);
+            return p;
+        }
     }
 
     private static void FreeAll(MemoryTracker tracker, IEnumerable<nint> blocks)

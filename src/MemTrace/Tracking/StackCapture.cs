@@ -10,11 +10,22 @@
 // are in the record's call site anyway. Capturing allocates managed memory: this runs only when
 // MemoryTrackerOptions.StackTraceDepth is above 0.
 //
+// Frames that .NET leaves out of a printed stack trace are left out here too, wherever they are, and
+// do not count towards the depth: methods marked [StackTraceHidden] or declared in a type marked so,
+// and methods marked AggressiveInlining that were not inlined (StackTrace.ToString's own rule). An
+// application marks its allocator shims that way (the callbacks a native library calls, the P/Invoke
+// declarations it calls through), so that the kept frames start at the code that asked. Under
+// NativeAOT a frame's method is mostly unknown (StackFrame.GetMethod returns null), so nothing is
+// hidden there.
+//
 // A frame is recognised as MemTrace's by DiagnosticMethodInfo, not StackFrame.GetMethod: under
 // NativeAOT GetMethod returns null for any method without reflection metadata (nearly all of
 // them), which kept the tracker's own frames at the top of every stack, while DiagnosticMethodInfo
 // reads the stack trace metadata that NativeAOT keeps (on CoreCLR it is the same MethodBase).
+using System.Collections.Concurrent;
 using System.Diagnostics;
+using System.Diagnostics.CodeAnalysis;
+using System.Reflection;
 
 namespace MemTrace.Tracking;
 
@@ -26,7 +37,13 @@ internal static class StackCapture
     /// <summary>The simple name of MemTrace's assembly, as frames of its methods name it.</summary>
     private static readonly string s_self = typeof(StackCapture).Assembly.GetName().Name!;
 
-    /// <summary>Up to <paramref name="depth"/> frames of the current stack, starting at the first frame outside MemTrace; null when there is none.</summary>
+    /// <summary>Whether each method seen on a captured stack is hidden from stack traces (the attribute lookups are not free).</summary>
+    private static readonly ConcurrentDictionary<MethodBase, bool> s_hidden = new();
+
+    /// <summary>
+    /// Up to <paramref name="depth"/> frames of the current stack, starting at the first frame outside MemTrace and
+    /// leaving out the frames a printed stack trace hides (<see cref="IsHidden"/>); null when there is none.
+    /// </summary>
     public static StackFrame[]? Capture(int depth)
     {
         var trace = new StackTrace(1, fNeedFileInfo: false);
@@ -37,19 +54,52 @@ internal static class StackCapture
             first++;
         }
 
-        var kept = Math.Min(depth, count - first);
-        if (kept <= 0)
+        StackFrame[]? frames = null;
+        var kept = 0;
+        for (var i = first; i < count && kept < depth; i++)
         {
-            return null;
+            var frame = trace.GetFrame(i)!;
+            if (!IsHidden(frame))
+            {
+                (frames ??= new StackFrame[Math.Min(depth, count - i)])[kept++] = frame;
+            }
         }
 
-        var frames = new StackFrame[kept];
-        for (var i = 0; i < kept; i++)
+        if (frames is not null && kept < frames.Length)
         {
-            frames[i] = trace.GetFrame(first + i)!;
+            Array.Resize(ref frames, kept);
         }
 
         return frames;
+    }
+
+    /// <summary>
+    /// Whether <see cref="StackTrace.ToString()"/> leaves <paramref name="frame"/> out: its method is marked
+    /// <see cref="StackTraceHiddenAttribute"/> or declared in a type marked so, or is marked
+    /// <see cref="System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining"/> (and was not inlined). A frame
+    /// whose method is unknown (NativeAOT) is not hidden.
+    /// </summary>
+    [UnconditionalSuppressMessage("Trimming", "IL2026", Justification = "Only the method's attributes are read; when trimming removed its metadata, GetMethod returns null and the frame is kept, as documented.")]
+    public static bool IsHidden(StackFrame frame) =>
+        frame.GetMethod() is { } method && s_hidden.GetOrAdd(method, static m => IsHiddenMethod(m));
+
+    private static bool IsHiddenMethod(MethodBase method)
+    {
+        if ((method.MethodImplementationFlags & MethodImplAttributes.AggressiveInlining) != 0)
+        {
+            return true;
+        }
+
+        try
+        {
+            return method.IsDefined(typeof(StackTraceHiddenAttribute), inherit: false)
+                || (method.DeclaringType?.IsDefined(typeof(StackTraceHiddenAttribute), inherit: false) ?? false);
+        }
+        catch (Exception e) when (e is TypeLoadException or FileNotFoundException or FileLoadException)
+        {
+            // An attribute whose assembly cannot be loaded: show the frame, as StackTrace.ToString does.
+            return false;
+        }
     }
 
     /// <summary>
