@@ -221,6 +221,37 @@ public unsafe class HeapCapsChipSizeWidthTests
         Assert.Equal(real.Failures.Calls, refused.Failures.Calls);
     }
 
+    [Theory]
+    [InlineData(0xFFFFFFFDul, (uint)MallocCaps.Dma, "esp32")]
+    [InlineData(0xFFFFFFFFul, (uint)(MallocCaps.Dma | MallocCaps.Internal), "esp32")]
+    [InlineData(0xFFFFFFE1ul, (uint)(MallocCaps.CacheAligned | MallocCaps.Spiram), "esp32s3-psram2m")]
+    [InlineData(0xFFFFFFF1ul, (uint)(MallocCaps.Simd | MallocCaps.Spiram), "esp32s3-psram2m")]
+    public void A_realloc_whose_size_the_hardware_alignment_would_wrap_to_0_fails_and_keeps_the_block(ulong size, uint caps, string layout)
+    {
+        // On the chip, heap_caps_realloc_base first lets esp_heap_adjust_alignment_to_hw round the size up to the DMA,
+        // cache or SIMD alignment in its 32-bit size_t: (size + alignment - 1) & ~(alignment - 1) wraps to 0 for these
+        // sizes, and the next check, if (size == 0) { heap_caps_free(ptr); return NULL; }, frees the block while the
+        // caller is told the realloc failed (heap_caps_realloc still calls the failure callback with the size as given).
+        // MemTrace keeps the block, as for any other size above HEAP_SIZE_MAX (README: a failed realloc leaves the block
+        // intact); found by the differential run against heap_caps_base.c, where the later free was a double free.
+        using var f = new ChipFixture(HeapLayout.FromName(layout));
+        var block = f.Heap.Malloc(100, (MallocCaps)caps);
+        Assert.True(block != null);
+        var before = Snapshot(f.Heap);
+
+        Assert.True(f.Heap.Realloc(block, (nuint)size, (MallocCaps)caps) == null);
+        Assert.True(f.Heap.ReallocPrefer(block, (nuint)size, (MallocCaps)caps, MallocCaps.Default) == null);
+
+        Assert.Equal(before, Snapshot(f.Heap));
+        Assert.NotEqual(0u, (uint)f.Heap.GetAllocatedSize(block));
+        Assert.Equal(
+            [(size, (MallocCaps)caps, "heap_caps_realloc"), (size, MallocCaps.Default, "heap_caps_realloc_prefer")],
+            f.Failures.Calls.Select(c => ((ulong)c.Size, c.Caps, c.Function)));
+        f.Heap.Free(block);
+        Assert.Equal("", f.Errors.ToString());
+        Assert.True(f.Heap.CheckIntegrityAll(print: false));
+    }
+
     private static (nuint Free, nuint Allocated, nuint Blocks) Snapshot(HeapCaps heap)
     {
         var info = heap.GetInfo(MallocCaps.None);
