@@ -2,6 +2,7 @@
 // sensor readings and the PSRAM it took (now and at its peak); a prepared statement whose finalize is
 // forgotten, which makes sqlite3_close fail and which the leak report shows at the method that prepared it;
 // and nothing left once SQLite is shut down.
+using System.Diagnostics;
 using System.Runtime.InteropServices;
 
 namespace MemTrace.Samples.Sqlite;
@@ -47,7 +48,7 @@ public static unsafe class SqliteSample
             output.WriteLine($"sqlite3_close returned {closed}{(busy ? " (SQLITE_BUSY: a statement is still open)" : "")}");
             var leaks = tracker.DumpMemoryLeaks(beforeStatement);
             leakAtCaller = leaks.HasLeaks
-                && leaks.Allocations.All(b => b.StackTrace?.GetFrame(0)?.GetMethod()?.Name == nameof(PrepareAndForgetToFinalize));
+                && leaks.Allocations.All(b => b.StackTrace?.GetFrame(0) is { } frame && DiagnosticMethodInfo.Create(frame)?.Name == nameof(PrepareAndForgetToFinalize));
 
             SqliteNative.sqlite3_finalize(statement);   // tidy up, so the sample itself ends clean
             Check(SqliteNative.sqlite3_close(db), "sqlite3_close");

@@ -49,7 +49,8 @@ internal static unsafe class TrackedSqliteAllocator
         (s_tracker, s_heap) = (null, null);
     }
 
-    // No exception may cross back into C: a failure is a null block, which SQLite turns into SQLITE_NOMEM.
+    // No exception may cross back into C (the process would end): a failure is a null block, which SQLite turns into SQLITE_NOMEM.
+    // MemoryErrorException is caught too: under HeapCapsOptions.ErrorPolicy = Throw a bad pointer from C is one.
     [UnmanagedCallersOnly]
     private static void* Malloc(int size)
     {
@@ -57,7 +58,7 @@ internal static unsafe class TrackedSqliteAllocator
         {
             return size <= 0 ? null : s_tracker!.Malloc((nuint)size, s_caps);
         }
-        catch (ObjectDisposedException)
+        catch (Exception e) when (e is ObjectDisposedException or MemoryErrorException)
         {
             return null;
         }
@@ -70,7 +71,7 @@ internal static unsafe class TrackedSqliteAllocator
         {
             s_tracker!.Free(ref block);
         }
-        catch (ObjectDisposedException)
+        catch (Exception e) when (e is ObjectDisposedException or MemoryErrorException)
         {
             // The tracker is gone: the block stays allocated on its heap, as any block does then.
         }
@@ -84,7 +85,7 @@ internal static unsafe class TrackedSqliteAllocator
         {
             return s_tracker!.Realloc(block, (nuint)Math.Max(size, 1), s_caps);
         }
-        catch (ObjectDisposedException)
+        catch (Exception e) when (e is ObjectDisposedException or MemoryErrorException)
         {
             return null;
         }

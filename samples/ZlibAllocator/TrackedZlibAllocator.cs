@@ -19,7 +19,8 @@ internal static unsafe class TrackedZlibAllocator
         stream->Opaque = (void*)GCHandle.ToIntPtr(tracker);
     }
 
-    // No exception may cross back into C: a failure is a null block, which zlib turns into Z_MEM_ERROR.
+    // No exception may cross back into C (the process would end): a failure is a null block, which zlib turns into Z_MEM_ERROR.
+    // MemoryErrorException is caught too: under HeapCapsOptions.ErrorPolicy = Throw a bad pointer from C is one.
     [UnmanagedCallersOnly]
     private static void* Allocate(void* opaque, uint items, uint size)
     {
@@ -27,7 +28,7 @@ internal static unsafe class TrackedZlibAllocator
         {
             return TrackerOf(opaque).Malloc((nuint)items * size, MallocCaps.Default);
         }
-        catch (ObjectDisposedException)
+        catch (Exception e) when (e is ObjectDisposedException or MemoryErrorException)
         {
             return null;
         }
@@ -42,7 +43,7 @@ internal static unsafe class TrackedZlibAllocator
         {
             TrackerOf(opaque).Free(ref address);
         }
-        catch (ObjectDisposedException)
+        catch (Exception e) when (e is ObjectDisposedException or MemoryErrorException)
         {
             // The tracker is gone: the block stays allocated on its heap, as any block does then.
         }

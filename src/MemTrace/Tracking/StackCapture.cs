@@ -15,8 +15,14 @@
 // and methods marked AggressiveInlining that were not inlined (StackTrace.ToString's own rule). An
 // application marks its allocator shims that way (the callbacks a native library calls, the P/Invoke
 // declarations it calls through), so that the kept frames start at the code that asked. Under
-// NativeAOT a frame's method is mostly unknown (StackFrame.GetMethod returns null), so nothing is
-// hidden there.
+// NativeAOT a frame's method is mostly unknown (StackFrame.GetMethod returns null), so hidden frames
+// are kept there and count towards the depth (NativeAOT's printed stack trace still leaves them out,
+// so fewer frames than the depth are shown). Lambdas and async methods of a hidden type are not
+// hidden, as .NET prints them too. The answer is remembered per method, strongly for methods that live as long as the
+// process, weakly (a ConditionalWeakTable) for those that can be collected: DynamicMethods (compiled
+// expressions, regexes, serializers) and methods of collectible assemblies (a collectible
+// AssemblyLoadContext, AssemblyBuilderAccess.RunAndCollect). Holding those strongly would keep every
+// DynamicMethod ever seen on a stack alive and stop a collectible context from unloading.
 //
 // A frame is recognised as MemTrace's by DiagnosticMethodInfo, not StackFrame.GetMethod: under
 // NativeAOT GetMethod returns null for any method without reflection metadata (nearly all of
@@ -26,6 +32,8 @@ using System.Collections.Concurrent;
 using System.Diagnostics;
 using System.Diagnostics.CodeAnalysis;
 using System.Reflection;
+using System.Reflection.Emit;
+using System.Runtime.CompilerServices;
 
 namespace MemTrace.Tracking;
 
@@ -37,8 +45,14 @@ internal static class StackCapture
     /// <summary>The simple name of MemTrace's assembly, as frames of its methods name it.</summary>
     private static readonly string s_self = typeof(StackCapture).Assembly.GetName().Name!;
 
-    /// <summary>Whether each method seen on a captured stack is hidden from stack traces (the attribute lookups are not free).</summary>
+    /// <summary>Whether each method seen on a captured stack is hidden from stack traces (the attribute lookups are not free); methods that cannot be collected only.</summary>
     private static readonly ConcurrentDictionary<MethodBase, bool> s_hidden = new();
+
+    /// <summary>The same answer for methods that can be collected (<see cref="IsCollectible"/>), held without keeping them alive.</summary>
+    private static readonly ConditionalWeakTable<MethodBase, object> s_hiddenCollectible = new();
+
+    /// <summary>The values of <see cref="s_hiddenCollectible"/>: the method is hidden, or shown.</summary>
+    private static readonly object s_isHidden = true, s_isShown = false;
 
     /// <summary>
     /// Up to <paramref name="depth"/> frames of the current stack, starting at the first frame outside MemTrace and
@@ -80,8 +94,39 @@ internal static class StackCapture
     /// whose method is unknown (NativeAOT) is not hidden.
     /// </summary>
     [UnconditionalSuppressMessage("Trimming", "IL2026", Justification = "Only the method's attributes are read; when trimming removed its metadata, GetMethod returns null and the frame is kept, as documented.")]
-    public static bool IsHidden(StackFrame frame) =>
-        frame.GetMethod() is { } method && s_hidden.GetOrAdd(method, static m => IsHiddenMethod(m));
+    public static bool IsHidden(StackFrame frame) => frame.GetMethod() is { } method && IsHiddenCached(method);
+
+    private static bool IsHiddenCached(MethodBase method)
+    {
+        if (method is not DynamicMethod && s_hidden.TryGetValue(method, out var hidden))
+        {
+            return hidden;
+        }
+
+        if (s_hiddenCollectible.TryGetValue(method, out var known))
+        {
+            return known == s_isHidden;
+        }
+
+        hidden = IsHiddenMethod(method);
+        if (IsCollectible(method))
+        {
+            s_hiddenCollectible.AddOrUpdate(method, hidden ? s_isHidden : s_isShown);
+        }
+        else
+        {
+            s_hidden.TryAdd(method, hidden);
+        }
+
+        return hidden;
+    }
+
+    /// <summary>
+    /// Whether <paramref name="method"/> can be collected: a <see cref="DynamicMethod"/> (its frames name the
+    /// DynamicMethod itself), or a method of a collectible assembly. A frame's method is its typical definition, so a
+    /// generic instantiation over a collectible type is not one of these: its definition lives in its own assembly.
+    /// </summary>
+    private static bool IsCollectible(MethodBase method) => method is DynamicMethod || method.Module.Assembly.IsCollectible;
 
     private static bool IsHiddenMethod(MethodBase method)
     {

@@ -29,7 +29,7 @@ public class StackCaptureAotTests
             .ToList();
 
         // Reviewed: StackCapture.IsHidden reads a frame's method only for its [StackTraceHidden] and AggressiveInlining
-        // marks. Where GetMethod returns null (NativeAOT) the frame is kept: the stack shows a shim it could have hidden,
+        // marks. Where GetMethod returns null (NativeAOT) the frame is kept and counts towards the depth (printing still hides it),
         // and nothing else depends on it (MemTrace's own frames are found by DiagnosticMethodInfo).
         Assert.Equal(["StackCapture.IsHidden: IL2026"], suppressed);
     }
