@@ -1,12 +1,30 @@
-// What the two model-based property tests of HeapCaps (HeapCapsModelTests, HeapCapsPoisonedTrackedModelTests) share:
+// What the model-based property tests of HeapCaps (HeapCapsModelTests, HeapCapsPoisonedTrackedModelTests, and the
+// configurations of ConcurrentHeapTrackerReconciliationTests) share:
 // the capabilities they ask for, their request sizes, the small layout whose regions fill up, and the model's rules
 // for the caps a block ends up with and the alignment it must have.
 using CsCheck;
+using Xunit;
 
 namespace MemTrace.Tests;
 
 internal static class HeapCapsModel
 {
+    /// <summary>Every layout ("small": <see cref="SmallRegions"/>, "esp32-psram4m", "host") with every poisoning level, without and with a quarantine.</summary>
+    public static TheoryData<string, PoisoningLevel, bool> LayoutPoisoningQuarantineCases()
+    {
+        var data = new TheoryData<string, PoisoningLevel, bool>();
+        foreach (var layout in new[] { "small", "esp32-psram4m", "host" })
+        {
+            foreach (var level in new[] { PoisoningLevel.None, PoisoningLevel.Light, PoisoningLevel.Comprehensive })
+            {
+                data.Add(layout, level, false);
+                data.Add(layout, level, true);
+            }
+        }
+
+        return data;
+    }
+
     /// <summary>Caps that heap_align_hw aligns to the memory's cache line.</summary>
     public const MallocCaps HardwareAligned = MallocCaps.Dma | MallocCaps.DmaDescAhb | MallocCaps.DmaDescAxi | MallocCaps.CacheAligned | MallocCaps.Simd;
 

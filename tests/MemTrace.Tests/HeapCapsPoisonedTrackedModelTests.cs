@@ -62,23 +62,8 @@ public unsafe class HeapCapsPoisonedTrackedModelTests
     private const int CheckpointEvery = 8;
     private const nuint QuarantineBytes = 2048;
 
-    public static TheoryData<string, PoisoningLevel, bool> Cases()
-    {
-        var data = new TheoryData<string, PoisoningLevel, bool>();
-        foreach (var layout in new[] { "small", "esp32-psram4m", "host" })
-        {
-            foreach (var level in new[] { PoisoningLevel.None, PoisoningLevel.Light, PoisoningLevel.Comprehensive })
-            {
-                data.Add(layout, level, false);
-                data.Add(layout, level, true);
-            }
-        }
-
-        return data;
-    }
-
     [Theory]
-    [MemberData(nameof(Cases))]
+    [MemberData(nameof(HeapCapsModel.LayoutPoisoningQuarantineCases), MemberType = typeof(HeapCapsModel))]
     public void Random_operations_through_the_tracker_and_the_heap_match_the_model(string layout, PoisoningLevel level, bool quarantine)
     {
         var (make, sizes, samples) = layout switch

@@ -18,8 +18,9 @@
 // NativeAOT a frame's method is mostly unknown (StackFrame.GetMethod returns null), so hidden frames
 // are kept there and count towards the depth (NativeAOT's printed stack trace still leaves them out,
 // so fewer frames than the depth are shown). Lambdas and async methods of a hidden type are not
-// hidden, as .NET prints them too. The answer is remembered per method, strongly for methods that live as long as the
-// process, weakly (a ConditionalWeakTable) for those that can be collected: DynamicMethods (compiled
+// hidden, as .NET prints them too.
+//
+// The answer is remembered per method, strongly for methods that live as long as the process, weakly (a ConditionalWeakTable) for those that can be collected: DynamicMethods (compiled
 // expressions, regexes, serializers) and methods of collectible assemblies (a collectible
 // AssemblyLoadContext, AssemblyBuilderAccess.RunAndCollect). Holding those strongly would keep every
 // DynamicMethod ever seen on a stack alive and stop a collectible context from unloading.

@@ -75,23 +75,8 @@ public unsafe class ConcurrentHeapTrackerReconciliationTests
 
     private static readonly MallocCaps[] s_defaultCaps = [MallocCaps.Default | MallocCaps.Internal, MallocCaps.Default | MallocCaps.Spiram, MallocCaps.Default];
 
-    public static TheoryData<string, PoisoningLevel, bool> Cases()
-    {
-        var data = new TheoryData<string, PoisoningLevel, bool>();
-        foreach (var layout in new[] { "small", "esp32-psram4m", "host" })
-        {
-            foreach (var level in new[] { PoisoningLevel.None, PoisoningLevel.Light, PoisoningLevel.Comprehensive })
-            {
-                data.Add(layout, level, false);
-                data.Add(layout, level, true);
-            }
-        }
-
-        return data;
-    }
-
     [Theory]
-    [MemberData(nameof(Cases))]
+    [MemberData(nameof(HeapCapsModel.LayoutPoisoningQuarantineCases), MemberType = typeof(HeapCapsModel))]
     public void Four_threads_leave_the_heap_and_the_tracker_agreeing_with_what_they_hold(string layout, PoisoningLevel level, bool quarantine)
     {
         var runs = EnvInt("MEMTRACE_RECONCILE_SEEDS", 1);
