@@ -77,20 +77,7 @@ public static unsafe class ZlibSample
         output.WriteLine("\n== deflate's state, allocated by zlib through the tracker:");
         tracker.ListAllocations();
 
-        fixed (byte* source = input)
-        fixed (byte* destination = result)
-        {
-            stream.NextIn = source;
-            stream.AvailIn = (uint)input.Length;
-            stream.NextOut = destination;
-            stream.AvailOut = (uint)result.Length;
-            var status = ZlibNative.deflate(&stream, ZlibNative.Finish);
-            if (status != ZlibNative.StreamEnd)
-            {
-                throw new InvalidOperationException($"deflate returned {status}");
-            }
-        }
-
+        RunToEnd(&stream, input, result, &ZlibNative.deflate, "deflate");
         var length = (int)stream.TotalOut.Value;
         Check(ZlibNative.deflateEnd(&stream), "deflateEnd");
         return result.AsSpan(0, length).ToArray();
@@ -102,22 +89,27 @@ public static unsafe class ZlibSample
         ZStream stream = default;
         TrackedZlibAllocator.Install(&stream, handle);
         Check(ZlibNative.InflateInit(&stream), "inflateInit");
-        fixed (byte* source = input)
-        fixed (byte* destination = result)
-        {
-            stream.NextIn = source;
-            stream.AvailIn = (uint)input.Length;
-            stream.NextOut = destination;
-            stream.AvailOut = (uint)result.Length;
-            var status = ZlibNative.inflate(&stream, ZlibNative.Finish);
-            if (status != ZlibNative.StreamEnd)
-            {
-                throw new InvalidOperationException($"inflate returned {status}");
-            }
-        }
-
+        RunToEnd(&stream, input, result, &ZlibNative.inflate, "inflate");
         Check(ZlibNative.inflateEnd(&stream), "inflateEnd");
         return result;
+    }
+
+    /// <summary>Runs deflate or inflate (<paramref name="step"/>) over all of <paramref name="input"/> into <paramref name="output"/> in one call.</summary>
+    private static void RunToEnd(ZStream* stream, byte[] input, byte[] output, delegate*<ZStream*, int, int> step, string name)
+    {
+        fixed (byte* source = input)
+        fixed (byte* destination = output)
+        {
+            stream->NextIn = source;
+            stream->AvailIn = (uint)input.Length;
+            stream->NextOut = destination;
+            stream->AvailOut = (uint)output.Length;
+            var status = step(stream, ZlibNative.Finish);
+            if (status != ZlibNative.StreamEnd)
+            {
+                throw new InvalidOperationException($"{name} returned {status}");
+            }
+        }
     }
 
     // The bug the leak report finds: the stream is inflated but never ended. The stack kept with each

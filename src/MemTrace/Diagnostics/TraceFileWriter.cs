@@ -644,8 +644,6 @@ public sealed class TraceFileWriter : IHeapEventSink, IDisposable
         _encoder.Clear();
     }
 
-    /// <summary>"1 event", "2 events".</summary>
-
     private void SyncToDisk()
     {
         try
